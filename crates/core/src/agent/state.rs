@@ -1,0 +1,88 @@
+//! The last-known state of an agent, as stored between batches.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// WFM activity code of a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Activity {
+    Open,
+    Closed,
+}
+
+impl Activity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::Open => "Open",
+            Activity::Closed => "Closed",
+        }
+    }
+}
+
+/// The contact behind a contact state (`VOICE-INBOUND-CONNECTED`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactRef {
+    pub contact_id: String,
+    pub channel: String,
+    pub initiation_method: String,
+    /// Queue name, else the queue ARN, when the event names one.
+    pub queue: Option<String>,
+}
+
+/// How far an agent's events have been applied: the latest EventTimestamp and the EventIds
+/// seen at exactly that timestamp (usually one). An event is new when it is later than `at`,
+/// or at `at` with an id not in `event_ids`; so two events sharing a millisecond are both
+/// applied, and a replay of either is not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watermark {
+    pub at: DateTime<Utc>,
+    pub event_ids: Vec<String>,
+}
+
+impl Watermark {
+    pub fn new(at: DateTime<Utc>, event_id: impl Into<String>) -> Self {
+        Self {
+            at,
+            event_ids: vec![event_id.into()],
+        }
+    }
+
+    /// True when an event (timestamp, id) has already been applied.
+    pub fn covers(&self, at: DateTime<Utc>, event_id: &str) -> bool {
+        at < self.at || (at == self.at && self.event_ids.iter().any(|id| id == event_id))
+    }
+
+    /// Ordering key used by stores for the conditional write: (milliseconds, ids at that ms).
+    pub fn order_key(&self) -> (i64, usize) {
+        (self.at.timestamp_millis(), self.event_ids.len())
+    }
+
+    /// True when `self` is strictly past `stored`: the commit condition of every store.
+    pub fn advances(&self, stored: &Watermark) -> bool {
+        self.order_key() > stored.order_key()
+    }
+}
+
+/// The last-known state of one agent (one row of the agent-state table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentState {
+    /// Key of the row.
+    pub agent_arn: String,
+    /// Last segment of the agent ARN.
+    pub agent_id: String,
+    /// Last segment of the instance ARN.
+    pub instance_id: String,
+    /// Configuration.Username (personal data: log ids, not this).
+    pub agent_login: Option<String>,
+    /// WFM event id of the current state (`Available`, `VOICE-INBOUND-CONNECTED`, ...).
+    pub state: String,
+    pub reason: String,
+    pub activity: Activity,
+    /// When the current state began.
+    pub since: DateTime<Utc>,
+    /// The contact of a contact state.
+    pub contact: Option<ContactRef>,
+    pub watermark: Watermark,
+    /// EventTimestamp of the latest event of any type (heartbeats included).
+    pub last_seen: DateTime<Utc>,
+}

@@ -1,0 +1,16 @@
+//! The mapping core of connect-wfm: pure Rust, no AWS SDK, no network, no async runtime.
+//!
+//! It turns Amazon Connect agent events into WFM agent-state transitions, Connect's scheduled
+//! CSV reports into interval records, and both into the JSON Lines feed of `feed.md`. The
+//! ports (small traits in [`ports`]) are how the functions reach storage; [`memory`] holds
+//! in-memory implementations for tests.
+
+pub mod agent;
+pub mod feed;
+pub mod mapping;
+pub mod memory;
+pub mod ports;
+pub mod report;
+pub mod timefmt;
+
+pub use mapping::Mapping;

@@ -1,0 +1,5 @@
+//! Connect scheduled historical reports (CSV) to interval records.
+
+mod mapping;
+
+pub use mapping::ReportMapping;
