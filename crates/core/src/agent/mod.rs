@@ -1,7 +1,21 @@
 //! Agent events: the Connect agent event model, WFM state derivation and the per-agent fold.
+//!
+//! [`decode_agent_event`] turns one Kinesis record into an [`AgentEvent`]; [`derive_state`]
+//! gives the WFM state one event puts the agent in, by the [`AgentStateMapping`];
+//! [`fold_agent`] folds one agent's events of a batch over its last-known [`AgentState`] into
+//! the feed's transitions and the state to commit.
 
+mod derive;
+mod event;
+mod fold;
 mod mapping;
 mod state;
 
-pub use mapping::AgentStateMapping;
+pub use derive::{DerivedState, contact_state, derive_state, primary_contact};
+pub use event::{
+    AgentConfiguration, AgentEvent, AgentSnapshot, AgentStatus, Contact, DecodeError, EventType, NextAgentStatus,
+    QueueRef, SUPPORTED_VERSIONS, decode_agent_event, parse_timestamp,
+};
+pub use fold::{AgentFold, FoldPolicy, fold_agent};
+pub use mapping::{AgentStateEntry, AgentStateMapping};
 pub use state::{Activity, AgentState, ContactRef, Watermark};

@@ -1,0 +1,710 @@
+//! The per-agent fold: one agent's events of a batch, in stream order, over its last-known
+//! state, giving the transitions to publish and the state to commit.
+//!
+//! Replays are harmless: an event covered by the watermark (at or before it, or a duplicate
+//! EventId) is skipped, and a late event never regresses the state.
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+
+use super::derive::{DerivedState, derive_state};
+use super::event::{AgentEvent, EventType};
+use super::mapping::AgentStateMapping;
+use super::state::{AgentState, Watermark};
+use crate::feed::{AgentStateRecord, SCHEMA};
+
+/// When an agent's state is worth a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoldPolicy {
+    /// A batch that only moves last-seen (heartbeats, events that change nothing) is written
+    /// once the stored last-seen is at least this old, so an idle agent does not cost a write
+    /// every two minutes while stale-state detection still sees it alive.
+    pub last_seen_write_after: Duration,
+}
+
+impl Default for FoldPolicy {
+    /// Ten minutes.
+    fn default() -> Self {
+        Self {
+            last_seen_write_after: Duration::minutes(10),
+        }
+    }
+}
+
+/// What folding one agent's events gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentFold {
+    /// (index into `events`, record) in stream order.
+    pub transitions: Vec<(usize, AgentStateRecord)>,
+    /// The agent's state after the fold; None when no event was accepted (all duplicates /
+    /// covered by the watermark / underivable).
+    pub next: Option<AgentState>,
+    /// Whether `next` must be committed. False when only last_seen/watermark moved (heartbeats,
+    /// no-op changes) and the stored last_seen is younger than policy.last_seen_write_after.
+    pub write: bool,
+}
+
+/// Folds one agent's events (all with the same AgentARN, in stream order) over its last-known
+/// state.
+pub fn fold_agent(
+    last: Option<&AgentState>,
+    events: &[&AgentEvent],
+    mapping: &AgentStateMapping,
+    policy: &FoldPolicy,
+) -> AgentFold {
+    let mut running: Option<AgentState> = last.cloned();
+    let mut accepted = false;
+    let mut transitions = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
+
+    for (index, event) in events.iter().copied().enumerate() {
+        if !seen.insert(event.event_id.as_str()) {
+            continue;
+        }
+        let at = event.event_timestamp;
+        match running.as_mut() {
+            // Covered also means late: earlier than the watermark, whatever its id.
+            Some(state) if state.watermark.covers(at, &event.event_id) => continue,
+            Some(state) => {
+                // Once the state is known a heartbeat only says the agent is alive.
+                let derived = match event.event_type {
+                    EventType::HeartBeat => None,
+                    _ => derive_state(event, Some(state), mapping),
+                };
+                if let Some(derived) = derived {
+                    if derived.state != state.state {
+                        let previous = Some(std::mem::take(&mut state.state));
+                        transitions.push((index, record(event, state.agent_login.as_deref(), &derived, previous)));
+                        apply(state, derived);
+                    } else if contact_id(&derived) != state.contact.as_ref().map(|c| c.contact_id.as_str()) {
+                        state.contact = derived.contact;
+                    }
+                }
+                touch(state, event);
+            }
+            None => {
+                // Nothing known and nothing to derive: there is no state to hold the event.
+                let Some(derived) = derive_state(event, None, mapping) else {
+                    continue;
+                };
+                transitions.push((index, record(event, None, &derived, None)));
+                running = Some(AgentState {
+                    agent_arn: event.agent_arn.clone(),
+                    agent_id: event.agent_id().to_owned(),
+                    instance_id: event.instance_id().to_owned(),
+                    agent_login: event.login().map(str::to_owned),
+                    state: derived.state,
+                    reason: derived.reason,
+                    activity: derived.activity,
+                    since: derived.since,
+                    contact: derived.contact,
+                    watermark: Watermark::new(at, event.event_id.clone()),
+                    last_seen: at,
+                });
+            }
+        }
+        accepted = true;
+    }
+
+    let next = running.filter(|_| accepted);
+    let write = match (last, &next) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(last), Some(next)) => {
+            !transitions.is_empty()
+                || !same_except_progress(last, next)
+                || next.last_seen - last.last_seen >= policy.last_seen_write_after
+        }
+    };
+    AgentFold {
+        transitions,
+        next,
+        write,
+    }
+}
+
+fn contact_id(derived: &DerivedState) -> Option<&str> {
+    derived.contact.as_ref().map(|c| c.contact_id.as_str())
+}
+
+/// The feed record of a transition caused by `event`.
+fn record(
+    event: &AgentEvent,
+    known_login: Option<&str>,
+    derived: &DerivedState,
+    previous_state: Option<String>,
+) -> AgentStateRecord {
+    AgentStateRecord {
+        kind: AgentStateRecord::KIND,
+        schema: SCHEMA,
+        instance_id: event.instance_id().to_owned(),
+        agent_id: event.agent_id().to_owned(),
+        agent_login: event.login().or(known_login).map(str::to_owned),
+        state: derived.state.clone(),
+        reason: derived.reason.clone(),
+        activity: derived.activity,
+        since: derived.since,
+        previous_state,
+        contact: derived.contact.clone(),
+        event_id: event.event_id.clone(),
+        event_type: event.event_type.as_str().to_owned(),
+        event_time: event.event_timestamp,
+    }
+}
+
+fn apply(state: &mut AgentState, derived: DerivedState) {
+    state.state = derived.state;
+    state.reason = derived.reason;
+    state.activity = derived.activity;
+    state.since = derived.since;
+    state.contact = derived.contact;
+}
+
+/// Records that an accepted event was applied: login, watermark, last-seen.
+fn touch(state: &mut AgentState, event: &AgentEvent) {
+    let at = event.event_timestamp;
+    if let Some(login) = event.login() {
+        if state.agent_login.as_deref() != Some(login) {
+            state.agent_login = Some(login.to_owned());
+        }
+    }
+    if at > state.watermark.at {
+        state.watermark = Watermark::new(at, event.event_id.clone());
+    } else {
+        // Not covered and not later: same timestamp, new id (two events in one millisecond).
+        state.watermark.event_ids.push(event.event_id.clone());
+    }
+    state.last_seen = state.last_seen.max(at);
+}
+
+/// True when the states differ at most in watermark and last-seen.
+fn same_except_progress(a: &AgentState, b: &AgentState) -> bool {
+    a.agent_arn == b.agent_arn
+        && a.agent_id == b.agent_id
+        && a.instance_id == b.instance_id
+        && a.agent_login == b.agent_login
+        && a.state == b.state
+        && a.reason == b.reason
+        && a.activity == b.activity
+        && a.since == b.since
+        && a.contact == b.contact
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use serde_json::json;
+
+    use super::super::event::tests::{ENTER_ACW, HEARTBEAT, LEAVE_ACW};
+    use super::super::event::{AgentSnapshot, AgentStatus, Contact, decode_agent_event};
+    use super::super::state::{Activity, ContactRef};
+    use super::*;
+
+    const AGENT: &str = "arn:aws:connect:eu-west-1:1:instance/i-1/agent/a-1";
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    /// 10:MM:SS.mmm on 2026-11-20.
+    fn t(clock: &str) -> DateTime<Utc> {
+        at(&format!("2026-11-20T{clock}Z"))
+    }
+
+    fn status_event(id: &str, clock: &str, status: &str) -> AgentEvent {
+        AgentEvent {
+            aws_account_id: None,
+            agent_arn: AGENT.into(),
+            instance_arn: "arn:aws:connect:eu-west-1:1:instance/i-1".into(),
+            event_id: id.into(),
+            event_timestamp: t(clock),
+            event_type: EventType::StateChange,
+            version: "2019-05-25".into(),
+            current: Some(AgentSnapshot {
+                agent_status: Some(AgentStatus {
+                    arn: None,
+                    name: status.into(),
+                    type_: None,
+                    start_timestamp: Some(t(clock)),
+                }),
+                configuration: Some(super::super::event::AgentConfiguration {
+                    username: Some("jdoe".into()),
+                }),
+                ..AgentSnapshot::default()
+            }),
+            previous: None,
+        }
+    }
+
+    fn heartbeat(id: &str, clock: &str, status: &str) -> AgentEvent {
+        AgentEvent {
+            event_type: EventType::HeartBeat,
+            ..status_event(id, clock, status)
+        }
+    }
+
+    fn on_contact(id: &str, clock: &str, contact_id: &str) -> AgentEvent {
+        let mut event = status_event(id, clock, "Available");
+        if let Some(current) = event.current.as_mut() {
+            current.contacts = vec![Contact {
+                contact_id: contact_id.into(),
+                channel: "CHAT".into(),
+                initiation_method: "API".into(),
+                state: "CONNECTED".into(),
+                state_start_timestamp: Some(t(clock)),
+                ..Contact::default()
+            }];
+        }
+        event
+    }
+
+    fn known(state: &str, clock: &str) -> AgentState {
+        AgentState {
+            agent_arn: AGENT.into(),
+            agent_id: "a-1".into(),
+            instance_id: "i-1".into(),
+            agent_login: Some("jdoe".into()),
+            state: state.into(),
+            reason: if state == "Available" { "Open" } else { state }.into(),
+            activity: if state == "Available" {
+                Activity::Open
+            } else {
+                Activity::Closed
+            },
+            since: t(clock),
+            contact: None,
+            watermark: Watermark::new(t(clock), "e-0"),
+            last_seen: t(clock),
+        }
+    }
+
+    fn fold(last: Option<&AgentState>, events: &[AgentEvent]) -> AgentFold {
+        let refs: Vec<&AgentEvent> = events.iter().collect();
+        fold_agent(last, &refs, &AgentStateMapping::default(), &FoldPolicy::default())
+    }
+
+    fn states(fold: &AgentFold) -> Vec<(usize, &str)> {
+        fold.transitions.iter().map(|(i, r)| (*i, r.state.as_str())).collect()
+    }
+
+    #[test]
+    fn default_policy_is_ten_minutes() {
+        assert_eq!(FoldPolicy::default().last_seen_write_after, Duration::minutes(10));
+    }
+
+    #[test]
+    fn serialises_the_leave_acw_transition_exactly_as_feed_md() {
+        let enter = decode_agent_event(ENTER_ACW.as_bytes()).unwrap();
+        let leave = decode_agent_event(LEAVE_ACW.as_bytes()).unwrap();
+        let result = fold(None, &[enter, leave]);
+        assert_eq!(states(&result), [(0, "VOICE-OUTBOUND-ENDED"), (1, "Available")]);
+        let acw = serde_json::to_value(&result.transitions[0].1).unwrap();
+        assert_eq!(
+            acw,
+            json!({
+                "kind": "agent_state",
+                "schema": 1,
+                "instance_id": "aaaaaaaa-bbbb-cccc-dddd-111111111111",
+                "agent_id": "agent-ARN",
+                "agent_login": "(Removed)",
+                "state": "VOICE-OUTBOUND-ENDED",
+                "reason": "Open",
+                "activity": "Open",
+                "since": "2019-05-25T18:55:27.017Z",
+                "previous_state": null,
+                "contact": {
+                    "contact_id": "ContactId-1",
+                    "channel": "VOICE",
+                    "initiation_method": "OUTBOUND",
+                    "queue": "BasicQueue"
+                },
+                "event_id": "EventId-1",
+                "event_type": "STATE_CHANGE",
+                "event_time": "2019-05-25T18:55:27.017Z"
+            })
+        );
+        let available = serde_json::to_value(&result.transitions[1].1).unwrap();
+        assert_eq!(
+            available,
+            json!({
+                "kind": "agent_state",
+                "schema": 1,
+                "instance_id": "aaaaaaaa-bbbb-cccc-dddd-111111111111",
+                "agent_id": "agent-ARN",
+                "agent_login": "(Removed)",
+                "state": "Available",
+                "reason": "Open",
+                "activity": "Open",
+                "since": "2019-05-25T18:55:32.022Z",
+                "previous_state": "VOICE-OUTBOUND-ENDED",
+                "contact": null,
+                "event_id": "477f2c4f-cd1a-4785-b1a8-97023dc1229d",
+                "event_type": "STATE_CHANGE",
+                "event_time": "2019-05-25T18:55:32.022Z"
+            })
+        );
+        let next = result.next.unwrap();
+        assert_eq!(
+            (next.state.as_str(), next.since),
+            ("Available", at("2019-05-25T18:55:32.022Z"))
+        );
+        assert_eq!(next.contact, None, "the contact left with the state");
+        assert_eq!(
+            next.watermark,
+            Watermark::new(at("2019-05-25T18:55:32.022Z"), "477f2c4f-cd1a-4785-b1a8-97023dc1229d")
+        );
+        assert!(result.write);
+    }
+
+    #[test]
+    fn leave_acw_alone_over_a_known_acw_state_uses_the_event_time() {
+        let enter = decode_agent_event(ENTER_ACW.as_bytes()).unwrap();
+        let after_enter = fold(None, &[enter]).next.unwrap();
+        let leave = decode_agent_event(LEAVE_ACW.as_bytes()).unwrap();
+        let result = fold(Some(&after_enter), &[leave]);
+        assert_eq!(states(&result), [(0, "Available")]);
+        assert_eq!(result.transitions[0].1.since, at("2019-05-25T18:55:32.022Z"));
+        assert_eq!(
+            result.transitions[0].1.previous_state.as_deref(),
+            Some("VOICE-OUTBOUND-ENDED")
+        );
+    }
+
+    #[test]
+    fn first_sight_heartbeat_emits_then_only_refreshes() {
+        let sample = decode_agent_event(HEARTBEAT.as_bytes()).unwrap();
+        let result = fold(None, &[sample]);
+        assert_eq!(states(&result), [(0, "Available")]);
+        let record = &result.transitions[0].1;
+        assert_eq!(
+            (record.event_type.as_str(), record.previous_state.as_deref()),
+            ("HEART_BEAT", None)
+        );
+        assert_eq!(record.agent_login.as_deref(), Some("aestest"));
+        assert!(result.write);
+
+        // Within one batch: the first heartbeat teaches the state, the next ones only refresh
+        // it, even when their status differs.
+        let result = fold(
+            None,
+            &[
+                heartbeat("h1", "10:00:00", "Available"),
+                heartbeat("h2", "10:02:00", "Break"),
+            ],
+        );
+        assert_eq!(states(&result), [(0, "Available")]);
+        let next = result.next.unwrap();
+        assert_eq!((next.state.as_str(), next.last_seen), ("Available", t("10:02:00")));
+
+        // Over a known state.
+        let last = known("Available", "10:00:00");
+        let result = fold(Some(&last), &[heartbeat("h3", "10:04:00", "Break")]);
+        assert!(result.transitions.is_empty());
+        let next = result.next.unwrap();
+        assert_eq!((next.state.as_str(), next.last_seen), ("Available", t("10:04:00")));
+        assert_eq!(next.watermark, Watermark::new(t("10:04:00"), "h3"));
+        assert!(
+            !result.write,
+            "a heartbeat 4 minutes after the last write is not written"
+        );
+    }
+
+    #[test]
+    fn an_underivable_first_event_is_not_accepted() {
+        let mut bare = status_event("e1", "10:00:00", "Available");
+        bare.current = None;
+        let result = fold(None, &[bare.clone()]);
+        assert_eq!((result.transitions.len(), result.next, result.write), (0, None, false));
+        // Over a known state it still counts as seen.
+        let last = known("Available", "09:00:00");
+        let result = fold(Some(&last), &[bare]);
+        assert!(result.transitions.is_empty());
+        assert_eq!(result.next.unwrap().last_seen, t("10:00:00"));
+    }
+
+    #[test]
+    fn emits_only_when_the_state_changes() {
+        let last = known("Available", "09:00:00");
+        let result = fold(
+            Some(&last),
+            &[
+                status_event("e1", "10:00:00", "Available"),
+                status_event("e2", "10:01:00", "Break"),
+                status_event("e3", "10:02:00", "Break"),
+                {
+                    let mut login = status_event("e4", "10:03:00", "Break");
+                    login.event_type = EventType::Login;
+                    login
+                },
+                {
+                    let mut logout = status_event("e5", "10:04:00", "Break");
+                    logout.event_type = EventType::Logout;
+                    logout
+                },
+            ],
+        );
+        assert_eq!(states(&result), [(1, "Break"), (3, "LOGIN"), (4, "LOGOUT")]);
+        let previous: Vec<_> = result
+            .transitions
+            .iter()
+            .map(|(_, r)| r.previous_state.as_deref())
+            .collect();
+        assert_eq!(previous, [Some("Available"), Some("Break"), Some("LOGIN")]);
+        let break_record = &result.transitions[0].1;
+        assert_eq!(
+            (break_record.reason.as_str(), break_record.activity, break_record.since),
+            ("Break", Activity::Closed, t("10:01:00"))
+        );
+        assert_eq!(break_record.event_id, "e2");
+        assert_eq!(break_record.event_time, t("10:01:00"));
+        let next = result.next.unwrap();
+        assert_eq!(
+            (next.state.as_str(), next.reason.as_str(), next.activity, next.since),
+            ("LOGOUT", "Logout", Activity::Closed, t("10:04:00"))
+        );
+        assert_eq!(next.watermark, Watermark::new(t("10:04:00"), "e5"));
+        assert!(result.write);
+    }
+
+    #[test]
+    fn duplicates_in_a_batch_emit_once() {
+        let e = status_event("e1", "10:00:00", "Break");
+        let result = fold(None, &[e.clone(), e.clone(), e]);
+        assert_eq!(states(&result), [(0, "Break")]);
+        assert_eq!(result.next.unwrap().watermark, Watermark::new(t("10:00:00"), "e1"));
+    }
+
+    #[test]
+    fn a_replayed_batch_emits_nothing_and_writes_nothing() {
+        let batch = [
+            status_event("e1", "10:00:00", "Break"),
+            status_event("e2", "10:00:00", "Available"),
+            status_event("e3", "10:05:00", "Lunch"),
+        ];
+        let first = fold(None, &batch);
+        assert_eq!(states(&first), [(0, "Break"), (1, "Available"), (2, "Lunch")]);
+        let stored = first.next.unwrap();
+        let replay = fold(Some(&stored), &batch);
+        assert_eq!(
+            replay,
+            AgentFold {
+                transitions: vec![],
+                next: None,
+                write: false
+            }
+        );
+    }
+
+    #[test]
+    fn events_at_or_before_the_stored_watermark_are_skipped() {
+        let last = known("Available", "10:00:00");
+        // Same timestamp and id as the watermark, then an earlier one with a new id.
+        let result = fold(
+            Some(&last),
+            &[
+                status_event("e-0", "10:00:00", "Break"),
+                status_event("old", "09:59:59.999", "Break"),
+            ],
+        );
+        assert_eq!((result.transitions.len(), result.next, result.write), (0, None, false));
+    }
+
+    #[test]
+    fn a_late_event_in_the_batch_never_regresses_the_state() {
+        let result = fold(
+            None,
+            &[
+                status_event("e2", "10:05:00", "Break"),
+                status_event("e1", "10:00:00", "Available"),
+            ],
+        );
+        assert_eq!(states(&result), [(0, "Break")]);
+        let next = result.next.unwrap();
+        assert_eq!(
+            (next.state.as_str(), next.watermark.clone()),
+            ("Break", Watermark::new(t("10:05:00"), "e2"))
+        );
+    }
+
+    #[test]
+    fn equal_timestamps_with_different_ids_are_both_applied() {
+        let last = known("Available", "10:00:00");
+        let result = fold(
+            Some(&last),
+            &[
+                status_event("e1", "10:00:00", "Break"),
+                status_event("e2", "10:00:00", "Lunch"),
+            ],
+        );
+        assert_eq!(states(&result), [(0, "Break"), (1, "Lunch")]);
+        let next = result.next.unwrap();
+        assert_eq!(next.watermark.at, t("10:00:00"));
+        assert_eq!(next.watermark.event_ids, ["e-0", "e1", "e2"]);
+        assert!(next.watermark.advances(&last.watermark));
+    }
+
+    #[test]
+    fn write_is_throttled_for_last_seen_only_changes() {
+        let last = known("Available", "10:00:00");
+        // 9:59 after the stored last-seen: not yet.
+        let young = fold(Some(&last), &[heartbeat("h1", "10:09:59.999", "Available")]);
+        assert!(young.next.is_some() && !young.write);
+        // A no-op state change counts the same.
+        let noop = fold(Some(&last), &[status_event("s1", "10:05:00", "Available")]);
+        assert!(noop.transitions.is_empty() && noop.next.is_some() && !noop.write);
+        // 10:00 after: write.
+        let old = fold(Some(&last), &[heartbeat("h1", "10:10:00", "Available")]);
+        assert!(old.write);
+        // Any other field moving: write at once.
+        let mut renamed = heartbeat("h1", "10:01:00", "Available");
+        if let Some(config) = renamed.current.as_mut().and_then(|c| c.configuration.as_mut()) {
+            config.username = Some("jdoe2".into());
+        }
+        let result = fold(Some(&last), &[renamed]);
+        assert!(result.write);
+        assert_eq!(result.next.unwrap().agent_login.as_deref(), Some("jdoe2"));
+        // A custom policy.
+        let refs = [&heartbeat("h1", "10:01:00", "Available")];
+        let eager = FoldPolicy {
+            last_seen_write_after: Duration::seconds(30),
+        };
+        assert!(fold_agent(Some(&last), &refs, &AgentStateMapping::default(), &eager).write);
+    }
+
+    #[test]
+    fn a_state_that_returns_within_the_batch_is_still_written() {
+        let last = known("Available", "10:00:00");
+        let mut back = status_event("e2", "10:02:00", "Available");
+        if let Some(status) = back.current.as_mut().and_then(|c| c.agent_status.as_mut()) {
+            status.start_timestamp = Some(t("10:00:00"));
+        }
+        let result = fold(Some(&last), &[status_event("e1", "10:01:00", "Break"), back]);
+        assert_eq!(states(&result), [(0, "Break"), (1, "Available")]);
+        assert!(result.write, "transitions were published: the watermark must follow");
+    }
+
+    #[test]
+    fn a_new_contact_in_the_same_state_updates_the_contact_only() {
+        let first = fold(None, &[on_contact("e1", "10:00:00", "chat-1")]);
+        let stored = first.next.unwrap();
+        assert_eq!(stored.contact.as_ref().unwrap().contact_id, "chat-1");
+        let result = fold(Some(&stored), &[on_contact("e2", "10:01:00", "chat-2")]);
+        assert!(result.transitions.is_empty());
+        let next = result.next.unwrap();
+        assert_eq!(next.state, "CHAT-API-CONNECTED");
+        assert_eq!(next.since, t("10:00:00"), "the state did not begin again");
+        assert_eq!(
+            next.contact,
+            Some(ContactRef {
+                contact_id: "chat-2".into(),
+                channel: "CHAT".into(),
+                initiation_method: "API".into(),
+                queue: None
+            })
+        );
+        assert!(result.write);
+    }
+
+    #[test]
+    fn login_comes_from_the_event_else_the_known_state() {
+        let last = known("Available", "10:00:00");
+        let mut anonymous = status_event("e1", "10:01:00", "Break");
+        if let Some(current) = anonymous.current.as_mut() {
+            current.configuration = None;
+        }
+        let result = fold(Some(&last), &[anonymous.clone()]);
+        assert_eq!(result.transitions[0].1.agent_login.as_deref(), Some("jdoe"));
+        assert_eq!(result.next.unwrap().agent_login.as_deref(), Some("jdoe"));
+        let result = fold(None, &[anonymous]);
+        assert_eq!(result.transitions[0].1.agent_login, None);
+        // The event's own login wins over the known one (a renamed user).
+        let mut renamed = status_event("e2", "10:01:00", "Break");
+        if let Some(config) = renamed.current.as_mut().and_then(|c| c.configuration.as_mut()) {
+            config.username = Some("jdoe2".into());
+        }
+        let result = fold(Some(&last), &[renamed]);
+        assert_eq!(result.transitions[0].1.agent_login.as_deref(), Some("jdoe2"));
+    }
+
+    #[test]
+    fn the_first_state_is_built_from_the_event() {
+        let result = fold(None, &[status_event("e1", "10:00:00", "Break")]);
+        let next = result.next.unwrap();
+        assert_eq!(
+            next,
+            AgentState {
+                agent_arn: AGENT.into(),
+                agent_id: "a-1".into(),
+                instance_id: "i-1".into(),
+                agent_login: Some("jdoe".into()),
+                state: "Break".into(),
+                reason: "Break".into(),
+                activity: Activity::Closed,
+                since: t("10:00:00"),
+                contact: None,
+                watermark: Watermark::new(t("10:00:00"), "e1"),
+                last_seen: t("10:00:00"),
+            }
+        );
+        let record = &result.transitions[0].1;
+        assert_eq!((record.agent_id.as_str(), record.instance_id.as_str()), ("a-1", "i-1"));
+    }
+
+    #[test]
+    fn mapping_overrides_reach_the_records() {
+        let mut mapping = AgentStateMapping::default();
+        mapping
+            .merge_json(json!([{"name": "Lunch", "event_id": "Break", "reason": "Lunch", "activity": "Closed"}]))
+            .unwrap();
+        let events = [status_event("e1", "10:00:00", "Lunch")];
+        let refs: Vec<_> = events.iter().collect();
+        let result = fold_agent(None, &refs, &mapping, &FoldPolicy::default());
+        let record = &result.transitions[0].1;
+        assert_eq!((record.state.as_str(), record.reason.as_str()), ("Break", "Lunch"));
+    }
+
+    proptest::proptest! {
+        /// Folding any sequence then replaying it (whole, or any suffix) emits nothing more,
+        /// and the state never goes back in time.
+        #[test]
+        fn replay_is_harmless(
+            steps in proptest::collection::vec((0u8..4, 0u32..6, 0usize..4), 0..12),
+            cut in 0usize..14,
+            repeat in proptest::option::of(0usize..12),
+        ) {
+            let statuses = ["Available", "Break", "Lunch", "Offline"];
+            let events: Vec<AgentEvent> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, (kind, second, status))| {
+                    let clock = format!("10:00:0{second}");
+                    let mut e = status_event(&format!("e{i}"), &clock, statuses[*status]);
+                    e.event_type = [EventType::StateChange, EventType::HeartBeat, EventType::Login, EventType::Logout][*kind as usize];
+                    e
+                })
+                .collect();
+            // Kinesis redelivers records: repeat one of them later in the batch.
+            let mut events = events;
+            if let Some(copy) = repeat.and_then(|i| events.get(i).cloned()) {
+                events.push(copy);
+            }
+            let first = fold(None, &events);
+            if let Some(state) = &first.next {
+                let replay = fold(Some(state), &events[cut.min(events.len())..]);
+                proptest::prop_assert!(replay.transitions.is_empty());
+                proptest::prop_assert!(replay.next.is_none());
+                for (_, r) in &first.transitions {
+                    proptest::prop_assert!(r.event_time <= state.watermark.at);
+                }
+            }
+            let mut times = first.transitions.iter().map(|(_, r)| r.event_time);
+            if let Some(mut previous) = times.next() {
+                for time in times {
+                    proptest::prop_assert!(time >= previous);
+                    previous = time;
+                }
+            }
+        }
+    }
+}
