@@ -1,1 +1,9 @@
-//! (in progress)
+//! The agent-events function: the Amazon Connect agent event stream (Kinesis) to WFM
+//! agent-state transitions. The handler is a plain async fn over the ports, so the Lambda
+//! binary, the CLI and the tests all run the same code.
+
+mod handler;
+mod input;
+
+pub use handler::{BatchOutcome, BatchStats, FUNCTION, Settings, handle_batch};
+pub use input::{KinesisBatch, StreamRecord, read_records};

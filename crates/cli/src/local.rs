@@ -1,0 +1,227 @@
+//! Local-file implementations of the ports: the CLI's embedded defaults. State and claims are
+//! JSON files in a folder (so a second run continues where the first stopped); the feed is a
+//! folder in the feed layout or standard output.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, Utc};
+use connect_wfm_core::agent::AgentState;
+use connect_wfm_core::feed::{self, sanitize_name};
+use connect_wfm_core::ports::{
+    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, ObjectReader, ObjectSource, PortError,
+};
+use serde::{Deserialize, Serialize};
+
+fn io_error(operation: String, e: impl std::fmt::Display) -> PortError {
+    PortError::new(operation, e.to_string(), false)
+}
+
+/// Writes a file atomically (temp file + rename), creating its folder.
+fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, PortError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| io_error(format!("read {}", path.display()), format!("not a valid state file: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(format!("read {}", path.display()), e)),
+    }
+}
+
+/// Agent states as `<dir>/agents/<agent ARN, made file-safe>.json`.
+#[derive(Debug, Clone)]
+pub struct LocalStateStore {
+    dir: PathBuf,
+}
+
+impl LocalStateStore {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into().join("agents") }
+    }
+
+    fn path(&self, agent_arn: &str) -> PathBuf {
+        self.dir.join(format!("{}.json", sanitize_name(agent_arn)))
+    }
+
+    /// Every stored state, ordered by agent ARN.
+    pub fn all(&self) -> Result<Vec<AgentState>, PortError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error(format!("list {}", self.dir.display()), e)),
+        };
+        let mut states = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| io_error(format!("list {}", self.dir.display()), e))?.path();
+            if path.extension().is_some_and(|x| x == "json") {
+                states.extend(read_json::<AgentState>(&path)?);
+            }
+        }
+        states.sort_by(|a, b| a.agent_arn.cmp(&b.agent_arn));
+        Ok(states)
+    }
+}
+
+impl AgentStateStore for LocalStateStore {
+    async fn load_many(&self, agent_arns: &[String]) -> Result<HashMap<String, AgentState>, PortError> {
+        let mut found = HashMap::new();
+        for arn in agent_arns {
+            if let Some(state) = read_json::<AgentState>(&self.path(arn))? {
+                found.insert(arn.clone(), state);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn commit(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
+        let path = self.path(&state.agent_arn);
+        if let Some(stored) = read_json::<AgentState>(&path)?
+            && !state.watermark.advances(&stored.watermark)
+        {
+            return Ok(CommitOutcome::Superseded);
+        }
+        let body = serde_json::to_vec_pretty(state).expect("agent state serialises");
+        write_atomically(&path, &body).map_err(|e| io_error(format!("write {}", path.display()), e))?;
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn agent_ids_by_login(&self, logins: &[String]) -> Result<HashMap<String, String>, PortError> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter_map(|s| match s.agent_login {
+                Some(login) if logins.contains(&login) => Some((login, s.agent_id)),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "SCREAMING_SNAKE_CASE")]
+enum ClaimFile {
+    InProgress { lease_until: DateTime<Utc> },
+    Completed { completed_at: DateTime<Utc> },
+}
+
+/// Claims as `<dir>/claims/<claim id, made file-safe>.json`.
+#[derive(Debug, Clone)]
+pub struct LocalClaimStore {
+    dir: PathBuf,
+    in_progress_for: Duration,
+}
+
+impl LocalClaimStore {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into().join("claims"), in_progress_for: Duration::minutes(15) }
+    }
+
+    fn path(&self, claim_id: &str) -> PathBuf {
+        self.dir.join(format!("{}.json", sanitize_name(claim_id)))
+    }
+
+    fn write(&self, claim_id: &str, claim: &ClaimFile) -> Result<(), PortError> {
+        let path = self.path(claim_id);
+        let body = serde_json::to_vec(claim).expect("claim serialises");
+        write_atomically(&path, &body).map_err(|e| io_error(format!("write {}", path.display()), e))
+    }
+}
+
+impl ClaimStore for LocalClaimStore {
+    async fn claim(&self, claim_id: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
+        match read_json::<ClaimFile>(&self.path(claim_id))? {
+            Some(ClaimFile::Completed { .. }) => Ok(ClaimOutcome::AlreadyCompleted),
+            Some(ClaimFile::InProgress { lease_until }) if lease_until > now => Ok(ClaimOutcome::HeldElsewhere),
+            _ => {
+                self.write(claim_id, &ClaimFile::InProgress { lease_until: now + self.in_progress_for })?;
+                Ok(ClaimOutcome::Claimed)
+            }
+        }
+    }
+
+    async fn complete(&self, claim_id: &str, now: DateTime<Utc>) -> Result<(), PortError> {
+        self.write(claim_id, &ClaimFile::Completed { completed_at: now })
+    }
+
+    async fn release(&self, claim_id: &str) -> Result<(), PortError> {
+        let path = self.path(claim_id);
+        if let Some(ClaimFile::InProgress { .. }) = read_json::<ClaimFile>(&path)? {
+            std::fs::remove_file(&path).map_err(|e| io_error(format!("remove {}", path.display()), e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Report objects as files `<dir>/<bucket>/<key>`.
+#[derive(Debug, Clone)]
+pub struct LocalObjectSource {
+    dir: PathBuf,
+}
+
+impl LocalObjectSource {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+}
+
+impl ObjectSource for LocalObjectSource {
+    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, PortError> {
+        let path = self.dir.join(bucket).join(key);
+        let file = std::fs::File::open(&path).map_err(|e| io_error(format!("open {}", path.display()), e))?;
+        Ok(Box::new(std::io::BufReader::new(file)))
+    }
+}
+
+/// Where the CLI puts feed objects.
+#[derive(Debug, Clone)]
+pub enum LocalFeedSink {
+    /// The feed layout under a folder.
+    Folder(PathBuf),
+    /// Records as JSON Lines on standard output; rejects summarised on standard error.
+    Stdout,
+}
+
+impl FeedSink for LocalFeedSink {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+        match self {
+            LocalFeedSink::Folder(dir) => {
+                let path = dir.join(key);
+                write_atomically(&path, &body).map_err(|e| io_error(format!("write {}", path.display()), e))?;
+                if key.starts_with(feed::REJECTS) {
+                    print_rejects(&body);
+                }
+                Ok(())
+            }
+            LocalFeedSink::Stdout if key.starts_with(feed::REJECTS) => {
+                print_rejects(&body);
+                Ok(())
+            }
+            LocalFeedSink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&body).and_then(|_| out.flush()).map_err(|e| io_error("write stdout".into(), e))
+            }
+        }
+    }
+}
+
+/// One line per rejected input on standard error: what it was and why.
+fn print_rejects(body: &[u8]) {
+    for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let reject: serde_json::Value = serde_json::from_slice(line).unwrap_or_default();
+        eprintln!(
+            "rejected: {}: {}",
+            reject["input"].as_str().unwrap_or("?"),
+            reject["reason"].as_str().unwrap_or("?")
+        );
+    }
+}

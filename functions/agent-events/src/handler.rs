@@ -1,0 +1,278 @@
+//! The agent-events handler: one Kinesis batch in, transitions to the feed, states committed.
+//!
+//! Order of effects per batch (architecture.md): rejects kept, states loaded in one round
+//! trip, each agent folded, transitions written to the feed, then each changed agent committed
+//! with a watermark condition. A failure stops only the agents it touches; the response names
+//! the earliest record of those agents, from which Lambda re-delivers. The replay is harmless:
+//! committed agents skip what their watermark covers.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use connect_wfm_core::agent::{AgentEvent, AgentStateMapping, FoldPolicy, decode_agent_event, fold_agent};
+use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
+use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink};
+use futures_util::StreamExt as _;
+
+use crate::input::{KinesisBatch, StreamRecord, read_records};
+
+/// How many agent commits run at once.
+const COMMIT_CONCURRENCY: usize = 16;
+
+/// Name of this function in rejects and logs.
+pub const FUNCTION: &str = "agent-events";
+
+/// What the handler needs besides its ports; built once at cold start.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub mapping: AgentStateMapping,
+    pub policy: FoldPolicy,
+}
+
+/// Counts of what one batch did (logged once per batch).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    pub records: usize,
+    pub rejected: usize,
+    pub agents: usize,
+    pub transitions: usize,
+    pub committed: usize,
+    pub superseded: usize,
+    /// Agents whose fold changed nothing worth a write (duplicates, throttled heartbeats).
+    pub unwritten: usize,
+    pub failed_agents: usize,
+}
+
+/// The Lambda response and the batch's counts.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    pub response: KinesisEventResponse,
+    pub stats: BatchStats,
+}
+
+impl BatchOutcome {
+    /// The sequence number Lambda re-delivers from, if any record failed.
+    pub fn failed_from(&self) -> Option<&str> {
+        self.response.batch_item_failures.first().and_then(|f| f.item_identifier.as_deref())
+    }
+}
+
+/// One agent's events of this batch, in stream order.
+struct AgentGroup {
+    arn: String,
+    agent_id: String,
+    /// (record position in the batch, event)
+    events: Vec<(usize, AgentEvent)>,
+    failed: bool,
+}
+
+/// Processes one Kinesis batch. Never fails as a whole: every problem is either a reject
+/// (kept in the feed's rejects) or a batch item failure (re-delivered by Lambda).
+pub async fn handle_batch<S, F>(
+    batch: &KinesisBatch,
+    states: &S,
+    sink: &F,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> BatchOutcome
+where
+    S: AgentStateStore,
+    F: FeedSink,
+{
+    let records = read_records(batch, now);
+    let mut stats = BatchStats { records: records.len(), ..BatchStats::default() };
+    // Records whose outcome could not be stored: Lambda must deliver them again.
+    let mut failed_records: Vec<usize> = Vec::new();
+
+    let (mut groups, rejects) = decode_and_group(&records);
+    stats.rejected = rejects.len();
+    failed_records.extend(write_rejects(&records, rejects, sink).await);
+
+    stats.agents = groups.len();
+    if !groups.is_empty() {
+        process_agents(&mut groups, states, sink, settings, &records, &mut stats).await;
+        for group in groups.iter().filter(|g| g.failed) {
+            stats.failed_agents += 1;
+            failed_records.push(group.events[0].0);
+        }
+    }
+
+    let response = failure_response(&records, failed_records);
+    tracing::info!(
+        records = stats.records,
+        rejected = stats.rejected,
+        agents = stats.agents,
+        transitions = stats.transitions,
+        committed = stats.committed,
+        superseded = stats.superseded,
+        unwritten = stats.unwritten,
+        failed_agents = stats.failed_agents,
+        retry_from = response.batch_item_failures.first().and_then(|f| f.item_identifier.as_deref()),
+        "agent-event batch processed"
+    );
+    BatchOutcome { response, stats }
+}
+
+/// Decodes every record; groups agent events by agent in stream order, collects rejects.
+fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, String)>) {
+    let mut groups: Vec<AgentGroup> = Vec::new();
+    let mut by_arn: HashMap<String, usize> = HashMap::new();
+    let mut rejects = Vec::new();
+    for record in records {
+        let decoded = match &record.data {
+            Ok(bytes) => decode_agent_event(bytes).map_err(|e| e.to_string()),
+            Err((reason, _)) => Err(reason.clone()),
+        };
+        match decoded {
+            Ok(event) => {
+                let slot = *by_arn.entry(event.agent_arn.clone()).or_insert_with(|| {
+                    groups.push(AgentGroup {
+                        arn: event.agent_arn.clone(),
+                        agent_id: event.agent_id().to_owned(),
+                        events: Vec::new(),
+                        failed: false,
+                    });
+                    groups.len() - 1
+                });
+                groups[slot].events.push((record.index, event));
+            }
+            Err(reason) => {
+                tracing::warn!(input = %record.describe(), %reason, "agent event rejected");
+                rejects.push((record.index, reason));
+            }
+        }
+    }
+    (groups, rejects)
+}
+
+/// Keeps rejected records with their raw bytes; returns the records whose reject could not be
+/// written (they must be delivered again, not lost).
+async fn write_rejects<F: FeedSink>(records: &[StreamRecord], rejects: Vec<(usize, String)>, sink: &F) -> Vec<usize> {
+    let mut by_date: BTreeMap<NaiveDate, Vec<(usize, RejectRecord)>> = BTreeMap::new();
+    for (index, reason) in rejects {
+        let record = &records[index];
+        let raw: &[u8] = match &record.data {
+            Ok(bytes) => bytes,
+            Err((_, raw)) => raw,
+        };
+        let reject = RejectRecord::new(FUNCTION, record.describe(), reason, record.arrival, raw);
+        by_date.entry(record.arrival.date_naive()).or_default().push((index, reject));
+    }
+    let mut failed = Vec::new();
+    for (date, rejects) in by_date {
+        let indices: Vec<usize> = rejects.iter().map(|(i, _)| *i).collect();
+        let key = feed::object_key(feed::REJECTS, date, &format!("{FUNCTION}-{}", object_name(records, &indices)));
+        let lines: Vec<RejectRecord> = rejects.into_iter().map(|(_, r)| r).collect();
+        if let Err(e) = sink.put(&key, feed::to_json_lines(&lines)).await {
+            tracing::error!(key, error = %e, "could not keep rejected records; they will be retried");
+            failed.extend(indices);
+        }
+    }
+    failed
+}
+
+async fn process_agents<S: AgentStateStore, F: FeedSink>(
+    groups: &mut [AgentGroup],
+    states: &S,
+    sink: &F,
+    settings: &Settings,
+    records: &[StreamRecord],
+    stats: &mut BatchStats,
+) {
+    let arns: Vec<String> = groups.iter().map(|g| g.arn.clone()).collect();
+    let last_known = match states.load_many(&arns).await {
+        Ok(states) => states,
+        Err(e) => {
+            tracing::error!(agents = groups.len(), error = %e, "could not load agent states; batch will be retried");
+            groups.iter_mut().for_each(|g| g.failed = true);
+            return;
+        }
+    };
+
+    let mut folds = Vec::with_capacity(groups.len());
+    // Transitions by UTC date of their event, each with the group and the record it came from.
+    let mut transitions: BTreeMap<NaiveDate, Vec<(usize, usize, AgentStateRecord)>> = BTreeMap::new();
+    for (slot, group) in groups.iter().enumerate() {
+        let events: Vec<&AgentEvent> = group.events.iter().map(|(_, e)| e).collect();
+        let fold = fold_agent(last_known.get(&group.arn), &events, &settings.mapping, &settings.policy);
+        for (event_index, record) in &fold.transitions {
+            let record_index = group.events[*event_index].0;
+            transitions.entry(record.event_time.date_naive()).or_default().push((
+                record_index,
+                slot,
+                record.clone(),
+            ));
+        }
+        folds.push(fold);
+    }
+
+    for (date, mut day) in transitions {
+        day.sort_by_key(|(record_index, _, _)| *record_index);
+        stats.transitions += day.len();
+        let indices: Vec<usize> = day.iter().map(|(i, _, _)| *i).collect();
+        let key = feed::object_key(AgentStateRecord::KIND, date, &object_name(records, &indices));
+        let lines: Vec<AgentStateRecord> = day.iter().map(|(_, _, r)| r.clone()).collect();
+        if let Err(e) = sink.put(&key, feed::to_json_lines(&lines)).await {
+            tracing::error!(key, error = %e, "could not write transitions; their agents will be retried");
+            for (_, slot, _) in &day {
+                groups[*slot].failed = true;
+            }
+        }
+    }
+
+    let commits = folds.iter().enumerate().filter_map(|(slot, fold)| {
+        let next = fold.next.as_ref().filter(|_| fold.write && !groups[slot].failed)?;
+        Some(async move { (slot, states.commit(next).await) })
+    });
+    let to_write = commits.clone().count();
+    stats.unwritten = groups.iter().filter(|g| !g.failed).count() - to_write;
+    let results: Vec<_> = futures_util::stream::iter(commits).buffer_unordered(COMMIT_CONCURRENCY).collect().await;
+    for (slot, result) in results {
+        match result {
+            Ok(CommitOutcome::Committed) => stats.committed += 1,
+            Ok(CommitOutcome::Superseded) => {
+                stats.superseded += 1;
+                tracing::info!(agent_id = %groups[slot].agent_id, "agent state already past this batch; kept the stored one");
+            }
+            Err(e) => {
+                tracing::error!(agent_id = %groups[slot].agent_id, error = %e, "could not commit agent state; its records will be retried");
+                groups[slot].failed = true;
+            }
+        }
+    }
+}
+
+/// A feed object name derived from the records it holds: the shard, the first and last
+/// sequence numbers and a hash of all of them. The same records always give the same name (a
+/// retry overwrites), and a replay that holds fewer records gets another name (it can never
+/// overwrite an object whose other records are already committed).
+fn object_name(records: &[StreamRecord], indices: &[usize]) -> String {
+    let seq = |i: usize| records[i].sequence_number.clone().unwrap_or_else(|| format!("record{i}"));
+    let first = indices.first().map(|&i| seq(i)).unwrap_or_default();
+    let last = indices.last().map(|&i| seq(i)).unwrap_or_default();
+    let shard = indices.first().map(|&i| records[i].shard.as_str()).unwrap_or("unknown-shard");
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &i in indices {
+        for byte in seq(i).bytes().chain(std::iter::once(b',')) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{shard}-{first}-{last}-{hash:016x}")
+}
+
+/// The batch item failure: the earliest failed record. Lambda re-delivers from it, so one
+/// identifier is enough; a failed record without a sequence number re-delivers the batch.
+fn failure_response(records: &[StreamRecord], failed: Vec<usize>) -> KinesisEventResponse {
+    let mut response = KinesisEventResponse::default();
+    if let Some(&earliest) = failed.iter().min() {
+        let identifier = records[earliest]
+            .sequence_number
+            .clone()
+            .or_else(|| records.iter().find_map(|r| r.sequence_number.clone()));
+        let mut failure = KinesisBatchItemFailure::default();
+        failure.item_identifier = identifier;
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
