@@ -54,7 +54,10 @@ pub struct BatchOutcome {
 impl BatchOutcome {
     /// The sequence number Lambda re-delivers from, if any record failed.
     pub fn failed_from(&self) -> Option<&str> {
-        self.response.batch_item_failures.first().and_then(|f| f.item_identifier.as_deref())
+        self.response
+            .batch_item_failures
+            .first()
+            .and_then(|f| f.item_identifier.as_deref())
     }
 }
 
@@ -81,7 +84,10 @@ where
     F: FeedSink,
 {
     let records = read_records(batch, now);
-    let mut stats = BatchStats { records: records.len(), ..BatchStats::default() };
+    let mut stats = BatchStats {
+        records: records.len(),
+        ..BatchStats::default()
+    };
     // Records whose outcome could not be stored: Lambda must deliver them again.
     let mut failed_records: Vec<usize> = Vec::new();
 
@@ -108,7 +114,10 @@ where
         superseded = stats.superseded,
         unwritten = stats.unwritten,
         failed_agents = stats.failed_agents,
-        retry_from = response.batch_item_failures.first().and_then(|f| f.item_identifier.as_deref()),
+        retry_from = response
+            .batch_item_failures
+            .first()
+            .and_then(|f| f.item_identifier.as_deref()),
         "agent-event batch processed"
     );
     BatchOutcome { response, stats }
@@ -157,12 +166,19 @@ async fn write_rejects<F: FeedSink>(records: &[StreamRecord], rejects: Vec<(usiz
             Err((_, raw)) => raw,
         };
         let reject = RejectRecord::new(FUNCTION, record.describe(), reason, record.arrival, raw);
-        by_date.entry(record.arrival.date_naive()).or_default().push((index, reject));
+        by_date
+            .entry(record.arrival.date_naive())
+            .or_default()
+            .push((index, reject));
     }
     let mut failed = Vec::new();
     for (date, rejects) in by_date {
         let indices: Vec<usize> = rejects.iter().map(|(i, _)| *i).collect();
-        let key = feed::object_key(feed::REJECTS, date, &format!("{FUNCTION}-{}", object_name(records, &indices)));
+        let key = feed::object_key(
+            feed::REJECTS,
+            date,
+            &format!("{FUNCTION}-{}", object_name(records, &indices)),
+        );
         let lines: Vec<RejectRecord> = rejects.into_iter().map(|(_, r)| r).collect();
         if let Err(e) = sink.put(&key, feed::to_json_lines(&lines)).await {
             tracing::error!(key, error = %e, "could not keep rejected records; they will be retried");
@@ -198,11 +214,10 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
         let fold = fold_agent(last_known.get(&group.arn), &events, &settings.mapping, &settings.policy);
         for (event_index, record) in &fold.transitions {
             let record_index = group.events[*event_index].0;
-            transitions.entry(record.event_time.date_naive()).or_default().push((
-                record_index,
-                slot,
-                record.clone(),
-            ));
+            transitions
+                .entry(record.event_time.date_naive())
+                .or_default()
+                .push((record_index, slot, record.clone()));
         }
         folds.push(fold);
     }
@@ -227,7 +242,10 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
     });
     let to_write = commits.clone().count();
     stats.unwritten = groups.iter().filter(|g| !g.failed).count() - to_write;
-    let results: Vec<_> = futures_util::stream::iter(commits).buffer_unordered(COMMIT_CONCURRENCY).collect().await;
+    let results: Vec<_> = futures_util::stream::iter(commits)
+        .buffer_unordered(COMMIT_CONCURRENCY)
+        .collect()
+        .await;
     for (slot, result) in results {
         match result {
             Ok(CommitOutcome::Committed) => stats.committed += 1,
@@ -248,10 +266,18 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
 /// retry overwrites), and a replay that holds fewer records gets another name (it can never
 /// overwrite an object whose other records are already committed).
 fn object_name(records: &[StreamRecord], indices: &[usize]) -> String {
-    let seq = |i: usize| records[i].sequence_number.clone().unwrap_or_else(|| format!("record{i}"));
+    let seq = |i: usize| {
+        records[i]
+            .sequence_number
+            .clone()
+            .unwrap_or_else(|| format!("record{i}"))
+    };
     let first = indices.first().map(|&i| seq(i)).unwrap_or_default();
     let last = indices.last().map(|&i| seq(i)).unwrap_or_default();
-    let shard = indices.first().map(|&i| records[i].shard.as_str()).unwrap_or("unknown-shard");
+    let shard = indices
+        .first()
+        .map(|&i| records[i].shard.as_str())
+        .unwrap_or("unknown-shard");
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for &i in indices {
         for byte in seq(i).bytes().chain(std::iter::once(b',')) {

@@ -56,7 +56,12 @@ impl StreamRecord {
 
 /// Reads each record of a batch; never fails as a whole.
 pub fn read_records(batch: &KinesisBatch, now: DateTime<Utc>) -> Vec<StreamRecord> {
-    batch.records.iter().enumerate().map(|(index, raw)| read_record(index, raw, now)).collect()
+    batch
+        .records
+        .iter()
+        .enumerate()
+        .map(|(index, raw)| read_record(index, raw, now))
+        .collect()
 }
 
 fn read_record(index: usize, raw: &serde_json::Value, now: DateTime<Utc>) -> StreamRecord {
@@ -90,7 +95,13 @@ fn read_record(index: usize, raw: &serde_json::Value, now: DateTime<Utc>) -> Str
             .decode(data.trim())
             .map_err(|e| (format!("kinesis.data is not base64: {e}"), data.clone().into_bytes())),
     };
-    StreamRecord { index, shard, sequence_number: payload.sequence_number, arrival, data }
+    StreamRecord {
+        index,
+        shard,
+        sequence_number: payload.sequence_number,
+        arrival,
+        data,
+    }
 }
 
 #[cfg(test)]

@@ -1,1 +1,34 @@
-fn main() {}
+//! Lambda entry point of the agent-events function: build the clients once, then serve.
+
+use chrono::Utc;
+use connect_wfm_agent_events::{Config, KinesisBatch, Settings, handle_batch};
+use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
+use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
+use connect_wfm_core::agent::FoldPolicy;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env(&Env::process())?;
+    let sdk = load_sdk_config().await;
+    let s3 = s3_client(&sdk);
+    let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
+    let states = DynamoStateStore::new(dynamodb_client(&sdk), config.state_table);
+    let sink = S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix);
+    let settings = Settings {
+        mapping: mapping.agent_states,
+        policy: FoldPolicy {
+            last_seen_write_after: config.last_seen_write_after,
+        },
+    };
+    let (states, sink, settings) = (&states, &sink, &settings);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisBatch>| async move {
+        Ok::<_, Error>(
+            handle_batch(&event.payload, states, sink, settings, Utc::now())
+                .await
+                .response,
+        )
+    }))
+    .await
+}

@@ -45,14 +45,20 @@ async fn every_kinesis_sample_gives_its_expected_transitions_once() {
         let outcome = handle_batch(&batch, &store, &sink, &Settings::default(), now).await;
         assert_eq!(outcome.failed_from(), None, "{name}");
         let got = per_agent(sink.lines("agent_state/").iter().map(|l| {
-            (l["agent_id"].as_str().unwrap().to_owned(), l["state"].as_str().unwrap().to_owned())
+            (
+                l["agent_id"].as_str().unwrap().to_owned(),
+                l["state"].as_str().unwrap().to_owned(),
+            )
         }));
         assert_eq!(got, expected, "{name}");
 
         let puts = sink.keys().len();
         let again = handle_batch(&batch, &store, &sink, &Settings::default(), now).await;
         assert_eq!(again.stats.transitions, 0, "{name}: second pass emitted");
-        assert_eq!(again.stats.rejected, outcome.stats.rejected, "{name}: rejects are kept every time");
+        assert_eq!(
+            again.stats.rejected, outcome.stats.rejected,
+            "{name}: rejects are kept every time"
+        );
         assert_eq!(sink.keys().len(), puts, "{name}: second pass wrote a new object");
     }
 }

@@ -81,26 +81,80 @@ fn two_agent_shift() -> Vec<Value> {
     vec![
         event("a", "a1", "2026-11-20T08:00:00.100Z", "LOGIN", "Offline", json!([])),
         event("b", "b1", "2026-11-20T08:00:01.000Z", "LOGIN", "Offline", json!([])),
-        event("a", "a2", "2026-11-20T08:00:02.000Z", "STATE_CHANGE", "Available", json!([])),
-        event("b", "b2", "2026-11-20T08:00:03.000Z", "STATE_CHANGE", "Available", json!([])),
-        event("a", "a3", "2026-11-20T08:05:00.000Z", "STATE_CHANGE", "Available", voice("c1", "CONNECTED", "2026-11-20T08:05:00.000Z")),
-        event("b", "b3", "2026-11-20T08:06:00.000Z", "STATE_CHANGE", "Break", json!([])),
-        event("a", "a4", "2026-11-20T08:09:00.000Z", "STATE_CHANGE", "Available", voice("c1", "ENDED", "2026-11-20T08:09:00.000Z")),
-        event("a", "a5", "2026-11-20T08:10:00.000Z", "STATE_CHANGE", "Available", json!([])),
+        event(
+            "a",
+            "a2",
+            "2026-11-20T08:00:02.000Z",
+            "STATE_CHANGE",
+            "Available",
+            json!([]),
+        ),
+        event(
+            "b",
+            "b2",
+            "2026-11-20T08:00:03.000Z",
+            "STATE_CHANGE",
+            "Available",
+            json!([]),
+        ),
+        event(
+            "a",
+            "a3",
+            "2026-11-20T08:05:00.000Z",
+            "STATE_CHANGE",
+            "Available",
+            voice("c1", "CONNECTED", "2026-11-20T08:05:00.000Z"),
+        ),
+        event(
+            "b",
+            "b3",
+            "2026-11-20T08:06:00.000Z",
+            "STATE_CHANGE",
+            "Break",
+            json!([]),
+        ),
+        event(
+            "a",
+            "a4",
+            "2026-11-20T08:09:00.000Z",
+            "STATE_CHANGE",
+            "Available",
+            voice("c1", "ENDED", "2026-11-20T08:09:00.000Z"),
+        ),
+        event(
+            "a",
+            "a5",
+            "2026-11-20T08:10:00.000Z",
+            "STATE_CHANGE",
+            "Available",
+            json!([]),
+        ),
     ]
 }
 
 fn states_by_event(sink: &MemoryFeedSink) -> Vec<(String, String)> {
     sink.lines("agent_state/")
         .iter()
-        .map(|l| (l["event_id"].as_str().unwrap().to_owned(), l["state"].as_str().unwrap().to_owned()))
+        .map(|l| {
+            (
+                l["event_id"].as_str().unwrap().to_owned(),
+                l["state"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
 #[tokio::test]
 async fn a_batch_emits_transitions_in_stream_order_and_commits_each_agent_once() {
     let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
-    let outcome = handle_batch(&batch(1, &payloads(&two_agent_shift())), &store, &sink, &Settings::default(), now()).await;
+    let outcome = handle_batch(
+        &batch(1, &payloads(&two_agent_shift())),
+        &store,
+        &sink,
+        &Settings::default(),
+        now(),
+    )
+    .await;
 
     assert_eq!(outcome.failed_from(), None);
     let got = states_by_event(&sink);
@@ -118,13 +172,25 @@ async fn a_batch_emits_transitions_in_stream_order_and_commits_each_agent_once()
     .map(|(e, s)| (e.to_string(), s.to_string()))
     .collect();
     assert_eq!(got, want);
-    assert_eq!(sink.keys().len(), 1, "one feed object per date per batch: {:?}", sink.keys());
-    assert!(sink.keys()[0].starts_with(&format!("agent_state/2026-11-20/shardId-000000000000-{}-{}-", seq(1), seq(8))));
+    assert_eq!(
+        sink.keys().len(),
+        1,
+        "one feed object per date per batch: {:?}",
+        sink.keys()
+    );
+    assert!(sink.keys()[0].starts_with(&format!(
+        "agent_state/2026-11-20/shardId-000000000000-{}-{}-",
+        seq(1),
+        seq(8)
+    )));
     assert_eq!(store.loads.load(Ordering::Relaxed), 1, "one load for the whole batch");
     assert_eq!(store.commits.load(Ordering::Relaxed), 2, "one commit per agent");
     assert_eq!(store.get(&agent_arn("a")).unwrap().state, "Available");
     assert_eq!(store.get(&agent_arn("b")).unwrap().state, "Break");
-    assert_eq!(store.get(&agent_arn("b")).unwrap().agent_login.as_deref(), Some("login-b"));
+    assert_eq!(
+        store.get(&agent_arn("b")).unwrap().agent_login.as_deref(),
+        Some("login-b")
+    );
     assert_eq!(outcome.stats.transitions, 8);
 }
 
@@ -147,8 +213,21 @@ async fn replaying_a_processed_batch_emits_and_writes_nothing() {
 async fn duplicate_records_in_one_batch_count_once() {
     let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
     let shift = two_agent_shift();
-    let with_dupes = vec![shift[0].clone(), shift[0].clone(), shift[2].clone(), shift[0].clone(), shift[2].clone()];
-    handle_batch(&batch(1, &payloads(&with_dupes)), &store, &sink, &Settings::default(), now()).await;
+    let with_dupes = vec![
+        shift[0].clone(),
+        shift[0].clone(),
+        shift[2].clone(),
+        shift[0].clone(),
+        shift[2].clone(),
+    ];
+    handle_batch(
+        &batch(1, &payloads(&with_dupes)),
+        &store,
+        &sink,
+        &Settings::default(),
+        now(),
+    )
+    .await;
     let events: Vec<String> = states_by_event(&sink).into_iter().map(|(e, _)| e).collect();
     assert_eq!(events, ["a1", "a2"]);
 }
@@ -162,7 +241,14 @@ async fn bad_records_are_kept_as_rejects_and_neighbours_go_through() {
     data.push(br#"{"AgentARN": "truncated"#.to_vec());
     data.push(serde_json::to_vec(&ctr).unwrap());
     data.push(vec![0xff, 0xfe, 0x00]);
-    data.extend(payloads(&[event("a", "a2", "2026-11-20T08:00:01Z", "STATE_CHANGE", "Available", json!([]))]));
+    data.extend(payloads(&[event(
+        "a",
+        "a2",
+        "2026-11-20T08:00:01Z",
+        "STATE_CHANGE",
+        "Available",
+        json!([]),
+    )]));
     let outcome = handle_batch(&batch(1, &data), &store, &sink, &Settings::default(), now()).await;
 
     assert_eq!(outcome.failed_from(), None, "rejects are not retried");
@@ -172,13 +258,31 @@ async fn bad_records_are_kept_as_rejects_and_neighbours_go_through() {
     assert_eq!(rejects.len(), 3);
     for (reject, n) in rejects.iter().zip([2u64, 3, 4]) {
         assert_eq!(reject["kind"], "reject");
-        assert_eq!(reject["input"], json!(format!("kinesis shardId-000000000000 seq {}", seq(n))));
+        assert_eq!(
+            reject["input"],
+            json!(format!("kinesis shardId-000000000000 seq {}", seq(n)))
+        );
         assert!(!reject["reason"].as_str().unwrap().is_empty());
     }
     assert_eq!(rejects[0]["raw"], json!(r#"{"AgentARN": "truncated"#));
-    assert!(rejects[1]["reason"].as_str().unwrap().to_lowercase().contains("contact"), "{}", rejects[1]["reason"]);
-    assert_eq!((rejects[2]["raw"].as_str(), rejects[2]["raw_encoding"].as_str()), (Some("//4A"), Some("base64")));
-    assert!(sink.keys().iter().any(|k| k.starts_with("rejects/2026-11-20/agent-events-shardId-000000000000-")));
+    assert!(
+        rejects[1]["reason"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("contact"),
+        "{}",
+        rejects[1]["reason"]
+    );
+    assert_eq!(
+        (rejects[2]["raw"].as_str(), rejects[2]["raw_encoding"].as_str()),
+        (Some("//4A"), Some("base64"))
+    );
+    assert!(
+        sink.keys()
+            .iter()
+            .any(|k| k.starts_with("rejects/2026-11-20/agent-events-shardId-000000000000-"))
+    );
 }
 
 /// A state store that fails commits (or loads) for chosen agents, then behaves.
@@ -203,7 +307,10 @@ impl AgentStateStore for FailingStore {
         }
         self.inner.commit(state).await
     }
-    async fn agent_ids_by_login(&self, logins: &[String]) -> Result<std::collections::HashMap<String, String>, PortError> {
+    async fn agent_ids_by_login(
+        &self,
+        logins: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, PortError> {
         self.inner.agent_ids_by_login(logins).await
     }
 }
@@ -225,28 +332,51 @@ impl FeedSink for FailingSink<'_> {
 
 /// Lambda's retry: re-deliver from the reported sequence number.
 fn from_seq(input: &KinesisBatch, seq: &str) -> KinesisBatch {
-    let at = input.records.iter().position(|r| r["kinesis"]["sequenceNumber"] == seq).expect("reported seq is in the batch");
-    KinesisBatch { records: input.records[at..].to_vec() }
+    let at = input
+        .records
+        .iter()
+        .position(|r| r["kinesis"]["sequenceNumber"] == seq)
+        .expect("reported seq is in the batch");
+    KinesisBatch {
+        records: input.records[at..].to_vec(),
+    }
 }
 
 #[tokio::test]
 async fn a_failed_commit_stops_only_that_agent_and_the_replay_completes_it_without_loss() {
     let sink = MemoryFeedSink::default();
-    let store = FailingStore { fail_commit_for: vec![agent_arn("b")], ..Default::default() };
+    let store = FailingStore {
+        fail_commit_for: vec![agent_arn("b")],
+        ..Default::default()
+    };
     let input = batch(1, &payloads(&two_agent_shift()));
     let outcome = handle_batch(&input, &store, &sink, &Settings::default(), now()).await;
 
     assert_eq!(outcome.failed_from(), Some(seq(2).as_str()), "b's first record");
     assert_eq!(outcome.stats.failed_agents, 1);
-    assert_eq!(store.inner.get(&agent_arn("a")).unwrap().state, "Available", "a committed");
+    assert_eq!(
+        store.inner.get(&agent_arn("a")).unwrap().state,
+        "Available",
+        "a committed"
+    );
     assert!(store.inner.get(&agent_arn("b")).is_none());
 
     // Lambda re-delivers from b's first record, including a's later records.
-    let healthy = FailingStore { inner: MemoryStateStore::default(), ..Default::default() };
+    let healthy = FailingStore {
+        inner: MemoryStateStore::default(),
+        ..Default::default()
+    };
     for s in store.inner.all() {
         healthy.inner.insert(s);
     }
-    let replay = handle_batch(&from_seq(&input, outcome.failed_from().unwrap()), &healthy, &sink, &Settings::default(), now()).await;
+    let replay = handle_batch(
+        &from_seq(&input, outcome.failed_from().unwrap()),
+        &healthy,
+        &sink,
+        &Settings::default(),
+        now(),
+    )
+    .await;
     assert_eq!(replay.failed_from(), None);
 
     let emitted = states_by_event(&sink);
@@ -255,15 +385,26 @@ async fn a_failed_commit_stops_only_that_agent_and_the_replay_completes_it_witho
     let a_count = emitted.iter().filter(|(e, _)| e.starts_with('a')).count();
     assert_eq!(a_count, 5, "a's transitions are not repeated: {emitted:?}");
     let b_count = emitted.iter().filter(|(e, _)| e.starts_with('b')).count();
-    assert_eq!(b_count, 6, "b's transitions are delivered again (at least once): {emitted:?}");
+    assert_eq!(
+        b_count, 6,
+        "b's transitions are delivered again (at least once): {emitted:?}"
+    );
     assert_eq!(healthy.inner.get(&agent_arn("b")).unwrap().state, "Break");
-    assert_eq!(sink.keys().len(), 2, "the replay wrote its own object, not over the first: {:?}", sink.keys());
+    assert_eq!(
+        sink.keys().len(),
+        2,
+        "the replay wrote its own object, not over the first: {:?}",
+        sink.keys()
+    );
 }
 
 #[tokio::test]
 async fn a_failed_load_retries_the_whole_batch_and_writes_nothing() {
     let sink = MemoryFeedSink::default();
-    let store = FailingStore { fail_loads: AtomicUsize::new(1), ..Default::default() };
+    let store = FailingStore {
+        fail_loads: AtomicUsize::new(1),
+        ..Default::default()
+    };
     let input = batch(7, &payloads(&two_agent_shift()));
     let outcome = handle_batch(&input, &store, &sink, &Settings::default(), now()).await;
     assert_eq!(outcome.failed_from(), Some(seq(7).as_str()));
@@ -278,10 +419,16 @@ async fn a_failed_feed_write_commits_nothing_so_the_retry_emits_everything() {
     let memory = MemoryFeedSink::default();
     let store = MemoryStateStore::default();
     let input = batch(1, &payloads(&two_agent_shift()));
-    let failing = FailingSink { inner: &memory, fail_prefix: "agent_state/" };
+    let failing = FailingSink {
+        inner: &memory,
+        fail_prefix: "agent_state/",
+    };
     let outcome = handle_batch(&input, &store, &failing, &Settings::default(), now()).await;
     assert_eq!(outcome.failed_from(), Some(seq(1).as_str()));
-    assert!(store.all().is_empty(), "no state committed before its transitions are in the feed");
+    assert!(
+        store.all().is_empty(),
+        "no state committed before its transitions are in the feed"
+    );
 
     handle_batch(&input, &store, &memory, &Settings::default(), now()).await;
     assert_eq!(states_by_event(&memory).len(), 8);
@@ -293,7 +440,10 @@ async fn a_reject_that_cannot_be_kept_is_retried_not_dropped() {
     let store = MemoryStateStore::default();
     let mut data = payloads(&[event("a", "a1", "2026-11-20T08:00:00Z", "LOGIN", "Offline", json!([]))]);
     data.push(b"not json".to_vec());
-    let failing = FailingSink { inner: &memory, fail_prefix: "rejects/" };
+    let failing = FailingSink {
+        inner: &memory,
+        fail_prefix: "rejects/",
+    };
     let outcome = handle_batch(&batch(1, &data), &store, &failing, &Settings::default(), now()).await;
     assert_eq!(outcome.failed_from(), Some(seq(2).as_str()));
     assert_eq!(states_by_event(&memory).len(), 1, "the good neighbour went through");
@@ -302,9 +452,30 @@ async fn a_reject_that_cannot_be_kept_is_retried_not_dropped() {
 #[tokio::test]
 async fn a_newer_stored_state_wins_over_a_late_batch() {
     let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
-    let later = [event("a", "a9", "2026-11-20T09:00:00Z", "STATE_CHANGE", "Break", json!([]))];
-    handle_batch(&batch(100, &payloads(&later)), &store, &sink, &Settings::default(), now()).await;
-    let outcome = handle_batch(&batch(1, &payloads(&two_agent_shift()[..1])), &store, &sink, &Settings::default(), now()).await;
+    let later = [event(
+        "a",
+        "a9",
+        "2026-11-20T09:00:00Z",
+        "STATE_CHANGE",
+        "Break",
+        json!([]),
+    )];
+    handle_batch(
+        &batch(100, &payloads(&later)),
+        &store,
+        &sink,
+        &Settings::default(),
+        now(),
+    )
+    .await;
+    let outcome = handle_batch(
+        &batch(1, &payloads(&two_agent_shift()[..1])),
+        &store,
+        &sink,
+        &Settings::default(),
+        now(),
+    )
+    .await;
     assert_eq!(outcome.failed_from(), None);
     assert_eq!(store.get(&agent_arn("a")).unwrap().state, "Break", "no regression");
     assert_eq!(states_by_event(&sink).len(), 1, "the late LOGIN emitted nothing");
@@ -313,19 +484,58 @@ async fn a_newer_stored_state_wins_over_a_late_batch() {
 #[tokio::test]
 async fn heartbeats_of_a_known_idle_agent_do_not_write_every_time() {
     let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
-    let start = [event("a", "a1", "2026-11-20T08:00:00Z", "STATE_CHANGE", "Available", json!([]))];
+    let start = [event(
+        "a",
+        "a1",
+        "2026-11-20T08:00:00Z",
+        "STATE_CHANGE",
+        "Available",
+        json!([]),
+    )];
     handle_batch(&batch(1, &payloads(&start)), &store, &sink, &Settings::default(), now()).await;
     let commits = store.commits.load(Ordering::Relaxed);
     for (i, minute) in ["02", "04", "06"].iter().enumerate() {
-        let hb = [event("a", &format!("hb{i}"), &format!("2026-11-20T08:{minute}:00Z"), "HEART_BEAT", "Available", json!([]))];
-        let outcome = handle_batch(&batch(10 + i as u64, &payloads(&hb)), &store, &sink, &Settings::default(), now()).await;
+        let hb = [event(
+            "a",
+            &format!("hb{i}"),
+            &format!("2026-11-20T08:{minute}:00Z"),
+            "HEART_BEAT",
+            "Available",
+            json!([]),
+        )];
+        let outcome = handle_batch(
+            &batch(10 + i as u64, &payloads(&hb)),
+            &store,
+            &sink,
+            &Settings::default(),
+            now(),
+        )
+        .await;
         assert_eq!(outcome.stats.transitions, 0);
     }
-    assert_eq!(store.commits.load(Ordering::Relaxed), commits, "heartbeats within the throttle window are not written");
-    let hb = [event("a", "hb9", "2026-11-20T08:30:00Z", "HEART_BEAT", "Available", json!([]))];
+    assert_eq!(
+        store.commits.load(Ordering::Relaxed),
+        commits,
+        "heartbeats within the throttle window are not written"
+    );
+    let hb = [event(
+        "a",
+        "hb9",
+        "2026-11-20T08:30:00Z",
+        "HEART_BEAT",
+        "Available",
+        json!([]),
+    )];
     handle_batch(&batch(20, &payloads(&hb)), &store, &sink, &Settings::default(), now()).await;
-    assert_eq!(store.commits.load(Ordering::Relaxed), commits + 1, "last-seen written once the window has passed");
-    assert_eq!(store.get(&agent_arn("a")).unwrap().last_seen.to_rfc3339(), "2026-11-20T08:30:00+00:00");
+    assert_eq!(
+        store.commits.load(Ordering::Relaxed),
+        commits + 1,
+        "last-seen written once the window has passed"
+    );
+    assert_eq!(
+        store.get(&agent_arn("a")).unwrap().last_seen.to_rfc3339(),
+        "2026-11-20T08:30:00+00:00"
+    );
 }
 
 #[tokio::test]
@@ -335,10 +545,24 @@ async fn a_hundred_records_of_ten_agents_cost_one_load_and_ten_commits() {
     for i in 0..10 {
         for agent in 0..10 {
             let status = if i % 2 == 0 { "Available" } else { "Break" };
-            events.push(event(&format!("agent{agent}"), &format!("e{agent}-{i}"), &format!("2026-11-20T08:{i:02}:{agent:02}Z"), "STATE_CHANGE", status, json!([])));
+            events.push(event(
+                &format!("agent{agent}"),
+                &format!("e{agent}-{i}"),
+                &format!("2026-11-20T08:{i:02}:{agent:02}Z"),
+                "STATE_CHANGE",
+                status,
+                json!([]),
+            ));
         }
     }
-    let outcome = handle_batch(&batch(1, &payloads(&events)), &store, &sink, &Settings::default(), now()).await;
+    let outcome = handle_batch(
+        &batch(1, &payloads(&events)),
+        &store,
+        &sink,
+        &Settings::default(),
+        now(),
+    )
+    .await;
     assert_eq!(outcome.stats.transitions, 100);
     assert_eq!(store.loads.load(Ordering::Relaxed), 1);
     assert_eq!(store.commits.load(Ordering::Relaxed), 10);
