@@ -1,1 +1,304 @@
-//! Test support.
+//! Support for the end-to-end tests: SDK clients pointed at the AWS API emulator that
+//! `scripts/test` starts on 127.0.0.1, unique resource names, and set-up helpers.
+//!
+//! Every test creates its own bucket, tables and queues under [`unique`] names, so tests run
+//! in parallel against one emulator without resetting it.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_s3::config::Credentials;
+use aws_smithy_types::body::SdkBody;
+
+/// Environment variable holding the emulator's URL (set by `scripts/test`).
+pub const ENDPOINT_VAR: &str = "CONNECT_WFM_TEST_ENDPOINT";
+
+/// Region of every test client.
+pub const REGION: &str = "us-east-1";
+
+/// The emulator's URL. Panics with instructions when the tests run without it.
+pub fn endpoint() -> String {
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(url) if !url.trim().is_empty() => url.trim().to_owned(),
+        _ => panic!("end-to-end tests need the AWS emulator: run scripts/test ({ENDPOINT_VAR} is not set)"),
+    }
+}
+
+/// SDK configuration for the emulator: static test credentials, `us-east-1`, its endpoint.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "connect-wfm-e2e"))
+        .load()
+        .await
+}
+
+/// An S3 client using path-style URLs (the emulator has no per-bucket host names).
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(true).build();
+    aws_sdk_s3::Client::from_conf(s3_config)
+}
+
+/// A DynamoDB client.
+pub fn dynamodb(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}
+
+/// A DynamoDB client that records the operation name (`BatchGetItem`, `PutItem`, ...) of every
+/// request it sends, retries included, so tests can assert on round trips.
+pub fn recording_dynamodb(config: &SdkConfig) -> (aws_sdk_dynamodb::Client, RequestLog) {
+    let log = RequestLog::default();
+    let dynamodb_config = aws_sdk_dynamodb::config::Builder::from(config)
+        .interceptor(log.clone())
+        .build();
+    (aws_sdk_dynamodb::Client::from_conf(dynamodb_config), log)
+}
+
+/// The operations a [`recording_dynamodb`] client has sent, in order.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<String>>>);
+
+impl RequestLog {
+    /// How many requests of `operation` were sent.
+    pub fn count(&self, operation: &str) -> usize {
+        self.0.lock().unwrap().iter().filter(|o| *o == operation).count()
+    }
+
+    /// Forgets the requests sent so far.
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // DynamoDB names the operation in `X-Amz-Target: DynamoDB_20120810.<Operation>`.
+        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+/// A DynamoDB client whose first `throttled` BatchGetItem answers are rewritten to read
+/// nothing and return every requested key as `UnprocessedKeys`, as DynamoDB does when reads
+/// are throttled (the emulator never does). The real request goes out and the rewritten
+/// answer goes through the SDK's real deserializer.
+pub fn throttled_batch_get_dynamodb(config: &SdkConfig, throttled: usize) -> aws_sdk_dynamodb::Client {
+    let interceptor = ThrottleBatchGet {
+        remaining: Arc::new(Mutex::new(throttled)),
+        request_items: Arc::new(Mutex::new(None)),
+    };
+    let dynamodb_config = aws_sdk_dynamodb::config::Builder::from(config)
+        .interceptor(interceptor)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(dynamodb_config)
+}
+
+#[derive(Debug, Clone)]
+struct ThrottleBatchGet {
+    remaining: Arc<Mutex<usize>>,
+    /// `RequestItems` of the BatchGetItem in flight, when it is to be throttled.
+    request_items: Arc<Mutex<Option<serde_json::Value>>>,
+}
+
+impl Intercept for ThrottleBatchGet {
+    fn name(&self) -> &'static str {
+        "ThrottleBatchGet"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        let mut remaining = self.remaining.lock().unwrap();
+        if target.ends_with(".BatchGetItem") && *remaining > 0 {
+            *remaining -= 1;
+            let body: serde_json::Value = serde_json::from_slice(request.body().bytes().unwrap_or_default())?;
+            *self.request_items.lock().unwrap() = Some(body["RequestItems"].clone());
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(request_items) = self.request_items.lock().unwrap().take() {
+            let body = serde_json::json!({ "Responses": {}, "UnprocessedKeys": request_items });
+            let response = context.response_mut();
+            response.headers_mut().remove("x-amz-crc32");
+            response.headers_mut().remove("content-length");
+            *response.body_mut() = SdkBody::from(body.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// An SQS client.
+pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
+}
+
+/// A name unique to this call and this process: lowercase letters, digits and `-`, at most 63
+/// characters, so it is valid for a bucket, a table or a queue.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // The time part keeps names unique across runs against a long-lived emulator too.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let prefix: String = prefix
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(30)
+        .collect();
+    format!("{prefix}-{}-{nanos:x}-{n}", std::process::id())
+}
+
+/// Creates a bucket named [`unique`]`(prefix)` and returns its name.
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, prefix: &str) -> String {
+    let bucket = unique(prefix);
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create bucket {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+    bucket
+}
+
+/// Creates an agent-state table (the shape of `connect_wfm_aws::schema`) and returns its name.
+pub async fn create_state_table(dynamodb: &aws_sdk_dynamodb::Client) -> String {
+    let table = unique("agent-state");
+    connect_wfm_aws::schema::create_agent_state_table(dynamodb, &table)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    table
+}
+
+/// Creates a claim table (the shape of `connect_wfm_aws::schema`) and returns its name.
+pub async fn create_claim_table(dynamodb: &aws_sdk_dynamodb::Client) -> String {
+    let table = unique("claims");
+    connect_wfm_aws::schema::create_claim_table(dynamodb, &table)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    table
+}
+
+/// Creates a queue named [`unique`]`(prefix)` and returns its URL.
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> String {
+    let name = unique(prefix);
+    let output = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create queue {name}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+    output
+        .queue_url()
+        .expect("CreateQueue returns the queue URL")
+        .to_owned()
+}
+
+/// Writes an object.
+pub async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: impl Into<Vec<u8>>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body.into()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+}
+
+/// Reads a whole object.
+pub async fn get_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    let output = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+    let body = output
+        .body
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("read s3://{bucket}/{key}: {e}"));
+    body.into_bytes().to_vec()
+}
+
+/// Every object under `prefix` of `bucket`, key and body, in key order.
+pub async fn read_objects(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let output = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "list s3://{bucket}/{prefix}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                )
+            });
+        keys.extend(output.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        match output.next_continuation_token() {
+            Some(next) if output.is_truncated() == Some(true) => token = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    keys.sort();
+    let mut objects = Vec::with_capacity(keys.len());
+    for key in keys {
+        let body = get_object(s3, bucket, &key).await;
+        objects.push((key, body));
+    }
+    objects
+}
+
+/// Every JSON line of every object under `prefix`, in key order.
+pub async fn read_json_lines(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<serde_json::Value> {
+    read_objects(s3, bucket, prefix)
+        .await
+        .into_iter()
+        .flat_map(|(key, body)| {
+            body.split(|b| *b == b'\n')
+                .filter(|line| !line.is_empty())
+                .map(|line| {
+                    serde_json::from_slice(line)
+                        .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: a line is not JSON: {e}"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}

@@ -1,0 +1,390 @@
+//! The DynamoDB items of the agent-state and claim tables, and their conversion to and from
+//! the domain types. This is the only place that knows the attribute names.
+//!
+//! Agent-state table, one item per agent (key `agent_arn`):
+//!
+//! | attribute | type | content |
+//! |---|---|---|
+//! | `agent_arn` | S | partition key: the agent ARN |
+//! | `agent_id` | S | last segment of the agent ARN |
+//! | `instance_id` | S | last segment of the instance ARN |
+//! | `agent_login` | S | login name; absent when unknown (or empty), so the `by_login` index stays sparse |
+//! | `state` | S | WFM event id of the current state |
+//! | `reason` | S | WFM reason |
+//! | `activity` | S | `Open` or `Closed` |
+//! | `since` | S | when the state began, RFC 3339 UTC |
+//! | `contact` | M | `contact_id`, `channel`, `initiation_method`, `queue` (absent when none); absent without a contact |
+//! | `wm_ms` | N | watermark: EventTimestamp in epoch milliseconds (the commit condition compares it) |
+//! | `wm_at` | S | the same instant, RFC 3339 UTC with milliseconds (exact value, readable) |
+//! | `wm_ids` | L of S | watermark: the EventIds seen at that instant |
+//! | `wm_n` | N | number of `wm_ids` (the commit condition compares it) |
+//! | `last_seen` | S | latest EventTimestamp of any event, RFC 3339 UTC |
+//!
+//! Timestamps are written with exactly three fractional digits (more only when the instant
+//! carries sub-millisecond precision), so they read back to the same instant.
+//!
+//! Claim table, one item per claim (key `claim_id`): `status` (S, `IN_PROGRESS` or
+//! `COMPLETED`), `lease_until` (N, epoch seconds, IN_PROGRESS only) and `expires_at` (N, epoch
+//! seconds, the DynamoDB TTL attribute).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+use connect_wfm_core::agent::{Activity, AgentState, ContactRef, Watermark};
+use connect_wfm_core::ports::PortError;
+
+/// A DynamoDB item: attribute name to value.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Key attribute of the agent-state table.
+pub const AGENT_ARN: &str = "agent_arn";
+/// Attribute of the agent id (projected into the `by_login` index).
+pub const AGENT_ID: &str = "agent_id";
+/// Attribute of the login name: partition key of the `by_login` index.
+pub const AGENT_LOGIN: &str = "agent_login";
+const INSTANCE_ID: &str = "instance_id";
+const STATE: &str = "state";
+const REASON: &str = "reason";
+const ACTIVITY: &str = "activity";
+const SINCE: &str = "since";
+const CONTACT: &str = "contact";
+const CONTACT_ID: &str = "contact_id";
+const CHANNEL: &str = "channel";
+const INITIATION_METHOD: &str = "initiation_method";
+const QUEUE: &str = "queue";
+/// Watermark instant in epoch milliseconds (compared by the commit condition).
+pub const WM_MS: &str = "wm_ms";
+const WM_AT: &str = "wm_at";
+const WM_IDS: &str = "wm_ids";
+/// Number of watermark event ids (compared by the commit condition).
+pub const WM_N: &str = "wm_n";
+/// Latest EventTimestamp of any event (projected into the `by_login` index).
+pub const LAST_SEEN: &str = "last_seen";
+
+/// Key attribute of the claim table.
+pub const CLAIM_ID: &str = "claim_id";
+/// Claim status attribute (`status` is a DynamoDB reserved word: use `#status` in expressions).
+pub const STATUS: &str = "status";
+/// End of an IN_PROGRESS claim's lease, epoch seconds.
+pub const LEASE_UNTIL: &str = "lease_until";
+/// The TTL attribute of the claim table, epoch seconds.
+pub const EXPIRES_AT: &str = "expires_at";
+/// `status` of a claim being worked on.
+pub const IN_PROGRESS: &str = "IN_PROGRESS";
+/// `status` of a claim whose work is done.
+pub const COMPLETED: &str = "COMPLETED";
+
+/// A stored item that cannot be read back, naming the table, the item's key and the attribute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("table {table}, item {key}: attribute `{attribute}` {problem}")]
+pub struct ItemError {
+    pub table: String,
+    /// `name=value` of the item's key.
+    pub key: String,
+    pub attribute: String,
+    pub problem: String,
+}
+
+impl ItemError {
+    /// As a port error: not retryable, reading the same item again gives the same answer.
+    pub fn into_port_error(self, operation: impl Into<String>) -> PortError {
+        PortError::new(operation, self.to_string(), false)
+    }
+}
+
+/// Formats an instant as stored: RFC 3339, UTC, `Z`, milliseconds (finer only when present).
+pub fn stored_time(at: &DateTime<Utc>) -> String {
+    let format = if at.timestamp_subsec_nanos() % 1_000_000 == 0 {
+        SecondsFormat::Millis
+    } else {
+        SecondsFormat::AutoSi
+    };
+    at.to_rfc3339_opts(format, true)
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The key of an agent's item.
+pub fn agent_key(agent_arn: &str) -> Item {
+    HashMap::from([(AGENT_ARN.to_owned(), s(agent_arn))])
+}
+
+/// The item of an agent state.
+pub fn agent_state_to_item(state: &AgentState) -> Item {
+    let (wm_ms, wm_n) = state.watermark.order_key();
+    let mut item = HashMap::from([
+        (AGENT_ARN.to_owned(), s(&state.agent_arn)),
+        (AGENT_ID.to_owned(), s(&state.agent_id)),
+        (INSTANCE_ID.to_owned(), s(&state.instance_id)),
+        (STATE.to_owned(), s(&state.state)),
+        (REASON.to_owned(), s(&state.reason)),
+        (ACTIVITY.to_owned(), s(state.activity.as_str())),
+        (SINCE.to_owned(), s(stored_time(&state.since))),
+        (WM_MS.to_owned(), n(wm_ms)),
+        (WM_AT.to_owned(), s(stored_time(&state.watermark.at))),
+        (
+            WM_IDS.to_owned(),
+            AttributeValue::L(state.watermark.event_ids.iter().map(s).collect()),
+        ),
+        (WM_N.to_owned(), n(wm_n)),
+        (LAST_SEEN.to_owned(), s(stored_time(&state.last_seen))),
+    ]);
+    // An empty string cannot be a key of the `by_login` index: treat it as unknown.
+    if let Some(login) = state.agent_login.as_deref().filter(|l| !l.is_empty()) {
+        item.insert(AGENT_LOGIN.to_owned(), s(login));
+    }
+    if let Some(contact) = &state.contact {
+        let mut map = HashMap::from([
+            (CONTACT_ID.to_owned(), s(&contact.contact_id)),
+            (CHANNEL.to_owned(), s(&contact.channel)),
+            (INITIATION_METHOD.to_owned(), s(&contact.initiation_method)),
+        ]);
+        if let Some(queue) = &contact.queue {
+            map.insert(QUEUE.to_owned(), s(queue));
+        }
+        item.insert(CONTACT.to_owned(), AttributeValue::M(map));
+    }
+    item
+}
+
+/// Reads one item's attributes, naming the table, key and attribute in every error.
+pub(crate) struct ItemReader<'a> {
+    table: &'a str,
+    key: String,
+    item: &'a Item,
+    /// Prefix of attribute names inside a nested map (`contact.`).
+    path: &'static str,
+}
+
+impl<'a> ItemReader<'a> {
+    pub(crate) fn new(table: &'a str, key_name: &str, item: &'a Item) -> Self {
+        let key = match item.get(key_name) {
+            Some(AttributeValue::S(value)) => format!("{key_name}={value}"),
+            _ => format!("{key_name}=?"),
+        };
+        Self {
+            table,
+            key,
+            item,
+            path: "",
+        }
+    }
+
+    fn nested(&self, path: &'static str, item: &'a Item) -> Self {
+        Self {
+            table: self.table,
+            key: self.key.clone(),
+            item,
+            path,
+        }
+    }
+
+    pub(crate) fn error(&self, attribute: &str, problem: impl Into<String>) -> ItemError {
+        ItemError {
+            table: self.table.to_owned(),
+            key: self.key.clone(),
+            attribute: format!("{}{attribute}", self.path),
+            problem: problem.into(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Result<&'a AttributeValue, ItemError> {
+        self.item.get(name).ok_or_else(|| self.error(name, "is missing"))
+    }
+
+    pub(crate) fn opt_string(&self, name: &str) -> Result<Option<&'a str>, ItemError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(value)) => Ok(Some(value)),
+            Some(other) => Err(self.error(name, format!("is not a string: {other:?}"))),
+        }
+    }
+
+    pub(crate) fn string(&self, name: &str) -> Result<&'a str, ItemError> {
+        self.opt_string(name)?.ok_or_else(|| self.error(name, "is missing"))
+    }
+
+    pub(crate) fn opt_number(&self, name: &str) -> Result<Option<i64>, ItemError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::N(value)) => value
+                .parse()
+                .map(Some)
+                .map_err(|_| self.error(name, format!("is not an integer: {value}"))),
+            Some(other) => Err(self.error(name, format!("is not a number: {other:?}"))),
+        }
+    }
+
+    pub(crate) fn number(&self, name: &str) -> Result<i64, ItemError> {
+        self.opt_number(name)?.ok_or_else(|| self.error(name, "is missing"))
+    }
+
+    fn time(&self, name: &str) -> Result<DateTime<Utc>, ItemError> {
+        let text = self.string(name)?;
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| self.error(name, format!("is not an RFC 3339 timestamp ({e}): {text}")))
+    }
+
+    fn string_list(&self, name: &str) -> Result<Vec<String>, ItemError> {
+        match self.get(name)? {
+            AttributeValue::L(values) => values
+                .iter()
+                .map(|v| match v {
+                    AttributeValue::S(id) => Ok(id.clone()),
+                    other => Err(self.error(name, format!("holds a non-string: {other:?}"))),
+                })
+                .collect(),
+            other => Err(self.error(name, format!("is not a list: {other:?}"))),
+        }
+    }
+}
+
+/// The agent state stored in `item` of `table`.
+pub fn agent_state_from_item(table: &str, item: &Item) -> Result<AgentState, ItemError> {
+    let r = ItemReader::new(table, AGENT_ARN, item);
+    let activity = match r.string(ACTIVITY)? {
+        "Open" => Activity::Open,
+        "Closed" => Activity::Closed,
+        other => return Err(r.error(ACTIVITY, format!("is neither Open nor Closed: {other}"))),
+    };
+    let contact = match item.get(CONTACT) {
+        None | Some(AttributeValue::Null(_)) => None,
+        Some(AttributeValue::M(map)) => {
+            let c = r.nested("contact.", map);
+            Some(ContactRef {
+                contact_id: c.string(CONTACT_ID)?.to_owned(),
+                channel: c.string(CHANNEL)?.to_owned(),
+                initiation_method: c.string(INITIATION_METHOD)?.to_owned(),
+                queue: c.opt_string(QUEUE)?.map(str::to_owned),
+            })
+        }
+        Some(other) => return Err(r.error(CONTACT, format!("is not a map: {other:?}"))),
+    };
+    let watermark = Watermark {
+        at: r.time(WM_AT)?,
+        event_ids: r.string_list(WM_IDS)?,
+    };
+    // The condition of the next commit compares wm_ms and wm_n: they must agree with the rest.
+    let (ms, count) = watermark.order_key();
+    if r.number(WM_MS)? != ms {
+        return Err(r.error(WM_MS, format!("disagrees with {WM_AT} ({ms})")));
+    }
+    if r.number(WM_N)? != count as i64 {
+        return Err(r.error(WM_N, format!("disagrees with {WM_IDS} ({count} ids)")));
+    }
+    Ok(AgentState {
+        agent_arn: r.string(AGENT_ARN)?.to_owned(),
+        agent_id: r.string(AGENT_ID)?.to_owned(),
+        instance_id: r.string(INSTANCE_ID)?.to_owned(),
+        agent_login: r.opt_string(AGENT_LOGIN)?.map(str::to_owned),
+        state: r.string(STATE)?.to_owned(),
+        reason: r.string(REASON)?.to_owned(),
+        activity,
+        since: r.time(SINCE)?,
+        contact,
+        watermark,
+        last_seen: r.time(LAST_SEEN)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn sample() -> AgentState {
+        AgentState {
+            agent_arn: "arn:aws:connect:us-east-1:1:instance/i-1/agent/a-1".into(),
+            agent_id: "a-1".into(),
+            instance_id: "i-1".into(),
+            agent_login: Some("jdoe".into()),
+            state: "VOICE-INBOUND-CONNECTED".into(),
+            reason: "Open".into(),
+            activity: Activity::Open,
+            since: at("2026-01-02T03:04:05Z"),
+            contact: Some(ContactRef {
+                contact_id: "c-1".into(),
+                channel: "VOICE".into(),
+                initiation_method: "INBOUND".into(),
+                queue: None,
+            }),
+            watermark: Watermark {
+                at: at("2026-01-02T03:04:05.017Z"),
+                event_ids: vec!["e1".into(), "e2".into()],
+            },
+            last_seen: at("2026-01-02T03:04:05.123456Z"),
+        }
+    }
+
+    #[test]
+    fn round_trips_every_field() {
+        let state = sample();
+        let item = agent_state_to_item(&state);
+        assert_eq!(item[WM_MS], AttributeValue::N("1767323045017".into()));
+        assert_eq!(item[WM_N], AttributeValue::N("2".into()));
+        assert_eq!(item[WM_AT], AttributeValue::S("2026-01-02T03:04:05.017Z".into()));
+        assert_eq!(item[SINCE], AttributeValue::S("2026-01-02T03:04:05.000Z".into()));
+        assert!(!matches!(&item[CONTACT], AttributeValue::M(m) if m.contains_key(QUEUE)));
+        assert_eq!(agent_state_from_item("t", &item).unwrap(), state);
+
+        let bare = AgentState {
+            agent_login: None,
+            contact: None,
+            ..sample()
+        };
+        let item = agent_state_to_item(&bare);
+        assert!(!item.contains_key(AGENT_LOGIN) && !item.contains_key(CONTACT));
+        assert_eq!(agent_state_from_item("t", &item).unwrap(), bare);
+    }
+
+    #[test]
+    fn an_empty_login_is_not_stored() {
+        let state = AgentState {
+            agent_login: Some(String::new()),
+            ..sample()
+        };
+        assert!(!agent_state_to_item(&state).contains_key(AGENT_LOGIN));
+    }
+
+    #[test]
+    fn malformed_items_name_table_key_and_attribute() {
+        let mut item = agent_state_to_item(&sample());
+        item.insert(WM_MS.into(), AttributeValue::S("soon".into()));
+        let err = agent_state_from_item("states", &item).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "table states, item agent_arn=arn:aws:connect:us-east-1:1:instance/i-1/agent/a-1: \
+             attribute `wm_ms` is not a number: S(\"soon\")"
+        );
+
+        let mut item = agent_state_to_item(&sample());
+        item.remove(STATE);
+        assert_eq!(agent_state_from_item("t", &item).unwrap_err().attribute, "state");
+
+        let mut item = agent_state_to_item(&sample());
+        item.insert(CONTACT.into(), AttributeValue::M(HashMap::new()));
+        assert_eq!(
+            agent_state_from_item("t", &item).unwrap_err().attribute,
+            "contact.contact_id"
+        );
+
+        let mut item = agent_state_to_item(&sample());
+        item.insert(WM_N.into(), AttributeValue::N("3".into()));
+        assert_eq!(agent_state_from_item("t", &item).unwrap_err().attribute, "wm_n");
+
+        let mut item = agent_state_to_item(&sample());
+        item.insert(SINCE.into(), AttributeValue::S("yesterday".into()));
+        assert_eq!(agent_state_from_item("t", &item).unwrap_err().attribute, "since");
+    }
+}

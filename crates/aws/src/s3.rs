@@ -1,0 +1,122 @@
+//! [`S3ObjectSource`] and [`S3FeedSink`]: report objects read from S3, feed objects written
+//! to S3.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use connect_wfm_core::ports::{FeedSink, ObjectReader, ObjectSource, PortError};
+use tokio_util::io::SyncIoBridge;
+
+use crate::error::port_error;
+
+/// Content type of feed objects (JSON Lines).
+pub const FEED_CONTENT_TYPE: &str = "application/x-ndjson";
+
+/// Report objects streamed from S3 with GetObject.
+#[derive(Debug, Clone)]
+pub struct S3ObjectSource {
+    pub client: Client,
+}
+
+impl S3ObjectSource {
+    /// A source reading through `client`.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl ObjectSource for S3ObjectSource {
+    /// Starts a GetObject and returns a blocking reader over the streamed body. The reader
+    /// blocks on the Tokio runtime that called `open`: read it from a blocking thread (e.g.
+    /// `tokio::task::spawn_blocking`), never from an async task. A missing key is not
+    /// retryable; any other failure is.
+    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, PortError> {
+        let operation = || format!("read s3://{bucket}/{key}");
+        let output = match self.client.get_object().bucket(bucket).key(key).send().await {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Err(PortError::new(operation(), "no such object (NoSuchKey)", false));
+            }
+            Err(e) => {
+                let mut error = port_error(operation(), &e);
+                error.retryable = true;
+                return Err(error);
+            }
+        };
+        let body = output.body.into_async_read();
+        Ok(Box::new(SyncIoBridge::new(Box::pin(body))))
+    }
+}
+
+/// Feed objects written to S3 under `prefix` with PutObject.
+#[derive(Debug, Clone)]
+pub struct S3FeedSink {
+    pub client: Client,
+    pub bucket: String,
+    /// Prepended to every feed key with one `/` between them; empty for the bucket's root.
+    pub prefix: String,
+}
+
+impl S3FeedSink {
+    /// A sink writing to `s3://bucket/prefix/...`.
+    pub fn new(client: Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The object key of a feed key: `prefix/key`, with exactly one `/` between them and none
+    /// in front when the prefix is empty.
+    pub fn object_key(&self, key: &str) -> String {
+        let prefix = self.prefix.trim_end_matches('/');
+        let key = key.trim_start_matches('/');
+        if prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{prefix}/{key}")
+        }
+    }
+}
+
+impl FeedSink for S3FeedSink {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+        let object_key = self.object_key(key);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&object_key)
+            .content_type(FEED_CONTENT_TYPE)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| port_error(format!("write s3://{}/{object_key}", self.bucket), &e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink(prefix: &str) -> S3FeedSink {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .build();
+        S3FeedSink::new(Client::from_conf(config), "b", prefix)
+    }
+
+    #[test]
+    fn joins_prefix_and_key_with_one_slash() {
+        assert_eq!(sink("").object_key("agent_state/x.jsonl"), "agent_state/x.jsonl");
+        assert_eq!(
+            sink("feed").object_key("agent_state/x.jsonl"),
+            "feed/agent_state/x.jsonl"
+        );
+        assert_eq!(
+            sink("feed/").object_key("agent_state/x.jsonl"),
+            "feed/agent_state/x.jsonl"
+        );
+        assert_eq!(sink("a/b//").object_key("/k"), "a/b/k");
+    }
+}

@@ -1,0 +1,246 @@
+//! [`DynamoStateStore`]: the agent-state port on a DynamoDB table (layout in [`crate::item`]).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use chrono::{DateTime, Utc};
+use connect_wfm_core::agent::AgentState;
+use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, PortError};
+use futures_util::future::try_join_all;
+
+use crate::error::port_error;
+use crate::item::{
+    AGENT_ARN, AGENT_ID, AGENT_LOGIN, Item, ItemReader, LAST_SEEN, agent_key, agent_state_from_item,
+    agent_state_to_item,
+};
+use crate::schema::BY_LOGIN_INDEX;
+
+/// Keys per BatchGetItem request: the DynamoDB limit.
+const BATCH_GET_LIMIT: usize = 100;
+/// BatchGetItem requests per chunk before unprocessed keys become a retryable error.
+const BATCH_GET_ATTEMPTS: u32 = 6;
+/// First pause before re-requesting unprocessed keys; doubled each time (25 ms .. 400 ms).
+const BATCH_GET_BACKOFF: Duration = Duration::from_millis(25);
+/// Login queries in flight at once.
+const LOGIN_QUERY_CONCURRENCY: usize = 8;
+
+/// The commit condition: no row yet, or the stored watermark is strictly behind, ordered by
+/// (milliseconds, number of ids at that millisecond) exactly as `Watermark::advances`.
+const COMMIT_CONDITION: &str = "attribute_not_exists(agent_arn) OR wm_ms < :ms OR (wm_ms = :ms AND wm_n < :n)";
+
+/// Last-known agent states in a DynamoDB table keyed by `agent_arn`, with the `by_login`
+/// global secondary index (see [`crate::schema::create_agent_state_table`]).
+///
+/// Reads are strongly consistent: a batch must see the commit of the batch before it, or it
+/// would emit transitions again that the watermark condition then refuses to store.
+#[derive(Debug, Clone)]
+pub struct DynamoStateStore {
+    pub client: Client,
+    pub table: String,
+}
+
+impl DynamoStateStore {
+    /// A store on `table`, reached through `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Loads up to 100 distinct agents: one BatchGetItem, plus one more per round of
+    /// unprocessed keys (throttled reads), with exponential backoff.
+    async fn load_chunk(&self, arns: &[&str], into: &mut HashMap<String, AgentState>) -> Result<(), PortError> {
+        let operation = || format!("load agent-state {} agents from table {}", arns.len(), self.table);
+        let mut keys: Vec<Item> = arns.iter().map(|arn| agent_key(arn)).collect();
+        let mut pause = BATCH_GET_BACKOFF;
+        for attempt in 1..=BATCH_GET_ATTEMPTS {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| PortError::new(operation(), e.to_string(), false))?;
+            let mut output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| port_error(operation(), &e))?;
+            for item in output
+                .responses
+                .take()
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let state = agent_state_from_item(&self.table, &item).map_err(|e| e.into_port_error(operation()))?;
+                into.insert(state.agent_arn.clone(), state);
+            }
+            keys = output
+                .unprocessed_keys
+                .take()
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return Ok(());
+            }
+            if attempt < BATCH_GET_ATTEMPTS {
+                tracing::debug!(table = %self.table, unprocessed = keys.len(), attempt, "BatchGetItem left keys unprocessed, retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+        Err(PortError::new(
+            operation(),
+            format!(
+                "{} keys still unprocessed after {BATCH_GET_ATTEMPTS} BatchGetItem requests (throttled)",
+                keys.len()
+            ),
+            true,
+        ))
+    }
+
+    /// The agent id of `login`: the item with the latest `last_seen` when several agents share
+    /// the login (an agent recreated in Connect gets a new id; the one seen last is current).
+    async fn agent_id_of_login(&self, login: &str) -> Result<Option<String>, PortError> {
+        // Never put the login (personal data) in an error or log line.
+        let operation = || format!("query index {BY_LOGIN_INDEX} of table {}", self.table);
+        let mut best: Option<(Option<DateTime<Utc>>, String)> = None;
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_LOGIN_INDEX)
+                .key_condition_expression("#login = :login")
+                .expression_attribute_names("#login", AGENT_LOGIN)
+                .expression_attribute_values(":login", AttributeValue::S(login.to_owned()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error(operation(), &e))?;
+            for item in output.items() {
+                let r = ItemReader::new(&self.table, AGENT_ARN, item);
+                let agent_id = r.string(AGENT_ID).map_err(|e| e.into_port_error(operation()))?;
+                let last_seen = r
+                    .opt_string(LAST_SEEN)
+                    .map_err(|e| e.into_port_error(operation()))?
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc));
+                if best.as_ref().is_none_or(|(seen, _)| last_seen > *seen) {
+                    best = Some((last_seen, agent_id.to_owned()));
+                }
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(best.map(|(_, id)| id)),
+            }
+        }
+    }
+}
+
+impl AgentStateStore for DynamoStateStore {
+    /// One strongly consistent BatchGetItem per 100 distinct agents (requests run one after the
+    /// other); a malformed stored item is a non-retryable error naming table, key and attribute.
+    async fn load_many(&self, agent_arns: &[String]) -> Result<HashMap<String, AgentState>, PortError> {
+        let mut seen = HashSet::new();
+        let distinct: Vec<&str> = agent_arns
+            .iter()
+            .map(String::as_str)
+            .filter(|arn| seen.insert(*arn))
+            .collect();
+        let mut states = HashMap::with_capacity(distinct.len());
+        for chunk in distinct.chunks(BATCH_GET_LIMIT) {
+            self.load_chunk(chunk, &mut states).await?;
+        }
+        Ok(states)
+    }
+
+    /// A conditional PutItem of the whole row; a failed condition means the stored watermark is
+    /// at or past this one: [`CommitOutcome::Superseded`].
+    async fn commit(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
+        let (ms, n) = state.watermark.order_key();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(agent_state_to_item(state)))
+            .condition_expression(COMMIT_CONDITION)
+            .expression_attribute_values(":ms", AttributeValue::N(ms.to_string()))
+            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CommitOutcome::Committed),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                tracing::debug!(table = %self.table, agent_id = %state.agent_id, "commit superseded by a stored watermark");
+                Ok(CommitOutcome::Superseded)
+            }
+            Err(e) => Err(port_error(
+                format!("commit agent-state {} to table {}", state.agent_id, self.table),
+                &e,
+            )),
+        }
+    }
+
+    /// One Query of the `by_login` index per distinct login, up to 8 at a time.
+    async fn agent_ids_by_login(&self, logins: &[String]) -> Result<HashMap<String, String>, PortError> {
+        let mut seen = HashSet::new();
+        let distinct: Vec<&str> = logins
+            .iter()
+            .map(String::as_str)
+            .filter(|login| !login.is_empty() && seen.insert(*login))
+            .collect();
+        let mut ids = HashMap::with_capacity(distinct.len());
+        for chunk in distinct.chunks(LOGIN_QUERY_CONCURRENCY) {
+            // A plain loop builds the futures: closures here trip the `Send` inference of the
+            // trait's future.
+            let mut queries = Vec::with_capacity(chunk.len());
+            for login in chunk {
+                queries.push(self.agent_id_of_login(login));
+            }
+            for (login, found) in chunk.iter().zip(try_join_all(queries).await?) {
+                if let Some(id) = found {
+                    ids.insert((*login).to_owned(), id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use connect_wfm_core::agent::Watermark;
+
+    /// The DynamoDB condition and `Watermark::advances` must order watermarks alike; this
+    /// evaluates the condition's logic on the order keys.
+    #[test]
+    fn commit_condition_matches_watermark_advances() {
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        let wm = |ms: i64, n: usize| Watermark {
+            at: at(ms),
+            event_ids: (0..n).map(|i| format!("e{i}")).collect(),
+        };
+        let condition = |new: &Watermark, stored: &Watermark| {
+            let ((ms, n), (wm_ms, wm_n)) = (new.order_key(), stored.order_key());
+            wm_ms < ms || (wm_ms == ms && wm_n < n)
+        };
+        for (a, b) in [
+            (wm(5, 1), wm(4, 3)),
+            (wm(5, 2), wm(5, 1)),
+            (wm(5, 1), wm(5, 1)),
+            (wm(4, 3), wm(5, 1)),
+        ] {
+            assert_eq!(condition(&a, &b), a.advances(&b));
+            assert_eq!(condition(&b, &a), b.advances(&a));
+        }
+    }
+}
