@@ -1,5 +1,18 @@
 //! Connect scheduled historical reports (CSV) to interval records.
+//!
+//! [`ReportReader`] streams one report: it reads the header, detects the report kind (QR, AQR,
+//! ASPR), resolves every column by name once, then turns each CSV row into one
+//! [`IntervalRecord`] (`queue_interval`, `agent_queue_interval`, `agent_interval` of feed.md).
+//! [`ReportMapping`] holds the configurable column names, kind patterns and SLA thresholds.
 
+mod header;
+mod kind;
 mod mapping;
+mod reader;
+mod record;
+mod value;
 
-pub use mapping::ReportMapping;
+pub use kind::{ReportKind, ReportSource, instance_from_key, kind_from_name};
+pub use mapping::{Column, ReportMapping, THRESHOLD_PLACEHOLDER, Template};
+pub use reader::{MAX_RECORD_BYTES, ReportError, ReportProblem, ReportReader};
+pub use record::{AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, RecordSource, ServiceLevel};

@@ -1,0 +1,290 @@
+//! Interval records of the feed (feed.md): `queue_interval`, `agent_queue_interval`,
+//! `agent_interval`. Field names and order are the contract; every field is always present
+//! (`null` when the report has no value).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+
+use super::kind::ReportKind;
+use crate::timefmt::serde_feed_time;
+
+/// Serialises a shared string (the per-file `instance`, `bucket`, `key`) as a plain string.
+fn shared_str<S: Serializer>(value: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(value)
+}
+
+/// Where a record came from: the report object and the 1-based line of its CSV row (the
+/// header is line 1; a row with a quoted line break is numbered by its first line).
+///
+/// `bucket` and `key` are shared by every record of a file, so a million rows do not copy them
+/// a million times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordSource {
+    /// Bucket of the report object (empty for a local file).
+    #[serde(serialize_with = "shared_str")]
+    pub bucket: Arc<str>,
+    /// Key of the report object (the path of a local file).
+    #[serde(serialize_with = "shared_str")]
+    pub key: Arc<str>,
+    /// 1-based line of the CSV row.
+    pub line: u64,
+}
+
+/// One service-level threshold of a queue interval (all thresholds found in the headers).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceLevel {
+    /// X.
+    pub seconds: u32,
+    /// `Contacts answered in X seconds`.
+    pub answered: Option<i64>,
+    /// `Contacts abandoned in X seconds`.
+    pub abandoned: Option<i64>,
+    /// `Service level X seconds`, without `%`.
+    pub pct: Option<f64>,
+}
+
+/// `queue_interval`: one queue, one interval (report kind QR).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueInterval {
+    /// `queue_interval`.
+    pub kind: &'static str,
+    /// [`crate::feed::SCHEMA`].
+    pub schema: u32,
+    /// Instance alias (from the key `connect/<alias>/Reports/...`) or configured.
+    #[serde(serialize_with = "shared_str")]
+    pub instance: Arc<str>,
+    /// `Queue`.
+    pub queue: String,
+    /// `StartInterval` in UTC.
+    #[serde(with = "serde_feed_time")]
+    pub interval_start: DateTime<Utc>,
+    /// EndInterval − StartInterval, minutes.
+    pub interval_minutes: u32,
+    /// `Contacts queued`.
+    pub contacts_received: Option<i64>,
+    /// `Contacts handled`.
+    pub handled: Option<i64>,
+    /// `Contacts answered in X seconds`, X = `service_level_seconds`.
+    pub handled_short: Option<i64>,
+    /// `handled − handled_short`, never below 0.
+    pub handled_long: Option<i64>,
+    /// `Contacts abandoned`.
+    pub abandoned: Option<i64>,
+    /// `Contacts abandoned in X seconds`.
+    pub abandoned_short: Option<i64>,
+    /// `abandoned − abandoned_short`, never below 0.
+    pub abandoned_long: Option<i64>,
+    /// `Agent interaction time`, whole seconds.
+    pub talk_time_s: Option<i64>,
+    /// `Customer hold time`, whole seconds.
+    pub hold_time_s: Option<i64>,
+    /// `After contact work time`, whole seconds.
+    pub acw_time_s: Option<i64>,
+    /// talk + hold + ACW, when all three are present.
+    pub handle_time_s: Option<i64>,
+    /// `Average queue answer time` × handled, rounded.
+    pub queue_delay_s: Option<i64>,
+    /// X: the threshold configured for the queue, else the smallest in the header.
+    pub service_level_seconds: Option<u32>,
+    /// `Service level X seconds` without `%`.
+    pub service_level_pct: Option<f64>,
+    /// Every threshold found in the header, ascending.
+    pub service_levels: Vec<ServiceLevel>,
+    /// Not provided by Connect reports: always null.
+    pub backlog: Option<i64>,
+    /// Always null.
+    pub backlog_expired: Option<i64>,
+    /// Always null.
+    pub backlog_not_expired: Option<i64>,
+    /// Not provided by Connect reports: always null.
+    pub right_party_contacts: Option<i64>,
+    /// Always null.
+    pub right_party_handle_time_s: Option<i64>,
+    /// Always null.
+    pub wrong_party_contacts: Option<i64>,
+    /// Always null.
+    pub wrong_party_handle_time_s: Option<i64>,
+    /// Any count or duration of the row above zero.
+    pub active: bool,
+    /// The CSV row this record came from.
+    pub source: RecordSource,
+}
+
+impl QueueInterval {
+    /// The `kind` of every queue interval record.
+    pub const KIND: &'static str = "queue_interval";
+}
+
+/// `agent_queue_interval`: one agent, one queue, one interval (report kind AQR).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentQueueInterval {
+    /// `agent_queue_interval`.
+    pub kind: &'static str,
+    /// [`crate::feed::SCHEMA`].
+    pub schema: u32,
+    /// Instance alias (from the key `connect/<alias>/Reports/...`) or configured.
+    #[serde(serialize_with = "shared_str")]
+    pub instance: Arc<str>,
+    /// `Agent`: the login name.
+    pub agent_login: String,
+    /// From the agent-state store by login (set by the handler), else null.
+    pub agent_id: Option<String>,
+    /// `Queue`.
+    pub queue: String,
+    /// `StartInterval` in UTC.
+    #[serde(with = "serde_feed_time")]
+    pub interval_start: DateTime<Utc>,
+    /// EndInterval − StartInterval, minutes.
+    pub interval_minutes: u32,
+    /// `Contacts handled`.
+    pub handled: Option<i64>,
+    /// `Agent interaction time`, whole seconds.
+    pub talk_time_s: Option<i64>,
+    /// `Customer hold time`, whole seconds.
+    pub hold_time_s: Option<i64>,
+    /// `After contact work time`, whole seconds.
+    pub acw_time_s: Option<i64>,
+    /// talk + hold + ACW, when all three are present.
+    pub handle_time_s: Option<i64>,
+    /// Not provided by Connect reports: always null.
+    pub right_party_contacts: Option<i64>,
+    /// Always null.
+    pub right_party_handle_time_s: Option<i64>,
+    /// Always null.
+    pub wrong_party_contacts: Option<i64>,
+    /// Always null.
+    pub wrong_party_handle_time_s: Option<i64>,
+    /// Handled, talk, hold or ACW time above zero.
+    pub active: bool,
+    /// The CSV row this record came from.
+    pub source: RecordSource,
+}
+
+impl AgentQueueInterval {
+    /// The `kind` of every agent queue interval record.
+    pub const KIND: &'static str = "agent_queue_interval";
+}
+
+/// `agent_interval`: one agent, one interval (report kind ASPR).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentInterval {
+    /// `agent_interval`.
+    pub kind: &'static str,
+    /// [`crate::feed::SCHEMA`].
+    pub schema: u32,
+    /// Instance alias (from the key `connect/<alias>/Reports/...`) or configured.
+    #[serde(serialize_with = "shared_str")]
+    pub instance: Arc<str>,
+    /// `Agent`: the login name.
+    pub agent_login: String,
+    /// From the agent-state store by login (set by the handler), else null.
+    pub agent_id: Option<String>,
+    /// `StartInterval` in UTC.
+    #[serde(with = "serde_feed_time")]
+    pub interval_start: DateTime<Utc>,
+    /// EndInterval − StartInterval, minutes.
+    pub interval_minutes: u32,
+    /// `Online time`, whole seconds.
+    pub login_time_s: Option<i64>,
+    /// `Non-Productive Time`, whole seconds.
+    pub not_ready_time_s: Option<i64>,
+    /// `login − not_ready`, never below 0.
+    pub ready_time_s: Option<i64>,
+    /// `Agent idle time`, whole seconds.
+    pub idle_time_s: Option<i64>,
+    /// `Agent on contact time`, whole seconds.
+    pub on_contact_time_s: Option<i64>,
+    /// Online, non-productive, idle or on-contact time above zero.
+    pub active: bool,
+    /// The CSV row this record came from.
+    pub source: RecordSource,
+}
+
+impl AgentInterval {
+    /// The `kind` of every agent interval record.
+    pub const KIND: &'static str = "agent_interval";
+}
+
+/// One interval record of any kind; serialises as the record itself (no wrapper).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum IntervalRecord {
+    /// From a QR.
+    Queue(QueueInterval),
+    /// From an AQR.
+    AgentQueue(AgentQueueInterval),
+    /// From an ASPR.
+    Agent(AgentInterval),
+}
+
+impl IntervalRecord {
+    /// The report kind this record came from.
+    pub fn kind(&self) -> ReportKind {
+        match self {
+            IntervalRecord::Queue(_) => ReportKind::Queue,
+            IntervalRecord::AgentQueue(_) => ReportKind::AgentQueue,
+            IntervalRecord::Agent(_) => ReportKind::AgentSystem,
+        }
+    }
+
+    /// The feed kind (`queue_interval`, ...), also the record's `kind` field.
+    pub fn feed_kind(&self) -> &'static str {
+        self.kind().feed_kind()
+    }
+
+    /// Interval start in UTC (dates the record in the feed layout).
+    pub fn interval_start(&self) -> DateTime<Utc> {
+        match self {
+            IntervalRecord::Queue(r) => r.interval_start,
+            IntervalRecord::AgentQueue(r) => r.interval_start,
+            IntervalRecord::Agent(r) => r.interval_start,
+        }
+    }
+
+    /// The agent's login name; `None` for a queue record.
+    pub fn agent_login(&self) -> Option<&str> {
+        match self {
+            IntervalRecord::Queue(_) => None,
+            IntervalRecord::AgentQueue(r) => Some(&r.agent_login),
+            IntervalRecord::Agent(r) => Some(&r.agent_login),
+        }
+    }
+
+    /// Sets the agent id found for the login (the handler looks it up); no-op for a queue record.
+    pub fn set_agent_id(&mut self, agent_id: Option<String>) {
+        match self {
+            IntervalRecord::Queue(_) => {}
+            IntervalRecord::AgentQueue(r) => r.agent_id = agent_id,
+            IntervalRecord::Agent(r) => r.agent_id = agent_id,
+        }
+    }
+
+    /// The queue name; `None` for an agent record.
+    pub fn queue(&self) -> Option<&str> {
+        match self {
+            IntervalRecord::Queue(r) => Some(&r.queue),
+            IntervalRecord::AgentQueue(r) => Some(&r.queue),
+            IntervalRecord::Agent(_) => None,
+        }
+    }
+
+    /// Where the record came from.
+    pub fn source(&self) -> &RecordSource {
+        match self {
+            IntervalRecord::Queue(r) => &r.source,
+            IntervalRecord::AgentQueue(r) => &r.source,
+            IntervalRecord::Agent(r) => &r.source,
+        }
+    }
+
+    /// Whether the row had any activity (see [`super::ReportReader`] for the rule per kind).
+    pub fn active(&self) -> bool {
+        match self {
+            IntervalRecord::Queue(r) => r.active,
+            IntervalRecord::AgentQueue(r) => r.active,
+            IntervalRecord::Agent(r) => r.active,
+        }
+    }
+}
