@@ -4,6 +4,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use connect_wfm_agent_events::KinesisBatch;
+use connect_wfm_historical_reports::SqsBatch;
 use serde_json::{Value, json};
 
 /// A file given to `connect-wfm replay`.
@@ -11,6 +12,8 @@ use serde_json::{Value, json};
 pub enum InputFile {
     /// A Kinesis Lambda event, or agent events wrapped into one.
     Kinesis(KinesisBatch),
+    /// An SQS Lambda event (S3 notifications of reports).
+    Sqs(SqsBatch),
     /// Not an input we know, with the reason.
     Unknown(String),
 }
@@ -20,13 +23,22 @@ pub enum InputFile {
 /// line number) so they run through the same handler; a line that is not an agent event is
 /// rejected by the handler like any bad record.
 pub fn classify(path: &Path, bytes: &[u8]) -> InputFile {
-    let shard = format!("file-{}", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+    let shard = format!(
+        "file-{}",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    );
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(object)) => match object.get("Records") {
             Some(Value::Array(records)) if records.first().is_some_and(|r| r.get("kinesis").is_some()) => {
                 match serde_json::from_value(Value::Object(object)) {
                     Ok(batch) => InputFile::Kinesis(batch),
                     Err(e) => InputFile::Unknown(format!("not a Kinesis event: {e}")),
+                }
+            }
+            Some(Value::Array(records)) if records.first().is_some_and(|r| r.get("body").is_some()) => {
+                match serde_json::from_value(Value::Object(object)) {
+                    Ok(batch) => InputFile::Sqs(batch),
+                    Err(e) => InputFile::Unknown(format!("not an SQS event: {e}")),
                 }
             }
             Some(Value::Array(records)) if records.is_empty() => InputFile::Kinesis(KinesisBatch::default()),
@@ -68,8 +80,15 @@ mod tests {
         let InputFile::Kinesis(batch) = classify(Path::new("x.jsonl"), b"{\"a\":1}\n\n{oops\r\n{\"b\":2}\n") else {
             panic!("expected a batch")
         };
-        let seqs: Vec<_> = batch.records.iter().map(|r| r["kinesis"]["sequenceNumber"].clone()).collect();
-        assert_eq!(seqs, vec![json!("0000000001"), json!("0000000003"), json!("0000000004")]);
+        let seqs: Vec<_> = batch
+            .records
+            .iter()
+            .map(|r| r["kinesis"]["sequenceNumber"].clone())
+            .collect();
+        assert_eq!(
+            seqs,
+            vec![json!("0000000001"), json!("0000000003"), json!("0000000004")]
+        );
         assert_eq!(batch.records[1]["eventID"], json!("file-x.jsonl:0000000003"));
     }
 
@@ -78,6 +97,8 @@ mod tests {
         let event = br#"{"Records":[{"eventID":"s:1","kinesis":{"sequenceNumber":"1","data":"e30="}}]}"#;
         assert!(matches!(classify(Path::new("k.json"), event), InputFile::Kinesis(b) if b.records.len() == 1));
         assert!(matches!(classify(Path::new("a.json"), b"[1,2]"), InputFile::Unknown(_)));
+        let sqs = br#"{"Records":[{"messageId":"m","body":"{}","eventSource":"aws:sqs"}]}"#;
+        assert!(matches!(classify(Path::new("q.json"), sqs), InputFile::Sqs(b) if b.records.len() == 1));
         let single = br#"{"EventType":"LOGIN"}"#;
         assert!(matches!(classify(Path::new("e.json"), single), InputFile::Kinesis(b) if b.records.len() == 1));
     }

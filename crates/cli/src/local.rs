@@ -30,9 +30,12 @@ fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, PortError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| io_error(format!("read {}", path.display()), format!("not a valid state file: {e}"))),
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io_error(
+                format!("read {}", path.display()),
+                format!("not a valid state file: {e}"),
+            )
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_error(format!("read {}", path.display()), e)),
     }
@@ -46,7 +49,9 @@ pub struct LocalStateStore {
 
 impl LocalStateStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into().join("agents") }
+        Self {
+            dir: dir.into().join("agents"),
+        }
     }
 
     fn path(&self, agent_arn: &str) -> PathBuf {
@@ -62,7 +67,9 @@ impl LocalStateStore {
         };
         let mut states = Vec::new();
         for entry in entries {
-            let path = entry.map_err(|e| io_error(format!("list {}", self.dir.display()), e))?.path();
+            let path = entry
+                .map_err(|e| io_error(format!("list {}", self.dir.display()), e))?
+                .path();
             if path.extension().is_some_and(|x| x == "json") {
                 states.extend(read_json::<AgentState>(&path)?);
             }
@@ -123,7 +130,10 @@ pub struct LocalClaimStore {
 
 impl LocalClaimStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into().join("claims"), in_progress_for: Duration::minutes(15) }
+        Self {
+            dir: dir.into().join("claims"),
+            in_progress_for: Duration::minutes(15),
+        }
     }
 
     fn path(&self, claim_id: &str) -> PathBuf {
@@ -143,7 +153,12 @@ impl ClaimStore for LocalClaimStore {
             Some(ClaimFile::Completed { .. }) => Ok(ClaimOutcome::AlreadyCompleted),
             Some(ClaimFile::InProgress { lease_until }) if lease_until > now => Ok(ClaimOutcome::HeldElsewhere),
             _ => {
-                self.write(claim_id, &ClaimFile::InProgress { lease_until: now + self.in_progress_for })?;
+                self.write(
+                    claim_id,
+                    &ClaimFile::InProgress {
+                        lease_until: now + self.in_progress_for,
+                    },
+                )?;
                 Ok(ClaimOutcome::Claimed)
             }
         }
@@ -208,7 +223,9 @@ impl FeedSink for LocalFeedSink {
             }
             LocalFeedSink::Stdout => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(&body).and_then(|_| out.flush()).map_err(|e| io_error("write stdout".into(), e))
+                out.write_all(&body)
+                    .and_then(|_| out.flush())
+                    .map_err(|e| io_error("write stdout".into(), e))
             }
         }
     }

@@ -4,18 +4,30 @@
 mod input;
 mod local;
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
 use connect_wfm_core::Mapping;
+use connect_wfm_core::report::{ReportKind, ReportReader, ReportSource};
 use connect_wfm_core::timefmt::feed_timestamp;
+use connect_wfm_historical_reports::{ObjectOutcome, Ports};
 
 use crate::input::{InputFile, classify};
-use crate::local::{LocalFeedSink, LocalStateStore};
+use crate::local::{LocalClaimStore, LocalFeedSink, LocalObjectSource, LocalStateStore};
+
+const DEFAULT_STATE: &str = ".connect-wfm/state";
 
 #[derive(Debug, Parser)]
-#[command(name = "connect-wfm", version, about = "Amazon Connect to WFM connector: local runs of its functions")]
+#[command(
+    name = "connect-wfm",
+    version,
+    about = "Amazon Connect to WFM connector: local runs of its functions"
+)]
 struct Cli {
     /// JSON mapping file overriding the built-in agent-state and report mappings.
     #[arg(long, global = true, value_name = "FILE")]
@@ -26,26 +38,64 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run inputs through the functions' handlers: Kinesis Lambda events, single agent events
-    /// or JSON Lines of agent events.
+    /// Run Lambda events through the functions' handlers: Kinesis events (or single agent
+    /// events, or JSON Lines of them) through agent-events, SQS events with S3 notifications
+    /// through historical-reports.
     Replay {
-        /// Folder of last-known agent states (kept between runs).
-        #[arg(long, default_value = ".connect-wfm/state", value_name = "DIR")]
+        /// Folder of last-known agent states and report claims (kept between runs).
+        #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
         state: PathBuf,
         /// Feed folder, or `-` for JSON Lines on standard output.
         #[arg(long, default_value = "-", value_name = "DIR|-")]
         feed: String,
+        /// Where S3 objects named by SQS events are read: DIR/<bucket>/<key>.
+        #[arg(long, default_value = "events/reports", value_name = "DIR")]
+        objects: PathBuf,
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Print the interval records of one Connect report CSV as JSON Lines.
+    Report {
+        /// Report kind, when neither the file name nor the columns tell it.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        /// Instance name for the records (default: the alias in a `connect/<alias>/Reports/` path).
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
+        /// Agent-state folder used to fill agent ids from login names.
+        #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
+        state: PathBuf,
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+    },
     /// Print the last-known state of every agent.
     States {
-        #[arg(long, default_value = ".connect-wfm/state", value_name = "DIR")]
+        #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
         state: PathBuf,
         /// One JSON object per agent instead of a table.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    #[value(name = "QR")]
+    Qr,
+    #[value(name = "AQR")]
+    Aqr,
+    #[value(name = "ASPR")]
+    Aspr,
+}
+
+impl From<KindArg> for ReportKind {
+    fn from(kind: KindArg) -> Self {
+        match kind {
+            KindArg::Qr => ReportKind::Queue,
+            KindArg::Aqr => ReportKind::AgentQueue,
+            KindArg::Aspr => ReportKind::AgentSystem,
+        }
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -69,17 +119,53 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         None => Mapping::default(),
     };
     match cli.command {
-        Command::Replay { state, feed, files } => replay(mapping, state, feed, files).await,
-        Command::States { state, json } => states(state, json),
+        Command::Replay {
+            state,
+            feed,
+            objects,
+            files,
+        } => replay(mapping, &state, &feed, &objects, &files).await,
+        Command::Report {
+            kind,
+            instance,
+            state,
+            file,
+        } => report(&mapping, kind, instance, &state, &file),
+        Command::States { state, json } => states(&state, json),
     }
 }
 
-async fn replay(mapping: Mapping, state: PathBuf, feed: String, files: Vec<PathBuf>) -> Result<ExitCode, String> {
-    let states = LocalStateStore::new(&state);
-    let sink = if feed == "-" { LocalFeedSink::Stdout } else { LocalFeedSink::Folder(PathBuf::from(feed)) };
-    let settings = connect_wfm_agent_events::Settings { mapping: mapping.agent_states.clone(), ..Default::default() };
+async fn replay(
+    mapping: Mapping,
+    state: &Path,
+    feed: &str,
+    objects: &Path,
+    files: &[PathBuf],
+) -> Result<ExitCode, String> {
+    let states = LocalStateStore::new(state);
+    let claims = LocalClaimStore::new(state);
+    let source = LocalObjectSource::new(objects);
+    let sink = if feed == "-" {
+        LocalFeedSink::Stdout
+    } else {
+        LocalFeedSink::Folder(PathBuf::from(feed))
+    };
+    let agent_settings = connect_wfm_agent_events::Settings {
+        mapping: mapping.agent_states,
+        ..Default::default()
+    };
+    let report_settings = connect_wfm_historical_reports::Settings {
+        mapping: Arc::new(mapping.reports),
+        ..Default::default()
+    };
+    let ports = Ports {
+        claims: &claims,
+        objects: &source,
+        states: &states,
+        sink: &sink,
+    };
     let mut code = ExitCode::SUCCESS;
-    for path in &files {
+    for path in files {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -91,7 +177,7 @@ async fn replay(mapping: Mapping, state: PathBuf, feed: String, files: Vec<PathB
         match classify(path, &bytes) {
             InputFile::Kinesis(batch) => {
                 let outcome =
-                    connect_wfm_agent_events::handle_batch(&batch, &states, &sink, &settings, chrono::Utc::now()).await;
+                    connect_wfm_agent_events::handle_batch(&batch, &states, &sink, &agent_settings, Utc::now()).await;
                 let s = &outcome.stats;
                 eprintln!(
                     "{}: {} records, {} transitions, {} rejected, {} agents",
@@ -102,7 +188,36 @@ async fn replay(mapping: Mapping, state: PathBuf, feed: String, files: Vec<PathB
                     s.agents
                 );
                 if let Some(seq) = outcome.failed_from() {
-                    eprintln!("connect-wfm: {}: processing failed from record {seq}; run again", path.display());
+                    eprintln!(
+                        "connect-wfm: {}: processing failed from record {seq}; run again",
+                        path.display()
+                    );
+                    code = ExitCode::FAILURE;
+                }
+            }
+            InputFile::Sqs(batch) => {
+                let outcome =
+                    connect_wfm_historical_reports::handle_messages(&batch, &ports, &report_settings, Utc::now()).await;
+                for message in &outcome.messages {
+                    let id = message.message_id.as_deref().unwrap_or("(no messageId)");
+                    if message.test_event {
+                        eprintln!("{}: message {id}: s3:TestEvent acknowledged", path.display());
+                    }
+                    for (object, result) in &message.objects {
+                        let file = object
+                            .as_ref()
+                            .map(|o| format!("s3://{}/{}", o.bucket, o.key))
+                            .unwrap_or_default();
+                        let said = match result {
+                            ObjectOutcome::Converted { records } => format!("{records} records"),
+                            ObjectOutcome::Duplicate => "already converted, skipped".to_owned(),
+                            ObjectOutcome::Skipped { reason } => format!("skipped: {reason}"),
+                            ObjectOutcome::Failed { reason, .. } => format!("failed: {reason}"),
+                        };
+                        eprintln!("{}: message {id}: {file} {said}", path.display());
+                    }
+                }
+                if !outcome.response.batch_item_failures.is_empty() {
                     code = ExitCode::FAILURE;
                 }
             }
@@ -115,14 +230,52 @@ async fn replay(mapping: Mapping, state: PathBuf, feed: String, files: Vec<PathB
     Ok(code)
 }
 
-fn states(state: PathBuf, json: bool) -> Result<ExitCode, String> {
-    let all = LocalStateStore::new(&state).all().map_err(|e| e.to_string())?;
+fn report(
+    mapping: &Mapping,
+    kind: Option<KindArg>,
+    instance: Option<String>,
+    state: &Path,
+    file: &Path,
+) -> Result<ExitCode, String> {
+    let agent_ids: HashMap<String, String> = LocalStateStore::new(state)
+        .all()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|s| Some((s.agent_login?, s.agent_id)))
+        .collect();
+    let reader = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let source = ReportSource::new("", file.to_string_lossy());
+    let records = ReportReader::new(
+        std::io::BufReader::new(reader),
+        source,
+        kind.map(Into::into),
+        instance,
+        &mapping.reports,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for record in records {
+        let mut record = record.map_err(|e| e.to_string())?;
+        let id = record.agent_login().and_then(|login| agent_ids.get(login).cloned());
+        record.set_agent_id(id);
+        serde_json::to_writer(&mut out, &record).map_err(|e| format!("write stdout: {e}"))?;
+        out.write_all(b"\n").map_err(|e| format!("write stdout: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("write stdout: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn states(state: &Path, json: bool) -> Result<ExitCode, String> {
+    let all = LocalStateStore::new(state).all().map_err(|e| e.to_string())?;
     if json {
         for s in &all {
             println!("{}", serde_json::to_string(s).expect("agent state serialises"));
         }
     } else {
-        println!("{:<38} {:<16} {:<34} {:<26} LAST SEEN", "AGENT ID", "LOGIN", "STATE", "SINCE");
+        println!(
+            "{:<38} {:<16} {:<34} {:<26} LAST SEEN",
+            "AGENT ID", "LOGIN", "STATE", "SINCE"
+        );
         for s in &all {
             println!(
                 "{:<38} {:<16} {:<34} {:<26} {}",

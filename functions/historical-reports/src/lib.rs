@@ -1,1 +1,11 @@
-//! (in progress)
+//! The historical-reports function: Amazon Connect's scheduled CSV reports (S3 → SQS) to WFM
+//! interval records. The handler is a plain async fn over the ports, so the Lambda binary, the
+//! CLI and the tests run the same code.
+
+mod config;
+mod handler;
+mod notification;
+
+pub use config::{Config, vars};
+pub use handler::{BatchOutcome, MessageReport, ObjectOutcome, PART_RECORDS, Ports, Settings, handle_messages};
+pub use notification::{CreatedObject, Notification, SqsBatch, SqsMessage, decode_key, parse_notification};

@@ -1,1 +1,44 @@
-fn main() {}
+//! Lambda entry point of the historical-reports function: build the clients once, then serve.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
+use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource};
+use connect_wfm_historical_reports::{Config, Ports, Settings, SqsBatch, handle_messages};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env(&Env::process())?;
+    let sdk = load_sdk_config().await;
+    let (s3, dynamodb) = (s3_client(&sdk), dynamodb_client(&sdk));
+    let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
+    let claims = DynamoClaimStore::new(dynamodb.clone(), config.claim_table)
+        .with_durations(config.claim_lease, config.claim_retention);
+    let states = DynamoStateStore::new(dynamodb, config.state_table);
+    let objects = S3ObjectSource::new(s3.clone());
+    let sink = S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix);
+    let ports = Ports {
+        claims: &claims,
+        objects: &objects,
+        states: &states,
+        sink: &sink,
+    };
+    let settings = Settings {
+        mapping: Arc::new(mapping.reports),
+        reports_prefix: config.reports_prefix,
+        instance: config.instance,
+        ..Settings::default()
+    };
+    let (ports, settings) = (&ports, &settings);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsBatch>| async move {
+        Ok::<_, Error>(
+            handle_messages(&event.payload, ports, settings, Utc::now())
+                .await
+                .response,
+        )
+    }))
+    .await
+}

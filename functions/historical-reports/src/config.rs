@@ -1,0 +1,74 @@
+//! Configuration of the historical-reports function, read and validated once at cold start.
+
+use chrono::Duration;
+use connect_wfm_aws::config::{ConfigError, Env};
+
+/// Environment variables of the function.
+pub mod vars {
+    /// DynamoDB table of claims (de-duplication keys) (required).
+    pub const CLAIM_TABLE: &str = "CLAIM_TABLE";
+    /// DynamoDB table of agent states, for login → agent id (required).
+    pub const STATE_TABLE: &str = "STATE_TABLE";
+    /// S3 bucket of the feed (required).
+    pub const FEED_BUCKET: &str = "FEED_BUCKET";
+    /// Key prefix of the feed inside the bucket (optional).
+    pub const FEED_PREFIX: &str = "FEED_PREFIX";
+    /// Only keys under this prefix are reports, e.g. `connect/acme/Reports/` (optional).
+    pub const REPORTS_PREFIX: &str = "REPORTS_PREFIX";
+    /// Instance name for every record, instead of the alias in the key (optional).
+    pub const INSTANCE_NAME: &str = "INSTANCE_NAME";
+    /// JSON mapping file: `s3://bucket/key` or a path (optional).
+    pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
+    /// Seconds a claim stays IN_PROGRESS before another run may take it (default 900; keep it
+    /// above the function timeout).
+    pub const CLAIM_LEASE_SECONDS: &str = "CLAIM_LEASE_SECONDS";
+    /// Seconds a COMPLETED claim is kept, i.e. the de-duplication window (default 35 days).
+    pub const CLAIM_RETENTION_SECONDS: &str = "CLAIM_RETENTION_SECONDS";
+}
+
+/// The function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub claim_table: String,
+    pub state_table: String,
+    pub feed_bucket: String,
+    pub feed_prefix: String,
+    pub reports_prefix: Option<String>,
+    pub instance: Option<String>,
+    pub mapping_location: Option<String>,
+    pub claim_lease: Duration,
+    pub claim_retention: Duration,
+}
+
+impl Config {
+    /// Reads every variable; the first missing or bad one is the error.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            claim_table: env.required(vars::CLAIM_TABLE)?,
+            state_table: env.required(vars::STATE_TABLE)?,
+            feed_bucket: env.required(vars::FEED_BUCKET)?,
+            feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
+            reports_prefix: env.optional(vars::REPORTS_PREFIX),
+            instance: env.optional(vars::INSTANCE_NAME),
+            mapping_location: env.optional(vars::MAPPING_LOCATION),
+            claim_lease: env.duration_secs(vars::CLAIM_LEASE_SECONDS, Duration::minutes(15))?,
+            claim_retention: env.duration_secs(vars::CLAIM_RETENTION_SECONDS, Duration::days(35))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_required_and_defaults_and_names_what_is_missing() {
+        let env = Env::from_pairs([("CLAIM_TABLE", "c"), ("STATE_TABLE", "s"), ("FEED_BUCKET", "f")]);
+        let config = Config::from_env(&env).unwrap();
+        assert_eq!(config.claim_lease, Duration::minutes(15));
+        assert_eq!(config.claim_retention, Duration::days(35));
+        assert_eq!(config.reports_prefix, None);
+        let err = Config::from_env(&Env::from_pairs([("STATE_TABLE", "s")])).unwrap_err();
+        assert_eq!(err.to_string(), "environment variable CLAIM_TABLE is missing");
+    }
+}

@@ -1,0 +1,439 @@
+//! The historical-reports handler: SQS messages with S3 notifications in, interval records out.
+//!
+//! Per object: claim `bucket/key#etag` (a COMPLETED claim means a duplicate delivery), stream
+//! and parse the report off the async executor, fill agent ids from the agent-state store,
+//! write the records under names derived from the object, then complete the claim. Any failure
+//! releases the claim and fails only its message (SqsBatchResponse); a report that can never
+//! parse fails every delivery and so rests in the DLQ after the receive limit.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use connect_wfm_core::feed;
+use connect_wfm_core::ports::{AgentStateStore, ClaimOutcome, ClaimStore, FeedSink, ObjectSource};
+use connect_wfm_core::report::{IntervalRecord, ReportError, ReportMapping, ReportReader, ReportSource};
+
+use crate::notification::{CreatedObject, Notification, SqsBatch, SqsMessage, parse_notification};
+
+/// Records per feed object part; a report is written in parts of this size.
+pub const PART_RECORDS: usize = 10_000;
+
+/// What the handler needs besides its ports; built once at cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mapping: Arc<ReportMapping>,
+    /// Only keys under this prefix are reports (None: every `.csv` key).
+    pub reports_prefix: Option<String>,
+    /// Instance name forced for every record (else taken from the key).
+    pub instance: Option<String>,
+    /// Records held back until the whole report has parsed, so a report that fails part-way
+    /// leaves nothing in the feed; a larger report is written as it goes.
+    pub spool_records: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mapping: Arc::default(),
+            reports_prefix: None,
+            instance: None,
+            spool_records: 5 * PART_RECORDS,
+        }
+    }
+}
+
+/// What happened to one object of a notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectOutcome {
+    /// Converted: how many records were written.
+    Converted { records: usize },
+    /// Converted before (a COMPLETED claim): nothing written.
+    Duplicate,
+    /// Not a report of ours (outside the prefix, not `.csv`).
+    Skipped { reason: String },
+    /// Not converted; the message fails and is delivered again.
+    Failed { reason: String, permanent: bool },
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageReport {
+    pub message_id: Option<String>,
+    /// `s3:TestEvent`: acknowledged.
+    pub test_event: bool,
+    /// Per object, in notification order; a body that is not a notification is one failure.
+    pub objects: Vec<(Option<CreatedObject>, ObjectOutcome)>,
+}
+
+impl MessageReport {
+    pub fn failed(&self) -> bool {
+        self.objects
+            .iter()
+            .any(|(_, o)| matches!(o, ObjectOutcome::Failed { .. }))
+    }
+}
+
+/// The Lambda response and what each message did.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    pub response: SqsBatchResponse,
+    pub messages: Vec<MessageReport>,
+}
+
+/// The ports of the function.
+pub struct Ports<'a, C, O, S, F> {
+    pub claims: &'a C,
+    pub objects: &'a O,
+    pub states: &'a S,
+    pub sink: &'a F,
+}
+
+/// Processes one SQS batch; never fails as a whole. Messages run one after another: a batch
+/// is a handful of 15-minute reports, and a shared claim store keeps duplicates out anyway.
+pub async fn handle_messages<C, O, S, F>(
+    batch: &SqsBatch,
+    ports: &Ports<'_, C, O, S, F>,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> BatchOutcome
+where
+    C: ClaimStore,
+    O: ObjectSource,
+    S: AgentStateStore,
+    F: FeedSink,
+{
+    let mut response = SqsBatchResponse::default();
+    let mut messages = Vec::with_capacity(batch.records.len());
+    for raw in &batch.records {
+        let message = SqsMessage::from_value(raw);
+        let report = handle_message(&message, ports, settings, now).await;
+        if report.failed() {
+            match &report.message_id {
+                Some(id) => {
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id.clone();
+                    response.batch_item_failures.push(failure);
+                }
+                None => tracing::error!("a failed SQS message has no messageId; it cannot be reported for retry"),
+            }
+        }
+        messages.push(report);
+    }
+    let failed = response.batch_item_failures.len();
+    tracing::info!(messages = messages.len(), failed, "report batch processed");
+    BatchOutcome { response, messages }
+}
+
+async fn handle_message<C, O, S, F>(
+    message: &SqsMessage,
+    ports: &Ports<'_, C, O, S, F>,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> MessageReport
+where
+    C: ClaimStore,
+    O: ObjectSource,
+    S: AgentStateStore,
+    F: FeedSink,
+{
+    let message_id = message.message_id.clone();
+    let id = message_id.as_deref().unwrap_or("(no messageId)");
+    let notification = match message.body.as_deref().ok_or_else(|| "message has no body".to_owned()) {
+        Ok(body) => parse_notification(body),
+        Err(e) => Err(e),
+    };
+    let created = match notification {
+        Ok(Notification::Test) => {
+            tracing::info!(message_id = id, "s3:TestEvent acknowledged");
+            return MessageReport {
+                message_id,
+                test_event: true,
+                objects: Vec::new(),
+            };
+        }
+        Ok(Notification::Created(created)) => created,
+        Err(reason) => {
+            let reason = format!("SQS message {id}: {reason}");
+            tracing::error!(message_id = id, %reason, "message is not an S3 notification; it will rest in the DLQ");
+            let outcome = ObjectOutcome::Failed {
+                reason,
+                permanent: true,
+            };
+            return MessageReport {
+                message_id,
+                test_event: false,
+                objects: vec![(None, outcome)],
+            };
+        }
+    };
+    let mut objects = Vec::with_capacity(created.len());
+    for object in created {
+        let outcome = handle_object(&object, ports, settings, now).await;
+        let file = format!("s3://{}/{}", object.bucket, object.key);
+        match &outcome {
+            ObjectOutcome::Converted { records } => tracing::info!(message_id = id, file, records, "report converted"),
+            ObjectOutcome::Duplicate => tracing::info!(message_id = id, file, "report already converted; skipped"),
+            ObjectOutcome::Skipped { reason } => tracing::info!(message_id = id, file, reason, "object skipped"),
+            ObjectOutcome::Failed {
+                reason,
+                permanent: true,
+            } => {
+                tracing::error!(
+                    message_id = id,
+                    file,
+                    reason,
+                    "report cannot be converted; fix the mapping or the report, then reload"
+                )
+            }
+            ObjectOutcome::Failed {
+                reason,
+                permanent: false,
+            } => {
+                tracing::warn!(
+                    message_id = id,
+                    file,
+                    reason,
+                    "report conversion failed; it will be retried"
+                )
+            }
+        }
+        objects.push((Some(object), outcome));
+    }
+    MessageReport {
+        message_id,
+        test_event: false,
+        objects,
+    }
+}
+
+/// Why an object is not one of our reports, if it is not.
+fn not_a_report(object: &CreatedObject, settings: &Settings) -> Option<String> {
+    if let Some(prefix) = settings
+        .reports_prefix
+        .as_deref()
+        .filter(|p| !object.key.starts_with(p))
+    {
+        return Some(format!("outside the reports prefix `{prefix}`"));
+    }
+    if !object.key.to_ascii_lowercase().ends_with(".csv") {
+        return Some("not a .csv file".into());
+    }
+    None
+}
+
+async fn handle_object<C, O, S, F>(
+    object: &CreatedObject,
+    ports: &Ports<'_, C, O, S, F>,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> ObjectOutcome
+where
+    C: ClaimStore,
+    O: ObjectSource,
+    S: AgentStateStore,
+    F: FeedSink,
+{
+    if let Some(reason) = not_a_report(object, settings) {
+        return ObjectOutcome::Skipped { reason };
+    }
+    let claim_id = format!(
+        "{}/{}#{}",
+        object.bucket,
+        object.key,
+        object.etag.as_deref().unwrap_or("-")
+    );
+    match ports.claims.claim(&claim_id, now).await {
+        Err(e) => {
+            return ObjectOutcome::Failed {
+                reason: e.to_string(),
+                permanent: false,
+            };
+        }
+        Ok(ClaimOutcome::AlreadyCompleted) => return ObjectOutcome::Duplicate,
+        Ok(ClaimOutcome::HeldElsewhere) => {
+            return ObjectOutcome::Failed {
+                reason: format!("{claim_id} is being converted by another run"),
+                permanent: false,
+            };
+        }
+        Ok(ClaimOutcome::Claimed) => {}
+    }
+    match convert(object, ports, settings).await {
+        Ok(records) => match ports.claims.complete(&claim_id, now).await {
+            Ok(()) => ObjectOutcome::Converted { records },
+            // The records are written; a retry rewrites the same objects.
+            Err(e) => ObjectOutcome::Failed {
+                reason: e.to_string(),
+                permanent: false,
+            },
+        },
+        Err(failure) => {
+            if let Err(e) = ports.claims.release(&claim_id).await {
+                // The claim's in-progress lease expires on its own.
+                tracing::warn!(claim_id, error = %e, "could not release claim");
+            }
+            failure
+        }
+    }
+}
+
+/// Parser output sent from the blocking thread: a part of records, or the error that ended it.
+type Part = Result<Vec<IntervalRecord>, ReportError>;
+
+/// Streams, parses and writes one report; returns how many records were written.
+async fn convert<C, O, S, F>(
+    object: &CreatedObject,
+    ports: &Ports<'_, C, O, S, F>,
+    settings: &Settings,
+) -> Result<usize, ObjectOutcome>
+where
+    O: ObjectSource,
+    S: AgentStateStore,
+    F: FeedSink,
+{
+    let transient = |reason: String| ObjectOutcome::Failed {
+        reason,
+        permanent: false,
+    };
+    let reader = ports
+        .objects
+        .open(&object.bucket, &object.key)
+        .await
+        .map_err(|e| transient(e.to_string()))?;
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Part>(2);
+    let source = ReportSource::new(object.bucket.clone(), object.key.clone());
+    let (mapping, instance) = (Arc::clone(&settings.mapping), settings.instance.clone());
+    // The reader may block on the network, and parsing is CPU work: keep both off the executor.
+    let parser = tokio::task::spawn_blocking(move || {
+        let report = match ReportReader::new(reader, source, None, instance, &mapping) {
+            Ok(report) => report,
+            Err(e) => return drop(tx.blocking_send(Err(e))),
+        };
+        let mut part = Vec::with_capacity(PART_RECORDS.min(1024));
+        for item in report {
+            match item {
+                Ok(record) => part.push(record),
+                Err(e) => return drop(tx.blocking_send(Err(e))),
+            }
+            if part.len() == PART_RECORDS && tx.blocking_send(Ok(std::mem::take(&mut part))).is_err() {
+                return;
+            }
+        }
+        if !part.is_empty() {
+            let _ = tx.blocking_send(Ok(part));
+        }
+    });
+
+    let name = format!(
+        "{}/{}#{}",
+        object.bucket,
+        object.key,
+        object.etag.as_deref().unwrap_or("-")
+    );
+    let mut writer = PartWriter {
+        ports,
+        name,
+        agent_ids: HashMap::new(),
+        parts: 0,
+        records: 0,
+    };
+    let mut spooled: Vec<Vec<IntervalRecord>> = Vec::new();
+    let mut spooled_records = 0;
+    let mut result = Ok(());
+    while let Some(part) = rx.recv().await {
+        match part {
+            Ok(records) => {
+                spooled_records += records.len();
+                spooled.push(records);
+                if spooled_records > settings.spool_records {
+                    for records in spooled.drain(..) {
+                        writer.write(records).await?;
+                    }
+                }
+            }
+            Err(e) => {
+                result = Err(ObjectOutcome::Failed {
+                    reason: e.to_string(),
+                    permanent: e.is_permanent(),
+                });
+                break;
+            }
+        }
+    }
+    drop(rx);
+    if let Err(e) = parser.await {
+        return Err(transient(format!("report parser stopped: {e}")));
+    }
+    result?;
+    for records in spooled {
+        writer.write(records).await?;
+    }
+    Ok(writer.records)
+}
+
+/// Writes parts of one report's records, filling agent ids on the way.
+struct PartWriter<'p, 'a, C, O, S, F> {
+    ports: &'p Ports<'a, C, O, S, F>,
+    /// `bucket/key#etag`: object names derive from it, so a retry overwrites.
+    name: String,
+    agent_ids: HashMap<String, Option<String>>,
+    parts: usize,
+    records: usize,
+}
+
+impl<C, O, S: AgentStateStore, F: FeedSink> PartWriter<'_, '_, C, O, S, F> {
+    async fn write(&mut self, mut records: Vec<IntervalRecord>) -> Result<(), ObjectOutcome> {
+        let transient = |reason: String| ObjectOutcome::Failed {
+            reason,
+            permanent: false,
+        };
+        let unknown: Vec<String> = records
+            .iter()
+            .filter_map(IntervalRecord::agent_login)
+            .filter(|login| !self.agent_ids.contains_key(*login))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if !unknown.is_empty() {
+            let found = self
+                .ports
+                .states
+                .agent_ids_by_login(&unknown)
+                .await
+                .map_err(|e| transient(e.to_string()))?;
+            for login in unknown {
+                let id = found.get(&login).cloned();
+                self.agent_ids.insert(login, id);
+            }
+        }
+        for record in &mut records {
+            let id = record
+                .agent_login()
+                .and_then(|login| self.agent_ids.get(login).cloned().flatten());
+            record.set_agent_id(id);
+        }
+
+        let mut by_object: BTreeMap<(&'static str, NaiveDate), Vec<&IntervalRecord>> = BTreeMap::new();
+        for record in &records {
+            by_object
+                .entry((record.feed_kind(), record.interval_start().date_naive()))
+                .or_default()
+                .push(record);
+        }
+        for ((kind, date), lines) in by_object {
+            let key = feed::object_key(kind, date, &format!("{}-part{:04}", self.name, self.parts));
+            self.ports
+                .sink
+                .put(&key, feed::to_json_lines(&lines))
+                .await
+                .map_err(|e| transient(e.to_string()))?;
+        }
+        self.parts += 1;
+        self.records += records.len();
+        Ok(())
+    }
+}
