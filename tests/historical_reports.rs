@@ -1,0 +1,215 @@
+//! The historical-reports handler end to end against the AWS emulator: report CSVs put in a
+//! bucket, S3 notifications delivered through a real SQS queue, claims in DynamoDB, feed
+//! objects read back from S3.
+
+use std::path::Path;
+
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration,
+    S3KeyFilter,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::Utc;
+use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource};
+use connect_wfm_core::ports::{ClaimOutcome, ClaimStore};
+use connect_wfm_e2e as support;
+use connect_wfm_historical_reports::{ObjectOutcome, Ports, Settings, SqsBatch, handle_messages};
+use serde_json::json;
+
+const PREFIX: &str = "connect/acme-support/Reports/";
+const REPORTS: [&str; 5] = [
+    "wfm/QR-2026-11-20T10:15:00Z.csv",
+    "wfm/AQR-2026-11-20T10:15:00Z.csv",
+    "wfm/ASPR-2026-11-20T10:15:00Z.csv",
+    "wfm/Queue report QR-2026-11-20T10:30:00Z.csv",
+    "wfm/QR-broken-2026-11-20T10:15:00Z.csv",
+];
+
+fn report_file(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/reports/amazon-connect-reports-123456789012")
+        .join(PREFIX)
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Receives messages until `want` have arrived or the queue stays empty for a while.
+async fn receive(sqs: &aws_sdk_sqs::Client, queue_url: &str, want: usize) -> Vec<serde_json::Value> {
+    let mut messages = Vec::new();
+    for _ in 0..20 {
+        if messages.len() >= want {
+            break;
+        }
+        let output = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("receive: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+        for m in output.messages() {
+            messages.push(json!({
+                "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                "eventSource": "aws:sqs"
+            }));
+        }
+    }
+    messages
+}
+
+#[tokio::test]
+async fn reports_notified_through_sqs_become_feed_records_once() {
+    let config = support::sdk_config().await;
+    let (s3, dynamodb, sqs) = (support::s3(&config), support::dynamodb(&config), support::sqs(&config));
+    let reports_bucket = support::create_bucket(&s3, "reports").await;
+    let feed_bucket = support::create_bucket(&s3, "feed").await;
+    let claim_table = support::create_claim_table(&dynamodb).await;
+    let state_table = support::create_state_table(&dynamodb).await;
+    let queue_url = support::create_queue(&sqs, "reports").await;
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap();
+
+    let filter = S3KeyFilter::builder()
+        .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value(PREFIX).build())
+        .filter_rules(FilterRule::builder().name(FilterRuleName::Suffix).value(".csv").build())
+        .build();
+    let notification = QueueConfiguration::builder()
+        .id("connect-wfm-reports")
+        .queue_arn(&queue_arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(NotificationConfigurationFilter::builder().key(filter).build())
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(&reports_bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(notification)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("notification: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+    for name in REPORTS {
+        support::put_object(&s3, &reports_bucket, &format!("{PREFIX}{name}"), report_file(name)).await;
+    }
+    // Outside the notification's filter: never delivered.
+    support::put_object(
+        &s3,
+        &reports_bucket,
+        "connect/acme-support/CallRecordings/x.wav",
+        b"RIFF".to_vec(),
+    )
+    .await;
+
+    let claims = DynamoClaimStore::new(dynamodb.clone(), &claim_table);
+    let states = DynamoStateStore::new(dynamodb.clone(), &state_table);
+    let objects = S3ObjectSource::new(s3.clone());
+    let sink = S3FeedSink::new(s3.clone(), &feed_bucket, "wfm");
+    let ports = Ports {
+        claims: &claims,
+        objects: &objects,
+        states: &states,
+        sink: &sink,
+    };
+    let settings = Settings {
+        reports_prefix: Some(PREFIX.into()),
+        ..Settings::default()
+    };
+
+    let messages = receive(&sqs, &queue_url, REPORTS.len()).await;
+    let batch = SqsBatch { records: messages };
+    let outcome = handle_messages(&batch, &ports, &settings, Utc::now()).await;
+
+    let outcomes: Vec<(String, ObjectOutcome)> = outcome
+        .messages
+        .iter()
+        .flat_map(|m| {
+            m.objects
+                .iter()
+                .map(|(o, r)| (o.as_ref().unwrap().key.clone(), r.clone()))
+        })
+        .collect();
+    let converted: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, r)| matches!(r, ObjectOutcome::Converted { .. }))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(converted.len(), 4, "{outcomes:?}");
+    assert!(
+        converted
+            .iter()
+            .any(|k| k.ends_with("wfm/Queue report QR-2026-11-20T10:30:00Z.csv")),
+        "decoded key"
+    );
+    assert_eq!(
+        outcome.response.batch_item_failures.len(),
+        1,
+        "only the broken report fails"
+    );
+    let (broken_key, broken) = outcomes.iter().find(|(k, _)| k.contains("QR-broken")).unwrap();
+    let ObjectOutcome::Failed {
+        reason,
+        permanent: true,
+    } = broken
+    else {
+        panic!("{broken:?}")
+    };
+    assert!(
+        reason.contains(broken_key.as_str()) && reason.contains("StartInterval"),
+        "{reason}"
+    );
+
+    let lines = support::read_json_lines(&s3, &feed_bucket, "wfm/").await;
+    let count = |kind: &str| lines.iter().filter(|l| l["kind"] == kind).count();
+    assert_eq!(
+        (
+            count("queue_interval"),
+            count("agent_queue_interval"),
+            count("agent_interval")
+        ),
+        (7, 6, 4)
+    );
+    assert!(lines.iter().all(|l| l["source"]["bucket"] == reports_bucket.as_str()));
+
+    // At-least-once delivery: the same messages again change nothing.
+    let objects_before = support::read_objects(&s3, &feed_bucket, "wfm/").await.len();
+    let again = handle_messages(&batch, &ports, &settings, Utc::now()).await;
+    let duplicates = again
+        .messages
+        .iter()
+        .flat_map(|m| &m.objects)
+        .filter(|(_, r)| *r == ObjectOutcome::Duplicate);
+    assert_eq!(duplicates.count(), 4);
+    assert_eq!(again.response.batch_item_failures.len(), 1);
+    assert_eq!(
+        support::read_objects(&s3, &feed_bucket, "wfm/").await.len(),
+        objects_before
+    );
+
+    // The broken report's claim is not left locked: a fixed mapping could convert it at once.
+    let etag = outcome
+        .messages
+        .iter()
+        .flat_map(|m| &m.objects)
+        .find_map(|(o, _)| {
+            o.as_ref()
+                .filter(|o| o.key.contains("QR-broken"))
+                .and_then(|o| o.etag.clone())
+        })
+        .unwrap();
+    let claim_id = format!("{reports_bucket}/{broken_key}#{etag}");
+    assert_eq!(
+        claims.claim(&claim_id, Utc::now()).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+}
