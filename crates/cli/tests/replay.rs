@@ -1,0 +1,88 @@
+//! The `connect-wfm` binary over events/: the expected transitions on the first run, nothing on
+//! a second run with the same state folder, rejects on stderr without stopping the run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn connect_wfm(args: &[&str], state: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_connect-wfm"))
+        .current_dir(repo())
+        .arg(args[0])
+        .arg("--state")
+        .arg(state)
+        .args(&args[1..])
+        .output()
+        .expect("connect-wfm runs")
+}
+
+fn temp_state(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("connect-wfm-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn expected(file: &str) -> Vec<String> {
+    std::fs::read_to_string(repo().join("events/expected").join(file))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_second_replay_with_the_same_state_prints_nothing() {
+    let state = temp_state("twice");
+    let files = [
+        "replay",
+        "events/kinesis-all-stories.json",
+        "events/kinesis-malformed-record.json",
+    ];
+    let first = connect_wfm(&files, &state);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8(first.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{} {}", l["agent_id"].as_str().unwrap(), l["state"].as_str().unwrap()))
+        .collect();
+    // The malformed file's valid events are story events the first file already delivered.
+    assert_eq!(got, expected("kinesis-all-stories.states.txt"));
+    let stderr = String::from_utf8(first.stderr).unwrap();
+    assert_eq!(stderr.matches("rejected: kinesis shardId-").count(), 2, "{stderr}");
+
+    let second = connect_wfm(&files, &state);
+    assert!(second.status.success());
+    assert!(
+        second.stdout.is_empty(),
+        "second run printed: {}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+
+    let states = connect_wfm(&["states", "--json"], &state);
+    let rows = String::from_utf8(states.stdout).unwrap();
+    assert_eq!(rows.lines().count(), 4, "{rows}");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn a_broken_report_exits_non_zero_naming_the_file_and_column() {
+    let state = temp_state("report");
+    let file = "events/reports/amazon-connect-reports-123456789012/connect/acme-support/Reports/wfm/QR-broken-2026-11-20T10:15:00Z.csv";
+    let out = connect_wfm(&["report", file], &state);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(file) && stderr.contains("`StartInterval`"), "{stderr}");
+
+    let good = file.replace("QR-broken-", "QR-");
+    let out = connect_wfm(&["report", &good], &state);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 5);
+}
