@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use chrono::{DateTime, NaiveDate, Utc};
-use connect_wfm_core::agent::{AgentEvent, AgentStateMapping, FoldPolicy, decode_agent_event, fold_agent};
+use connect_wfm_core::agent::{AgentEvent, AgentState, AgentStateMapping, FoldPolicy, decode_agent_event, fold_agent};
 use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
 use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink};
 use futures_util::StreamExt as _;
@@ -236,13 +236,15 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
         }
     }
 
-    let commits = folds.iter().enumerate().filter_map(|(slot, fold)| {
-        let next = fold.next.as_ref().filter(|_| fold.write && !groups[slot].failed)?;
-        Some(async move { (slot, states.commit(next).await) })
-    });
-    let to_write = commits.clone().count();
-    stats.unwritten = groups.iter().filter(|g| !g.failed).count() - to_write;
-    let results: Vec<_> = futures_util::stream::iter(commits)
+    let to_commit: Vec<(usize, &AgentState)> = folds
+        .iter()
+        .enumerate()
+        .filter(|(slot, fold)| fold.write && !groups[*slot].failed)
+        .filter_map(|(slot, fold)| fold.next.as_ref().map(|next| (slot, next)))
+        .collect();
+    stats.unwritten = groups.iter().filter(|g| !g.failed).count() - to_commit.len();
+    let results: Vec<_> = futures_util::stream::iter(to_commit)
+        .map(|(slot, next)| async move { (slot, states.commit(next).await) })
         .buffer_unordered(COMMIT_CONCURRENCY)
         .collect()
         .await;
