@@ -6,11 +6,15 @@
 //! in-memory implementations for tests.
 
 pub mod agent;
+#[cfg(feature = "faults")]
+pub mod faults;
 pub mod feed;
 pub mod mapping;
 pub mod memory;
 pub mod ports;
 pub mod report;
+#[cfg(feature = "faults")]
+pub mod synthetic;
 pub mod timefmt;
 
 pub use mapping::Mapping;

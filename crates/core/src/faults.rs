@@ -1,0 +1,303 @@
+//! Fault injection for the ports (feature `faults`, for tests): wrappers that fail chosen calls
+//! the way the AWS services do, so handlers can be driven through Lambda's retries under a
+//! schedule of faults and checked against a fault-free run.
+//!
+//! Every wrapped call of one [`FaultPlan`] takes the next number of a shared counter; the plan
+//! says which numbers fail and how. Calls past the end of the schedule succeed, so a driver
+//! that keeps re-delivering always finishes.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use crate::agent::AgentState;
+use crate::ports::{
+    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, ObjectReader, ObjectSource, PortError,
+};
+
+/// How an injected fault fails a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// A non-retryable error before anything happened (access denied, validation).
+    Error,
+    /// Throttling before anything happened (ProvisionedThroughputExceeded, SlowDown).
+    Throttle,
+    /// The call went through but its answer was lost: the write is done, the caller sees a
+    /// retryable error. For [`ObjectSource::open`], the stream breaks after some bytes.
+    Timeout,
+}
+
+impl Fault {
+    /// Every fault, for strategies.
+    pub const ALL: [Fault; 3] = [Fault::Error, Fault::Throttle, Fault::Timeout];
+
+    fn error(self, operation: String) -> PortError {
+        match self {
+            Fault::Error => PortError::new(operation, "injected fault: AccessDenied", false),
+            Fault::Throttle => PortError::new(operation, "injected fault: throttled", true),
+            Fault::Timeout => PortError::new(operation, "injected fault: timed out after the call went through", true),
+        }
+    }
+}
+
+/// One fault that was injected: the call number, what was called and how it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InjectedFault {
+    pub call: usize,
+    pub operation: String,
+    pub fault: Fault,
+}
+
+/// A schedule of faults shared by the wrappers of one test world.
+#[derive(Debug, Default)]
+pub struct FaultPlan {
+    schedule: Mutex<HashMap<usize, Fault>>,
+    calls: AtomicUsize,
+    injected: Mutex<Vec<InjectedFault>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl FaultPlan {
+    /// A plan that fails call `i` with `schedule[i]` where it is `Some`.
+    pub fn new(schedule: impl IntoIterator<Item = Option<Fault>>) -> Self {
+        let schedule = schedule
+            .into_iter()
+            .enumerate()
+            .filter_map(|(call, fault)| fault.map(|f| (call, f)))
+            .collect();
+        Self {
+            schedule: Mutex::new(schedule),
+            ..Self::default()
+        }
+    }
+
+    /// A plan that never fails (a fault-free run through the same wrappers).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Stops injecting: every later call succeeds (e.g. before a DLQ redrive).
+    pub fn heal(&self) {
+        lock(&self.schedule).clear();
+    }
+
+    /// Calls seen so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The faults injected so far, in call order.
+    pub fn injected(&self) -> Vec<InjectedFault> {
+        lock(&self.injected).clone()
+    }
+
+    /// Numbers the call and says whether it fails.
+    fn next(&self, operation: impl FnOnce() -> String) -> Option<(Fault, String)> {
+        let call = self.calls.fetch_add(1, Ordering::Relaxed);
+        let fault = lock(&self.schedule).get(&call).copied()?;
+        let operation = operation();
+        lock(&self.injected).push(InjectedFault {
+            call,
+            operation: operation.clone(),
+            fault,
+        });
+        Some((fault, operation))
+    }
+}
+
+/// Runs `call` under the plan: an Error or Throttle fails before it, a Timeout after it.
+async fn faulty<T>(
+    plan: &FaultPlan,
+    operation: impl FnOnce() -> String,
+    call: impl Future<Output = Result<T, PortError>>,
+) -> Result<T, PortError> {
+    match plan.next(operation) {
+        None => call.await,
+        Some((Fault::Timeout, operation)) => {
+            // The call's effect stands; only its answer is lost.
+            let _ = call.await;
+            Err(Fault::Timeout.error(operation))
+        }
+        Some((fault, operation)) => Err(fault.error(operation)),
+    }
+}
+
+/// An [`AgentStateStore`] whose calls fail by the plan.
+pub struct FaultyStateStore<'a, S> {
+    pub inner: &'a S,
+    pub plan: &'a FaultPlan,
+}
+
+impl<S: AgentStateStore> AgentStateStore for FaultyStateStore<'_, S> {
+    async fn load_many(&self, agent_arns: &[String]) -> Result<HashMap<String, AgentState>, PortError> {
+        let operation = || format!("load {} agent states", agent_arns.len());
+        faulty(self.plan, operation, self.inner.load_many(agent_arns)).await
+    }
+
+    async fn commit(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
+        let operation = || format!("commit agent-state {}", state.agent_id);
+        faulty(self.plan, operation, self.inner.commit(state)).await
+    }
+
+    async fn agent_ids_by_login(&self, logins: &[String]) -> Result<HashMap<String, String>, PortError> {
+        let operation = || format!("look up {} agent logins", logins.len());
+        faulty(self.plan, operation, self.inner.agent_ids_by_login(logins)).await
+    }
+}
+
+/// A [`ClaimStore`] whose calls fail by the plan.
+pub struct FaultyClaimStore<'a, C> {
+    pub inner: &'a C,
+    pub plan: &'a FaultPlan,
+}
+
+impl<C: ClaimStore> ClaimStore for FaultyClaimStore<'_, C> {
+    async fn claim(&self, claim_id: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
+        faulty(
+            self.plan,
+            || format!("claim {claim_id}"),
+            self.inner.claim(claim_id, now),
+        )
+        .await
+    }
+
+    async fn complete(&self, claim_id: &str, now: DateTime<Utc>) -> Result<(), PortError> {
+        faulty(
+            self.plan,
+            || format!("complete {claim_id}"),
+            self.inner.complete(claim_id, now),
+        )
+        .await
+    }
+
+    async fn release(&self, claim_id: &str) -> Result<(), PortError> {
+        faulty(
+            self.plan,
+            || format!("release {claim_id}"),
+            self.inner.release(claim_id),
+        )
+        .await
+    }
+}
+
+/// An [`ObjectSource`] whose opens fail by the plan; a [`Fault::Timeout`] opens the object and
+/// breaks the stream part-way, like a GetObject body that stops arriving.
+pub struct FaultyObjectSource<'a, O> {
+    pub inner: &'a O,
+    pub plan: &'a FaultPlan,
+}
+
+impl<O: ObjectSource> ObjectSource for FaultyObjectSource<'_, O> {
+    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, PortError> {
+        let operation = || format!("read s3://{bucket}/{key}");
+        match self.plan.next(operation) {
+            None => self.inner.open(bucket, key).await,
+            Some((Fault::Timeout, _)) => {
+                let inner = self.inner.open(bucket, key).await?;
+                Ok(Box::new(BrokenReader { inner, left: 100 }))
+            }
+            Some((fault, operation)) => Err(fault.error(operation)),
+        }
+    }
+}
+
+/// Gives `left` bytes of the inner reader, then fails as a timed-out read.
+struct BrokenReader {
+    inner: ObjectReader,
+    left: usize,
+}
+
+impl Read for BrokenReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "injected fault: the object stream stopped",
+            ));
+        }
+        let n = buf.len().min(self.left);
+        let n = self.inner.read(&mut buf[..n])?;
+        if n == 0 {
+            // The object ended before the break: the read is complete.
+            self.left = usize::MAX;
+            return Ok(0);
+        }
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+/// A [`FeedSink`] whose puts fail by the plan (a Timeout's object is written).
+pub struct FaultyFeedSink<'a, F> {
+    pub inner: &'a F,
+    pub plan: &'a FaultPlan,
+}
+
+impl<F: FeedSink> FeedSink for FaultyFeedSink<'_, F> {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+        faulty(self.plan, || format!("put {key}"), self.inner.put(key, body)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{MemoryFeedSink, MemoryObjectSource};
+
+    fn block_on<T>(f: impl Future<Output = T>) -> T {
+        // The memory ports never wait: one poll finishes them.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = std::pin::pin!(f);
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("memory ports do not wait"),
+        }
+    }
+
+    #[test]
+    fn faults_hit_the_scheduled_calls_and_a_timeout_still_writes() {
+        let plan = FaultPlan::new([None, Some(Fault::Throttle), Some(Fault::Timeout), Some(Fault::Error)]);
+        let inner = MemoryFeedSink::default();
+        let sink = FaultyFeedSink {
+            inner: &inner,
+            plan: &plan,
+        };
+        assert!(block_on(sink.put("a", b"1".to_vec())).is_ok());
+        let throttled = block_on(sink.put("b", b"2".to_vec())).unwrap_err();
+        assert!(throttled.retryable && throttled.operation == "put b");
+        assert!(block_on(sink.put("c", b"3".to_vec())).unwrap_err().retryable);
+        assert!(!block_on(sink.put("d", b"4".to_vec())).unwrap_err().retryable);
+        assert!(block_on(sink.put("e", b"5".to_vec())).is_ok());
+        assert_eq!(inner.keys(), ["a", "c", "e"], "only the timed-out write went through");
+        assert_eq!(plan.injected().len(), 3);
+        assert_eq!(plan.calls(), 5);
+    }
+
+    #[test]
+    fn a_timed_out_read_breaks_the_stream_part_way() {
+        let plan = FaultPlan::new([Some(Fault::Timeout)]);
+        let inner = MemoryObjectSource::default();
+        inner.insert("b", "k", vec![b'x'; 1000]);
+        let source = FaultyObjectSource {
+            inner: &inner,
+            plan: &plan,
+        };
+        let mut reader = block_on(source.open("b", "k")).unwrap();
+        let mut out = Vec::new();
+        let err = reader.read_to_end(&mut out).unwrap_err();
+        assert_eq!((out.len(), err.kind()), (100, io::ErrorKind::TimedOut));
+        let mut whole = Vec::new();
+        block_on(source.open("b", "k"))
+            .unwrap()
+            .read_to_end(&mut whole)
+            .unwrap();
+        assert_eq!(whole.len(), 1000);
+    }
+}
