@@ -32,7 +32,7 @@ where
 
 /// `Code: message` for a service error, the whole error chain otherwise (timeouts, DNS,
 /// connection refused...), whose top-level Display alone says nothing useful.
-pub(crate) fn describe<E, R>(err: &SdkError<E, R>) -> String
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

@@ -18,6 +18,7 @@ pub mod schema;
 pub mod state_store;
 
 pub use claim_store::DynamoClaimStore;
+pub use error::describe as describe_sdk_error;
 pub use item::ItemError;
 pub use s3::{S3FeedSink, S3ObjectSource};
 pub use state_store::DynamoStateStore;

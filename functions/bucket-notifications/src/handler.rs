@@ -1,0 +1,452 @@
+//! The custom-resource handler: one CloudFormation request in, exactly one answer out.
+//!
+//! Create and Update read the bucket's configuration, add or replace our entry (found by its
+//! deterministic Id) and write the whole configuration back in one call; an Update that moves
+//! to another bucket then takes our entry out of the old one. Delete takes only our entry out;
+//! a bucket that is gone is a success. The work runs under a timeout that leaves time to
+//! answer before the Lambda deadline, so CloudFormation always hears SUCCESS or FAILED (with a
+//! Reason) instead of waiting an hour. Every step is idempotent: a request delivered twice
+//! does the same thing twice.
+
+use std::time::Duration;
+
+use connect_wfm_core::ports::PortError;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::model::{Change, ReportsNotification};
+use crate::ports::{Fetched, NotificationStore, ResponseSender, Stored};
+use crate::request::{CustomResourceResponse, RequestType, Status, bucket_name, envelope, id_of, parse, properties};
+
+/// Time kept back from the work to send the answer: a quarter of what is left, at most this.
+pub const MAX_SEND_RESERVE: Duration = Duration::from_secs(5);
+
+/// Attempts at delivering the answer before giving up.
+pub const SEND_ATTEMPTS: u32 = 3;
+
+/// A request that could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Without a ResponseURL there is nowhere to answer.
+    #[error("the request has no ResponseURL: it cannot be answered")]
+    NoResponseUrl,
+    /// Every attempt at sending the answer failed.
+    #[error("answering request {request_id} ({status:?}: {reason}) failed: {error}")]
+    NotDelivered {
+        request_id: String,
+        status: Status,
+        reason: String,
+        error: PortError,
+    },
+}
+
+/// What the work did, for the Reason.
+struct Done {
+    reason: String,
+    bucket: Option<String>,
+}
+
+/// Handles one request and answers it through `sender` before `deadline` (the Lambda
+/// deadline). Returns the answer sent; an error only when no answer could be sent.
+pub async fn handle_request<S, R>(
+    request: &Value,
+    store: &S,
+    sender: &R,
+    deadline: Instant,
+) -> Result<CustomResourceResponse, HandlerError>
+where
+    S: NotificationStore,
+    R: ResponseSender,
+{
+    let Some(envelope) = envelope(request) else {
+        tracing::error!("custom resource request without ResponseURL: not answered");
+        return Err(HandlerError::NoResponseUrl);
+    };
+    let id = id_of(&envelope);
+    let request_type = request.get("RequestType").and_then(Value::as_str).unwrap_or("?");
+    let reserve = (deadline.saturating_duration_since(Instant::now()) / 4).min(MAX_SEND_RESERVE);
+    let work_deadline = deadline.checked_sub(reserve).unwrap_or(deadline);
+    let response = match tokio::time::timeout_at(work_deadline, apply(request, &id, store)).await {
+        Ok(Ok(done)) => {
+            let mut response = CustomResourceResponse::new(&envelope, &id, Status::Success, done.reason);
+            response.data.insert("NotificationId".into(), id.clone().into());
+            if let Some(bucket) = done.bucket {
+                response.data.insert("BucketName".into(), bucket.into());
+            }
+            response
+        }
+        Ok(Err(reason)) => CustomResourceResponse::new(&envelope, &id, Status::Failed, reason),
+        Err(_) => CustomResourceResponse::new(
+            &envelope,
+            &id,
+            Status::Failed,
+            format!(
+                "{request_type} of {id} timed out: S3 did not answer in time (answered before the function's \
+                 deadline instead); retry the stack operation"
+            ),
+        ),
+    };
+    match response.status {
+        Status::Success => tracing::info!(
+            request_type,
+            request_id = %envelope.request_id,
+            logical_resource_id = %envelope.logical_resource_id,
+            reason = %response.reason,
+            "custom resource request succeeded"
+        ),
+        Status::Failed => tracing::warn!(
+            request_type,
+            request_id = %envelope.request_id,
+            logical_resource_id = %envelope.logical_resource_id,
+            reason = %response.reason,
+            "custom resource request failed"
+        ),
+    }
+    deliver(sender, &envelope.response_url, &response, deadline).await?;
+    Ok(response)
+}
+
+/// Sends the answer, trying again after a short pause, until it is delivered or the deadline
+/// is near.
+async fn deliver<R: ResponseSender>(
+    sender: &R,
+    url: &str,
+    response: &CustomResourceResponse,
+    deadline: Instant,
+) -> Result<(), HandlerError> {
+    let not_delivered = |error: PortError| HandlerError::NotDelivered {
+        request_id: response.request_id.clone(),
+        status: response.status,
+        reason: response.reason.clone(),
+        error,
+    };
+    let mut last = None;
+    for attempt in 1..=SEND_ATTEMPTS {
+        match tokio::time::timeout_at(deadline, sender.send(url, response)).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => {
+                tracing::warn!(attempt, %error, "sending the custom resource answer failed");
+                last = Some(error);
+            }
+            Err(_) => {
+                return Err(not_delivered(PortError::new(
+                    "send the custom resource answer",
+                    "the function's deadline came first",
+                    true,
+                )));
+            }
+        }
+        if attempt < SEND_ATTEMPTS {
+            let pause = Duration::from_millis(200 * u64::from(attempt));
+            if Instant::now() + pause >= deadline {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+    Err(not_delivered(last.unwrap_or_else(|| {
+        PortError::new("send the custom resource answer", "no attempt made", true)
+    })))
+}
+
+/// Does what the request asks; the error is the Reason of a FAILED answer.
+async fn apply<S: NotificationStore>(request: &Value, id: &str, store: &S) -> Result<Done, String> {
+    let request = parse(request).map_err(|e| format!("cannot handle this request: {e}"))?;
+    match request.request_type {
+        RequestType::Create => {
+            let new = properties("ResourceProperties", &request.properties, id).map_err(|e| e.to_string())?;
+            let reason = configure(store, &new.bucket, &new.notification).await?;
+            Ok(Done {
+                reason,
+                bucket: Some(new.bucket),
+            })
+        }
+        RequestType::Update => {
+            let new = properties("ResourceProperties", &request.properties, id).map_err(|e| e.to_string())?;
+            let mut reason = configure(store, &new.bucket, &new.notification).await?;
+            // The old bucket is only needed to leave it; unreadable old properties mean there
+            // was nothing of ours to leave.
+            let old_bucket = request
+                .old_properties
+                .as_ref()
+                .and_then(|old| bucket_name("OldResourceProperties", old).ok());
+            if let Some(old_bucket) = old_bucket.filter(|old| *old != new.bucket) {
+                reason.push_str("; ");
+                reason.push_str(&remove(store, &old_bucket, id).await?);
+            }
+            Ok(Done {
+                reason,
+                bucket: Some(new.bucket),
+            })
+        }
+        RequestType::Delete => match bucket_name("ResourceProperties", &request.properties) {
+            Ok(bucket) => Ok(Done {
+                reason: remove(store, &bucket, id).await?,
+                bucket: Some(bucket),
+            }),
+            // A Create that failed on its properties is followed by a Delete with the same
+            // properties: it created nothing, so there is nothing to remove.
+            Err(e) => Ok(Done {
+                reason: format!("nothing to remove: {e}"),
+                bucket: None,
+            }),
+        },
+    }
+}
+
+fn describe_filter(ours: &ReportsNotification) -> String {
+    let prefix = if ours.prefix.is_empty() {
+        "any key".to_owned()
+    } else {
+        format!("keys under `{}`", ours.prefix)
+    };
+    let suffix = if ours.suffix.is_empty() {
+        String::new()
+    } else {
+        format!(" ending `{}`", ours.suffix)
+    };
+    format!("{prefix}{suffix}")
+}
+
+/// Adds or replaces our entry in `bucket`'s configuration.
+async fn configure<S: NotificationStore>(
+    store: &S,
+    bucket: &str,
+    ours: &ReportsNotification,
+) -> Result<String, String> {
+    let gone = || {
+        format!(
+            "bucket {bucket} does not exist (NoSuchBucket): give the name of the existing bucket Connect writes its \
+             reports to"
+        )
+    };
+    let mut configuration = match store.get(bucket).await.map_err(|e| e.to_string())? {
+        Fetched::Found(configuration) => configuration,
+        Fetched::BucketGone => return Err(gone()),
+    };
+    let what = format!(
+        "s3://{bucket}: ObjectCreated events of {} go to {} (notification {})",
+        describe_filter(ours),
+        ours.queue_arn,
+        ours.id
+    );
+    if configuration.upsert(ours) == Change::Unchanged {
+        return Ok(format!("{what}; already so, nothing written"));
+    }
+    match store
+        .put(bucket, &configuration, true)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Stored::Written => Ok(what),
+        Stored::BucketGone => Err(gone()),
+    }
+}
+
+/// Takes our entry out of `bucket`'s configuration; a bucket that is gone has none.
+async fn remove<S: NotificationStore>(store: &S, bucket: &str, id: &str) -> Result<String, String> {
+    let gone = format!("bucket {bucket} no longer exists: nothing to remove");
+    let mut configuration = match store.get(bucket).await.map_err(|e| e.to_string())? {
+        Fetched::Found(configuration) => configuration,
+        Fetched::BucketGone => return Ok(gone),
+    };
+    if configuration.remove(id) == Change::Unchanged {
+        return Ok(format!("s3://{bucket} has no notification {id}: nothing to remove"));
+    }
+    // Only our entry leaves: the others are written back as they were, without a check of
+    // their targets, so someone else's broken target cannot block the removal.
+    match store
+        .put(bucket, &configuration, false)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Stored::Written => Ok(format!("s3://{bucket}: notification {id} removed")),
+        Stored::BucketGone => Ok(gone),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::memory::{MemoryNotificationStore, MemoryResponseSender};
+    use crate::model::{NotificationConfiguration, QueueConfiguration, notification_id};
+
+    const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/wfm/0c4f";
+    const QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:reports";
+
+    fn request(kind: &str, bucket: &str, prefix: &str, old: Option<(&str, &str)>) -> Value {
+        let mut r = json!({
+            "RequestType": kind,
+            "ResponseURL": "https://responses.invalid/put-here",
+            "StackId": STACK,
+            "RequestId": format!("req-{kind}"),
+            "LogicalResourceId": "ReportsNotification",
+            "ResourceType": "Custom::ReportsBucketNotification",
+            "ResourceProperties": {"ServiceToken": "arn:fn", "BucketName": bucket, "QueueArn": QUEUE, "Prefix": prefix}
+        });
+        if kind != "Create" {
+            r["PhysicalResourceId"] = json!(id());
+        }
+        if let Some((b, p)) = old {
+            r["OldResourceProperties"] =
+                json!({"ServiceToken": "arn:fn", "BucketName": b, "QueueArn": QUEUE, "Prefix": p});
+        }
+        r
+    }
+
+    fn id() -> String {
+        notification_id(STACK, "ReportsNotification")
+    }
+
+    fn foreign() -> NotificationConfiguration {
+        NotificationConfiguration {
+            queue_configurations: vec![QueueConfiguration {
+                id: Some("theirs".into()),
+                queue_arn: "arn:aws:sqs:us-east-1:123456789012:other".into(),
+                events: vec!["s3:ObjectRemoved:*".into()],
+                filter: None,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(30)
+    }
+
+    async fn run(store: &MemoryNotificationStore, r: &Value) -> CustomResourceResponse {
+        let sender = MemoryResponseSender::default();
+        let response = handle_request(r, store, &sender, soon()).await.unwrap();
+        assert_eq!(sender.responses(), vec![response.clone()], "exactly one answer");
+        assert!(!response.reason.is_empty());
+        assert_eq!(response.physical_resource_id, id());
+        response
+    }
+
+    fn ours_in(store: &MemoryNotificationStore, bucket: &str) -> Option<QueueConfiguration> {
+        store
+            .configuration(bucket)?
+            .queue_configurations
+            .into_iter()
+            .find(|e| e.id.as_deref() == Some(id().as_str()))
+    }
+
+    #[tokio::test]
+    async fn create_update_move_and_delete_keep_foreign_entries() {
+        let store = MemoryNotificationStore::default();
+        store.insert("a", foreign());
+        store.insert("b", foreign());
+        let r = run(&store, &request("Create", "a", "connect/x/Reports/", None)).await;
+        assert_eq!(r.status, Status::Success, "{}", r.reason);
+        assert_eq!(r.data["NotificationId"], json!(id()));
+        assert_eq!(store.configuration("a").unwrap().queue_configurations.len(), 2);
+        let puts = store.puts.load(Ordering::Relaxed);
+        let again = run(&store, &request("Create", "a", "connect/x/Reports/", None)).await;
+        assert_eq!(again.status, Status::Success);
+        assert_eq!(store.puts.load(Ordering::Relaxed), puts, "a repeat writes nothing");
+
+        let r = run(
+            &store,
+            &request("Update", "a", "new/", Some(("a", "connect/x/Reports/"))),
+        )
+        .await;
+        assert_eq!(r.status, Status::Success, "{}", r.reason);
+        let entry = ours_in(&store, "a").unwrap();
+        assert_eq!(entry.filter.unwrap().key.unwrap().filter_rules[0].value, "new/");
+
+        let r = run(&store, &request("Update", "b", "new/", Some(("a", "new/")))).await;
+        assert_eq!(r.status, Status::Success, "{}", r.reason);
+        assert_eq!(store.configuration("a").unwrap(), foreign());
+        assert!(ours_in(&store, "b").is_some());
+
+        let r = run(&store, &request("Delete", "b", "new/", None)).await;
+        assert_eq!(r.status, Status::Success, "{}", r.reason);
+        assert_eq!(store.configuration("b").unwrap(), foreign());
+        let r = run(&store, &request("Delete", "b", "new/", None)).await;
+        assert!(r.reason.contains("nothing to remove"), "{}", r.reason);
+        store.remove_bucket("b");
+        let r = run(&store, &request("Delete", "b", "new/", None)).await;
+        assert_eq!(r.status, Status::Success);
+        assert!(r.reason.contains("no longer exists"), "{}", r.reason);
+    }
+
+    #[tokio::test]
+    async fn failures_answer_failed_with_a_reason() {
+        let store = MemoryNotificationStore::default();
+        let r = run(&store, &request("Create", "missing", "", None)).await;
+        assert_eq!(r.status, Status::Failed);
+        assert!(r.reason.contains("bucket missing does not exist"), "{}", r.reason);
+
+        store.insert("a", foreign());
+        *store.fail_with.lock().unwrap() = Some("AccessDenied: Access Denied".into());
+        let r = run(&store, &request("Create", "a", "", None)).await;
+        assert_eq!(r.status, Status::Failed);
+        assert!(
+            r.reason.contains("AccessDenied") && r.reason.contains("bucket a"),
+            "{}",
+            r.reason
+        );
+
+        let mut bad = request("Create", "a", "", None);
+        bad["ResourceProperties"].as_object_mut().unwrap().remove("QueueArn");
+        let r = run(&store, &bad).await;
+        assert_eq!(r.status, Status::Failed);
+        assert!(r.reason.contains("ResourceProperties.QueueArn"), "{}", r.reason);
+
+        // The Delete that follows a Create refused for its properties succeeds.
+        let mut bad_delete = request("Delete", "a", "", None);
+        bad_delete["ResourceProperties"] = json!({"ServiceToken": "arn:fn"});
+        let r = run(&store, &bad_delete).await;
+        assert_eq!(r.status, Status::Success, "{}", r.reason);
+
+        let mut unknown = request("Create", "a", "", None);
+        unknown["RequestType"] = json!("Import");
+        let r = run(&store, &unknown).await;
+        assert_eq!(r.status, Status::Failed);
+        assert!(r.reason.contains("Import"), "{}", r.reason);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_store_is_answered_before_the_deadline() {
+        let store = MemoryNotificationStore::default();
+        store.hang.store(true, Ordering::Relaxed);
+        let sender = MemoryResponseSender::default();
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(2);
+        let r = handle_request(&request("Create", "a", "", None), &store, &sender, deadline)
+            .await
+            .unwrap();
+        assert_eq!(r.status, Status::Failed);
+        assert!(r.reason.contains("timed out"), "{}", r.reason);
+        // A quarter of the time is kept for the answer.
+        assert!(Instant::now() >= start + Duration::from_millis(1400));
+        assert!(Instant::now() < deadline);
+        assert_eq!(sender.responses().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn sending_is_tried_again_and_a_lost_answer_is_an_error() {
+        let store = MemoryNotificationStore::default();
+        store.insert("a", foreign());
+        let sender = MemoryResponseSender::default();
+        sender.fail_times.store(2, Ordering::Relaxed);
+        let r = handle_request(&request("Create", "a", "", None), &store, &sender, soon()).await;
+        assert_eq!(r.unwrap().status, Status::Success);
+        assert_eq!(sender.responses().len(), 1);
+
+        sender.fail_times.store(SEND_ATTEMPTS as usize, Ordering::Relaxed);
+        let err = handle_request(&request("Delete", "a", "", None), &store, &sender, soon())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("connection reset"), "{err}");
+
+        let mut no_url = request("Create", "a", "", None);
+        no_url.as_object_mut().unwrap().remove("ResponseURL");
+        let err = handle_request(&no_url, &store, &sender, soon()).await.unwrap_err();
+        assert!(matches!(err, HandlerError::NoResponseUrl));
+    }
+}

@@ -1,0 +1,32 @@
+//! Lambda entry point of the bucket-notifications function: build the clients once, then
+//! answer each CloudFormation request before the invocation's deadline.
+
+use std::time::SystemTime;
+
+use connect_wfm_aws::config::{load_sdk_config, s3_client};
+use connect_wfm_bucket_notifications::{HttpResponseSender, S3NotificationStore, handle_request};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use tokio::time::Instant;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = load_sdk_config().await;
+    let store = S3NotificationStore::new(s3_client(&sdk));
+    let sender = HttpResponseSender::new()?;
+    let (store, sender) = (&store, &sender);
+    // The request is taken as raw JSON: a request that does not fit a type must still be
+    // answered. An error goes back to Lambda only when no answer could be sent, so the
+    // asynchronous invocation is tried again (every step is idempotent).
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let left = event
+            .context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        handle_request(&event.payload, store, sender, Instant::now() + left).await?;
+        Ok::<_, Error>(())
+    }))
+    .await
+}
