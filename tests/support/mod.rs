@@ -302,3 +302,143 @@ pub async fn read_json_lines(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str
         })
         .collect()
 }
+
+/// One HTTP request received by a [`ResponseListener`].
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    /// Header names in lowercase, values as sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl ReceivedRequest {
+    /// The value of header `name` (lowercase), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON. Panics with the body when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 standing in for a presigned ResponseURL: it answers
+/// every request `200 OK` and keeps what it received. It stops with the test's runtime.
+#[derive(Debug, Clone)]
+pub struct ResponseListener {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    received: Arc<Mutex<Vec<ReceivedRequest>>>,
+}
+
+impl ResponseListener {
+    /// Binds a free port and serves in the background.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let base_url = format!("http://{}", listener.local_addr().expect("local address"));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let store = received.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_connection(stream, store.clone()));
+            }
+        });
+        Self { base_url, received }
+    }
+
+    /// A URL on this listener with a path and a query, as a presigned URL has.
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/responses/{name}?X-Amz-Signature=test", self.base_url)
+    }
+
+    /// Everything received so far, in order.
+    pub fn received(&self) -> Vec<ReceivedRequest> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn serve_connection(mut stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<ReceivedRequest>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buffer = Vec::new();
+    loop {
+        // Read up to the end of the head, then the body Content-Length says.
+        let head_end = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let mut request_line = lines.next().unwrap_or_default().split(' ');
+        let method = request_line.next().unwrap_or_default().to_owned();
+        let target = request_line.next().unwrap_or_default().to_owned();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        while buffer.len() < head_end + length {
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body = buffer[head_end..head_end + length].to_vec();
+        buffer.drain(..head_end + length);
+        store.lock().unwrap().push(ReceivedRequest {
+            method,
+            target,
+            headers,
+            body,
+        });
+        if stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// An endpoint on 127.0.0.1 that accepts connections and never answers: a service that
+/// hangs. Returns its URL; connections are held until the test's runtime stops.
+pub async fn silent_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let url = format!("http://{}", listener.local_addr().expect("local address"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    url
+}
+
+/// An S3 client (path-style) pointed at `endpoint` instead of the emulator.
+pub fn s3_at(config: &SdkConfig, endpoint: &str) -> aws_sdk_s3::Client {
+    let s3_config = aws_sdk_s3::config::Builder::from(config)
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3_config)
+}
