@@ -14,11 +14,14 @@ pub enum InputFile {
     Kinesis(KinesisBatch),
     /// An SQS Lambda event (S3 notifications of reports).
     Sqs(SqsBatch),
+    /// A CloudFormation custom-resource request (bucket-notifications).
+    CustomResource(Value),
     /// Not an input we know, with the reason.
     Unknown(String),
 }
 
-/// Tells a Kinesis Lambda event, a single agent event and JSON Lines of agent events apart.
+/// Tells a Kinesis Lambda event, an SQS Lambda event, a CloudFormation custom-resource request
+/// (an object with `RequestType`), a single agent event and JSON Lines of agent events apart.
 /// Agent events are wrapped into a Kinesis batch (shard = the file name, sequence number = the
 /// line number) so they run through the same handler; a line that is not an agent event is
 /// rejected by the handler like any bad record.
@@ -43,6 +46,7 @@ pub fn classify(path: &Path, bytes: &[u8]) -> InputFile {
             }
             Some(Value::Array(records)) if records.is_empty() => InputFile::Kinesis(KinesisBatch::default()),
             Some(_) => InputFile::Unknown("a Lambda event with `Records` of a kind this command does not run".into()),
+            None if object.contains_key("RequestType") => InputFile::CustomResource(Value::Object(object)),
             None => InputFile::Kinesis(wrap_lines(&shard, [(1, bytes)])),
         },
         Ok(_) => InputFile::Unknown("a JSON value that is neither a Lambda event nor an agent event".into()),
@@ -99,6 +103,11 @@ mod tests {
         assert!(matches!(classify(Path::new("a.json"), b"[1,2]"), InputFile::Unknown(_)));
         let sqs = br#"{"Records":[{"messageId":"m","body":"{}","eventSource":"aws:sqs"}]}"#;
         assert!(matches!(classify(Path::new("q.json"), sqs), InputFile::Sqs(b) if b.records.len() == 1));
+        let cfn = br#"{"RequestType":"Create","ResponseURL":"http://127.0.0.1/x"}"#;
+        assert!(matches!(
+            classify(Path::new("c.json"), cfn),
+            InputFile::CustomResource(_)
+        ));
         let single = br#"{"EventType":"LOGIN"}"#;
         assert!(matches!(classify(Path::new("e.json"), single), InputFile::Kinesis(b) if b.records.len() == 1));
     }

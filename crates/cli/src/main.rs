@@ -12,15 +12,21 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
+use connect_wfm_bucket_notifications::Status;
 use connect_wfm_core::Mapping;
 use connect_wfm_core::report::{ReportKind, ReportReader, ReportSource};
 use connect_wfm_core::timefmt::feed_timestamp;
 use connect_wfm_historical_reports::{ObjectOutcome, Ports};
 
 use crate::input::{InputFile, classify};
-use crate::local::{LocalClaimStore, LocalFeedSink, LocalObjectSource, LocalStateStore};
+use crate::local::{
+    LocalClaimStore, LocalFeedSink, LocalNotificationStore, LocalObjectSource, LocalStateStore, StdoutResponseSender,
+};
 
 const DEFAULT_STATE: &str = ".connect-wfm/state";
+
+/// How long a replayed custom-resource request may take (Lambda gives it its timeout).
+const CUSTOM_RESOURCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,7 +46,8 @@ struct Cli {
 enum Command {
     /// Run Lambda events through the functions' handlers: Kinesis events (or single agent
     /// events, or JSON Lines of them) through agent-events, SQS events with S3 notifications
-    /// through historical-reports.
+    /// through historical-reports, CloudFormation custom-resource requests through
+    /// bucket-notifications.
     Replay {
         /// Folder of last-known agent states and report claims (kept between runs).
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
@@ -48,7 +55,8 @@ enum Command {
         /// Feed folder, or `-` for JSON Lines on standard output.
         #[arg(long, default_value = "-", value_name = "DIR|-")]
         feed: String,
-        /// Where S3 objects named by SQS events are read: DIR/<bucket>/<key>.
+        /// Where S3 objects named by SQS events are read: DIR/<bucket>/<key>. A custom-resource
+        /// request keeps the bucket's notification configuration in DIR/<bucket>.notification.json.
         #[arg(long, default_value = "events/reports", value_name = "DIR")]
         objects: PathBuf,
         #[arg(required = true, value_name = "FILE")]
@@ -219,6 +227,33 @@ async fn replay(
                 }
                 if !outcome.response.batch_item_failures.is_empty() {
                     code = ExitCode::FAILURE;
+                }
+            }
+            InputFile::CustomResource(request) => {
+                let store = LocalNotificationStore::new(objects);
+                let deadline = tokio::time::Instant::now() + CUSTOM_RESOURCE_TIMEOUT;
+                match connect_wfm_bucket_notifications::handle_request(
+                    &request,
+                    &store,
+                    &StdoutResponseSender,
+                    deadline,
+                )
+                .await
+                {
+                    Ok(answer) => {
+                        let status = match answer.status {
+                            Status::Success => "SUCCESS",
+                            Status::Failed => {
+                                code = ExitCode::FAILURE;
+                                "FAILED"
+                            }
+                        };
+                        eprintln!("{}: {status}: {}", path.display(), answer.reason);
+                    }
+                    Err(e) => {
+                        eprintln!("connect-wfm: {}: {e}", path.display());
+                        code = ExitCode::FAILURE;
+                    }
                 }
             }
             InputFile::Unknown(reason) => {

@@ -86,3 +86,70 @@ fn a_broken_report_exits_non_zero_naming_the_file_and_column() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 5);
 }
+
+#[test]
+fn custom_resource_requests_configure_a_local_bucket_and_keep_foreign_entries() {
+    let state = temp_state("cfn-state");
+    let objects = temp_state("cfn-objects");
+    let bucket = "amazon-connect-reports-123456789012";
+    std::fs::create_dir_all(objects.join(bucket)).unwrap();
+    let config = objects.join(format!("{bucket}.notification.json"));
+    let foreign = serde_json::json!({ "LambdaFunctionConfigurations": [{
+        "Id": "someone-elses",
+        "LambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:theirs",
+        "Events": ["s3:ObjectRemoved:*"]
+    }]});
+    std::fs::write(&config, foreign.to_string()).unwrap();
+    let objects_arg = objects.to_str().unwrap();
+    let read_config = || -> serde_json::Value { serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap() };
+    let ours_prefixes = |c: &serde_json::Value| -> Vec<String> {
+        c["QueueConfigurations"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| {
+                        e["Filter"]["Key"]["FilterRules"][0]["Value"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let mut physical_ids = Vec::new();
+    for (file, want_prefixes) in [
+        ("events/cfn-create.json", vec!["connect/acme-support/Reports/"]),
+        ("events/cfn-update.json", vec!["connect/acme-support/Reports/wfm/"]),
+        ("events/cfn-update.json", vec!["connect/acme-support/Reports/wfm/"]),
+        ("events/cfn-delete.json", vec![]),
+    ] {
+        let out = connect_wfm(&["replay", "--objects", objects_arg, file], &state);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{file}: {stderr}");
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON answer on stdout");
+        assert_eq!(answer["Status"], "SUCCESS", "{file}: {answer}");
+        assert!(!answer["Reason"].as_str().unwrap().is_empty());
+        physical_ids.push(answer["PhysicalResourceId"].as_str().unwrap().to_owned());
+        let now = read_config();
+        assert_eq!(ours_prefixes(&now), want_prefixes, "{file}");
+        assert_eq!(
+            now["LambdaFunctionConfigurations"], foreign["LambdaFunctionConfigurations"],
+            "{file}"
+        );
+    }
+    physical_ids.dedup();
+    assert_eq!(physical_ids.len(), 1, "one PhysicalResourceId for the resource's life");
+
+    // Without the bucket, Create is a FAILED answer naming it and Delete a success.
+    std::fs::remove_dir_all(objects.join(bucket)).unwrap();
+    let create = connect_wfm(&["replay", "--objects", objects_arg, "events/cfn-create.json"], &state);
+    assert!(!create.status.success());
+    let answer: serde_json::Value = serde_json::from_slice(&create.stdout).unwrap();
+    assert_eq!(answer["Status"], "FAILED");
+    assert!(answer["Reason"].as_str().unwrap().contains(bucket), "{answer}");
+    let delete = connect_wfm(&["replay", "--objects", objects_arg, "events/cfn-delete.json"], &state);
+    assert!(delete.status.success(), "{}", String::from_utf8_lossy(&delete.stderr));
+}
