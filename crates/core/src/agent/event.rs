@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+/// The largest data of a Kinesis record (1 MiB); larger input is not an agent event.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
 /// The agent event stream versions this decoder understands.
 pub const SUPPORTED_VERSIONS: [&str; 2] = ["2017-10-01", "2019-05-25"];
 
@@ -211,6 +214,8 @@ pub struct QueueRef {
 /// written to the rejects location beside the raw record.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    #[error("{0} bytes: larger than a Kinesis record can be ({MAX_EVENT_BYTES} bytes)")]
+    TooLarge(usize),
     #[error("not JSON: {0}")]
     NotJson(serde_json::Error),
     #[error("not an agent event: a JSON {0}, expected an object")]
@@ -242,6 +247,11 @@ pub enum DecodeError {
 /// has `AWSContactTraceRecordFormatVersion`, or `ContactId` and `Channel` at the top level and
 /// no `EventType`.
 pub fn decode_agent_event(bytes: &[u8]) -> Result<AgentEvent, DecodeError> {
+    // Nothing larger comes off a Kinesis stream: such data was put there another way, and
+    // parsing it would only cost memory.
+    if bytes.len() > MAX_EVENT_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
     // Some producers prepend a UTF-8 BOM; it is not part of the JSON text.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let value: Value = serde_json::from_slice(bytes).map_err(DecodeError::NotJson)?;
@@ -404,6 +414,18 @@ pub(crate) mod tests {
             None => object.remove(field),
         };
         error_of(&event.to_string())
+    }
+
+    #[test]
+    fn data_larger_than_a_kinesis_record_is_refused_before_parsing() {
+        let mut event = minimal();
+        let padding = "x".repeat(MAX_EVENT_BYTES);
+        event.as_object_mut().unwrap().insert("Padding".into(), padding.into());
+        let error = error_of(&event.to_string());
+        assert!(error.ends_with("larger than a Kinesis record can be (1048576 bytes)"), "{error}");
+        let mut fits = minimal().to_string().into_bytes();
+        fits.resize(MAX_EVENT_BYTES, b' ');
+        assert!(decode_agent_event(&fits).is_ok(), "exactly the limit is still an event");
     }
 
     #[test]
