@@ -493,9 +493,26 @@ fn header_variants_read_the_same_record() {
 }
 
 #[test]
-fn duplicate_header_names_read_the_leftmost_column() {
-    let csv = "StartInterval,EndInterval,Queue,Contacts handled,Contacts handled\n\
+fn a_duplicated_column_that_is_read_is_an_error_naming_it_and_others_are_ignored() {
+    let csv = "StartInterval,EndInterval,Queue,Contacts handled,contacts  handled\n\
                2026-11-20T10:15:00Z,2026-11-20T10:30:00Z,Sales,3,99\n";
+    let error = ReportReader::new(
+        csv.as_bytes(),
+        ReportSource::new("b", QR_KEY),
+        None,
+        None,
+        &ReportMapping::default(),
+    )
+    .err()
+    .expect("a duplicated metric column is refused")
+    .to_string();
+    assert!(
+        error.ends_with("line 1: column `Contacts handled` appears more than once (columns 4 and 5)"),
+        "{error}"
+    );
+    // A column nobody reads may repeat.
+    let csv = "StartInterval,EndInterval,Queue,Contacts handled,Notes,Notes\n\
+               2026-11-20T10:15:00Z,2026-11-20T10:30:00Z,Sales,3,a,b\n";
     assert_eq!(queue(one(QR_KEY, csv)).handled, Some(3));
 }
 

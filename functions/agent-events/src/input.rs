@@ -69,20 +69,18 @@ fn read_record(index: usize, raw: &serde_json::Value, now: DateTime<Utc>) -> Str
     let envelope: RecordEnvelope = match serde_json::from_value(raw.clone()) {
         Ok(envelope) => envelope,
         Err(e) => {
+            // Still name the record by whatever ids it has, so the reject points at it.
+            let text = |value: Option<&serde_json::Value>| value.and_then(serde_json::Value::as_str).map(str::to_owned);
             return StreamRecord {
                 index,
-                shard: "unknown-shard".into(),
-                sequence_number: None,
+                shard: shard_of(text(raw.get("eventID")).as_deref()),
+                sequence_number: text(raw.get("kinesis").and_then(|k| k.get("sequenceNumber"))),
                 arrival: now,
                 data: Err((format!("not a Kinesis record: {e}"), raw_bytes())),
             };
         }
     };
-    let shard = envelope
-        .event_id
-        .as_deref()
-        .and_then(|id| id.split_once(':').map(|(shard, _)| shard.to_owned()))
-        .unwrap_or_else(|| "unknown-shard".into());
+    let shard = shard_of(envelope.event_id.as_deref());
     let payload = envelope.kinesis.unwrap_or_default();
     let arrival = payload
         .approximate_arrival_timestamp
@@ -102,6 +100,13 @@ fn read_record(index: usize, raw: &serde_json::Value, now: DateTime<Utc>) -> Str
         arrival,
         data,
     }
+}
+
+/// The shard of an `eventID` (`shardId-000000000000:<seq>`), `unknown-shard` without one.
+fn shard_of(event_id: Option<&str>) -> String {
+    event_id
+        .and_then(|id| id.split_once(':').map(|(shard, _)| shard.to_owned()))
+        .unwrap_or_else(|| "unknown-shard".into())
 }
 
 #[cfg(test)]

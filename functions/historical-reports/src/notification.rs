@@ -83,9 +83,14 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
         let etag = field(&["object", "eTag"])
             .map(|e| e.trim_matches('"').to_owned())
             .filter(|e| !e.is_empty());
+        // S3 keys are UTF-8: a key that is not, once decoded, was not written by S3.
+        let decoded = percent_decode_str(&key.replace('+', " "))
+            .decode_utf8()
+            .map_err(|_| format!("record {i}: s3://{bucket}/{key}: the key is not UTF-8 once percent-decoded"))?
+            .into_owned();
         created.push(CreatedObject {
             bucket,
-            key: decode_key(&key),
+            key: decoded,
             etag,
         });
     }

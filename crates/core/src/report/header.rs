@@ -86,6 +86,16 @@ impl Header {
         })
     }
 
+    /// Another column with the same name as column `index` (after normalising), if any.
+    pub(crate) fn duplicate_of(&self, index: usize) -> Option<usize> {
+        let name = &self.cells.get(index)?.full;
+        self.cells
+            .iter()
+            .enumerate()
+            .find(|(i, c)| *i != index && &c.full == name)
+            .map(|(i, _)| i)
+    }
+
     /// Every threshold X found for the templates (each list holds the accepted names of one
     /// template, each with `{X}`), ascending, with the column of each template. Exact matches
     /// beat matches without parentheses; otherwise the first column wins.

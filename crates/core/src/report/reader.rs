@@ -43,6 +43,9 @@ pub enum ReportProblem {
     /// A required column (StartInterval, EndInterval, a grouping column), by its configured name.
     #[error("missing required column `{0}`")]
     MissingColumn(String),
+    /// A column the mapping reads appears more than once: which one holds the value is a guess.
+    #[error("column `{name}` appears more than once (columns {first} and {second})")]
+    DuplicateColumn { name: String, first: usize, second: usize },
     /// No tag in the file name and neither grouping column in the header.
     #[error(
         "missing grouping column `{queue}` or `{agent}` (the file name has no report-kind tag such as QR, AQR or ASPR)"
@@ -278,8 +281,8 @@ impl TimestampCache {
 ///   empty or `-` — such a row is a total over queues, agents or the whole period, not an
 ///   interval record. A row with a grouping value and a StartInterval but no EndInterval is an
 ///   error.
-/// - **Duplicate header names**: the leftmost column wins (an exact name beats a name matched
-///   without its parentheses).
+/// - **Duplicate header names**: a column the mapping reads may appear only once (an error
+///   names it and both positions); duplicated columns nobody reads are ignored.
 /// - **Required columns**: StartInterval, EndInterval (`interval_minutes` is never null) and
 ///   the grouping column(s) of the kind; metric columns are optional (missing → `null`).
 /// - **Whole numbers**: counts and durations are rounded half away from zero.
@@ -383,10 +386,32 @@ impl<R: Read> ReportReader<R> {
             ReportKind::AgentSystem => (None, Some(agent.ok_or_else(|| missing(Column::Agent))?)),
         };
         let columns = Column::ALL.map(|c| lookup.find(mapping.column_names(c)));
-        let thresholds = lookup
+        let thresholds: Vec<(u32, ThresholdColumns)> = lookup
             .thresholds(Template::ALL.map(|t| mapping.template_names(t)))
             .into_iter()
             .collect();
+
+        let used = [Some(start), Some(end), queue, agent]
+            .into_iter()
+            .chain(columns)
+            .chain(thresholds.iter().flat_map(|(_, t)| t.iter().copied()))
+            .flatten();
+        for index in used {
+            if let Some(other) = lookup.duplicate_of(index) {
+                let (first, second) = (index.min(other), index.max(other));
+                return Err(ReportError {
+                    line: Some(header_line),
+                    ..ReportError::new(
+                        &file,
+                        ReportProblem::DuplicateColumn {
+                            name: display_name(&names[first]),
+                            first: first + 1,
+                            second: second + 1,
+                        },
+                    )
+                });
+            }
+        }
 
         let instance = instance
             .map(|i| i.trim().to_owned())
