@@ -422,7 +422,10 @@ pub(crate) mod tests {
         let padding = "x".repeat(MAX_EVENT_BYTES);
         event.as_object_mut().unwrap().insert("Padding".into(), padding.into());
         let error = error_of(&event.to_string());
-        assert!(error.ends_with("larger than a Kinesis record can be (1048576 bytes)"), "{error}");
+        assert!(
+            error.ends_with("larger than a Kinesis record can be (1048576 bytes)"),
+            "{error}"
+        );
         let mut fits = minimal().to_string().into_bytes();
         fits.resize(MAX_EVENT_BYTES, b' ');
         assert!(decode_agent_event(&fits).is_ok(), "exactly the limit is still an event");
