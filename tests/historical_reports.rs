@@ -10,10 +10,10 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
-use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource};
+use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource, reload};
 use connect_wfm_core::ports::{ClaimOutcome, ClaimStore};
 use connect_wfm_e2e as support;
-use connect_wfm_historical_reports::{ObjectOutcome, Ports, Settings, SqsBatch, handle_messages};
+use connect_wfm_historical_reports::{ObjectOutcome, Ports, Settings, SqsBatch, created_notification, handle_messages};
 use serde_json::json;
 
 const PREFIX: &str = "connect/acme-support/Reports/";
@@ -211,5 +211,114 @@ async fn reports_notified_through_sqs_become_feed_records_once() {
     assert_eq!(
         claims.claim(&claim_id, Utc::now()).await.unwrap(),
         ClaimOutcome::Claimed
+    );
+}
+
+/// `connect-wfm reload`'s parts against the emulator: the period's reports listed from S3 and
+/// their notifications queued; without force the converted ones are skipped, with force they
+/// are converted again and overwrite their feed objects (no duplicate objects).
+#[tokio::test]
+async fn reload_requeues_a_period_and_force_converts_again_without_duplicating() {
+    let config = support::sdk_config().await;
+    let (s3, dynamodb, sqs) = (support::s3(&config), support::dynamodb(&config), support::sqs(&config));
+    let reports_bucket = support::create_bucket(&s3, "reload").await;
+    let feed_bucket = support::create_bucket(&s3, "reload-feed").await;
+    let claim_table = support::create_claim_table(&dynamodb).await;
+    let state_table = support::create_state_table(&dynamodb).await;
+    let queue_url = support::create_queue(&sqs, "reload").await;
+    let before = Utc::now() - chrono::Duration::seconds(5);
+    for name in &REPORTS[..4] {
+        support::put_object(&s3, &reports_bucket, &format!("{PREFIX}{name}"), report_file(name)).await;
+    }
+    support::put_object(
+        &s3,
+        &reports_bucket,
+        &format!("{PREFIX}wfm/readme.txt"),
+        b"not a report".to_vec(),
+    )
+    .await;
+    support::put_object(
+        &s3,
+        &reports_bucket,
+        "elsewhere/QR-2026-11-20T10:15:00Z.csv",
+        report_file(REPORTS[0]),
+    )
+    .await;
+
+    let listed = reload::list_reports(&s3, &reports_bucket, PREFIX, Some(before), None)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys.len(), 4, "only the .csv reports under the prefix: {keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with(PREFIX) && k.ends_with(".csv")));
+    let future = Utc::now() + chrono::Duration::hours(1);
+    let none = reload::list_reports(&s3, &reports_bucket, PREFIX, Some(future), None)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "the period bounds the listing");
+
+    let claims = DynamoClaimStore::new(dynamodb.clone(), &claim_table);
+    let states = DynamoStateStore::new(dynamodb.clone(), &state_table);
+    let objects = S3ObjectSource::new(s3.clone());
+    let sink = S3FeedSink::new(s3.clone(), &feed_bucket, "");
+    let ports = Ports {
+        claims: &claims,
+        objects: &objects,
+        states: &states,
+        sink: &sink,
+    };
+    let settings = Settings {
+        reports_prefix: Some(PREFIX.into()),
+        ..Settings::default()
+    };
+    let run = async |reload_id: Option<&str>| {
+        let bodies: Vec<String> = listed
+            .iter()
+            .map(|o| created_notification(&reports_bucket, &o.key, &o.etag, o.size, reload_id))
+            .collect();
+        assert_eq!(reload::send_messages(&sqs, &queue_url, &bodies).await.unwrap(), 4);
+        let batch = SqsBatch {
+            records: receive(&sqs, &queue_url, 4).await,
+        };
+        for message in &batch.records {
+            sqs.delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(message["receiptHandle"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        let outcome = handle_messages(&batch, &ports, &settings, Utc::now()).await;
+        assert!(
+            outcome.response.batch_item_failures.is_empty(),
+            "{:?}",
+            outcome.messages
+        );
+        let results: Vec<ObjectOutcome> = outcome
+            .messages
+            .iter()
+            .flat_map(|m| &m.objects)
+            .map(|(_, r)| r.clone())
+            .collect();
+        results
+    };
+
+    let first = run(None).await;
+    assert!(
+        first.iter().all(|r| matches!(r, ObjectOutcome::Converted { .. })),
+        "{first:?}"
+    );
+    let feed_objects = support::read_objects(&s3, &feed_bucket, "").await;
+    let again = run(None).await;
+    assert!(again.iter().all(|r| *r == ObjectOutcome::Duplicate), "{again:?}");
+    let forced = run(Some("20261122T230000Z")).await;
+    assert!(
+        forced.iter().all(|r| matches!(r, ObjectOutcome::Converted { .. })),
+        "{forced:?}"
+    );
+    assert_eq!(
+        support::read_objects(&s3, &feed_bucket, "").await,
+        feed_objects,
+        "a forced reload overwrites the same feed objects with the same records"
     );
 }

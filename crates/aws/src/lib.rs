@@ -6,6 +6,7 @@
 //! - [`DynamoClaimStore`]: de-duplication claims with a lease and a TTL in a DynamoDB table.
 //! - [`S3ObjectSource`] and [`S3FeedSink`]: report objects streamed from S3, feed objects
 //!   written to S3.
+//! - [`reload`]: listing report objects and re-queueing their notifications (`connect-wfm reload`).
 //! - [`schema`]: the table definitions, in one place, for tests and local set-up.
 //! - [`config`]: environment variables, SDK configuration and the mapping file.
 
@@ -13,6 +14,7 @@ pub mod claim_store;
 pub mod config;
 mod error;
 pub mod item;
+pub mod reload;
 pub mod s3;
 pub mod schema;
 pub mod state_store;

@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use connect_wfm_aws::{config, reload};
 use connect_wfm_bucket_notifications::Status;
 use connect_wfm_core::Mapping;
 use connect_wfm_core::report::{ReportKind, ReportReader, ReportSource};
 use connect_wfm_core::timefmt::feed_timestamp;
-use connect_wfm_historical_reports::{ObjectOutcome, Ports};
+use connect_wfm_historical_reports::{ObjectOutcome, Ports, created_notification};
 
 use crate::input::{InputFile, classify};
 use crate::local::{
@@ -75,6 +76,33 @@ enum Command {
         state: PathBuf,
         #[arg(value_name = "FILE.csv")]
         file: PathBuf,
+    },
+    /// Put the reports of a period still in S3 back on the reports queue (AWS credentials and
+    /// region from the environment or profile). Without --force the function skips reports it
+    /// already converted, so this fills gaps; with --force it converts them again (after a
+    /// mapping change), overwriting their feed objects.
+    Reload {
+        /// The reports bucket.
+        #[arg(long, value_name = "BUCKET")]
+        bucket: String,
+        /// Key prefix of the reports, e.g. connect/acme/Reports/.
+        #[arg(long, default_value = "", value_name = "PREFIX")]
+        prefix: String,
+        /// URL of the stack's reports queue (output ReportsQueueUrl).
+        #[arg(long, value_name = "URL", required_unless_present = "dry_run")]
+        queue_url: Option<String>,
+        /// Only objects last modified at or after this time (RFC 3339, or a UTC date YYYY-MM-DD).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only objects last modified before this time (RFC 3339, or a UTC date YYYY-MM-DD).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Convert again even reports already converted.
+        #[arg(long)]
+        force: bool,
+        /// List what would be queued, send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print the last-known state of every agent.
     States {
@@ -140,6 +168,18 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             file,
         } => report(&mapping, kind, instance, &state, &file),
         Command::States { state, json } => states(&state, json),
+        Command::Reload {
+            bucket,
+            prefix,
+            queue_url,
+            since,
+            until,
+            force,
+            dry_run,
+        } => {
+            let period = (parse_time("--since", since)?, parse_time("--until", until)?);
+            reload(&bucket, &prefix, queue_url.as_deref(), period, force, dry_run).await
+        }
     }
 }
 
@@ -297,6 +337,58 @@ fn report(
         out.write_all(b"\n").map_err(|e| format!("write stdout: {e}"))?;
     }
     out.flush().map_err(|e| format!("write stdout: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--since`/`--until`: RFC 3339, or a date taken as midnight UTC.
+fn parse_time(flag: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, String> {
+    let Some(value) = value else { return Ok(None) };
+    if let Ok(time) = DateTime::parse_from_rfc3339(&value) {
+        return Ok(Some(time.with_timezone(&Utc)));
+    }
+    chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d")
+        .map(|date| Some(date.and_time(chrono::NaiveTime::MIN).and_utc()))
+        .map_err(|_| format!("{flag} `{value}` is neither an RFC 3339 time nor a date YYYY-MM-DD"))
+}
+
+async fn reload(
+    bucket: &str,
+    prefix: &str,
+    queue_url: Option<&str>,
+    (since, until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    force: bool,
+    dry_run: bool,
+) -> Result<ExitCode, String> {
+    let sdk = config::load_sdk_config().await;
+    let objects = reload::list_reports(&config::s3_client(&sdk), bucket, prefix, since, until)
+        .await
+        .map_err(|e| e.to_string())?;
+    let reload_id = force.then(|| Utc::now().format("%Y%m%dT%H%M%SZ").to_string());
+    let bodies: Vec<String> = objects
+        .iter()
+        .map(|o| created_notification(bucket, &o.key, &o.etag, o.size, reload_id.as_deref()))
+        .collect();
+    for object in &objects {
+        println!(
+            "s3://{bucket}/{}\t{}",
+            object.key,
+            feed_timestamp(&object.last_modified)
+        );
+    }
+    match queue_url {
+        Some(url) if !dry_run => {
+            let sent = reload::send_messages(&config::sqs_client(&sdk), url, &bodies)
+                .await
+                .map_err(|e| e.to_string())?;
+            let how = if force {
+                "to convert again"
+            } else {
+                "(reports already converted are skipped)"
+            };
+            eprintln!("connect-wfm: {sent} reports of s3://{bucket}/{prefix} queued {how}");
+        }
+        _ => eprintln!("connect-wfm: dry run: {} reports would be queued", objects.len()),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

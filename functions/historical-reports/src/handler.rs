@@ -238,12 +238,17 @@ where
     if let Some(reason) = not_a_report(object, settings) {
         return ObjectOutcome::Skipped { reason };
     }
-    let claim_id = format!(
+    let mut claim_id = format!(
         "{}/{}#{}",
         object.bucket,
         object.key,
         object.etag.as_deref().unwrap_or("-")
     );
+    // A forced reload takes a claim of its own; the feed objects keep their names.
+    if let Some(reload) = &object.reload {
+        claim_id.push_str("#reload-");
+        claim_id.push_str(reload);
+    }
     match ports.claims.claim(&claim_id, now).await {
         Err(e) => {
             return ObjectOutcome::Failed {

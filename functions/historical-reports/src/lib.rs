@@ -8,4 +8,7 @@ mod notification;
 
 pub use config::{Config, vars};
 pub use handler::{BatchOutcome, MessageReport, ObjectOutcome, PART_RECORDS, Ports, Settings, handle_messages};
-pub use notification::{CreatedObject, Notification, SqsBatch, SqsMessage, decode_key, parse_notification};
+pub use notification::{
+    CreatedObject, Notification, RELOAD_FIELD, SqsBatch, SqsMessage, created_notification, decode_key,
+    parse_notification,
+};

@@ -39,6 +39,43 @@ pub struct CreatedObject {
     /// URL-decoded.
     pub key: String,
     pub etag: Option<String>,
+    /// Set by `connect-wfm reload --force` ([`RELOAD_FIELD`]): convert the object again even if
+    /// it was converted before (its feed objects are overwritten, not duplicated).
+    pub reload: Option<String>,
+}
+
+/// Top-level field of a notification body sent by `connect-wfm reload --force`: its value (the
+/// reload's id) makes a fresh claim, so an object already converted is converted again.
+pub const RELOAD_FIELD: &str = "connectWfmReload";
+
+/// An S3 `ObjectCreated` notification body for `bucket/key` (the key URL-encoded as S3 does), as
+/// `connect-wfm reload` sends it to the reports queue; `reload` forces a new conversion.
+pub fn created_notification(bucket: &str, key: &str, etag: &str, size: i64, reload: Option<&str>) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b' ');
+    let encoded = percent_encoding::utf8_percent_encode(key, KEEP)
+        .to_string()
+        .replace(' ', "+");
+    let mut body = serde_json::json!({ "Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "connect-wfm-reload",
+            "bucket": { "name": bucket, "arn": format!("arn:aws:s3:::{bucket}") },
+            "object": { "key": encoded, "size": size, "eTag": etag }
+        }
+    }]});
+    if let Some(id) = reload {
+        body[RELOAD_FIELD] = Value::String(id.to_owned());
+    }
+    body.to_string()
 }
 
 /// What a notification body holds.
@@ -65,6 +102,7 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
     let Some(records) = value.get("Records").and_then(Value::as_array) else {
         return Err("message body is not an S3 event notification (no `Records`)".into());
     };
+    let reload = value.get(RELOAD_FIELD).and_then(Value::as_str).map(str::to_owned);
     let mut created = Vec::new();
     for (i, record) in records.iter().enumerate() {
         let event_name = record.get("eventName").and_then(Value::as_str).unwrap_or_default();
@@ -92,6 +130,7 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
             bucket,
             key: decoded,
             etag,
+            reload: reload.clone(),
         });
     }
     Ok(Notification::Created(created))
@@ -107,6 +146,29 @@ pub fn decode_key(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_notification_reads_back_as_the_object_with_its_reload_id() {
+        let key = "connect/acme/Reports/wfm/Queue report QR-2026-11-20T10:30:00Z+1.csv";
+        let body = created_notification("b", key, "abc", 42, Some("r-1"));
+        assert!(
+            body.contains("Queue+report+QR-2026-11-20T10%3A30%3A00Z%2B1.csv"),
+            "{body}"
+        );
+        let want = CreatedObject {
+            bucket: "b".into(),
+            key: key.into(),
+            etag: Some("abc".into()),
+            reload: Some("r-1".into()),
+        };
+        assert_eq!(
+            parse_notification(&body).unwrap(),
+            Notification::Created(vec![want.clone()])
+        );
+        let plain = created_notification("b", key, "abc", 42, None);
+        let want = CreatedObject { reload: None, ..want };
+        assert_eq!(parse_notification(&plain).unwrap(), Notification::Created(vec![want]));
+    }
 
     #[test]
     fn decodes_spaces_colons_slashes_and_plus() {
@@ -127,7 +189,8 @@ mod tests {
             Notification::Created(vec![CreatedObject {
                 bucket: "b".into(),
                 key: "k 1.csv".into(),
-                etag: Some("abc".into())
+                etag: Some("abc".into()),
+                reload: None,
             }])
         );
     }
