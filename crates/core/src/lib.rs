@@ -13,7 +13,7 @@ pub mod mapping;
 pub mod memory;
 pub mod ports;
 pub mod report;
-#[cfg(feature = "faults")]
+#[cfg(any(test, feature = "faults"))]
 pub mod synthetic;
 pub mod timefmt;
 

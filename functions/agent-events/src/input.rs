@@ -15,18 +15,23 @@ pub struct KinesisBatch {
     pub records: Vec<serde_json::Value>,
 }
 
+/// Read straight from the batch's JSON value, borrowing its strings (the data of a record is
+/// its largest part: it is base64-decoded from where it lies, never copied first).
 #[derive(Debug, Default, Deserialize)]
-struct RecordEnvelope {
-    #[serde(rename = "eventID", default)]
-    event_id: Option<String>,
-    kinesis: Option<Payload>,
+struct RecordEnvelope<'a> {
+    #[serde(rename = "eventID", default, borrow)]
+    event_id: Option<&'a str>,
+    #[serde(borrow)]
+    kinesis: Option<Payload<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Payload {
-    sequence_number: Option<String>,
-    data: Option<String>,
+struct Payload<'a> {
+    #[serde(borrow)]
+    sequence_number: Option<&'a str>,
+    #[serde(borrow)]
+    data: Option<&'a str>,
     approximate_arrival_timestamp: Option<f64>,
 }
 
@@ -66,7 +71,7 @@ pub fn read_records(batch: &KinesisBatch, now: DateTime<Utc>) -> Vec<StreamRecor
 
 fn read_record(index: usize, raw: &serde_json::Value, now: DateTime<Utc>) -> StreamRecord {
     let raw_bytes = || raw.to_string().into_bytes();
-    let envelope: RecordEnvelope = match serde_json::from_value(raw.clone()) {
+    let envelope = match RecordEnvelope::deserialize(raw) {
         Ok(envelope) => envelope,
         Err(e) => {
             // Still name the record by whatever ids it has, so the reject points at it.
@@ -80,7 +85,7 @@ fn read_record(index: usize, raw: &serde_json::Value, now: DateTime<Utc>) -> Str
             };
         }
     };
-    let shard = shard_of(envelope.event_id.as_deref());
+    let shard = shard_of(envelope.event_id);
     let payload = envelope.kinesis.unwrap_or_default();
     let arrival = payload
         .approximate_arrival_timestamp
@@ -91,12 +96,12 @@ fn read_record(index: usize, raw: &serde_json::Value, now: DateTime<Utc>) -> Str
         (_, None) => Err(("Kinesis record without kinesis.data".to_owned(), raw_bytes())),
         (Some(_), Some(data)) => base64::engine::general_purpose::STANDARD
             .decode(data.trim())
-            .map_err(|e| (format!("kinesis.data is not base64: {e}"), data.clone().into_bytes())),
+            .map_err(|e| (format!("kinesis.data is not base64: {e}"), data.as_bytes().to_vec())),
     };
     StreamRecord {
         index,
         shard,
-        sequence_number: payload.sequence_number,
+        sequence_number: payload.sequence_number.map(str::to_owned),
         arrival,
         data,
     }

@@ -7,6 +7,10 @@ use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
 use connect_wfm_core::agent::FoldPolicy;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
+/// mimalloc: a batch allocates and frees many small JSON strings and maps (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();

@@ -8,6 +8,10 @@ use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSo
 use connect_wfm_historical_reports::{Config, Ports, Settings, SqsBatch, handle_messages};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
+/// mimalloc: a batch allocates and frees many small JSON strings and maps (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();

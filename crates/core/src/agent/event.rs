@@ -254,6 +254,15 @@ pub fn decode_agent_event(bytes: &[u8]) -> Result<AgentEvent, DecodeError> {
     }
     // Some producers prepend a UTF-8 BOM; it is not part of the JSON text.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match decode_well_formed(bytes) {
+        Some(event) => Ok(event),
+        None => decode_checked(bytes),
+    }
+}
+
+/// The full path of [`decode_agent_event`]: the record as a JSON value, every field checked,
+/// the first problem named.
+fn decode_checked(bytes: &[u8]) -> Result<AgentEvent, DecodeError> {
     let value: Value = serde_json::from_slice(bytes).map_err(DecodeError::NotJson)?;
     let mut fields = match value {
         Value::Object(fields) => fields,
@@ -298,6 +307,88 @@ pub fn decode_agent_event(bytes: &[u8]) -> Result<AgentEvent, DecodeError> {
         version,
         current,
         previous,
+    })
+}
+
+/// The fast path of [`decode_agent_event`] for what the stream nearly always carries, a
+/// well-formed agent event: the top level is read as raw JSON slices and the snapshots are
+/// deserialised straight into their types, so no `Value` tree is built. Anything unusual
+/// (a missing or mistyped field, an unknown EventType or Version, a CTR, bad JSON) gives
+/// `None`, and the full path then decodes the record again and says exactly what is wrong,
+/// so both paths accept the same events and the errors come from one place.
+fn decode_well_formed(bytes: &[u8]) -> Option<AgentEvent> {
+    use std::borrow::Cow;
+
+    use serde_json::value::RawValue;
+
+    /// The fields the connector reads, as raw JSON; every other field is skipped unparsed.
+    /// (A duplicated field fails here and goes the full way, where the last one wins.)
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Fields<'a> {
+        #[serde(borrow, rename = "AWSAccountId")]
+        aws_account_id: Option<&'a RawValue>,
+        #[serde(borrow, rename = "AgentARN")]
+        agent_arn: Option<&'a RawValue>,
+        #[serde(borrow, rename = "InstanceARN")]
+        instance_arn: Option<&'a RawValue>,
+        #[serde(borrow)]
+        event_id: Option<&'a RawValue>,
+        #[serde(borrow)]
+        event_timestamp: Option<&'a RawValue>,
+        #[serde(borrow)]
+        event_type: Option<&'a RawValue>,
+        #[serde(borrow)]
+        version: Option<&'a RawValue>,
+        #[serde(borrow)]
+        current_agent_snapshot: Option<&'a RawValue>,
+        #[serde(borrow)]
+        previous_agent_snapshot: Option<&'a RawValue>,
+        #[serde(borrow, rename = "AWSContactTraceRecordFormatVersion")]
+        ctr_version: Option<&'a RawValue>,
+    }
+
+    let fields: Fields<'_> = serde_json::from_slice(bytes).ok()?;
+    if fields.ctr_version.is_some() {
+        return None;
+    }
+    let text = |raw: Option<&RawValue>| -> Option<String> {
+        serde_json::from_str::<Cow<'_, str>>(raw?.get())
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(Cow::into_owned)
+    };
+    let event_type = EventType::parse(&text(fields.event_type)?)?;
+    let version = text(fields.version)?;
+    if !SUPPORTED_VERSIONS.contains(&version.as_str()) {
+        return None;
+    }
+    let event_timestamp = parse_timestamp(&text(fields.event_timestamp)?)?;
+    let aws_account_id = match fields.aws_account_id {
+        None => None,
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()).ok()? {
+            Value::String(id) => Some(id),
+            Value::Number(id) => Some(id.to_string()),
+            _ => None,
+        },
+    };
+    let snapshot = |raw: Option<&RawValue>| -> Option<Option<AgentSnapshot>> {
+        match raw {
+            None => Some(None),
+            Some(raw) if raw.get() == "null" => Some(None),
+            Some(raw) => serde_json::from_str::<AgentSnapshot>(raw.get()).ok().map(Some),
+        }
+    };
+    Some(AgentEvent {
+        aws_account_id,
+        agent_arn: text(fields.agent_arn)?,
+        instance_arn: text(fields.instance_arn)?,
+        event_id: text(fields.event_id)?,
+        event_timestamp,
+        event_type,
+        version,
+        current: snapshot(fields.current_agent_snapshot)?,
+        previous: snapshot(fields.previous_agent_snapshot)?,
     })
 }
 
@@ -414,6 +505,49 @@ pub(crate) mod tests {
             None => object.remove(field),
         };
         error_of(&event.to_string())
+    }
+
+    #[test]
+    fn the_fast_path_decodes_exactly_what_the_checked_path_decodes() {
+        use crate::synthetic::{StreamSpec, agent_event_stream};
+        let mut inputs: Vec<Vec<u8>> = [HEARTBEAT, ENTER_ACW, LEAVE_ACW]
+            .map(|s| s.as_bytes().to_vec())
+            .to_vec();
+        for verbose in [false, true] {
+            let spec = StreamSpec {
+                records: 400,
+                verbose,
+                bad_permille: 100,
+                ..StreamSpec::default()
+            };
+            inputs.extend(agent_event_stream(&spec));
+        }
+        let (mut fast, mut checked_only) = (0, 0);
+        for input in &inputs {
+            let checked = decode_checked(input);
+            match decode_well_formed(input) {
+                Some(event) => {
+                    fast += 1;
+                    assert_eq!(
+                        Some(&event),
+                        checked.as_ref().ok(),
+                        "{}",
+                        String::from_utf8_lossy(input)
+                    );
+                }
+                None => checked_only += 1,
+            }
+        }
+        assert!(
+            fast > 700 && checked_only > 30,
+            "fast {fast}, checked only {checked_only}"
+        );
+        // The records the fast path leaves all fail the checked path too: no event is lost.
+        let lost = inputs
+            .iter()
+            .filter(|i| decode_well_formed(i).is_none() && decode_checked(i).is_ok())
+            .count();
+        assert_eq!(lost, 0);
     }
 
     #[test]
