@@ -186,47 +186,75 @@ fn hundred_records(agents: usize) -> Vec<Value> {
         .collect()
 }
 
-/// The DynamoDB requests of a 100-record batch, first delivery and replay, for 10 and 100
-/// agents: one BatchGetItem (up to 100 keys) and one PutItem per agent whose state changed;
-/// nothing but the BatchGetItem on a replay. (Printed for the benchmark report too.)
+/// 100 HEART_BEAT records of the agents of [`hundred_records`], each agent staying in the
+/// state it ended in there, from `minute` past 08:00 on.
+fn hundred_heartbeats(agents: usize, minute: usize) -> Vec<Value> {
+    let last_round = (100 - 1) / agents;
+    (0..100)
+        .map(|n| {
+            let (agent, round) = (n % agents, n / agents);
+            let status = if last_round % 2 == 0 { "Available" } else { "Break" };
+            let mut heartbeat = event(
+                &format!("a{agent}"),
+                &format!("hb{agent}-{minute}-{round}"),
+                &format!("2026-11-20T08:{:02}:{:02}.000Z", minute + n / 60, n % 60),
+                status,
+            );
+            heartbeat["EventType"] = json!("HEART_BEAT");
+            heartbeat
+        })
+        .collect()
+}
+
+/// The DynamoDB requests of a 100-record batch for 10 and 100 agents, counted on the wire:
+/// one BatchGetItem (up to 100 keys) and one PutItem per agent whose state changed; nothing but
+/// the BatchGetItem on a replay (no agent changed) and on heartbeats within the last-seen
+/// window; one last-seen PutItem per agent once the window has passed. (Printed for the
+/// benchmark report too: scripts/bench.)
 #[tokio::test]
 async fn a_hundred_records_of_ten_agents_cost_one_batch_get_and_ten_puts() {
     for agents in [10, 100] {
         let stack = stack().await;
-        let events = hundred_records(agents);
-        let outcome = handle_batch(
-            &batch(1, &events),
-            &stack.states,
-            &stack.sink,
-            &Settings::default(),
-            now(),
-        )
-        .await;
-        assert_eq!(outcome.failed_from(), None);
-        assert_eq!(outcome.stats.transitions, 100);
-        let (gets, puts) = (stack.requests.count("BatchGetItem"), stack.requests.count("PutItem"));
-        eprintln!(
-            "DynamoDB requests for 100 records of {agents} agents: BatchGetItem={gets} PutItem={puts} \
-             (total {}, agents changed {agents})",
-            gets + puts
+        let mut seq = 1;
+        // `writers`: the agents allowed a write (state changed, or last-seen window passed).
+        let mut run = async |what: &str, events: &[Value], writers: usize, transitions: usize| {
+            stack.requests.clear();
+            let outcome = handle_batch(
+                &batch(seq, events),
+                &stack.states,
+                &stack.sink,
+                &Settings::default(),
+                now(),
+            )
+            .await;
+            seq += events.len() as u64;
+            assert_eq!(outcome.failed_from(), None);
+            assert_eq!(outcome.stats.transitions, transitions, "{what}");
+            let (gets, puts, total) = (
+                stack.requests.count("BatchGetItem"),
+                stack.requests.count("PutItem"),
+                stack.requests.total(),
+            );
+            eprintln!(
+                "DynamoDB requests for 100 records of {agents} agents, {what}: {total} \
+                 (BatchGetItem {gets}, PutItem {puts}; target <= 1 + {writers})"
+            );
+            (gets, puts, total)
+        };
+        let changes = hundred_records(agents);
+        assert_eq!(
+            run("every record a change", &changes, agents, 100).await,
+            (1, agents, 1 + agents)
         );
-        assert_eq!((gets, puts), (1, agents));
-
-        stack.requests.clear();
-        let replay = handle_batch(
-            &batch(1, &events),
-            &stack.states,
-            &stack.sink,
-            &Settings::default(),
-            now(),
-        )
-        .await;
-        assert_eq!(replay.stats.transitions, 0);
-        let (gets, puts) = (stack.requests.count("BatchGetItem"), stack.requests.count("PutItem"));
-        eprintln!(
-            "DynamoDB requests for the replay of that batch (no agent changed): BatchGetItem={gets} PutItem={puts}"
-        );
-        assert_eq!((gets, puts), (1, 0));
+        // The same events again (a retry, or Connect sending them twice): all at or before the watermarks.
+        assert_eq!(run("replayed, no agent changed", &changes, 0, 0).await, (1, 0, 1));
+        // 08:05, within the 10-minute last-seen window of the states written at 08:00-08:01.
+        let heartbeats = hundred_heartbeats(agents, 5);
+        assert_eq!(run("heartbeats only", &heartbeats, 0, 0).await, (1, 0, 1));
+        // 08:15: the window has passed, so each agent's last-seen is written once.
+        let heartbeats = hundred_heartbeats(agents, 15);
+        let last_seen = "heartbeats only, 10-minute last-seen window passed (a last-seen write per agent)";
+        assert_eq!(run(last_seen, &heartbeats, agents, 0).await, (1, agents, 1 + agents));
     }
 }
 

@@ -71,6 +71,11 @@ impl RequestLog {
         self.0.lock().unwrap().iter().filter(|o| *o == operation).count()
     }
 
+    /// How many requests were sent, of any operation.
+    pub fn total(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
     /// Forgets the requests sent so far.
     pub fn clear(&self) {
         self.0.lock().unwrap().clear();
