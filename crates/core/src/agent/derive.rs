@@ -100,8 +100,9 @@ pub fn contact_state(contact: &Contact) -> String {
 }
 
 /// The contact that gives the agent's state: highest contact-state rank, then channel rank,
-/// then the latest StateStartTimestamp (a known one beats an unknown one), then the smallest
-/// ContactId (byte order), so the choice never depends on the order Connect lists contacts in.
+/// then the latest StateStartTimestamp (a known one beats an unknown one), then the highest
+/// ContactId (byte order; feed.md's "highest by ..., then ContactId"), so the choice never
+/// depends on the order Connect lists contacts in.
 pub fn primary_contact(contacts: &[Contact]) -> Option<&Contact> {
     contacts.iter().max_by(|a, b| compare_priority(a, b))
 }
@@ -111,8 +112,7 @@ fn compare_priority(a: &Contact, b: &Contact) -> Ordering {
         .cmp(&state_rank(&b.state))
         .then_with(|| channel_rank(&a.channel).cmp(&channel_rank(&b.channel)))
         .then_with(|| a.state_start_timestamp.cmp(&b.state_start_timestamp))
-        // Reversed: the smaller id ranks higher.
-        .then_with(|| b.contact_id.cmp(&a.contact_id))
+        .then_with(|| a.contact_id.cmp(&b.contact_id))
 }
 
 /// CONNECTED > CONNECTED_ONHOLD > CONNECTING, INCOMING, PENDING > ENDED > MISSED, ERROR,
@@ -510,7 +510,7 @@ mod tests {
     }
 
     #[test]
-    fn primary_contact_by_channel_then_latest_start_then_smallest_id() {
+    fn primary_contact_by_channel_then_latest_start_then_highest_id() {
         let start = Some("2026-11-20T09:00:00Z");
         let later = Some("2026-11-20T09:30:00Z");
         for pair in [["VOICE", "CHAT"], ["CHAT", "TASK"], ["TASK", "EMAIL"]] {
@@ -527,9 +527,16 @@ mod tests {
             "a-older",
             "a known start beats an unknown one"
         );
+    }
+
+    #[test]
+    fn primary_contact_tie_goes_to_the_highest_contact_id_in_any_order() {
+        // feed.md: "highest by ... then ContactId" (events/generate.py: max(..., ContactId)).
+        let start = Some("2026-11-20T09:00:00Z");
         let b = contact("b", "CHAT", "CONNECTED", start);
         let a = contact("a", "CHAT", "CONNECTED", start);
-        assert_eq!(primary_id(vec![b, a]), "a");
+        assert_eq!(primary_id(vec![b.clone(), a.clone()]), "b");
+        assert_eq!(primary_id(vec![a, b]), "b");
     }
 
     #[test]
