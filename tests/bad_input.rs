@@ -14,6 +14,7 @@ use connect_wfm_bucket_notifications::memory::{MemoryNotificationStore, MemoryRe
 use connect_wfm_bucket_notifications::{NotificationConfiguration, Status};
 use connect_wfm_core::memory::{MemoryClaimStore, MemoryFeedSink, MemoryObjectSource, MemoryStateStore};
 use connect_wfm_core::ports::{ClaimOutcome, ClaimStore};
+use connect_wfm_core::report::{IntervalRecord, ReportError, ReportMapping, ReportReader, ReportSource};
 use connect_wfm_historical_reports::{ObjectOutcome, Ports, Settings, SqsBatch};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,6 +34,8 @@ struct Case {
     key: Option<String>,
     records: Option<usize>,
     status: Option<String>,
+    /// sqs-body: a good report stored under this (decoded) key, which the message must reach.
+    object: Option<String>,
 }
 
 fn corpus() -> PathBuf {
@@ -123,6 +126,9 @@ async fn run_kinesis(case: &Case, bad: Value) -> Result<(), String> {
     let rejects = sink.lines("rejects/");
     check(rejects.len() == 1, case, format_args!("{} rejects kept", rejects.len()))?;
     let reject = &rejects[0];
+    if std::env::var_os("BAD_INPUT_SHOW").is_some() {
+        eprintln!("{}: {} / {}", case.case, reject["input"], reject["reason"]);
+    }
     let input = reject["input"].as_str().unwrap_or_default();
     check(
         input.contains("shardId-000000000000"),
@@ -201,6 +207,9 @@ async fn run_reports(case: &Case, bad_body: String, object: Option<(&str, Vec<u8
         "a neighbour was not converted",
     )?;
     let bad = &outcome.messages[1];
+    if std::env::var_os("BAD_INPUT_SHOW").is_some() {
+        eprintln!("{}: {:?}", case.case, bad.objects);
+    }
     let reasons: Vec<&str> = bad
         .objects
         .iter()
@@ -248,9 +257,66 @@ async fn run_reports(case: &Case, bad_body: String, object: Option<(&str, Vec<u8
             )?;
             let want = case.records.unwrap_or(0);
             let got = records.len() - 2;
-            check(got == want, case, format_args!("{got} records, expected {want}"))
+            check(got == want, case, format_args!("{got} records, expected {want}"))?;
+            if let Some(key) = &case.object {
+                check(from(key) == 1, case, format_args!("no record from the object `{key}`"))?;
+            }
+            // What the handler says when it acknowledges: the test event, or why it skipped.
+            let mut said: Vec<&str> = bad
+                .objects
+                .iter()
+                .filter_map(|(_, o)| match o {
+                    ObjectOutcome::Skipped { reason } => Some(reason.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if bad.test_event {
+                said.push("s3:TestEvent");
+            }
+            if case.reason.is_empty() {
+                Ok(())
+            } else {
+                contains_all(case, &said.join("; "))
+            }
         }
         other => Err(format!("{}: unknown expectation {other}", case.case)),
+    }
+}
+
+/// The core CSV reader on its own (the parser the fuzzer drives): the same verdict and reason as
+/// through the handler, and a permanent error for a file that can never parse.
+fn run_reader(case: &Case, key: &str, bytes: &[u8]) -> Result<(), String> {
+    let result = ReportReader::new(
+        bytes,
+        ReportSource::new(BUCKET, key),
+        None,
+        None,
+        &ReportMapping::default(),
+    )
+    .and_then(|reader| reader.collect::<Result<Vec<IntervalRecord>, ReportError>>());
+    match (case.expect.as_str(), result) {
+        ("failed", Err(e)) => {
+            check(
+                e.is_permanent(),
+                case,
+                format_args!("reader error `{e}` is not permanent"),
+            )?;
+            contains_all(case, &e.to_string())
+        }
+        ("acknowledged", Ok(records)) => {
+            let want = case.records.unwrap_or(0);
+            check(
+                records.len() == want,
+                case,
+                format_args!("reader gave {} records, expected {want}", records.len()),
+            )
+        }
+        (expect, result) => Err(format!(
+            "{} ({}): expected {expect}, the reader gave {:?}",
+            case.case,
+            case.file,
+            result.map(|r| r.len())
+        )),
     }
 }
 
@@ -266,6 +332,14 @@ async fn run_cfn(case: &Case, request: Value) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let result = connect_wfm_bucket_notifications::handle_request(&request, &store, &sender, deadline).await;
     let answers = sender.responses();
+    if std::env::var_os("BAD_INPUT_SHOW").is_some() {
+        let reasons: Vec<&str> = answers.iter().map(|a| a.reason.as_str()).collect();
+        eprintln!(
+            "{}: {reasons:?} / {:?}",
+            case.case,
+            result.as_ref().err().map(|e| e.to_string())
+        );
+    }
     check(
         store.configuration(BUCKET) == Some(foreign),
         case,
@@ -310,9 +384,14 @@ async fn run(case: Case) -> Result<(), String> {
             let record: Value = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", case.file))?;
             run_kinesis(case, record).await
         }
-        "sqs-body" => run_reports(case, String::from_utf8_lossy(&bytes).into_owned(), None).await,
+        "sqs-body" => {
+            let body = String::from_utf8_lossy(&bytes).into_owned();
+            let object = case.object.as_deref().map(|key| (key, GOOD_QR.as_bytes().to_vec()));
+            run_reports(case, body, object).await
+        }
         "report" => {
             let key = case.key.as_deref().ok_or_else(|| format!("{}: no key", case.case))?;
+            run_reader(case, key, &bytes)?;
             run_reports(case, notification_body(key), Some((key, bytes))).await
         }
         "cfn" => {

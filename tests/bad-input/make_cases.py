@@ -98,6 +98,9 @@ data("snapshot-is-a-string", event(CurrentAgentSnapshot="Available"), "CurrentAg
 data("contacts-is-a-string", event(CurrentAgentSnapshot={**EVENT["CurrentAgentSnapshot"], "Contacts": "none"}),
      "CurrentAgentSnapshot")
 data("oversized-record", event(Padding="x" * (1 << 20)), "larger than a Kinesis record can be")
+data("event-timestamp-is-a-number", event(EventTimestamp=1795161600), "field `EventTimestamp` is a JSON number, expected a string")
+data("nul-bytes-after-event", json.dumps(event()).encode() + b"\x00\x00\x00", "not JSON", "trailing characters")
+data("two-events-in-one-record", (json.dumps(event()) + "\n" + json.dumps(event(EventId="second"))).encode(), "not JSON", "trailing characters")
 
 
 def record(name, body, *reason):
@@ -133,31 +136,49 @@ def body(name, text, expect, *reason, **more):
          reason=list(reason), **more)
 
 
-body("not-json", "this is not an S3 event", "failed", "not")
-body("empty-body", "", "failed", "")
-body("json-array", "[]", "failed", "")
-body("no-records", {"Service": "Amazon S3", "Bucket": BUCKET}, "failed", "")
+body("not-json", "this is not an S3 event", "failed", "SQS message m-bad", "message body is not JSON")
+body("empty-body", "", "failed", "SQS message m-bad", "message body is not JSON")
+body("json-array", "[]", "failed", "SQS message m-bad", "not an S3 event notification")
+body("no-records", {"Service": "Amazon S3", "Bucket": BUCKET}, "failed", "SQS message m-bad", "no `Records`")
 body("s3-test-event", {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-20T10:00:00.000Z",
                        "Bucket": BUCKET, "RequestId": "5582815E1AEA5ADF", "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"},
-     "acknowledged")
+     "acknowledged", "s3:TestEvent")
 body("records-empty", {"Records": []}, "acknowledged")
 body("object-removed-event", notification(PREFIX + "QR-2026-11-20T10%3A15%3A00Z.csv", "ObjectRemoved:Delete"), "acknowledged")
 body("key-missing", {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                                  "s3": {"bucket": {"name": BUCKET}, "object": {"size": 5}}}]}, "failed", "key")
+                                  "s3": {"bucket": {"name": BUCKET}, "object": {"size": 5}}}]}, "failed", "SQS message m-bad", "no s3.object.key")
 body("bucket-missing", {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                                     "s3": {"object": {"key": PREFIX + "QR.csv"}}}]}, "failed", "bucket")
+                                     "s3": {"object": {"key": PREFIX + "QR.csv"}}}]}, "failed", "SQS message m-bad", "no s3.bucket.name")
 body("key-bad-percent-escape", notification(PREFIX + "QR-2026-11-20T10%ZZ15.csv"), "failed", "QR-2026-11-20T10%ZZ15.csv")
 body("key-not-utf8-after-decoding", notification(PREFIX + "QR-%FF%FE.csv"), "failed", "QR-%FF%FE.csv", "not UTF-8")
-body("key-outside-prefix", notification("exports/QR-2026-11-20T10%3A15%3A00Z.csv"), "acknowledged")
-body("key-not-csv", notification(PREFIX + "QR-2026-11-20T10%3A15%3A00Z.csv.gz"), "acknowledged")
-body("folder-placeholder", notification(PREFIX + "archive/", size=0), "acknowledged")
+body("key-outside-prefix", notification("exports/QR-2026-11-20T10%3A15%3A00Z.csv"), "acknowledged", "outside the reports prefix")
+body("key-not-csv", notification(PREFIX + "QR-2026-11-20T10%3A15%3A00Z.csv.gz"), "acknowledged", "not a .csv file")
+body("folder-placeholder", notification(PREFIX + "archive/", size=0), "acknowledged", "not a .csv file")
 body("object-gone", notification(PREFIX + "QR-2026-11-20T09%3A00%3A00Z.csv"), "failed",
      f"s3://{BUCKET}/{PREFIX}QR-2026-11-20T09:00:00Z.csv")
 # An S3 event delivered through SNS is unwrapped; this one names an object that does not exist.
 body("sns-wrapped-s3-event", {"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t",
                               "Message": json.dumps(notification(PREFIX + "QR.csv"))}, "failed", f"s3://{BUCKET}/{PREFIX}QR.csv")
 body("eventbridge-event", {"version": "0", "detail-type": "Object Created", "source": "aws.s3",
-                           "detail": {"bucket": {"name": BUCKET}, "object": {"key": PREFIX + "QR.csv"}}}, "failed", "")
+                           "detail": {"bucket": {"name": BUCKET}, "object": {"key": PREFIX + "QR.csv"}}}, "failed", "SQS message m-bad", "no `Records`")
+
+# Odd but valid key encodings: the object is stored under `object` (the decoded key) and must
+# be found and converted (one record), like its neighbours.
+body("key-plus-is-a-space", notification(PREFIX + "QR+daily+2026-11-20T10%3A15%3A00Z.csv"), "acknowledged",
+     object=PREFIX + "QR daily 2026-11-20T10:15:00Z.csv", records=1)
+body("key-encoded-plus", notification(PREFIX + "QR%2Bdaily-2026-11-20T10%3A15%3A00Z.csv"), "acknowledged",
+     object=PREFIX + "QR+daily-2026-11-20T10:15:00Z.csv", records=1)
+body("key-encoded-slash", notification(PREFIX + "QR%2F2026-11-20T10%3A15%3A00Z.csv"), "acknowledged",
+     object=PREFIX + "QR/2026-11-20T10:15:00Z.csv", records=1)
+body("key-utf8-escapes", notification(PREFIX + "QR-r%C3%A9sum%C3%A9-2026-11-20T10%3A15%3A00Z.csv"), "acknowledged",
+     object=PREFIX + "QR-r\u00e9sum\u00e9-2026-11-20T10:15:00Z.csv", records=1)
+body("key-lower-case-escapes", notification(PREFIX + "QR-2026-11-20T10%3a15%3a00Z.csv"), "acknowledged",
+     object=PREFIX + "QR-2026-11-20T10:15:00Z.csv", records=1)
+
+body("records-is-a-string", {"Records": "none"}, "failed", "SQS message m-bad", "no `Records`")
+body("record-is-a-number", {"Records": [42]}, "failed", "SQS message m-bad", "record 0", "not an S3 event record")
+body("record-without-event-name", {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": BUCKET}, "object": {"key": PREFIX + "QR.csv"}}}]},
+     "failed", "SQS message m-bad", "record 0", "no eventName")
 
 # ---- reports: CSV objects -----------------------------------------------------------------------
 
@@ -198,6 +219,14 @@ report("duplicate-column", QR_HEADER + ",Contacts handled\n" + QR_ROW + ",7\n", 
        file_of("duplicate-column"), "column `Contacts handled` appears more than once (columns 5 and 14)")
 report("non-numeric-metric", QR_HEADER + "\n" + QR_ROW.replace(",6,2,", ",six,2,") + "\n", "failed",
        file_of("non-numeric-metric"), "line 2", "six")
+# Over the reader's record limit (1 MiB, checked per 64 KiB buffer).
+report("oversized-row", QR_HEADER + "\n" + QR_ROW.replace("Support", "S" * ((1 << 20) + (128 << 10))) + "\n", "failed",
+       file_of("oversized-row"), "a record longer than 1048576 bytes")
+report("unterminated-quote", QR_HEADER + "\n" + QR_ROW.replace("Support", '"Support') + "\n" + QR_ROW + "\n", "failed",
+       file_of("unterminated-quote"), "line 2", "the row has 3 fields, the header has 13")
+report("truncated-mid-row", QR_HEADER + "\n" + QR_ROW + "\n" + QR_ROW[:40], "failed", file_of("truncated-mid-row"), "line 3",
+       "the row has 2 fields, the header has 13")
+report("bom-and-crlf", "\ufeff" + QR_HEADER + "\r\n" + QR_ROW + "\r\n", "acknowledged", records=1)
 report("bad-start-timestamp", QR_HEADER + "\n" + QR_ROW.replace("2026-11-20T10:00:00Z", "yesterday", 1) + "\n", "failed",
        file_of("bad-start-timestamp"), "line 2", "yesterday")
 report("end-before-start", QR_HEADER + "\n" + QR_ROW.replace("2026-11-20T10:15:00Z", "2026-11-20T09:45:00Z", 1) + "\n", "failed",

@@ -105,7 +105,11 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
     let reload = value.get(RELOAD_FIELD).and_then(Value::as_str).map(str::to_owned);
     let mut created = Vec::new();
     for (i, record) in records.iter().enumerate() {
-        let event_name = record.get("eventName").and_then(Value::as_str).unwrap_or_default();
+        // A record without an eventName is not an S3 event record: fail rather than drop it.
+        let event_name = record
+            .get("eventName")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("record {i}: not an S3 event record (no eventName)"))?;
         if !event_name.starts_with("ObjectCreated") {
             continue;
         }

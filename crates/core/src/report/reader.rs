@@ -154,6 +154,8 @@ struct RecordGuard<R> {
     total: u64,
     eof: bool,
     last_byte: Option<u8>,
+    /// The byte before `last_byte`.
+    byte_before_last: Option<u8>,
 }
 
 impl<R> RecordGuard<R> {
@@ -164,6 +166,7 @@ impl<R> RecordGuard<R> {
             total: 0,
             eof: false,
             last_byte: None,
+            byte_before_last: None,
         }
     }
 }
@@ -178,6 +181,7 @@ impl<R: Read> Read for RecordGuard<R> {
         self.total += n as u64;
         self.eof = n == 0 && !buf.is_empty();
         if n > 0 {
+            self.byte_before_last = if n > 1 { Some(buf[n - 2]) } else { self.last_byte };
             self.last_byte = Some(buf[n - 1]);
         }
         Ok(n)
@@ -216,7 +220,11 @@ impl<R: Read> Records<R> {
         let after = self.csv.position();
         let guard = self.csv.get_ref();
         let inner_breaks = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
-        let unterminated = guard.eof && after.byte() == guard.total && guard.last_byte != Some(b'\n');
+        let at_end = guard.eof && after.byte() == guard.total;
+        // A quote left open runs to the end of the file and takes its last `\n` into the cell
+        // (unlike a closed quoted cell ending in `\n`, whose closing quote comes before it).
+        let open_quote = record.as_slice().last() == Some(&b'\n') && guard.byte_before_last != Some(b'"');
+        let unterminated = at_end && (guard.last_byte != Some(b'\n') || open_quote);
         let terminator = u64::from(!unterminated);
         Ok(Some(after.line().saturating_sub(inner_breaks + terminator).max(1)))
     }
