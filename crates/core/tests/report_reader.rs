@@ -517,6 +517,26 @@ fn a_duplicated_column_that_is_read_is_an_error_naming_it_and_others_are_ignored
 }
 
 #[test]
+fn interval_start_is_a_whole_minute_even_when_the_report_has_seconds() {
+    let csv = "StartInterval,EndInterval,Queue,Contacts handled\n\
+               2026-11-20T10:14:59.999Z,2026-11-20T10:30:00Z,Sales,1\n\
+               2026-11-20T10:30:20Z,2026-11-20T10:45:00Z,Sales,1\n";
+    let records: Vec<_> = read(QR_KEY, csv).into_iter().map(queue).collect();
+    let starts: Vec<String> = records
+        .iter()
+        .map(|q| {
+            serde_json::to_value(q).unwrap()["interval_start"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(starts, ["2026-11-20T10:15:00Z", "2026-11-20T10:30:00Z"]);
+    assert_eq!(records[0].interval_minutes, 15);
+    assert_eq!(records[1].interval_minutes, 15);
+}
+
+#[test]
 fn non_utc_reports_convert_to_utc() {
     let plus_one = "StartInterval,EndInterval,Queue,Contacts handled\n\
                     2026-11-20T11:15:00+01:00,2026-11-20T11:30:00+01:00,Sales,1\n";

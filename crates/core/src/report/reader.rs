@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use csv::ByteRecord;
 
 use super::header::{Header, ThresholdColumns, display_name};
@@ -522,6 +522,9 @@ impl<R: Read> ReportReader<R> {
                 .parse(row.cell(self.plan.start))
                 .map_err(|e| row.value_error(self.plan.start, e))?
                 .ok_or_else(|| row.error(self.plan.start, ReportProblem::MissingValue))?;
+            // feed.md: interval starts are whole minutes. A start with seconds (an export quirk
+            // such as `10:14:59.999`) goes to the nearest minute.
+            let start = start.duration_round(TimeDelta::minutes(1)).unwrap_or(start);
             let end = self
                 .end_cache
                 .parse(row.cell(self.plan.end))
