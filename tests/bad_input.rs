@@ -10,8 +10,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use connect_wfm_agent_events::KinesisBatch;
+use connect_wfm_bucket_notifications::NotificationConfiguration;
 use connect_wfm_bucket_notifications::memory::{MemoryNotificationStore, MemoryResponseSender};
-use connect_wfm_bucket_notifications::{NotificationConfiguration, Status};
 use connect_wfm_core::memory::{MemoryClaimStore, MemoryFeedSink, MemoryObjectSource, MemoryStateStore};
 use connect_wfm_core::ports::{ClaimOutcome, ClaimStore};
 use connect_wfm_core::report::{IntervalRecord, ReportError, ReportMapping, ReportReader, ReportSource};
@@ -358,10 +358,7 @@ async fn run_cfn(case: &Case, request: Value) -> Result<(), String> {
                 format_args!("{} answers, expected exactly 1", answers.len()),
             )?;
             let answer = &answers[0];
-            let status = match answer.status {
-                Status::Success => "SUCCESS",
-                Status::Failed => "FAILED",
-            };
+            let status = answer.status.as_str();
             let want = case.status.as_deref().unwrap_or("FAILED");
             check(
                 status == want,

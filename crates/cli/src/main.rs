@@ -281,14 +281,10 @@ async fn replay(
                 .await
                 {
                     Ok(answer) => {
-                        let status = match answer.status {
-                            Status::Success => "SUCCESS",
-                            Status::Failed => {
-                                code = ExitCode::FAILURE;
-                                "FAILED"
-                            }
-                        };
-                        eprintln!("{}: {status}: {}", path.display(), answer.reason);
+                        if answer.status == Status::Failed {
+                            code = ExitCode::FAILURE;
+                        }
+                        eprintln!("{}: {}: {}", path.display(), answer.status.as_str(), answer.reason);
                     }
                     Err(e) => {
                         eprintln!("connect-wfm: {}: {e}", path.display());

@@ -203,6 +203,16 @@ pub enum Status {
     Failed,
 }
 
+impl Status {
+    /// As CloudFormation spells it: `SUCCESS` or `FAILED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "SUCCESS",
+            Status::Failed => "FAILED",
+        }
+    }
+}
+
 /// The answer PUT to the ResponseURL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]

@@ -352,15 +352,14 @@ fn decode_well_formed(bytes: &[u8]) -> Option<AgentEvent> {
     if fields.ctr_version.is_some() {
         return None;
     }
-    let text = |raw: Option<&RawValue>| -> Option<String> {
+    let text = |raw: Option<&'_ RawValue>| -> Option<Cow<'_, str>> {
         serde_json::from_str::<Cow<'_, str>>(raw?.get())
             .ok()
             .filter(|t| !t.is_empty())
-            .map(Cow::into_owned)
     };
     let event_type = EventType::parse(&text(fields.event_type)?)?;
     let version = text(fields.version)?;
-    if !SUPPORTED_VERSIONS.contains(&version.as_str()) {
+    if !SUPPORTED_VERSIONS.contains(&version.as_ref()) {
         return None;
     }
     let event_timestamp = parse_timestamp(&text(fields.event_timestamp)?)?;
@@ -381,12 +380,12 @@ fn decode_well_formed(bytes: &[u8]) -> Option<AgentEvent> {
     };
     Some(AgentEvent {
         aws_account_id,
-        agent_arn: text(fields.agent_arn)?,
-        instance_arn: text(fields.instance_arn)?,
-        event_id: text(fields.event_id)?,
+        agent_arn: text(fields.agent_arn)?.into_owned(),
+        instance_arn: text(fields.instance_arn)?.into_owned(),
+        event_id: text(fields.event_id)?.into_owned(),
         event_timestamp,
         event_type,
-        version,
+        version: version.into_owned(),
         current: snapshot(fields.current_agent_snapshot)?,
         previous: snapshot(fields.previous_agent_snapshot)?,
     })
