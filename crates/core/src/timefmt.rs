@@ -1,18 +1,20 @@
-//! Timestamp formatting of the feed: RFC 3339, UTC, `Z` suffix, milliseconds where present.
+//! Timestamp formatting of the feed (feed.md): RFC 3339 in UTC with a `Z` suffix. Instants
+//! carry exactly three fractional digits, `.000` included, so every timestamp has one fixed
+//! width; interval starts are whole minutes written without a fraction.
 
-use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
-/// Formats a timestamp the way feed.md wants it: `2019-05-25T18:55:27.017Z`, or
-/// `2026-11-20T10:15:00Z` when there is no sub-second part. A finer source fraction
-/// (microseconds, nanoseconds) is truncated to milliseconds: the feed never has more than 3
-/// fractional digits.
+/// Formats an instant the way feed.md wants it: `2019-05-25T18:55:27.017Z`,
+/// `2026-11-21T09:00:00.000Z`. A finer source fraction (microseconds, nanoseconds) is truncated
+/// to milliseconds.
 pub fn feed_timestamp(at: &DateTime<Utc>) -> String {
-    let format = if at.nanosecond() == 0 {
-        SecondsFormat::Secs
-    } else {
-        SecondsFormat::Millis
-    };
-    at.to_rfc3339_opts(format, true)
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Formats an interval start: the whole minute, without a fraction (`2026-11-20T10:15:00Z`).
+/// Seconds and fractions, which an interval start never has, are dropped.
+pub fn interval_timestamp(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:00Z").to_string()
 }
 
 /// Serde helper: serialise a `DateTime<Utc>` with [`feed_timestamp`].
@@ -25,25 +27,74 @@ pub mod serde_feed_time {
     }
 }
 
+/// Serde helper: serialise an interval start with [`interval_timestamp`].
+pub mod serde_interval_start {
+    use chrono::{DateTime, Utc};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::interval_timestamp(at))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
     #[test]
-    fn keeps_milliseconds_and_drops_empty_fraction() {
-        let with_ms: DateTime<Utc> = "2019-05-25T18:55:27.017Z".parse().unwrap();
-        assert_eq!(feed_timestamp(&with_ms), "2019-05-25T18:55:27.017Z");
-        let whole: DateTime<Utc> = "2026-11-20T11:15:00+01:00".parse().unwrap();
-        assert_eq!(feed_timestamp(&whole), "2026-11-20T10:15:00Z");
+    fn every_instant_has_exactly_three_fractional_digits() {
+        assert_eq!(
+            feed_timestamp(&at("2019-05-25T18:55:27.017Z")),
+            "2019-05-25T18:55:27.017Z"
+        );
+        assert_eq!(
+            feed_timestamp(&at("2026-11-20T11:15:00+01:00")),
+            "2026-11-20T10:15:00.000Z"
+        );
+        assert_eq!(
+            feed_timestamp(&at("2026-11-21T09:00:00.000Z")),
+            "2026-11-21T09:00:00.000Z"
+        );
+        let widths: Vec<usize> = [
+            "2026-11-21T09:00:00Z",
+            "2019-05-25T18:55:27.5Z",
+            "2019-05-25T18:55:27.017999Z",
+        ]
+        .iter()
+        .map(|t| feed_timestamp(&at(t)).len())
+        .collect();
+        assert_eq!(widths, [24, 24, 24]);
     }
 
     #[test]
     fn a_finer_fraction_is_truncated_to_milliseconds() {
-        let micros: DateTime<Utc> = "2019-05-25T18:55:27.017999Z".parse().unwrap();
-        assert_eq!(feed_timestamp(&micros), "2019-05-25T18:55:27.017Z");
-        let nanos: DateTime<Utc> = "2019-05-25T18:55:27.000000500Z".parse().unwrap();
-        assert_eq!(feed_timestamp(&nanos), "2019-05-25T18:55:27.000Z");
-        let tenths: DateTime<Utc> = "2019-05-25T18:55:27.5Z".parse().unwrap();
-        assert_eq!(feed_timestamp(&tenths), "2019-05-25T18:55:27.500Z");
+        assert_eq!(
+            feed_timestamp(&at("2019-05-25T18:55:27.017999Z")),
+            "2019-05-25T18:55:27.017Z"
+        );
+        assert_eq!(
+            feed_timestamp(&at("2019-05-25T18:55:27.000000500Z")),
+            "2019-05-25T18:55:27.000Z"
+        );
+        assert_eq!(
+            feed_timestamp(&at("2019-05-25T18:55:27.5Z")),
+            "2019-05-25T18:55:27.500Z"
+        );
+    }
+
+    #[test]
+    fn interval_starts_are_whole_minutes_without_a_fraction() {
+        assert_eq!(
+            interval_timestamp(&at("2026-11-20T11:15:00+01:00")),
+            "2026-11-20T10:15:00Z"
+        );
+        assert_eq!(
+            interval_timestamp(&at("2026-11-20T10:15:00.000Z")),
+            "2026-11-20T10:15:00Z"
+        );
     }
 }

@@ -292,7 +292,7 @@ fn record_accessors_and_agent_id() {
 fn exact_json_of_a_queue_interval() {
     let record = one(QR_KEY, QR);
     let expected = json!({
-        "kind": "queue_interval", "schema": 1, "instance": "acme", "queue": "Sales",
+        "kind": "queue_interval", "schema": 1, "basis": "report", "instance": "acme", "queue": "Sales",
         "interval_start": "2026-11-20T10:15:00Z", "interval_minutes": 15,
         "contacts_received": 17, "handled": 13, "handled_short": 8, "handled_long": 5,
         "abandoned": 4, "abandoned_short": 1, "abandoned_long": 3,
@@ -319,7 +319,7 @@ fn exact_json_of_a_queue_interval() {
 fn exact_json_of_an_agent_queue_interval() {
     let mut record = one(AQR_KEY, AQR);
     let expected = json!({
-        "kind": "agent_queue_interval", "schema": 1, "instance": "acme",
+        "kind": "agent_queue_interval", "schema": 1, "basis": "report", "instance": "acme",
         "agent_login": "jdoe", "agent_id": null, "queue": "Sales",
         "interval_start": "2026-11-20T10:15:00Z", "interval_minutes": 15,
         "handled": 7, "talk_time_s": 901, "hold_time_s": 62, "acw_time_s": 183, "handle_time_s": 1146,
@@ -341,7 +341,7 @@ fn exact_json_of_an_agent_queue_interval() {
 fn exact_json_of_an_agent_interval() {
     let record = one(ASPR_KEY, ASPR);
     let expected = json!({
-        "kind": "agent_interval", "schema": 1, "instance": "acme",
+        "kind": "agent_interval", "schema": 1, "basis": "report", "instance": "acme",
         "agent_login": "jdoe", "agent_id": null,
         "interval_start": "2026-11-20T10:15:00Z", "interval_minutes": 15,
         "login_time_s": 900, "not_ready_time_s": 240, "ready_time_s": 660,
@@ -360,6 +360,7 @@ fn exact_json_of_an_agent_interval() {
 const QUEUE_FIELDS: &[&str] = &[
     "kind",
     "schema",
+    "basis",
     "instance",
     "queue",
     "interval_start",
@@ -392,6 +393,7 @@ const QUEUE_FIELDS: &[&str] = &[
 const AGENT_QUEUE_FIELDS: &[&str] = &[
     "kind",
     "schema",
+    "basis",
     "instance",
     "agent_login",
     "agent_id",
@@ -413,6 +415,7 @@ const AGENT_QUEUE_FIELDS: &[&str] = &[
 const AGENT_FIELDS: &[&str] = &[
     "kind",
     "schema",
+    "basis",
     "instance",
     "agent_login",
     "agent_id",

@@ -15,4 +15,6 @@ mod value;
 pub use kind::{ReportKind, ReportSource, instance_from_key, kind_from_name};
 pub use mapping::{Column, ReportMapping, THRESHOLD_PLACEHOLDER, Template};
 pub use reader::{MAX_RECORD_BYTES, ReportError, ReportProblem, ReportReader};
-pub use record::{AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, RecordSource, ServiceLevel};
+pub use record::{
+    AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
+};

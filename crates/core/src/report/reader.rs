@@ -11,7 +11,9 @@ use csv::ByteRecord;
 use super::header::{Header, ThresholdColumns, display_name};
 use super::kind::{ReportKind, ReportSource, instance_from_key, kind_from_name};
 use super::mapping::{Column, ReportMapping, Template};
-use super::record::{AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, RecordSource, ServiceLevel};
+use super::record::{
+    AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
+};
 use super::value::{self, ValueError};
 use crate::feed::SCHEMA;
 
@@ -784,6 +786,7 @@ fn queue_interval(
     Ok(QueueInterval {
         kind: QueueInterval::KIND,
         schema: SCHEMA,
+        basis: REPORT_BASIS,
         instance: base.instance,
         queue,
         interval_start: base.interval_start,
@@ -825,6 +828,7 @@ fn agent_queue_interval(row: &Row<'_>, base: Base) -> Result<AgentQueueInterval,
     Ok(AgentQueueInterval {
         kind: AgentQueueInterval::KIND,
         schema: SCHEMA,
+        basis: REPORT_BASIS,
         instance: base.instance,
         agent_login,
         agent_id: None,
@@ -854,6 +858,7 @@ fn agent_interval(row: &Row<'_>, base: Base) -> Result<AgentInterval, ReportErro
     Ok(AgentInterval {
         kind: AgentInterval::KIND,
         schema: SCHEMA,
+        basis: REPORT_BASIS,
         instance: base.instance,
         agent_login,
         agent_id: None,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
 use super::kind::ReportKind;
-use crate::timefmt::serde_feed_time;
+use crate::timefmt::serde_interval_start;
 
 /// Serialises a shared string (the per-file `instance`, `bucket`, `key`) as a plain string.
 fn shared_str<S: Serializer>(value: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
@@ -45,6 +45,10 @@ pub struct ServiceLevel {
     pub pct: Option<f64>,
 }
 
+/// `basis` of every record read from a Connect report (feed.md: authoritative, ~15–25 minutes
+/// after the interval).
+pub const REPORT_BASIS: &str = "report";
+
 /// `queue_interval`: one queue, one interval (report kind QR).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueInterval {
@@ -52,13 +56,15 @@ pub struct QueueInterval {
     pub kind: &'static str,
     /// [`crate::feed::SCHEMA`].
     pub schema: u32,
+    /// [`REPORT_BASIS`]: the numbers come from Connect's report.
+    pub basis: &'static str,
     /// Instance alias (from the key `connect/<alias>/Reports/...`) or configured.
     #[serde(serialize_with = "shared_str")]
     pub instance: Arc<str>,
     /// `Queue`.
     pub queue: String,
     /// `StartInterval` in UTC.
-    #[serde(with = "serde_feed_time")]
+    #[serde(with = "serde_interval_start")]
     pub interval_start: DateTime<Utc>,
     /// EndInterval − StartInterval, minutes.
     pub interval_minutes: u32,
@@ -124,6 +130,8 @@ pub struct AgentQueueInterval {
     pub kind: &'static str,
     /// [`crate::feed::SCHEMA`].
     pub schema: u32,
+    /// [`REPORT_BASIS`]: the numbers come from Connect's report.
+    pub basis: &'static str,
     /// Instance alias (from the key `connect/<alias>/Reports/...`) or configured.
     #[serde(serialize_with = "shared_str")]
     pub instance: Arc<str>,
@@ -134,7 +142,7 @@ pub struct AgentQueueInterval {
     /// `Queue`.
     pub queue: String,
     /// `StartInterval` in UTC.
-    #[serde(with = "serde_feed_time")]
+    #[serde(with = "serde_interval_start")]
     pub interval_start: DateTime<Utc>,
     /// EndInterval − StartInterval, minutes.
     pub interval_minutes: u32,
@@ -174,6 +182,8 @@ pub struct AgentInterval {
     pub kind: &'static str,
     /// [`crate::feed::SCHEMA`].
     pub schema: u32,
+    /// [`REPORT_BASIS`]: the numbers come from Connect's report.
+    pub basis: &'static str,
     /// Instance alias (from the key `connect/<alias>/Reports/...`) or configured.
     #[serde(serialize_with = "shared_str")]
     pub instance: Arc<str>,
@@ -182,7 +192,7 @@ pub struct AgentInterval {
     /// From the agent-state store by login (set by the handler), else null.
     pub agent_id: Option<String>,
     /// `StartInterval` in UTC.
-    #[serde(with = "serde_feed_time")]
+    #[serde(with = "serde_interval_start")]
     pub interval_start: DateTime<Utc>,
     /// EndInterval − StartInterval, minutes.
     pub interval_minutes: u32,
