@@ -3,11 +3,13 @@
 
 use std::io::Read;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use connect_wfm_aws::config::{ConfigError, load_mapping};
 use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource};
 use connect_wfm_core::agent::{Activity, AgentState, ContactRef, Watermark};
 use connect_wfm_core::ports::{AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, ObjectSource};
+use connect_wfm_core::report::agent_id_for;
 use connect_wfm_e2e as support;
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -78,10 +80,10 @@ async fn state_store_round_trips_every_field() {
         on_contact.agent_arn.clone(),
     ];
     let loaded = store.load_many(&arns).await.unwrap();
-    assert_eq!(loaded.len(), 2, "the unknown agent is simply missing");
-    assert_eq!(loaded[&on_contact.agent_arn], on_contact);
-    assert_eq!(loaded[&no_login.agent_arn], no_login);
-    assert!(store.load_many(&[]).await.unwrap().is_empty());
+    assert_eq!(loaded.states.len(), 2, "the unknown agent is simply missing");
+    assert_eq!(loaded.states[&on_contact.agent_arn], on_contact);
+    assert_eq!(loaded.states[&no_login.agent_arn], no_login);
+    assert!(store.load_many(&[]).await.unwrap().states.is_empty());
 }
 
 #[tokio::test]
@@ -98,7 +100,7 @@ async fn state_store_loads_100_agents_per_request() {
 
     requests.clear();
     let loaded = store.load_many(&arns[..100]).await.unwrap();
-    assert_eq!(loaded.len(), 100);
+    assert_eq!(loaded.states.len(), 100);
     assert_eq!(requests.count("BatchGetItem"), 1, "one round trip for 100 agents");
 
     // Duplicates are requested once (DynamoDB refuses a batch with a duplicate key).
@@ -110,9 +112,9 @@ async fn state_store_loads_100_agents_per_request() {
         2,
         "150 distinct agents take two requests"
     );
-    assert_eq!(loaded.len(), 150);
+    assert_eq!(loaded.states.len(), 150);
     for state in &agents {
-        assert_eq!(loaded[&state.agent_arn], *state);
+        assert_eq!(loaded.states[&state.agent_arn], *state);
     }
 }
 
@@ -130,7 +132,7 @@ async fn state_store_retries_unprocessed_keys_then_gives_up_retryably() {
 
     let twice = DynamoStateStore::new(support::throttled_batch_get_dynamodb(&config, 2), &table);
     let loaded = twice.load_many(&arns).await.unwrap();
-    assert_eq!(loaded.len(), 3, "read on the third request");
+    assert_eq!(loaded.states.len(), 3, "read on the third request");
 
     let always = DynamoStateStore::new(support::throttled_batch_get_dynamodb(&config, usize::MAX), &table);
     let err = always.load_many(&arns).await.unwrap_err();
@@ -155,7 +157,7 @@ async fn state_store_commits_only_advancing_watermarks() {
         "a replay"
     );
     let arn = vec![newer.agent_arn.clone()];
-    assert_eq!(store.load_many(&arn).await.unwrap()[&newer.agent_arn], newer);
+    assert_eq!(store.load_many(&arn).await.unwrap().states[&newer.agent_arn], newer);
 
     // Same millisecond, one more event id: advances. Same count again: does not.
     let two_ids = AgentState {
@@ -176,11 +178,11 @@ async fn state_store_commits_only_advancing_watermarks() {
         ..newer.clone()
     };
     assert_eq!(store.commit(&rival).await.unwrap(), CommitOutcome::Superseded);
-    assert_eq!(store.load_many(&arn).await.unwrap()[&newer.agent_arn], two_ids);
+    assert_eq!(store.load_many(&arn).await.unwrap().states[&newer.agent_arn], two_ids);
 }
 
 #[tokio::test]
-async fn state_store_finds_agent_ids_by_login() {
+async fn state_store_finds_agents_by_login_with_their_instances() {
     let store = state_store().await;
     for n in 0..5 {
         store.commit(&agent(n)).await.unwrap();
@@ -201,45 +203,134 @@ async fn state_store_finds_agent_ids_by_login() {
         ..agent(1)
     };
     store.commit(&recreated).await.unwrap();
+    // Another instance has an agent with the login agent3.
+    let other_instance = AgentState {
+        agent_arn: "arn:aws:connect:us-east-1:123456789012:instance/inst-2/agent/other-3".into(),
+        agent_id: "other-3".into(),
+        instance_id: "inst-2".into(),
+        ..agent(3)
+    };
+    store.commit(&other_instance).await.unwrap();
 
     let logins: Vec<String> = ["agent0", "agent1", "agent3", "agent3", "nobody", ""]
         .into_iter()
         .map(String::from)
         .collect();
-    let ids = store.agent_ids_by_login(&logins).await.unwrap();
-    assert_eq!(ids.len(), 3, "{ids:?}");
-    assert_eq!(ids["agent0"], agent(0).agent_id);
-    assert_eq!(ids["agent1"], recreated.agent_id);
-    assert_eq!(ids["agent3"], agent(3).agent_id);
+    let mut known = store.agents_by_login(&logins).await.unwrap();
+    known.sort_by(|a, b| (&a.login, &a.agent_id).cmp(&(&b.login, &b.agent_id)));
+    let found: Vec<(&str, &str, &str)> = known
+        .iter()
+        .map(|a| (a.login.as_str(), a.agent_id.as_str(), a.instance_id.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("agent0", agent(0).agent_id.as_str(), "inst-1"),
+            ("agent1", agent(1).agent_id.as_str(), "inst-1"),
+            ("agent1", recreated.agent_id.as_str(), "inst-1"),
+            ("agent3", agent(3).agent_id.as_str(), "inst-1"),
+            ("agent3", "other-3", "inst-2"),
+        ]
+    );
+    assert_eq!(known[2].last_seen, Some(recreated.last_seen));
+    // The rule of feed.md on what the store returned.
+    assert_eq!(agent_id_for(&known, "agent1", None), Some(recreated.agent_id.as_str()));
+    assert_eq!(agent_id_for(&known, "agent3", Some("inst-2")), Some("other-3"));
+    assert_eq!(
+        agent_id_for(&known, "agent3", None),
+        None,
+        "two instances, instance unknown"
+    );
 }
 
-#[tokio::test]
-async fn state_store_reports_a_malformed_item_naming_it() {
-    let store = state_store().await;
-    let state = agent(4);
-    store.commit(&state).await.unwrap();
-    store
+/// Breaks the stored item of `state` with an update expression.
+async fn break_item(store: &DynamoStateStore, state: &AgentState, update: &str, values: &[(&str, AttributeValue)]) {
+    let mut request = store
         .client
         .update_item()
         .table_name(&store.table)
-        .key(
-            "agent_arn",
-            aws_sdk_dynamodb::types::AttributeValue::S(state.agent_arn.clone()),
-        )
-        .update_expression("SET activity = :a")
-        .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::S("Lunch".into()))
-        .send()
-        .await
-        .unwrap();
-    let err = store
-        .load_many(std::slice::from_ref(&state.agent_arn))
-        .await
-        .unwrap_err();
-    assert!(!err.retryable);
-    let text = err.to_string();
+        .key("agent_arn", AttributeValue::S(state.agent_arn.clone()))
+        .update_expression(update);
+    for (name, value) in values {
+        request = request.expression_attribute_values(*name, value.clone());
+    }
+    request.send().await.unwrap();
+}
+
+#[tokio::test]
+async fn state_store_returns_a_malformed_item_as_unreadable_and_replaces_exactly_it() {
+    let store = state_store().await;
+    let state = agent(4);
+    store.commit(&state).await.unwrap();
+    break_item(
+        &store,
+        &state,
+        "SET activity = :a",
+        &[(":a", AttributeValue::S("Lunch".into()))],
+    )
+    .await;
+    let loaded = store.load_many(std::slice::from_ref(&state.agent_arn)).await.unwrap();
+    assert!(loaded.states.is_empty());
+    let unreadable = &loaded.unreadable[&state.agent_arn];
     assert!(
-        text.contains(&store.table) && text.contains(&state.agent_arn) && text.contains("`activity`"),
-        "{text}"
+        unreadable.location.contains(&store.table) && unreadable.location.contains(&state.agent_arn),
+        "{unreadable:?}"
+    );
+    assert!(unreadable.reason.contains("`activity`"), "{}", unreadable.reason);
+    let raw: serde_json::Value = serde_json::from_slice(&unreadable.raw).unwrap();
+    assert_eq!(
+        raw["activity"],
+        serde_json::json!({ "S": "Lunch" }),
+        "kept exactly as stored"
+    );
+
+    // First sight from an event older than the broken row's watermark: a plain commit is
+    // refused, the replacement of exactly that row is not.
+    let older = AgentState {
+        watermark: Watermark::new(at("2026-03-01T07:00:00Z"), "ev-older"),
+        ..agent(4)
+    };
+    assert_eq!(store.commit(&older).await.unwrap(), CommitOutcome::Superseded);
+    assert_eq!(
+        store.replace_unreadable(&older, unreadable).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(
+        store
+            .load_many(std::slice::from_ref(&state.agent_arn))
+            .await
+            .unwrap()
+            .states[&state.agent_arn],
+        older
+    );
+    // The row changed since it was read: the token no longer matches, the watermark decides.
+    let stale = AgentState {
+        watermark: Watermark::new(at("2026-03-01T06:00:00Z"), "ev-stale"),
+        ..agent(4)
+    };
+    assert_eq!(
+        store.replace_unreadable(&stale, unreadable).await.unwrap(),
+        CommitOutcome::Superseded
+    );
+
+    // A row without a watermark at all: a commit can never pass its condition, a replacement can.
+    break_item(&store, &state, "REMOVE wm_ms, wm_n", &[]).await;
+    let loaded = store.load_many(std::slice::from_ref(&state.agent_arn)).await.unwrap();
+    let unreadable = &loaded.unreadable[&state.agent_arn];
+    assert!(unreadable.reason.contains("`wm_"), "{}", unreadable.reason);
+    let newer = agent(4);
+    assert_eq!(store.commit(&newer).await.unwrap(), CommitOutcome::Superseded);
+    assert_eq!(
+        store.replace_unreadable(&newer, unreadable).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(
+        store
+            .load_many(std::slice::from_ref(&state.agent_arn))
+            .await
+            .unwrap()
+            .states[&state.agent_arn],
+        newer
     );
 }
 

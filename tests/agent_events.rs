@@ -98,8 +98,9 @@ async fn a_batch_lands_in_dynamodb_and_s3_and_its_replay_adds_nothing() {
         arns
     };
     let rows = stack.states.load_many(&arns).await.unwrap();
-    assert_eq!(rows.len(), 4, "one row per agent");
+    assert_eq!(rows.states.len(), 4, "one row per agent");
     let jdoe = rows
+        .states
         .values()
         .find(|s| s.agent_id == "62f746b4-84e6-4ceb-95bd-447e7184d454")
         .unwrap();
@@ -280,6 +281,7 @@ async fn a_newer_row_written_meanwhile_wins_the_conditional_write() {
         .load_many(std::slice::from_ref(&arn))
         .await
         .unwrap()
+        .states
         .remove(&arn)
         .unwrap();
     newer.state = "Lunch".into();
@@ -301,6 +303,7 @@ async fn a_newer_row_written_meanwhile_wins_the_conditional_write() {
         .load_many(std::slice::from_ref(&arn))
         .await
         .unwrap()
+        .states
         .remove(&arn)
         .unwrap();
     assert_eq!(row.state, "Lunch", "the newer row stays");
@@ -339,4 +342,55 @@ async fn a_replay_from_the_middle_of_a_batch_re_emits_only_uncommitted_agents() 
     let mut ids: Vec<&str> = lines.iter().map(|l| l["event_id"].as_str().unwrap()).collect();
     ids.sort();
     assert_eq!(ids, ["p1", "p2", "q1", "q2"], "each transition once");
+}
+
+/// A stored row that cannot be read (here: an activity no mapping knows) is permanent: it is
+/// kept under the feed's rejects with its raw attributes, the agent continues as first sight,
+/// and the commit replaces the row. Nothing is retried, nothing blocks the shard.
+#[tokio::test]
+async fn an_unreadable_stored_row_is_kept_under_rejects_and_replaced_by_the_next_commit() {
+    let stack = stack().await;
+    let first = batch(1, &[event("u1", "u1-1", "2026-11-20T08:00:00.000Z", "Available")]);
+    assert_eq!(
+        handle_batch(&first, &stack.states, &stack.sink, &Settings::default(), now())
+            .await
+            .failed_from(),
+        None
+    );
+    let arn = "arn:aws:connect:us-east-1:123456789012:instance/e2e/agent/u1";
+    stack
+        .states
+        .client
+        .update_item()
+        .table_name(&stack.states.table)
+        .key("agent_arn", aws_sdk_dynamodb::types::AttributeValue::S(arn.into()))
+        .update_expression("SET activity = :a REMOVE wm_ms")
+        .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::S("Lunch".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let next = batch(2, &[event("u1", "u1-2", "2026-11-20T08:05:00.000Z", "Break")]);
+    let outcome = handle_batch(&next, &stack.states, &stack.sink, &Settings::default(), now()).await;
+    assert_eq!(outcome.failed_from(), None, "not retried");
+    assert_eq!(outcome.stats.unreadable_states, 1);
+    assert_eq!(outcome.stats.committed, 1);
+
+    let rejects = support::read_json_lines(&stack.s3, &stack.bucket, "wfm/rejects/").await;
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert!(rejects[0]["input"].as_str().unwrap().contains(arn));
+    assert!(rejects[0]["reason"].as_str().unwrap().contains("cannot be read"));
+    let raw: Value = serde_json::from_str(rejects[0]["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(raw["activity"], json!({ "S": "Lunch" }), "raw attributes as stored");
+
+    // First sight: the transition has no previous state; the row is readable again.
+    let lines = support::read_json_lines(&stack.s3, &stack.bucket, "wfm/agent_state/").await;
+    let last = lines.iter().find(|l| l["event_id"] == "u1-2").unwrap();
+    assert_eq!(
+        (last["state"].as_str(), &last["previous_state"]),
+        (Some("Break"), &Value::Null)
+    );
+    let row = stack.states.load_many(&[arn.to_owned()]).await.unwrap();
+    assert!(row.unreadable.is_empty());
+    assert_eq!(row.states[arn].state, "Break");
 }

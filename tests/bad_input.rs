@@ -231,9 +231,20 @@ async fn run_reports(case: &Case, bad_body: String, object: Option<(&str, Vec<u8
                 format_args!("failed objects {:?}", bad.objects),
             )?;
             contains_all(case, reasons[0])?;
-            // Nothing of a file that failed reaches the feed, and its claim is not left locked.
+            // Nothing of a file that failed reaches the feed but its reject (kept with the
+            // reason, architecture.md), and its claim is not left locked.
             if let Some((key, _)) = &object {
-                let written = sink.keys().iter().filter(|k| !k.contains("good-")).count();
+                let rejected = sink.lines("rejects/");
+                check(
+                    rejected.len() == 1 && rejected[0]["reason"] == reasons[0],
+                    case,
+                    format_args!("rejects {rejected:?}, expected one with the reason"),
+                )?;
+                let written = sink
+                    .keys()
+                    .iter()
+                    .filter(|k| !k.contains("good-") && !k.starts_with("rejects/"))
+                    .count();
                 check(
                     written == 0,
                     case,

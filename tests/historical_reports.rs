@@ -171,6 +171,11 @@ async fn reports_notified_through_sqs_become_feed_records_once() {
 
     let lines = support::read_json_lines(&s3, &feed_bucket, "wfm/").await;
     let count = |kind: &str| lines.iter().filter(|l| l["kind"] == kind).count();
+    // Permanent: the broken report is also kept under the feed's rejects with its reason.
+    let rejects: Vec<&serde_json::Value> = lines.iter().filter(|l| l["kind"] == "reject").collect();
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(rejects[0]["reason"], reason.as_str());
+    assert_eq!(rejects[0]["function"], "historical-reports");
     assert_eq!(
         (
             count("queue_interval"),
@@ -179,7 +184,12 @@ async fn reports_notified_through_sqs_become_feed_records_once() {
         ),
         (7, 6, 4)
     );
-    assert!(lines.iter().all(|l| l["source"]["bucket"] == reports_bucket.as_str()));
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["kind"] != "reject")
+            .all(|l| l["source"]["bucket"] == reports_bucket.as_str())
+    );
 
     // At-least-once delivery: the same messages again change nothing.
     let objects_before = support::read_objects(&s3, &feed_bucket, "wfm/").await.len();
@@ -211,6 +221,28 @@ async fn reports_notified_through_sqs_become_feed_records_once() {
     assert_eq!(
         claims.claim(&claim_id, Utc::now()).await.unwrap(),
         ClaimOutcome::Claimed
+    );
+
+    // Transient: a report held by another run fails its message to be retried, and is not a
+    // reject. (The claim just taken above holds the broken report.)
+    let rejects_before = support::read_objects(&s3, &feed_bucket, "wfm/rejects/").await.len();
+    let held = handle_messages(&batch, &ports, &settings, Utc::now()).await;
+    let held_outcome = held
+        .messages
+        .iter()
+        .flat_map(|m| &m.objects)
+        .find(|(o, _)| o.as_ref().is_some_and(|o| o.key.contains("QR-broken")))
+        .map(|(_, r)| r.clone())
+        .unwrap();
+    assert!(
+        matches!(&held_outcome, ObjectOutcome::Failed { permanent: false, reason } if reason.contains("another run")),
+        "{held_outcome:?}"
+    );
+    assert_eq!(held.response.batch_item_failures.len(), 1);
+    assert_eq!(
+        support::read_objects(&s3, &feed_bucket, "wfm/rejects/").await.len(),
+        rejects_before,
+        "a transient failure is retried, not kept as a reject"
     );
 }
 

@@ -4,8 +4,11 @@
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use connect_wfm_core::ports::PortError;
 
-/// Error codes that mean the request itself is wrong: sending it again cannot succeed.
+/// Error codes that mean the request itself is wrong or not allowed: sending it again cannot
+/// succeed (architecture.md, "Error policy": bad input and access denied are permanent).
 const PERMANENT_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
     "ValidationException",
     "SerializationException",
     "InvalidParameterValue",
@@ -15,10 +18,10 @@ const PERMANENT_CODES: &[&str] = &[
 ];
 
 /// A [`PortError`] for a failed SDK call. Everything is retryable except requests that can
-/// never succeed as sent (a validation error, a request the SDK could not even build): a
-/// missing table or a denied permission is fixed by a deploy, and until then the input must be
-/// delivered again rather than dropped. The SDK's standard retry (throttling, 5xx, timeouts)
-/// has already run when this is called.
+/// never succeed as sent (a validation error, a denied permission, a request the SDK could not
+/// even build): the handlers keep such input under rejects or in the DLQ instead of retrying it
+/// until a shard stalls. A missing table or bucket stays retryable (a deploy in progress). The
+/// SDK's standard retry (throttling, 5xx, timeouts) has already run when this is called.
 pub(crate) fn port_error<E, R>(operation: impl Into<String>, err: &SdkError<E, R>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

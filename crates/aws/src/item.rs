@@ -388,3 +388,98 @@ mod tests {
         assert_eq!(agent_state_from_item("t", &item).unwrap_err().attribute, "since");
     }
 }
+
+/// An item as DynamoDB JSON (`{"attr": {"S": "..."}}`): how an item that cannot be read is kept
+/// under rejects, exactly as stored.
+pub fn item_to_json(item: &Item) -> serde_json::Value {
+    let mut names: Vec<&String> = item.keys().collect();
+    names.sort();
+    serde_json::Value::Object(
+        names
+            .into_iter()
+            .map(|name| (name.clone(), attribute_to_json(&item[name])))
+            .collect(),
+    )
+}
+
+fn attribute_to_json(value: &AttributeValue) -> serde_json::Value {
+    use serde_json::json;
+    let b64 = |b: &aws_smithy_types::Blob| aws_smithy_types::base64::encode(b.as_ref());
+    match value {
+        AttributeValue::S(v) => json!({ "S": v }),
+        AttributeValue::N(v) => json!({ "N": v }),
+        AttributeValue::Bool(v) => json!({ "BOOL": v }),
+        AttributeValue::Null(v) => json!({ "NULL": v }),
+        AttributeValue::B(v) => json!({ "B": b64(v) }),
+        AttributeValue::Ss(v) => json!({ "SS": v }),
+        AttributeValue::Ns(v) => json!({ "NS": v }),
+        AttributeValue::Bs(v) => json!({ "BS": v.iter().map(b64).collect::<Vec<_>>() }),
+        AttributeValue::L(v) => json!({ "L": v.iter().map(attribute_to_json).collect::<Vec<_>>() }),
+        AttributeValue::M(v) => json!({ "M": item_to_json(v) }),
+        _ => json!({ "UNKNOWN": format!("{value:?}") }),
+    }
+}
+
+/// How an unreadable item's watermark attributes looked when it was read: the version token
+/// that lets a replacement overwrite exactly that item (see
+/// [`crate::DynamoStateStore`]'s `replace_unreadable`). Per attribute: absent, a string or
+/// number value, or only its type.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StoredAttribute {
+    Absent,
+    S(String),
+    N(String),
+    Type(String),
+}
+
+impl StoredAttribute {
+    fn of(item: &Item, name: &str) -> Self {
+        match item.get(name) {
+            None => Self::Absent,
+            Some(AttributeValue::S(v)) => Self::S(v.clone()),
+            Some(AttributeValue::N(v)) => Self::N(v.clone()),
+            Some(other) => Self::Type(attribute_type(other).to_owned()),
+        }
+    }
+
+    /// A condition true while attribute `#name` still looks like this; `placeholder` names the
+    /// value in the expression.
+    pub fn condition(&self, name: &str, placeholder: &str) -> (String, Option<AttributeValue>) {
+        match self {
+            Self::Absent => (format!("attribute_not_exists({name})"), None),
+            Self::S(v) => (format!("{name} = {placeholder}"), Some(AttributeValue::S(v.clone()))),
+            Self::N(v) => (format!("{name} = {placeholder}"), Some(AttributeValue::N(v.clone()))),
+            Self::Type(t) => (
+                format!("attribute_type({name}, {placeholder})"),
+                Some(AttributeValue::S(t.clone())),
+            ),
+        }
+    }
+}
+
+fn attribute_type(value: &AttributeValue) -> &'static str {
+    match value {
+        AttributeValue::S(_) => "S",
+        AttributeValue::N(_) => "N",
+        AttributeValue::B(_) => "B",
+        AttributeValue::Bool(_) => "BOOL",
+        AttributeValue::Null(_) => "NULL",
+        AttributeValue::Ss(_) => "SS",
+        AttributeValue::Ns(_) => "NS",
+        AttributeValue::Bs(_) => "BS",
+        AttributeValue::L(_) => "L",
+        AttributeValue::M(_) => "M",
+        _ => "M",
+    }
+}
+
+/// The version token of an unreadable agent-state item: its watermark attributes as read.
+pub fn unreadable_version(item: &Item) -> String {
+    let version = (StoredAttribute::of(item, WM_MS), StoredAttribute::of(item, WM_N));
+    serde_json::to_string(&version).expect("a version token serialises")
+}
+
+/// The watermark attributes of a version token made by [`unreadable_version`].
+pub fn parse_unreadable_version(token: &str) -> Option<(StoredAttribute, StoredAttribute)> {
+    serde_json::from_str(token).ok()
+}

@@ -5,6 +5,7 @@
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use connect_wfm_core::ports::PortError;
+use connect_wfm_core::report::is_csv_key;
 
 use crate::error::port_error;
 
@@ -17,7 +18,7 @@ pub struct ListedObject {
     pub last_modified: DateTime<Utc>,
 }
 
-/// Every `.csv` object under `prefix` in `bucket` last modified in `[since, until)` (either
+/// Every `.csv` object (any case, as the function takes them) under `prefix` in `bucket` last modified in `[since, until)` (either
 /// bound optional), in key order. Pages through ListObjectsV2.
 pub async fn list_reports(
     s3: &aws_sdk_s3::Client,
@@ -44,7 +45,7 @@ pub async fn list_reports(
                 continue;
             };
             let in_period = since.is_none_or(|s| last_modified >= s) && until.is_none_or(|u| last_modified < u);
-            if key.ends_with(".csv") && in_period {
+            if is_csv_key(key) && in_period {
                 found.push(ListedObject {
                     key: key.to_owned(),
                     etag: object.e_tag().unwrap_or_default().trim_matches('"').to_owned(),

@@ -1,19 +1,20 @@
 //! [`DynamoStateStore`]: the agent-state port on a DynamoDB table (layout in [`crate::item`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::AgentState;
-use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, PortError};
+use connect_wfm_core::agent::instance_id_of_agent_arn;
+use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, KnownAgent, LoadedStates, PortError, UnreadableState};
 use futures_util::future::try_join_all;
 
 use crate::error::port_error;
 use crate::item::{
-    AGENT_ARN, AGENT_ID, AGENT_LOGIN, Item, ItemReader, LAST_SEEN, agent_key, agent_state_from_item,
-    agent_state_to_item,
+    AGENT_ARN, AGENT_ID, AGENT_LOGIN, Item, ItemError, ItemReader, LAST_SEEN, WM_MS, WM_N, agent_key,
+    agent_state_from_item, agent_state_to_item, item_to_json, parse_unreadable_version, unreadable_version,
 };
 use crate::schema::BY_LOGIN_INDEX;
 
@@ -52,7 +53,7 @@ impl DynamoStateStore {
 
     /// Loads up to 100 distinct agents: one BatchGetItem, plus one more per round of
     /// unprocessed keys (throttled reads), with exponential backoff.
-    async fn load_chunk(&self, arns: &[&str], into: &mut HashMap<String, AgentState>) -> Result<(), PortError> {
+    async fn load_chunk(&self, arns: &[&str], into: &mut LoadedStates) -> Result<(), PortError> {
         let operation = || format!("load agent-state {} agents from table {}", arns.len(), self.table);
         let mut keys: Vec<Item> = arns.iter().map(|arn| agent_key(arn)).collect();
         let mut pause = BATCH_GET_BACKOFF;
@@ -75,8 +76,15 @@ impl DynamoStateStore {
                 .and_then(|mut r| r.remove(&self.table))
                 .unwrap_or_default()
             {
-                let state = agent_state_from_item(&self.table, &item).map_err(|e| e.into_port_error(operation()))?;
-                into.insert(state.agent_arn.clone(), state);
+                match agent_state_from_item(&self.table, &item) {
+                    Ok(state) => {
+                        into.states.insert(state.agent_arn.clone(), state);
+                    }
+                    Err(e) => {
+                        let unreadable = self.unreadable(&item, e);
+                        into.unreadable.insert(unreadable.agent_arn.clone(), unreadable);
+                    }
+                }
             }
             keys = output
                 .unprocessed_keys
@@ -103,12 +111,27 @@ impl DynamoStateStore {
         ))
     }
 
-    /// The agent id of `login`: the item with the latest `last_seen` when several agents share
-    /// the login (an agent recreated in Connect gets a new id; the one seen last is current).
-    async fn agent_id_of_login(&self, login: &str) -> Result<Option<String>, PortError> {
+    /// An item that cannot be read, as the handler keeps it: location, reason, raw attributes
+    /// and the version token of its watermark attributes.
+    fn unreadable(&self, item: &Item, error: ItemError) -> UnreadableState {
+        UnreadableState {
+            agent_arn: match item.get(AGENT_ARN) {
+                Some(AttributeValue::S(arn)) => arn.clone(),
+                _ => String::new(),
+            },
+            location: format!("table {}, item {}", error.table, error.key),
+            reason: format!("attribute `{}` {}", error.attribute, error.problem),
+            raw: item_to_json(item).to_string().into_bytes(),
+            version: unreadable_version(item),
+        }
+    }
+
+    /// Every agent the `by_login` index holds for `login`. Index items that cannot be read are
+    /// logged and left out.
+    async fn agents_of_login(&self, login: &str) -> Result<Vec<KnownAgent>, PortError> {
         // Never put the login (personal data) in an error or log line.
         let operation = || format!("query index {BY_LOGIN_INDEX} of table {}", self.table);
-        let mut best: Option<(Option<DateTime<Utc>>, String)> = None;
+        let mut agents = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let output = self
@@ -124,57 +147,136 @@ impl DynamoStateStore {
                 .await
                 .map_err(|e| port_error(operation(), &e))?;
             for item in output.items() {
-                let r = ItemReader::new(&self.table, AGENT_ARN, item);
-                let agent_id = r.string(AGENT_ID).map_err(|e| e.into_port_error(operation()))?;
-                let last_seen = r
-                    .opt_string(LAST_SEEN)
-                    .map_err(|e| e.into_port_error(operation()))?
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.with_timezone(&Utc));
-                if best.as_ref().is_none_or(|(seen, _)| last_seen > *seen) {
-                    best = Some((last_seen, agent_id.to_owned()));
+                match known_agent_from_index_item(&self.table, login, item) {
+                    Ok(agent) => agents.push(agent),
+                    Err(e) => tracing::warn!(error = %e, "index item cannot be read; left out of the agent-id lookup"),
                 }
             }
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(best.map(|(_, id)| id)),
+                _ => return Ok(agents),
             }
         }
     }
 }
 
+/// An agent of the `by_login` index. The index projects the table key (the agent ARN, which
+/// holds the instance id), `agent_id` and `last_seen`.
+fn known_agent_from_index_item(table: &str, login: &str, item: &Item) -> Result<KnownAgent, ItemError> {
+    let r = ItemReader::new(table, AGENT_ARN, item);
+    let arn = r.string(AGENT_ARN)?;
+    let instance_id = instance_id_of_agent_arn(arn).ok_or_else(|| r.error(AGENT_ARN, "is not an agent ARN"))?;
+    let last_seen = r
+        .opt_string(LAST_SEEN)?
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| r.error(LAST_SEEN, format!("is not an RFC 3339 timestamp ({e})")))
+        })
+        .transpose()?;
+    Ok(KnownAgent {
+        login: login.to_owned(),
+        agent_id: r.string(AGENT_ID)?.to_owned(),
+        instance_id: instance_id.to_owned(),
+        last_seen,
+    })
+}
+
 impl AgentStateStore for DynamoStateStore {
     /// One strongly consistent BatchGetItem per 100 distinct agents (requests run one after the
-    /// other); a malformed stored item is a non-retryable error naming table, key and attribute.
-    async fn load_many(&self, agent_arns: &[String]) -> Result<HashMap<String, AgentState>, PortError> {
+    /// other); a malformed stored item is returned as unreadable, naming table, key and attribute.
+    async fn load_many(&self, agent_arns: &[String]) -> Result<LoadedStates, PortError> {
         let mut seen = HashSet::new();
         let distinct: Vec<&str> = agent_arns
             .iter()
             .map(String::as_str)
             .filter(|arn| seen.insert(*arn))
             .collect();
-        let mut states = HashMap::with_capacity(distinct.len());
+        let mut loaded = LoadedStates::default();
         for chunk in distinct.chunks(BATCH_GET_LIMIT) {
-            self.load_chunk(chunk, &mut states).await?;
+            self.load_chunk(chunk, &mut loaded).await?;
         }
-        Ok(states)
+        Ok(loaded)
     }
 
     /// A conditional PutItem of the whole row; a failed condition means the stored watermark is
     /// at or past this one: [`CommitOutcome::Superseded`].
     async fn commit(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
+        self.put_state(state, None).await
+    }
+
+    /// The same PutItem, whose condition also accepts the unreadable item exactly as it was
+    /// read (its watermark attributes unchanged).
+    async fn replace_unreadable(
+        &self,
+        state: &AgentState,
+        unreadable: &UnreadableState,
+    ) -> Result<CommitOutcome, PortError> {
+        let Some((wm_ms, wm_n)) = parse_unreadable_version(&unreadable.version) else {
+            return Err(PortError::new(
+                format!("replace agent-state {} in table {}", state.agent_id, self.table),
+                format!("`{}` is not a version token of this store", unreadable.version),
+                false,
+            ));
+        };
+        let (ms_condition, ms_value) = wm_ms.condition(WM_MS, ":old_ms");
+        let (n_condition, n_value) = wm_n.condition(WM_N, ":old_n");
+        let values = [(":old_ms", ms_value), (":old_n", n_value)]
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|v| (name, v)))
+            .collect();
+        self.put_state(state, Some((format!("({ms_condition} AND {n_condition})"), values)))
+            .await
+    }
+
+    /// One Query of the `by_login` index per distinct login, up to 8 at a time.
+    async fn agents_by_login(&self, logins: &[String]) -> Result<Vec<KnownAgent>, PortError> {
+        let mut seen = HashSet::new();
+        let distinct: Vec<&str> = logins
+            .iter()
+            .map(String::as_str)
+            .filter(|login| !login.is_empty() && seen.insert(*login))
+            .collect();
+        let mut agents = Vec::with_capacity(distinct.len());
+        for chunk in distinct.chunks(LOGIN_QUERY_CONCURRENCY) {
+            // A plain loop builds the futures: closures here trip the `Send` inference of the
+            // trait's future.
+            let mut queries = Vec::with_capacity(chunk.len());
+            for login in chunk {
+                queries.push(self.agents_of_login(login));
+            }
+            agents.extend(try_join_all(queries).await?.into_iter().flatten());
+        }
+        Ok(agents)
+    }
+}
+
+impl DynamoStateStore {
+    /// PutItem of `state` under the watermark condition, or'ed with `extra` (a condition and
+    /// its values) when given.
+    async fn put_state(
+        &self,
+        state: &AgentState,
+        extra: Option<(String, Vec<(&'static str, AttributeValue)>)>,
+    ) -> Result<CommitOutcome, PortError> {
         let (ms, n) = state.watermark.order_key();
-        let result = self
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(agent_state_to_item(state)))
-            .condition_expression(COMMIT_CONDITION)
             .expression_attribute_values(":ms", AttributeValue::N(ms.to_string()))
-            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":n", AttributeValue::N(n.to_string()));
+        let condition = match extra {
+            None => COMMIT_CONDITION.to_owned(),
+            Some((condition, values)) => {
+                for (name, value) in values {
+                    request = request.expression_attribute_values(name, value);
+                }
+                format!("{COMMIT_CONDITION} OR {condition}")
+            }
+        };
+        match request.condition_expression(condition).send().await {
             Ok(_) => Ok(CommitOutcome::Committed),
             Err(e)
                 if e.as_service_error()
@@ -188,31 +290,6 @@ impl AgentStateStore for DynamoStateStore {
                 &e,
             )),
         }
-    }
-
-    /// One Query of the `by_login` index per distinct login, up to 8 at a time.
-    async fn agent_ids_by_login(&self, logins: &[String]) -> Result<HashMap<String, String>, PortError> {
-        let mut seen = HashSet::new();
-        let distinct: Vec<&str> = logins
-            .iter()
-            .map(String::as_str)
-            .filter(|login| !login.is_empty() && seen.insert(*login))
-            .collect();
-        let mut ids = HashMap::with_capacity(distinct.len());
-        for chunk in distinct.chunks(LOGIN_QUERY_CONCURRENCY) {
-            // A plain loop builds the futures: closures here trip the `Send` inference of the
-            // trait's future.
-            let mut queries = Vec::with_capacity(chunk.len());
-            for login in chunk {
-                queries.push(self.agent_id_of_login(login));
-            }
-            for (login, found) in chunk.iter().zip(try_join_all(queries).await?) {
-                if let Some(id) = found {
-                    ids.insert((*login).to_owned(), id);
-                }
-            }
-        }
-        Ok(ids)
     }
 }
 

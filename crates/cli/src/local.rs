@@ -2,7 +2,6 @@
 //! JSON files in a folder (so a second run continues where the first stopped); the feed is a
 //! folder in the feed layout or standard output.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +12,8 @@ use connect_wfm_bucket_notifications::{
 use connect_wfm_core::agent::AgentState;
 use connect_wfm_core::feed::{self, sanitize_name};
 use connect_wfm_core::ports::{
-    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, ObjectReader, ObjectSource, PortError,
+    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, ObjectReader,
+    ObjectSource, PortError, UnreadableState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +61,8 @@ impl LocalStateStore {
         self.dir.join(format!("{}.json", sanitize_name(agent_arn)))
     }
 
-    /// Every stored state, ordered by agent ARN.
+    /// Every stored state, ordered by agent ARN. A file that is not a state is skipped with a
+    /// line on standard error naming it (agent-events keeps it under rejects and replaces it).
     pub fn all(&self) -> Result<Vec<AgentState>, PortError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
@@ -74,7 +75,11 @@ impl LocalStateStore {
                 .map_err(|e| io_error(format!("list {}", self.dir.display()), e))?
                 .path();
             if path.extension().is_some_and(|x| x == "json") {
-                states.extend(read_json::<AgentState>(&path)?);
+                match read_json::<AgentState>(&path) {
+                    Ok(state) => states.extend(state),
+                    Err(e) if !e.retryable => eprintln!("connect-wfm: skipped {e}"),
+                    Err(e) => return Err(e),
+                }
             }
         }
         states.sort_by(|a, b| a.agent_arn.cmp(&b.agent_arn));
@@ -82,36 +87,98 @@ impl LocalStateStore {
     }
 }
 
-impl AgentStateStore for LocalStateStore {
-    async fn load_many(&self, agent_arns: &[String]) -> Result<HashMap<String, AgentState>, PortError> {
-        let mut found = HashMap::new();
-        for arn in agent_arns {
-            if let Some(state) = read_json::<AgentState>(&self.path(arn))? {
-                found.insert(arn.clone(), state);
-            }
-        }
-        Ok(found)
+/// A stored state file as read: a state, or bytes that are not one.
+enum StoredFile {
+    Missing,
+    State(AgentState),
+    Unreadable(UnreadableState),
+}
+
+impl LocalStateStore {
+    fn read(&self, agent_arn: &str) -> Result<StoredFile, PortError> {
+        let path = self.path(agent_arn);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoredFile::Missing),
+            Err(e) => return Err(io_error(format!("read {}", path.display()), e)),
+        };
+        Ok(match serde_json::from_slice::<AgentState>(&bytes) {
+            Ok(state) => StoredFile::State(state),
+            Err(e) => StoredFile::Unreadable(UnreadableState {
+                agent_arn: agent_arn.to_owned(),
+                location: format!("state file {}", path.display()),
+                reason: format!("not a valid state file: {e}"),
+                version: content_version(&bytes),
+                raw: bytes,
+            }),
+        })
     }
 
-    async fn commit(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
+    fn write(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
         let path = self.path(&state.agent_arn);
-        if let Some(stored) = read_json::<AgentState>(&path)?
-            && !state.watermark.advances(&stored.watermark)
-        {
-            return Ok(CommitOutcome::Superseded);
-        }
         let body = serde_json::to_vec_pretty(state).expect("agent state serialises");
         write_atomically(&path, &body).map_err(|e| io_error(format!("write {}", path.display()), e))?;
         Ok(CommitOutcome::Committed)
     }
+}
 
-    async fn agent_ids_by_login(&self, logins: &[String]) -> Result<HashMap<String, String>, PortError> {
+/// The version token of a file's content.
+fn content_version(bytes: &[u8]) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+impl AgentStateStore for LocalStateStore {
+    async fn load_many(&self, agent_arns: &[String]) -> Result<LoadedStates, PortError> {
+        let mut loaded = LoadedStates::default();
+        for arn in agent_arns {
+            match self.read(arn)? {
+                StoredFile::Missing => {}
+                StoredFile::State(state) => {
+                    loaded.states.insert(arn.clone(), state);
+                }
+                StoredFile::Unreadable(unreadable) => {
+                    loaded.unreadable.insert(arn.clone(), unreadable);
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// A file that is not a state has no watermark to compare with: the write is refused.
+    async fn commit(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
+        match self.read(&state.agent_arn)? {
+            StoredFile::State(stored) if !state.watermark.advances(&stored.watermark) => Ok(CommitOutcome::Superseded),
+            StoredFile::Unreadable(_) => Ok(CommitOutcome::Superseded),
+            _ => self.write(state),
+        }
+    }
+
+    async fn replace_unreadable(
+        &self,
+        state: &AgentState,
+        unreadable: &UnreadableState,
+    ) -> Result<CommitOutcome, PortError> {
+        match self.read(&state.agent_arn)? {
+            StoredFile::Unreadable(now) if now.version == unreadable.version => self.write(state),
+            _ => self.commit(state).await,
+        }
+    }
+
+    async fn agents_by_login(&self, logins: &[String]) -> Result<Vec<KnownAgent>, PortError> {
         Ok(self
             .all()?
             .into_iter()
-            .filter_map(|s| match s.agent_login {
-                Some(login) if logins.contains(&login) => Some((login, s.agent_id)),
-                _ => None,
+            .filter_map(|s| {
+                let login = s.agent_login.filter(|l| logins.contains(l))?;
+                Some(KnownAgent {
+                    login,
+                    agent_id: s.agent_id,
+                    instance_id: s.instance_id,
+                    last_seen: Some(s.last_seen),
+                })
             })
             .collect())
     }

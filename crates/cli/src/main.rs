@@ -4,8 +4,6 @@
 mod input;
 mod local;
 
-use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,9 +13,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use connect_wfm_aws::{config, reload};
 use connect_wfm_bucket_notifications::Status;
 use connect_wfm_core::Mapping;
-use connect_wfm_core::report::{ReportKind, ReportReader, ReportSource};
+use connect_wfm_core::report::ReportKind;
 use connect_wfm_core::timefmt::feed_timestamp;
-use connect_wfm_historical_reports::{ObjectOutcome, Ports, created_notification};
+use connect_wfm_historical_reports::{CreatedObject, ObjectOutcome, Ports, convert, created_notification};
 
 use crate::input::{InputFile, classify};
 use crate::local::{
@@ -166,7 +164,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             instance,
             state,
             file,
-        } => report(&mapping, kind, instance, &state, &file),
+        } => report(mapping, kind, instance, &state, &file).await,
         Command::States { state, json } => states(&state, json),
         Command::Reload {
             bucket,
@@ -204,6 +202,7 @@ async fn replay(
     };
     let report_settings = connect_wfm_historical_reports::Settings {
         mapping: Arc::new(mapping.reports),
+        instances: Arc::new(mapping.instances),
         ..Default::default()
     };
     let ports = Ports {
@@ -301,39 +300,43 @@ async fn replay(
     Ok(code)
 }
 
-fn report(
-    mapping: &Mapping,
+/// Converts one report file through the function's own conversion (the same parsing, agent-id
+/// lookup and feed encoding), printing the records as JSON Lines.
+async fn report(
+    mapping: Mapping,
     kind: Option<KindArg>,
     instance: Option<String>,
     state: &Path,
     file: &Path,
 ) -> Result<ExitCode, String> {
-    let agent_ids: HashMap<String, String> = LocalStateStore::new(state)
-        .all()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter_map(|s| Some((s.agent_login?, s.agent_id)))
-        .collect();
-    let reader = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let source = ReportSource::new("", file.to_string_lossy());
-    let records = ReportReader::new(
-        std::io::BufReader::new(reader),
-        source,
-        kind.map(Into::into),
+    let states = LocalStateStore::new(state);
+    let claims = LocalClaimStore::new(state);
+    // The file is the object: bucket "" and the path as its key, read relative to here.
+    let objects = LocalObjectSource::new(".");
+    let ports = Ports {
+        claims: &claims,
+        objects: &objects,
+        states: &states,
+        sink: &LocalFeedSink::Stdout,
+    };
+    let settings = connect_wfm_historical_reports::Settings {
+        mapping: Arc::new(mapping.reports),
+        instances: Arc::new(mapping.instances),
         instance,
-        &mapping.reports,
-    )
-    .map_err(|e| e.to_string())?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for record in records {
-        let mut record = record.map_err(|e| e.to_string())?;
-        let id = record.agent_login().and_then(|login| agent_ids.get(login).cloned());
-        record.set_agent_id(id);
-        serde_json::to_writer(&mut out, &record).map_err(|e| format!("write stdout: {e}"))?;
-        out.write_all(b"\n").map_err(|e| format!("write stdout: {e}"))?;
+        kind: kind.map(Into::into),
+        ..Default::default()
+    };
+    let object = CreatedObject {
+        bucket: String::new(),
+        key: file.to_string_lossy().into_owned(),
+        etag: None,
+        reload: None,
+    };
+    match convert(&object, &ports, &settings).await {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(ObjectOutcome::Failed { reason, .. }) => Err(reason),
+        Err(other) => Err(format!("{}: {other:?}", file.display())),
     }
-    out.flush().map_err(|e| format!("write stdout: {e}"))?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `--since`/`--until`: RFC 3339, or a date taken as midnight UTC.

@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 
 use crate::agent::AgentState;
 use crate::ports::{
-    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, ObjectReader, ObjectSource, PortError,
+    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, ObjectReader,
+    ObjectSource, PortError, UnreadableState,
 };
 
 /// How an injected fault fails a call.
@@ -135,7 +136,7 @@ pub struct FaultyStateStore<'a, S> {
 }
 
 impl<S: AgentStateStore> AgentStateStore for FaultyStateStore<'_, S> {
-    async fn load_many(&self, agent_arns: &[String]) -> Result<HashMap<String, AgentState>, PortError> {
+    async fn load_many(&self, agent_arns: &[String]) -> Result<LoadedStates, PortError> {
         let operation = || format!("load {} agent states", agent_arns.len());
         faulty(self.plan, operation, self.inner.load_many(agent_arns)).await
     }
@@ -145,9 +146,18 @@ impl<S: AgentStateStore> AgentStateStore for FaultyStateStore<'_, S> {
         faulty(self.plan, operation, self.inner.commit(state)).await
     }
 
-    async fn agent_ids_by_login(&self, logins: &[String]) -> Result<HashMap<String, String>, PortError> {
+    async fn replace_unreadable(
+        &self,
+        state: &AgentState,
+        unreadable: &UnreadableState,
+    ) -> Result<CommitOutcome, PortError> {
+        let operation = || format!("replace unreadable agent-state {}", state.agent_id);
+        faulty(self.plan, operation, self.inner.replace_unreadable(state, unreadable)).await
+    }
+
+    async fn agents_by_login(&self, logins: &[String]) -> Result<Vec<KnownAgent>, PortError> {
         let operation = || format!("look up {} agent logins", logins.len());
-        faulty(self.plan, operation, self.inner.agent_ids_by_login(logins)).await
+        faulty(self.plan, operation, self.inner.agents_by_login(logins)).await
     }
 }
 

@@ -10,7 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::agent::AgentState;
 use crate::ports::{
-    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, ObjectReader, ObjectSource, PortError,
+    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, ObjectReader,
+    ObjectSource, PortError, UnreadableState,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -18,10 +19,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Agent states in a map; counts `load_many` and `commit` calls.
+/// Agent states in a map; counts `load_many` and `commit` calls. A row can also be made
+/// unreadable ([`MemoryStateStore::insert_unreadable`]), as a malformed item is in a real table.
 #[derive(Debug, Default)]
 pub struct MemoryStateStore {
     rows: Mutex<HashMap<String, AgentState>>,
+    unreadable: Mutex<HashMap<String, UnreadableState>>,
     pub loads: AtomicUsize,
     pub commits: AtomicUsize,
 }
@@ -37,24 +40,57 @@ impl MemoryStateStore {
         rows
     }
 
-    /// Puts a row unconditionally (test set-up, or a racing writer).
+    /// Puts a row unconditionally (test set-up, or a racing writer); it replaces an unreadable one.
     pub fn insert(&self, state: AgentState) {
+        lock(&self.unreadable).remove(&state.agent_arn);
         lock(&self.rows).insert(state.agent_arn.clone(), state);
+    }
+
+    /// Replaces the row of `agent_arn` with one that cannot be read (`raw`, failing with `reason`).
+    pub fn insert_unreadable(&self, agent_arn: &str, raw: &[u8], reason: &str) {
+        lock(&self.rows).remove(agent_arn);
+        let version = format!("{:x}", raw.iter().fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(*b)));
+        lock(&self.unreadable).insert(
+            agent_arn.to_owned(),
+            UnreadableState {
+                agent_arn: agent_arn.to_owned(),
+                location: format!("memory row {agent_arn}"),
+                reason: reason.to_owned(),
+                raw: raw.to_vec(),
+                version,
+            },
+        );
+    }
+
+    /// True while the row of `agent_arn` is unreadable.
+    pub fn is_unreadable(&self, agent_arn: &str) -> bool {
+        lock(&self.unreadable).contains_key(agent_arn)
     }
 }
 
 impl AgentStateStore for MemoryStateStore {
-    async fn load_many(&self, agent_arns: &[String]) -> Result<HashMap<String, AgentState>, PortError> {
+    async fn load_many(&self, agent_arns: &[String]) -> Result<LoadedStates, PortError> {
         self.loads.fetch_add(1, Ordering::Relaxed);
-        let rows = lock(&self.rows);
-        Ok(agent_arns
-            .iter()
-            .filter_map(|arn| rows.get(arn).map(|s| (arn.clone(), s.clone())))
-            .collect())
+        let (rows, unreadable) = (lock(&self.rows), lock(&self.unreadable));
+        Ok(LoadedStates {
+            states: agent_arns
+                .iter()
+                .filter_map(|arn| rows.get(arn).map(|s| (arn.clone(), s.clone())))
+                .collect(),
+            unreadable: agent_arns
+                .iter()
+                .filter_map(|arn| unreadable.get(arn).map(|u| (arn.clone(), u.clone())))
+                .collect(),
+        })
     }
 
+    /// An unreadable row has no watermark to compare with: like the real store's condition on
+    /// a missing attribute, it refuses the write.
     async fn commit(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
         self.commits.fetch_add(1, Ordering::Relaxed);
+        if lock(&self.unreadable).contains_key(&state.agent_arn) {
+            return Ok(CommitOutcome::Superseded);
+        }
         let mut rows = lock(&self.rows);
         match rows.get(&state.agent_arn) {
             Some(stored) if !state.watermark.advances(&stored.watermark) => Ok(CommitOutcome::Superseded),
@@ -65,15 +101,38 @@ impl AgentStateStore for MemoryStateStore {
         }
     }
 
-    async fn agent_ids_by_login(&self, logins: &[String]) -> Result<HashMap<String, String>, PortError> {
+    async fn replace_unreadable(
+        &self,
+        state: &AgentState,
+        unreadable: &UnreadableState,
+    ) -> Result<CommitOutcome, PortError> {
+        {
+            let mut bad = lock(&self.unreadable);
+            if bad
+                .get(&state.agent_arn)
+                .is_some_and(|u| u.version == unreadable.version)
+            {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                bad.remove(&state.agent_arn);
+                lock(&self.rows).insert(state.agent_arn.clone(), state.clone());
+                return Ok(CommitOutcome::Committed);
+            }
+        }
+        self.commit(state).await
+    }
+
+    async fn agents_by_login(&self, logins: &[String]) -> Result<Vec<KnownAgent>, PortError> {
         let rows = lock(&self.rows);
         Ok(rows
             .values()
             .filter_map(|s| {
-                s.agent_login
-                    .as_ref()
-                    .filter(|l| logins.contains(l))
-                    .map(|l| (l.clone(), s.agent_id.clone()))
+                let login = s.agent_login.as_ref().filter(|l| logins.contains(l))?;
+                Some(KnownAgent {
+                    login: login.clone(),
+                    agent_id: s.agent_id.clone(),
+                    instance_id: s.instance_id.clone(),
+                    last_seen: Some(s.last_seen),
+                })
             })
             .collect())
     }
@@ -149,10 +208,11 @@ impl ClaimStore for MemoryClaimStore {
     }
 }
 
-/// Objects in a map keyed by (bucket, key).
+/// Objects in a map keyed by (bucket, key); counts `open` calls.
 #[derive(Debug, Default)]
 pub struct MemoryObjectSource {
     objects: Mutex<HashMap<(String, String), Vec<u8>>>,
+    pub opens: AtomicUsize,
 }
 
 impl MemoryObjectSource {
@@ -163,6 +223,7 @@ impl MemoryObjectSource {
 
 impl ObjectSource for MemoryObjectSource {
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, PortError> {
+        self.opens.fetch_add(1, Ordering::Relaxed);
         match lock(&self.objects).get(&(bucket.to_owned(), key.to_owned())) {
             Some(body) => Ok(Box::new(Cursor::new(body.clone()))),
             None => Err(PortError::new(

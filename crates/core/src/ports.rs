@@ -43,25 +43,67 @@ pub enum CommitOutcome {
     Superseded,
 }
 
+/// A stored agent state that cannot be read back (a malformed item or file). It is a
+/// permanent problem, not a reason to retry: the handler keeps it under rejects, continues the
+/// agent as first sight, and its next commit replaces the row
+/// ([`AgentStateStore::replace_unreadable`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableState {
+    pub agent_arn: String,
+    /// Where it is stored, e.g. `table agent-states, item agent_arn=arn:...` or a file path.
+    pub location: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// The stored content as read: the item's attributes as JSON, the file's bytes.
+    pub raw: Vec<u8>,
+    /// The store's token of this exact version of the row: a replacement overwrites the row
+    /// only while it is still this version.
+    pub version: String,
+}
+
+/// What [`AgentStateStore::load_many`] found: readable states and unreadable rows, by agent ARN.
+/// Agents with no row are in neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadedStates {
+    pub states: HashMap<String, AgentState>,
+    pub unreadable: HashMap<String, UnreadableState>,
+}
+
+/// An agent the state store knows by login name: what the agent id of a report row (which
+/// names agents by login only) is chosen from, see [`crate::report::agent_id_for`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownAgent {
+    pub login: String,
+    pub agent_id: String,
+    pub instance_id: String,
+    /// When the agent was last seen; None when the stored row does not say.
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
 /// Last-known WFM state of each agent, keyed by agent ARN.
 pub trait AgentStateStore: Send + Sync {
-    /// Loads the states of these agents (absent ones are simply missing from the map), in one
-    /// round trip where the backend allows it.
-    fn load_many(
-        &self,
-        agent_arns: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, AgentState>, PortError>> + Send;
+    /// Loads the states of these agents, in one round trip where the backend allows it. A row
+    /// that cannot be read is returned in `unreadable`, never as an error: an error means the
+    /// store could not be asked (and is worth a retry when `retryable`).
+    fn load_many(&self, agent_arns: &[String]) -> impl Future<Output = Result<LoadedStates, PortError>> + Send;
 
     /// Writes `state` only if it advances the stored watermark (see
     /// [`crate::agent::Watermark::advances`]); otherwise reports [`CommitOutcome::Superseded`].
     fn commit(&self, state: &AgentState) -> impl Future<Output = Result<CommitOutcome, PortError>> + Send;
 
-    /// Agent ids for these login names (reports name agents by login only). Unknown logins are
-    /// missing from the map.
-    fn agent_ids_by_login(
+    /// Writes `state` over the unreadable row `unreadable` while that row is unchanged; if
+    /// another writer replaced it meanwhile, commits like [`AgentStateStore::commit`] against
+    /// what is there now.
+    fn replace_unreadable(
         &self,
-        logins: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, String>, PortError>> + Send;
+        state: &AgentState,
+        unreadable: &UnreadableState,
+    ) -> impl Future<Output = Result<CommitOutcome, PortError>> + Send;
+
+    /// Every stored agent with one of these login names, whatever its instance. Rows that
+    /// cannot be read are left out (and logged): a report row then gets no agent id, never a
+    /// wrong one.
+    fn agents_by_login(&self, logins: &[String]) -> impl Future<Output = Result<Vec<KnownAgent>, PortError>> + Send;
 }
 
 /// What a claim attempt found.

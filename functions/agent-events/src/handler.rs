@@ -2,9 +2,14 @@
 //!
 //! Order of effects per batch (architecture.md): rejects kept, states loaded in one round
 //! trip, each agent folded, transitions written to the feed, then each changed agent committed
-//! with a watermark condition. A failure stops only the agents it touches; the response names
-//! the earliest record of those agents, from which Lambda re-delivers. The replay is harmless:
-//! committed agents skip what their watermark covers.
+//! with a watermark condition. Errors follow architecture.md's error policy:
+//! - transient (throttling, timeouts, 5xx after the SDK's retries): only the agents it touches
+//!   fail; the response names the earliest record of those agents, from which Lambda
+//!   re-delivers. The replay is harmless: committed agents skip what their watermark covers.
+//! - permanent (a request that can never succeed as sent): the agent's records are kept under
+//!   rejects with the reason and the shard moves on; retrying would only stall it.
+//! - a stored state that cannot be read is kept under rejects (its raw attributes and the
+//!   reason), the agent continues as first sight, and its commit replaces the row.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,7 +17,7 @@ use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventRes
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{AgentEvent, AgentState, AgentStateMapping, FoldPolicy, decode_agent_event, fold_agent};
 use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
-use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink};
+use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortError, UnreadableState};
 use futures_util::StreamExt as _;
 
 use crate::input::{KinesisBatch, StreamRecord, read_records};
@@ -41,7 +46,12 @@ pub struct BatchStats {
     pub superseded: usize,
     /// Agents whose fold changed nothing worth a write (duplicates, throttled heartbeats).
     pub unwritten: usize,
+    /// Agents whose stored state could not be read (kept under rejects, continued as first sight).
+    pub unreadable_states: usize,
+    /// Agents whose records failed transiently: re-delivered by Lambda.
     pub failed_agents: usize,
+    /// Agents whose records failed permanently: kept under rejects, not retried.
+    pub rejected_agents: usize,
 }
 
 /// The Lambda response and the batch's counts.
@@ -67,7 +77,33 @@ struct AgentGroup {
     agent_id: String,
     /// (record position in the batch, event)
     events: Vec<(usize, AgentEvent)>,
-    failed: bool,
+    /// Why the agent's records could not be stored, if they could not.
+    failure: Option<AgentFailure>,
+}
+
+/// Why an agent's records could not be stored, and whether trying again can help.
+#[derive(Debug, Clone)]
+struct AgentFailure {
+    reason: String,
+    permanent: bool,
+}
+
+impl From<&PortError> for AgentFailure {
+    fn from(e: &PortError) -> Self {
+        Self {
+            reason: e.to_string(),
+            permanent: !e.retryable,
+        }
+    }
+}
+
+impl AgentGroup {
+    fn fail(&mut self, failure: AgentFailure) {
+        // A transient failure wins: the records must come again rather than be set aside.
+        if self.failure.as_ref().is_none_or(|f| f.permanent) {
+            self.failure = Some(failure);
+        }
+    }
 }
 
 /// Processes one Kinesis batch. Never fails as a whole: every problem is either a reject
@@ -98,10 +134,24 @@ where
     stats.agents = groups.len();
     if !groups.is_empty() {
         process_agents(&mut groups, states, sink, settings, &records, &mut stats).await;
-        for group in groups.iter().filter(|g| g.failed) {
-            stats.failed_agents += 1;
-            failed_records.push(group.events[0].0);
+        let mut set_aside = Vec::new();
+        for group in &groups {
+            match &group.failure {
+                None => {}
+                Some(failure) if failure.permanent => {
+                    stats.rejected_agents += 1;
+                    tracing::error!(agent_id = %group.agent_id, reason = %failure.reason, "agent's records cannot be stored; kept under rejects, not retried");
+                    let reason = format!("could not be stored (permanent): {}", failure.reason);
+                    set_aside.extend(group.events.iter().map(|(index, _)| (*index, reason.clone())));
+                }
+                Some(_) => {
+                    stats.failed_agents += 1;
+                    failed_records.push(group.events[0].0);
+                }
+            }
         }
+        stats.rejected += set_aside.len();
+        failed_records.extend(write_rejects(&records, set_aside, sink).await);
     }
 
     let response = failure_response(&records, failed_records);
@@ -113,7 +163,9 @@ where
         committed = stats.committed,
         superseded = stats.superseded,
         unwritten = stats.unwritten,
+        unreadable_states = stats.unreadable_states,
         failed_agents = stats.failed_agents,
+        rejected_agents = stats.rejected_agents,
         retry_from = response
             .batch_item_failures
             .first()
@@ -140,7 +192,7 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
                         arn: event.agent_arn.clone(),
                         agent_id: event.agent_id().to_owned(),
                         events: Vec::new(),
-                        failed: false,
+                        failure: None,
                     });
                     groups.len() - 1
                 });
@@ -158,6 +210,9 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
 /// Keeps rejected records with their raw bytes; returns the records whose reject could not be
 /// written (they must be delivered again, not lost).
 async fn write_rejects<F: FeedSink>(records: &[StreamRecord], rejects: Vec<(usize, String)>, sink: &F) -> Vec<usize> {
+    if rejects.is_empty() {
+        return Vec::new();
+    }
     let mut by_date: BTreeMap<NaiveDate, Vec<(usize, RejectRecord)>> = BTreeMap::new();
     for (index, reason) in rejects {
         let record = &records[index];
@@ -197,27 +252,49 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
     stats: &mut BatchStats,
 ) {
     let arns: Vec<String> = groups.iter().map(|g| g.arn.clone()).collect();
-    let last_known = match states.load_many(&arns).await {
-        Ok(states) => states,
+    let loaded = match states.load_many(&arns).await {
+        Ok(loaded) => loaded,
         Err(e) => {
-            tracing::error!(agents = groups.len(), error = %e, "could not load agent states; batch will be retried");
-            groups.iter_mut().for_each(|g| g.failed = true);
+            tracing::error!(agents = groups.len(), error = %e, retryable = e.retryable, "could not load agent states");
+            groups.iter_mut().for_each(|g| g.fail(AgentFailure::from(&e)));
             return;
         }
     };
+    stats.unreadable_states = loaded.unreadable.len();
+    for group in groups.iter_mut() {
+        if let Some(unreadable) = loaded.unreadable.get(&group.arn) {
+            let arrival = records[group.events[0].0].arrival;
+            if let Err(e) = keep_unreadable(unreadable, arrival, sink).await {
+                // Not kept yet: the agent waits, so the row is not replaced before it is kept.
+                group.fail(AgentFailure {
+                    reason: e.to_string(),
+                    permanent: false,
+                });
+            }
+        }
+    }
 
     let mut folds = Vec::with_capacity(groups.len());
     // Transitions by UTC date of their event, each with the group and the record it came from.
     let mut transitions: BTreeMap<NaiveDate, Vec<(usize, usize, AgentStateRecord)>> = BTreeMap::new();
     for (slot, group) in groups.iter().enumerate() {
         let events: Vec<&AgentEvent> = group.events.iter().map(|(_, e)| e).collect();
-        let fold = fold_agent(last_known.get(&group.arn), &events, &settings.mapping, &settings.policy);
-        for (event_index, record) in &fold.transitions {
-            let record_index = group.events[*event_index].0;
-            transitions
-                .entry(record.event_time.date_naive())
-                .or_default()
-                .push((record_index, slot, record.clone()));
+        // An unreadable row is absent from `states`: the agent folds as first sight.
+        let fold = fold_agent(
+            loaded.states.get(&group.arn),
+            &events,
+            &settings.mapping,
+            &settings.policy,
+        );
+        if group.failure.is_none() {
+            for (event_index, record) in &fold.transitions {
+                let record_index = group.events[*event_index].0;
+                transitions.entry(record.event_time.date_naive()).or_default().push((
+                    record_index,
+                    slot,
+                    record.clone(),
+                ));
+            }
         }
         folds.push(fold);
     }
@@ -229,22 +306,31 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
         let key = feed::object_key(AgentStateRecord::KIND, date, &object_name(records, &indices));
         let lines: Vec<AgentStateRecord> = day.iter().map(|(_, _, r)| r.clone()).collect();
         if let Err(e) = sink.put(&key, feed::to_json_lines(&lines)).await {
-            tracing::error!(key, error = %e, "could not write transitions; their agents will be retried");
+            tracing::error!(key, error = %e, retryable = e.retryable, "could not write transitions");
             for (_, slot, _) in &day {
-                groups[*slot].failed = true;
+                groups[*slot].fail(AgentFailure::from(&e));
             }
         }
     }
 
-    let to_commit: Vec<(usize, &AgentState)> = folds
+    let to_commit: Vec<(usize, &AgentState, Option<&UnreadableState>)> = folds
         .iter()
         .enumerate()
-        .filter(|(slot, fold)| fold.write && !groups[*slot].failed)
-        .filter_map(|(slot, fold)| fold.next.as_ref().map(|next| (slot, next)))
+        .filter(|(slot, fold)| fold.write && groups[*slot].failure.is_none())
+        .filter_map(|(slot, fold)| {
+            let unreadable = loaded.unreadable.get(&groups[slot].arn);
+            fold.next.as_ref().map(|next| (slot, next, unreadable))
+        })
         .collect();
-    stats.unwritten = groups.iter().filter(|g| !g.failed).count() - to_commit.len();
+    stats.unwritten = groups.iter().filter(|g| g.failure.is_none()).count() - to_commit.len();
     let results: Vec<_> = futures_util::stream::iter(to_commit)
-        .map(|(slot, next)| async move { (slot, states.commit(next).await) })
+        .map(|(slot, next, unreadable)| async move {
+            let outcome = match unreadable {
+                Some(unreadable) => states.replace_unreadable(next, unreadable).await,
+                None => states.commit(next).await,
+            };
+            (slot, outcome)
+        })
         .buffer_unordered(COMMIT_CONCURRENCY)
         .collect()
         .await;
@@ -256,11 +342,45 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
                 tracing::info!(agent_id = %groups[slot].agent_id, "agent state already past this batch; kept the stored one");
             }
             Err(e) => {
-                tracing::error!(agent_id = %groups[slot].agent_id, error = %e, "could not commit agent state; its records will be retried");
-                groups[slot].failed = true;
+                tracing::error!(agent_id = %groups[slot].agent_id, error = %e, retryable = e.retryable, "could not commit agent state");
+                groups[slot].fail(AgentFailure::from(&e));
             }
         }
     }
+}
+
+/// Keeps a stored state that cannot be read under rejects: where it is, why, and its raw
+/// content. The object's name derives from the row and its version, so a retry overwrites.
+async fn keep_unreadable<F: FeedSink>(
+    unreadable: &UnreadableState,
+    arrival: DateTime<Utc>,
+    sink: &F,
+) -> Result<(), PortError> {
+    let agent_id = unreadable.agent_arn.rsplit('/').next().unwrap_or_default();
+    tracing::warn!(agent_id, location = %unreadable.location, reason = %unreadable.reason, "stored agent state cannot be read; kept under rejects, agent continues as first sight");
+    let reason = format!(
+        "stored agent state cannot be read: {}; the agent continues as first sight and its next commit replaces the row",
+        unreadable.reason
+    );
+    let reject = RejectRecord::new(FUNCTION, &unreadable.location, reason, arrival, &unreadable.raw);
+    let hash = fnv1a([unreadable.agent_arn.as_bytes(), unreadable.version.as_bytes()]);
+    let key = feed::object_key(
+        feed::REJECTS,
+        arrival.date_naive(),
+        &format!("{FUNCTION}-state-{agent_id}-{hash:016x}"),
+    );
+    sink.put(&key, feed::to_json_lines(&[reject])).await
+}
+
+/// FNV-1a over byte strings, each followed by a comma: a short, stable name part.
+fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.iter().copied().chain(std::iter::once(b',')) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 /// A feed object name derived from the records it holds: the shard, the first and last
@@ -280,12 +400,8 @@ fn object_name(records: &[StreamRecord], indices: &[usize]) -> String {
         .first()
         .map(|&i| records[i].shard.as_str())
         .unwrap_or("unknown-shard");
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &i in indices {
-        for byte in seq(i).bytes().chain(std::iter::once(b',')) {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    let sequences: Vec<String> = indices.iter().map(|&i| seq(i)).collect();
+    let hash = fnv1a(sequences.iter().map(String::as_bytes));
     format!("{shard}-{first}-{last}-{hash:016x}")
 }
 

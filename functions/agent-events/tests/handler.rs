@@ -1,6 +1,7 @@
 //! Handler tests with the in-memory ports: transitions, rejects, partial failure and replay.
 
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
@@ -8,7 +9,9 @@ use chrono::{DateTime, Utc};
 use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
 use connect_wfm_core::agent::AgentState;
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
-use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortError};
+use connect_wfm_core::ports::{
+    AgentStateStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, PortError, UnreadableState,
+};
 use serde_json::{Value, json};
 
 const INSTANCE: &str = "arn:aws:connect:us-east-1:123456789012:instance/11111111-2222-3333-4444-555555555555";
@@ -285,16 +288,21 @@ async fn bad_records_are_kept_as_rejects_and_neighbours_go_through() {
     );
 }
 
-/// A state store that fails commits (or loads) for chosen agents, then behaves.
+/// A state store that fails commits (or loads) for chosen agents, then behaves; or lets a
+/// racing writer commit a row between this batch's load and its commit.
 #[derive(Default)]
 struct FailingStore {
     inner: MemoryStateStore,
     fail_commit_for: Vec<String>,
+    /// Commits of these agents fail with a permanent error (a request that can never succeed).
+    reject_commit_for: Vec<String>,
     fail_loads: AtomicUsize,
+    /// Committed by "another writer" right before this store's next commit of that agent.
+    race: Mutex<Vec<AgentState>>,
 }
 
 impl AgentStateStore for FailingStore {
-    async fn load_many(&self, arns: &[String]) -> Result<std::collections::HashMap<String, AgentState>, PortError> {
+    async fn load_many(&self, arns: &[String]) -> Result<LoadedStates, PortError> {
         if self.fail_loads.load(Ordering::Relaxed) > 0 {
             self.fail_loads.fetch_sub(1, Ordering::Relaxed);
             return Err(PortError::new("load agent states", "throttled", true));
@@ -305,13 +313,33 @@ impl AgentStateStore for FailingStore {
         if self.fail_commit_for.contains(&state.agent_arn) {
             return Err(PortError::new(format!("commit {}", state.agent_id), "throttled", true));
         }
+        if self.reject_commit_for.contains(&state.agent_arn) {
+            return Err(PortError::new(
+                format!("commit {}", state.agent_id),
+                "ValidationException: item too large",
+                false,
+            ));
+        }
+        let racing: Vec<AgentState> = {
+            let mut race = self.race.lock().unwrap();
+            let (now, later) = race.drain(..).partition(|r| r.agent_arn == state.agent_arn);
+            *race = later;
+            now
+        };
+        for row in racing {
+            assert_eq!(self.inner.commit(&row).await.unwrap(), CommitOutcome::Committed);
+        }
         self.inner.commit(state).await
     }
-    async fn agent_ids_by_login(
+    async fn replace_unreadable(
         &self,
-        logins: &[String],
-    ) -> Result<std::collections::HashMap<String, String>, PortError> {
-        self.inner.agent_ids_by_login(logins).await
+        state: &AgentState,
+        unreadable: &UnreadableState,
+    ) -> Result<CommitOutcome, PortError> {
+        self.inner.replace_unreadable(state, unreadable).await
+    }
+    async fn agents_by_login(&self, logins: &[String]) -> Result<Vec<KnownAgent>, PortError> {
+        self.inner.agents_by_login(logins).await
     }
 }
 
@@ -566,4 +594,166 @@ async fn a_hundred_records_of_ten_agents_cost_one_load_and_ten_commits() {
     assert_eq!(outcome.stats.transitions, 100);
     assert_eq!(store.loads.load(Ordering::Relaxed), 1);
     assert_eq!(store.commits.load(Ordering::Relaxed), 10);
+}
+
+#[tokio::test]
+async fn a_stored_row_that_cannot_be_read_is_kept_under_rejects_and_the_agent_continues_as_first_sight() {
+    let sink = MemoryFeedSink::default();
+    let store = MemoryStateStore::default();
+    let raw = br#"{"agent_arn": "broken", "activity": "Lunch"}"#;
+    store.insert_unreadable(
+        &agent_arn("a"),
+        raw,
+        "attribute `activity` is neither Open nor Closed: Lunch",
+    );
+    let input = batch(1, &payloads(&two_agent_shift()));
+    let outcome = handle_batch(&input, &store, &sink, &Settings::default(), now()).await;
+
+    assert_eq!(outcome.failed_from(), None, "nothing is retried: the shard moves on");
+    assert_eq!(outcome.stats.unreadable_states, 1);
+    let rejects = sink.lines("rejects/");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(rejects[0]["raw"], std::str::from_utf8(raw).unwrap(), "kept as stored");
+    assert!(rejects[0]["input"].as_str().unwrap().contains(&agent_arn("a")));
+    assert!(rejects[0]["reason"].as_str().unwrap().contains("`activity`"));
+    // First sight: a's first transition has no previous state, and the row is replaced.
+    let a_first = sink
+        .lines("agent_state/")
+        .into_iter()
+        .find(|r| r["event_id"] == "a1")
+        .expect("a's LOGIN is emitted");
+    assert_eq!(a_first["previous_state"], Value::Null);
+    assert!(!store.is_unreadable(&agent_arn("a")));
+    assert_eq!(store.get(&agent_arn("a")).unwrap().state, "Available");
+
+    // The replay of the same batch finds a readable row and emits nothing new.
+    let before = sink.lines("agent_state/").len();
+    let replay = handle_batch(&input, &store, &sink, &Settings::default(), now()).await;
+    assert_eq!((replay.failed_from(), replay.stats.transitions), (None, 0));
+    assert_eq!(sink.lines("agent_state/").len(), before);
+}
+
+#[tokio::test]
+async fn a_permanent_commit_failure_keeps_that_agents_records_under_rejects_and_is_not_retried() {
+    let sink = MemoryFeedSink::default();
+    let store = FailingStore {
+        reject_commit_for: vec![agent_arn("b")],
+        ..Default::default()
+    };
+    let input = batch(1, &payloads(&two_agent_shift()));
+    let outcome = handle_batch(&input, &store, &sink, &Settings::default(), now()).await;
+
+    assert_eq!(outcome.failed_from(), None, "a permanent error never stalls the shard");
+    assert_eq!((outcome.stats.rejected_agents, outcome.stats.failed_agents), (1, 0));
+    let rejects = sink.lines("rejects/");
+    let b_records = two_agent_shift()
+        .iter()
+        .filter(|e| e["AgentARN"] == agent_arn("b"))
+        .count();
+    assert_eq!(rejects.len(), b_records, "every record of b is kept: {rejects:?}");
+    for reject in &rejects {
+        assert!(
+            reject["reason"].as_str().unwrap().contains("ValidationException"),
+            "{reject}"
+        );
+        let raw: Value = serde_json::from_str(reject["raw"].as_str().unwrap()).unwrap();
+        assert_eq!(raw["AgentARN"], agent_arn("b"), "raw bytes of b's own records");
+    }
+    assert_eq!(
+        store.inner.get(&agent_arn("a")).unwrap().state,
+        "Available",
+        "a committed"
+    );
+}
+
+#[tokio::test]
+async fn a_newer_row_committed_between_load_and_commit_wins_and_the_batch_is_not_retried() {
+    let sink = MemoryFeedSink::default();
+    let store = FailingStore::default();
+    // The batch loads no row for a; before its commit another writer stores a's state from a
+    // later event (a racing batch, or a sweep), with a watermark past every event of the batch.
+    let newer = AgentState {
+        agent_arn: agent_arn("a"),
+        agent_id: "a".into(),
+        instance_id: "11111111-2222-3333-4444-555555555555".into(),
+        agent_login: Some("login-a".into()),
+        state: "Break".into(),
+        reason: "Break".into(),
+        activity: connect_wfm_core::agent::Activity::Closed,
+        since: "2026-11-20T09:00:00Z".parse().unwrap(),
+        contact: None,
+        watermark: connect_wfm_core::agent::Watermark::new("2026-11-20T09:00:00Z".parse().unwrap(), "a-later"),
+        last_seen: "2026-11-20T09:00:00Z".parse().unwrap(),
+    };
+    store.race.lock().unwrap().push(newer.clone());
+    let input = batch(1, &payloads(&two_agent_shift()));
+    let outcome = handle_batch(&input, &store, &sink, &Settings::default(), now()).await;
+
+    assert!(store.race.lock().unwrap().is_empty(), "the race happened");
+    assert_eq!(outcome.failed_from(), None, "a lost condition is not a failure");
+    assert_eq!(outcome.stats.superseded, 1);
+    assert_eq!(
+        store.inner.get(&agent_arn("a")).unwrap(),
+        newer,
+        "the newer row is never regressed"
+    );
+    assert_eq!(
+        store.inner.get(&agent_arn("b")).unwrap().state,
+        "Break",
+        "b committed as usual"
+    );
+}
+
+#[tokio::test]
+async fn the_stored_contact_follows_the_event_when_the_wfm_state_does_not_change() {
+    let sink = MemoryFeedSink::default();
+    let store = MemoryStateStore::default();
+    let events = vec![
+        event(
+            "a",
+            "a1",
+            "2026-11-20T08:05:00.000Z",
+            "STATE_CHANGE",
+            "Available",
+            voice("c1", "CONNECTED", "2026-11-20T08:05:00.000Z"),
+        ),
+        // Straight onto the next call: the WFM state stays VOICE-INBOUND-CONNECTED.
+        event(
+            "a",
+            "a2",
+            "2026-11-20T08:09:00.000Z",
+            "STATE_CHANGE",
+            "Available",
+            voice("c2", "CONNECTED", "2026-11-20T08:09:00.000Z"),
+        ),
+    ];
+    let outcome = handle_batch(
+        &batch(1, &payloads(&events)),
+        &store,
+        &sink,
+        &Settings::default(),
+        now(),
+    )
+    .await;
+    assert_eq!(outcome.stats.transitions, 1, "no transition for the same WFM state");
+    let row = store.get(&agent_arn("a")).unwrap();
+    assert_eq!(row.state, "VOICE-INBOUND-CONNECTED");
+    assert_eq!(
+        row.contact.unwrap().contact_id,
+        "c2",
+        "the stored contact is the current one"
+    );
+
+    // Across batches too: the next batch loads c2 and moves to c3 without a transition.
+    let next = vec![event(
+        "a",
+        "a3",
+        "2026-11-20T08:12:00.000Z",
+        "STATE_CHANGE",
+        "Available",
+        voice("c3", "CONNECTED", "2026-11-20T08:12:00.000Z"),
+    )];
+    let outcome = handle_batch(&batch(3, &payloads(&next)), &store, &sink, &Settings::default(), now()).await;
+    assert_eq!(outcome.stats.transitions, 0);
+    assert_eq!(store.get(&agent_arn("a")).unwrap().contact.unwrap().contact_id, "c3");
 }

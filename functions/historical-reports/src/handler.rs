@@ -6,16 +6,22 @@
 //! releases the claim and fails only its message (SqsBatchResponse); a report that can never
 //! parse fails every delivery and so rests in the DLQ after the receive limit.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::feed;
-use connect_wfm_core::ports::{AgentStateStore, ClaimOutcome, ClaimStore, FeedSink, ObjectSource};
-use connect_wfm_core::report::{IntervalRecord, ReportError, ReportMapping, ReportReader, ReportSource};
+use connect_wfm_core::mapping::Instances;
+use connect_wfm_core::ports::{AgentStateStore, ClaimOutcome, ClaimStore, FeedSink, ObjectSource, PortError};
+use connect_wfm_core::report::{
+    AgentIdCache, IntervalRecord, ReportError, ReportKind, ReportMapping, ReportReader, ReportSource, is_csv_key,
+};
 
 use crate::notification::{CreatedObject, Notification, SqsBatch, SqsMessage, parse_notification};
+
+/// Name of this function in rejects and logs.
+pub const FUNCTION: &str = "historical-reports";
 
 /// Records per feed object part; a report is written in parts of this size.
 pub const PART_RECORDS: usize = 10_000;
@@ -28,6 +34,11 @@ pub struct Settings {
     pub reports_prefix: Option<String>,
     /// Instance name forced for every record (else taken from the key).
     pub instance: Option<String>,
+    /// Instance alias → instance id (the mapping file's `instances`): agent ids of report rows
+    /// are looked up by (instance, login).
+    pub instances: Arc<Instances>,
+    /// Report kind forced for every object (else told by the file name or the columns).
+    pub kind: Option<ReportKind>,
     /// Records held back until the whole report has parsed, so a report that fails part-way
     /// leaves nothing in the feed; a larger report is written as it goes.
     pub spool_records: usize,
@@ -39,6 +50,8 @@ impl Default for Settings {
             mapping: Arc::default(),
             reports_prefix: None,
             instance: None,
+            instances: Arc::default(),
+            kind: None,
             spool_records: 5 * PART_RECORDS,
         }
     }
@@ -157,6 +170,8 @@ where
         Err(reason) => {
             let reason = format!("SQS message {id}: {reason}");
             tracing::error!(message_id = id, %reason, "message is not an S3 notification; it will rest in the DLQ");
+            let raw = message.body.as_deref().unwrap_or_default().as_bytes();
+            keep_rejected(ports.sink, &format!("sqs message {id}"), &reason, raw, now).await;
             let outcome = ObjectOutcome::Failed {
                 reason,
                 permanent: true,
@@ -185,7 +200,9 @@ where
                     file,
                     reason,
                     "report cannot be converted; fix the mapping or the report, then reload"
-                )
+                );
+                let raw = message.body.as_deref().unwrap_or_default().as_bytes();
+                keep_rejected(ports.sink, &file, reason, raw, now).await;
             }
             ObjectOutcome::Failed {
                 reason,
@@ -208,6 +225,26 @@ where
     }
 }
 
+/// Keeps what can never be converted under the feed's rejects, with the reason, where a feed
+/// reader sees it at once; the message itself still fails and rests in the DLQ after the
+/// queue's receive limit (architecture.md), from where `connect-wfm reload` brings it back once
+/// the mapping is fixed. The object's name derives from the input, so a redelivery overwrites it.
+async fn keep_rejected<F: FeedSink>(sink: &F, input: &str, reason: &str, raw: &[u8], now: DateTime<Utc>) {
+    let reject = feed::RejectRecord::new(FUNCTION, input, reason, now, raw);
+    let key = feed::object_key(feed::REJECTS, now.date_naive(), &format!("{FUNCTION}-{input}"));
+    if let Err(e) = sink.put(&key, feed::to_json_lines(&[reject])).await {
+        tracing::warn!(input, error = %e, "could not keep the reject; the message still rests in the DLQ");
+    }
+}
+
+/// The failure of a port call: permanent when asking again cannot help.
+fn port_failure(e: &PortError) -> ObjectOutcome {
+    ObjectOutcome::Failed {
+        reason: e.to_string(),
+        permanent: !e.retryable,
+    }
+}
+
 /// Why an object is not one of our reports, if it is not.
 fn not_a_report(object: &CreatedObject, settings: &Settings) -> Option<String> {
     if let Some(prefix) = settings
@@ -217,7 +254,7 @@ fn not_a_report(object: &CreatedObject, settings: &Settings) -> Option<String> {
     {
         return Some(format!("outside the reports prefix `{prefix}`"));
     }
-    if !object.key.to_ascii_lowercase().ends_with(".csv") {
+    if !is_csv_key(&object.key) {
         return Some("not a .csv file".into());
     }
     None
@@ -250,12 +287,7 @@ where
         claim_id.push_str(reload);
     }
     match ports.claims.claim(&claim_id, now).await {
-        Err(e) => {
-            return ObjectOutcome::Failed {
-                reason: e.to_string(),
-                permanent: false,
-            };
-        }
+        Err(e) => return port_failure(&e),
         Ok(ClaimOutcome::AlreadyCompleted) => return ObjectOutcome::Duplicate,
         Ok(ClaimOutcome::HeldElsewhere) => {
             return ObjectOutcome::Failed {
@@ -269,10 +301,7 @@ where
         Ok(records) => match ports.claims.complete(&claim_id, now).await {
             Ok(()) => ObjectOutcome::Converted { records },
             // The records are written; a retry rewrites the same objects.
-            Err(e) => ObjectOutcome::Failed {
-                reason: e.to_string(),
-                permanent: false,
-            },
+            Err(e) => port_failure(&e),
         },
         Err(failure) => {
             if let Err(e) = ports.claims.release(&claim_id).await {
@@ -287,8 +316,9 @@ where
 /// Parser output sent from the blocking thread: a part of records, or the error that ended it.
 type Part = Result<Vec<IntervalRecord>, ReportError>;
 
-/// Streams, parses and writes one report; returns how many records were written.
-async fn convert<C, O, S, F>(
+/// Streams, parses and writes one report, agent ids filled in; returns how many records were
+/// written. The function calls it under a claim; `connect-wfm report` calls it directly.
+pub async fn convert<C, O, S, F>(
     object: &CreatedObject,
     ports: &Ports<'_, C, O, S, F>,
     settings: &Settings,
@@ -306,14 +336,14 @@ where
         .objects
         .open(&object.bucket, &object.key)
         .await
-        .map_err(|e| transient(e.to_string()))?;
+        .map_err(|e| port_failure(&e))?;
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Part>(2);
     let source = ReportSource::new(object.bucket.clone(), object.key.clone());
-    let (mapping, instance) = (Arc::clone(&settings.mapping), settings.instance.clone());
+    let (mapping, instance, kind) = (Arc::clone(&settings.mapping), settings.instance.clone(), settings.kind);
     // The reader may block on the network, and parsing is CPU work: keep both off the executor.
     let parser = tokio::task::spawn_blocking(move || {
-        let report = match ReportReader::new(reader, source, None, instance, &mapping) {
+        let report = match ReportReader::new(reader, source, kind, instance, &mapping) {
             Ok(report) => report,
             Err(e) => return drop(tx.blocking_send(Err(e))),
         };
@@ -341,7 +371,8 @@ where
     let mut writer = PartWriter {
         ports,
         name,
-        agent_ids: HashMap::new(),
+        instances: &settings.instances,
+        agent_ids: AgentIdCache::default(),
         parts: 0,
         records: 0,
     };
@@ -384,41 +415,30 @@ struct PartWriter<'p, 'a, C, O, S, F> {
     ports: &'p Ports<'a, C, O, S, F>,
     /// `bucket/key#etag`: object names derive from it, so a retry overwrites.
     name: String,
-    agent_ids: HashMap<String, Option<String>>,
+    instances: &'p Instances,
+    agent_ids: AgentIdCache,
     parts: usize,
     records: usize,
 }
 
 impl<C, O, S: AgentStateStore, F: FeedSink> PartWriter<'_, '_, C, O, S, F> {
     async fn write(&mut self, mut records: Vec<IntervalRecord>) -> Result<(), ObjectOutcome> {
-        let transient = |reason: String| ObjectOutcome::Failed {
-            reason,
-            permanent: false,
-        };
-        let unknown: Vec<String> = records
-            .iter()
-            .filter_map(IntervalRecord::agent_login)
-            .filter(|login| !self.agent_ids.contains_key(*login))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        if !unknown.is_empty() {
+        let logins = self
+            .agent_ids
+            .missing(records.iter().filter_map(IntervalRecord::agent_login));
+        if !logins.is_empty() {
             let found = self
                 .ports
                 .states
-                .agent_ids_by_login(&unknown)
+                .agents_by_login(&logins)
                 .await
-                .map_err(|e| transient(e.to_string()))?;
-            for login in unknown {
-                let id = found.get(&login).cloned();
-                self.agent_ids.insert(login, id);
-            }
+                .map_err(|e| port_failure(&e))?;
+            self.agent_ids.add(&logins, found);
         }
         for record in &mut records {
-            let id = record
-                .agent_login()
-                .and_then(|login| self.agent_ids.get(login).cloned().flatten());
+            let Some(login) = record.agent_login() else { continue };
+            let alias = record.instance();
+            let id = self.agent_ids.id(alias, self.instances.instance_id(alias), login);
             record.set_agent_id(id);
         }
 
@@ -435,7 +455,7 @@ impl<C, O, S: AgentStateStore, F: FeedSink> PartWriter<'_, '_, C, O, S, F> {
                 .sink
                 .put(&key, feed::to_json_lines(&lines))
                 .await
-                .map_err(|e| transient(e.to_string()))?;
+                .map_err(|e| port_failure(&e))?;
         }
         self.parts += 1;
         self.records += records.len();

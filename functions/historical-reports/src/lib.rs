@@ -7,7 +7,9 @@ mod handler;
 mod notification;
 
 pub use config::{Config, vars};
-pub use handler::{BatchOutcome, MessageReport, ObjectOutcome, PART_RECORDS, Ports, Settings, handle_messages};
+pub use handler::{
+    BatchOutcome, FUNCTION, MessageReport, ObjectOutcome, PART_RECORDS, Ports, Settings, convert, handle_messages,
+};
 pub use notification::{
     CreatedObject, Notification, RELOAD_FIELD, SqsBatch, SqsMessage, created_notification, decode_key,
     parse_notification,

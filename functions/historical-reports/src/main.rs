@@ -34,6 +34,7 @@ async fn main() -> Result<(), Error> {
         mapping: Arc::new(mapping.reports),
         reports_prefix: config.reports_prefix,
         instance: config.instance,
+        instances: Arc::new(mapping.instances),
         ..Settings::default()
     };
     let (ports, settings) = (&ports, &settings);

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::{Activity, AgentState, Watermark};
@@ -145,7 +146,12 @@ async fn every_report_gives_the_expected_records() {
                 records: vec![message_for("m1", &key.replace(' ', "+"))],
             })
             .await;
-        let got = world.sink.lines("");
+        let got: Vec<Value> = world
+            .sink
+            .lines("")
+            .into_iter()
+            .filter(|l| l["kind"] != "reject")
+            .collect();
         assert_eq!(got.len(), count.unwrap(), "{key}: record count");
         match error_column {
             Some(column) => {
@@ -220,7 +226,12 @@ async fn a_duplicate_delivery_writes_nothing_twice() {
     );
     assert_eq!(outcome.messages[1].objects[0].1, ObjectOutcome::Duplicate);
     assert_eq!(world.sink.lines("").len(), 5);
-    assert_eq!(world.sink.puts.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(world.sink.puts.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        world.objects.opens.load(Ordering::Relaxed),
+        1,
+        "the duplicate is not read"
+    );
 }
 
 #[tokio::test]
@@ -237,6 +248,7 @@ async fn the_test_event_and_foreign_objects_are_acknowledged_without_reading() {
         .filter(|(_, o)| matches!(o, ObjectOutcome::Skipped { .. }));
     assert_eq!(skipped.count(), 3);
     assert!(world.sink.keys().is_empty());
+    assert_eq!(world.objects.opens.load(Ordering::Relaxed), 0, "no object was read");
 }
 
 #[tokio::test]
@@ -257,7 +269,13 @@ async fn a_body_that_is_not_a_notification_fails_its_message_naming_it() {
         reason.starts_with("SQS message bad: message body is not JSON"),
         "{reason}"
     );
-    assert_eq!(world.sink.lines("").len(), 4);
+    let rejects = world.sink.lines("rejects/");
+    assert_eq!(rejects.len(), 1, "kept with its reason and body: {rejects:?}");
+    assert_eq!(
+        (&rejects[0]["reason"], &rejects[0]["raw"]),
+        (&json!(reason), &json!("hello"))
+    );
+    assert_eq!(world.sink.lines("agent_interval/").len(), 4);
 }
 
 #[tokio::test]
@@ -282,6 +300,72 @@ async fn agent_ids_come_from_the_agent_state_store() {
     let id_of = |login: &str| lines.iter().find(|l| l["agent_login"] == login).unwrap()["agent_id"].clone();
     assert_eq!(id_of("jdoe"), json!("id-jdoe"));
     assert_eq!(id_of("pwhite"), Value::Null);
+}
+
+/// Two Connect instances share the login `jdoe`: the report's instance (alias `acme-support`,
+/// mapped to an instance id by the mapping file's `instances`) decides; without that mapping
+/// the id is null, never a guess.
+#[tokio::test]
+async fn agent_ids_are_looked_up_by_instance_and_login() {
+    let world = World::new();
+    let at: DateTime<Utc> = "2026-11-20T09:00:00Z".parse().unwrap();
+    for (instance, id, seen) in [
+        ("i-east", "id-east", at),
+        ("i-west", "id-west", at + chrono::Duration::hours(1)),
+    ] {
+        world.states.insert(AgentState {
+            agent_arn: format!("arn:aws:connect:us-east-1:1:instance/{instance}/agent/{id}"),
+            agent_id: id.into(),
+            instance_id: instance.into(),
+            agent_login: Some("jdoe".into()),
+            state: "Available".into(),
+            reason: "Open".into(),
+            activity: Activity::Open,
+            since: seen,
+            contact: None,
+            watermark: Watermark::new(seen, "e1"),
+            last_seen: seen,
+        });
+    }
+    let id_of_jdoe = |sink: &MemoryFeedSink| {
+        sink.lines("agent_interval/")
+            .into_iter()
+            .find(|l| l["agent_login"] == "jdoe")
+            .unwrap()["agent_id"]
+            .clone()
+    };
+    let ports = Ports {
+        claims: &world.claims,
+        objects: &world.objects,
+        states: &world.states,
+        sink: &world.sink,
+    };
+    let batch = sqs_file("sqs-report-aspr.json");
+    handle_messages(&batch, &ports, &settings(), now()).await;
+    assert_eq!(
+        id_of_jdoe(&world.sink),
+        Value::Null,
+        "instance unknown, login in two instances"
+    );
+
+    let mapping =
+        connect_wfm_core::Mapping::from_json(br#"{"instances": {"acme-support": "i-east"}}"#, "m.json").unwrap();
+    let mapped = Settings {
+        instances: Arc::new(mapping.instances),
+        ..settings()
+    };
+    let (claims, sink) = (MemoryClaimStore::default(), MemoryFeedSink::default());
+    let ports = Ports {
+        claims: &claims,
+        sink: &sink,
+        ..ports
+    };
+    handle_messages(&batch, &ports, &mapped, now()).await;
+    assert_eq!(
+        id_of_jdoe(&sink),
+        json!("id-east"),
+        "the report's instance, not the one seen last"
+    );
 }
 
 /// Fails every put until `healthy` is set.
@@ -347,7 +431,17 @@ async fn a_report_held_by_another_run_is_retried_later_and_a_crashed_claim_expir
         .unwrap();
     let held = world.run(&batch).await;
     assert_eq!(failed_ids(&held).len(), 1);
-    assert!(world.sink.keys().is_empty());
+    assert!(
+        matches!(&held.messages[0].objects[0].1, ObjectOutcome::Failed { permanent: false, reason } if reason.contains("another run")),
+        "{:?}",
+        held.messages
+    );
+    assert!(world.sink.keys().is_empty(), "nothing written, not even a reject");
+    assert_eq!(
+        world.objects.opens.load(Ordering::Relaxed),
+        0,
+        "the held report is not read"
+    );
     // Much later the lease has expired: the run that crashed no longer blocks the file.
     let ports = Ports {
         claims: &world.claims,

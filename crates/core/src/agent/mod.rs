@@ -18,4 +18,4 @@ pub use event::{
 };
 pub use fold::{AgentFold, FoldPolicy, fold_agent};
 pub use mapping::{AgentStateEntry, AgentStateMapping};
-pub use state::{Activity, AgentState, ContactRef, Watermark};
+pub use state::{Activity, AgentState, ContactRef, Watermark, instance_id_of_agent_arn};

@@ -86,3 +86,28 @@ pub struct AgentState {
     /// EventTimestamp of the latest event of any type (heartbeats included).
     pub last_seen: DateTime<Utc>,
 }
+
+/// The instance id inside an agent ARN
+/// (`arn:aws:connect:<region>:<account>:instance/<instance id>/agent/<agent id>`); None when
+/// the text is not shaped like one.
+pub fn instance_id_of_agent_arn(agent_arn: &str) -> Option<&str> {
+    let (_, path) = agent_arn.split_once(":instance/")?;
+    let (instance_id, rest) = path.split_once('/')?;
+    (rest.starts_with("agent/") && !instance_id.is_empty()).then_some(instance_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_id_comes_from_the_agent_arn() {
+        let arn = "arn:aws:connect:us-west-2:123456789012:instance/8f2c3e41/agent/62f746b4";
+        assert_eq!(instance_id_of_agent_arn(arn), Some("8f2c3e41"));
+        assert_eq!(
+            instance_id_of_agent_arn("arn:aws:connect:us-west-2:1:instance/8f2c3e41/queue/q"),
+            None
+        );
+        assert_eq!(instance_id_of_agent_arn("agent-1"), None);
+    }
+}

@@ -151,6 +151,12 @@ fn token_spans<'a>(haystack: &'a str, needle: &'a str) -> impl Iterator<Item = (
         })
 }
 
+/// Whether an object key names a CSV file: `.csv` in any case (`.CSV`, `.Csv`), the rule of
+/// both the function and `connect-wfm reload`.
+pub fn is_csv_key(key: &str) -> bool {
+    key.len() >= 4 && key.as_bytes()[key.len() - 4..].eq_ignore_ascii_case(b".csv")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +247,12 @@ mod tests {
     fn source_display_names_the_object() {
         assert_eq!(ReportSource::new("b", "k.csv").to_string(), "s3://b/k.csv");
         assert_eq!(ReportSource::new("", "/tmp/k.csv").to_string(), "/tmp/k.csv");
+    }
+
+    #[test]
+    fn a_csv_key_is_told_in_any_case() {
+        assert!(is_csv_key("connect/acme/Reports/QR-2026-11-20T10:15:00Z.csv"));
+        assert!(is_csv_key("r/QR.CSV") && is_csv_key("r/QR.Csv"));
+        assert!(!is_csv_key("r/QR.csv.gz") && !is_csv_key("csv") && !is_csv_key("r/QR.tsv"));
     }
 }

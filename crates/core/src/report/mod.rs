@@ -5,6 +5,7 @@
 //! [`IntervalRecord`] (`queue_interval`, `agent_queue_interval`, `agent_interval` of feed.md).
 //! [`ReportMapping`] holds the configurable column names, kind patterns and SLA thresholds.
 
+mod agent_ids;
 mod header;
 mod kind;
 mod mapping;
@@ -12,7 +13,8 @@ mod reader;
 mod record;
 mod value;
 
-pub use kind::{ReportKind, ReportSource, instance_from_key, kind_from_name};
+pub use agent_ids::{AgentIdCache, agent_id_for};
+pub use kind::{ReportKind, ReportSource, instance_from_key, is_csv_key, kind_from_name};
 pub use mapping::{Column, ReportMapping, THRESHOLD_PLACEHOLDER, Template};
 pub use reader::{MAX_RECORD_BYTES, ReportError, ReportProblem, ReportReader};
 pub use record::{

@@ -253,6 +253,15 @@ impl IntervalRecord {
         }
     }
 
+    /// The instance alias of the record (`instance`).
+    pub fn instance(&self) -> &str {
+        match self {
+            IntervalRecord::Queue(r) => &r.instance,
+            IntervalRecord::AgentQueue(r) => &r.instance,
+            IntervalRecord::Agent(r) => &r.instance,
+        }
+    }
+
     /// The agent's login name; `None` for a queue record.
     pub fn agent_login(&self) -> Option<&str> {
         match self {
