@@ -6,6 +6,7 @@
 //! in-memory implementations for tests.
 
 pub mod agent;
+pub mod contact;
 #[cfg(feature = "faults")]
 pub mod faults;
 pub mod feed;

@@ -1,0 +1,72 @@
+//! Contact events and contact records → stream-basis `queue_interval` records (feed.md
+//! "Stream basis"), pure.
+//!
+//! - [`decode_contact_event`] / [`decode_contact_record`] (or [`decode_contact_input`], which
+//!   routes by content) turn bytes into a [`ContactInput`].
+//! - [`ContactInput::leg_patches`] gives the [`Leg`]s an input changes; [`Leg::merge`] merges a
+//!   patch into the stored leg, order-free and idempotent. [`LegBook`] does both in memory.
+//! - [`Leg::intervals`] names the records a leg contributes to at a clock;
+//!   [`stream_queue_interval`] computes one record from the legs, the learned
+//!   [`QueueNames`], the [`StreamSettings`] and the clock.
+//! - [`reconcile`] compares a report-basis record with the stream-basis one of the same queue
+//!   and interval, field by field.
+
+mod ctr;
+mod event;
+mod interval;
+mod leg;
+mod reconcile;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
+
+pub use ctr::{
+    ContactRecord, ContactRecordError, CtrAgent, CtrQueue, MAX_CONTACT_RECORD_BYTES, contact_record_from_value,
+    decode_contact_record,
+};
+pub use event::{
+    ContactEvent, ContactEventError, ContactEventType, DETAIL_TYPE, MAX_CONTACT_EVENT_BYTES, SOURCE,
+    contact_event_from_value, decode_contact_event, last_segment, parse_contact_time,
+};
+pub use interval::{
+    DEFAULT_THRESHOLDS, INTERVAL_MINUTES, IntervalKey, StreamQueueInterval, StreamSettings, StreamSource,
+    interval_start, stream_feed_key, stream_queue_interval, stream_queue_intervals,
+};
+pub use leg::{
+    ContactInput, CtrFacts, EventFacts, Fact, Leg, LegBook, LegKey, LegOutcome, QueueNames, SUCCESSOR_METHODS, Stamp,
+};
+pub use reconcile::{FieldComparison, ReconcileError, Reconciliation, reconcile};
+
+/// Why bytes are neither a contact event nor a contact record.
+#[derive(Debug, thiserror::Error)]
+pub enum ContactInputError {
+    /// Looked like a contact event (has `detail-type`) but is not a usable one.
+    #[error("contact event: {0}")]
+    Event(#[from] ContactEventError),
+    /// Looked like a contact record (has `ContactId`) but is not a usable one.
+    #[error("contact record: {0}")]
+    Record(#[from] ContactRecordError),
+    /// Neither shape.
+    #[error("neither a contact event (no `detail-type`) nor a contact record (no `ContactId`)")]
+    Unrecognised,
+}
+
+/// Decodes an EventBridge contact event or a contact record, told apart by content: an
+/// EventBridge event has `detail-type`, a contact record a top-level `ContactId`.
+pub fn decode_contact_input(bytes: &[u8]) -> Result<ContactInput, ContactInputError> {
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let value: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| ContactInputError::Event(ContactEventError::NotJson(e)))?;
+    if value.get("detail-type").is_some() {
+        if bytes.len() > MAX_CONTACT_EVENT_BYTES {
+            return Err(ContactEventError::TooLarge(bytes.len()).into());
+        }
+        Ok(ContactInput::Event(contact_event_from_value(value)?))
+    } else if value.get("ContactId").is_some() {
+        if bytes.len() > MAX_CONTACT_RECORD_BYTES {
+            return Err(ContactRecordError::TooLarge(bytes.len()).into());
+        }
+        Ok(ContactInput::Record(contact_record_from_value(value)?))
+    } else {
+        Err(ContactInputError::Unrecognised)
+    }
+}

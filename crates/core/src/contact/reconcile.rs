@@ -1,0 +1,223 @@
+//! Reconciliation: when Connect's report for an interval arrives, how far the stream basis of
+//! the same instance, queue and interval was from it, field by field (for metrics and a log
+//! line, so an operator sees drift).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use super::interval::StreamQueueInterval;
+use crate::report::QueueInterval;
+
+/// Two percentages closer than this are equal (both are written with two decimals).
+const PCT_TOLERANCE: f64 = 0.005;
+
+/// One field both bases define, with each basis's value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldComparison {
+    /// The feed field: `handled`, `service_levels[20].pct`, ...
+    pub field: String,
+    /// The report basis's value.
+    pub report: Option<f64>,
+    /// The stream basis's value.
+    pub stream: Option<f64>,
+}
+
+impl FieldComparison {
+    /// Whether the bases disagree (one null and the other not counts as disagreeing).
+    pub fn differs(&self) -> bool {
+        match (self.report, self.stream) {
+            (Some(r), Some(s)) => (r - s).abs() > PCT_TOLERANCE,
+            (None, None) => false,
+            _ => true,
+        }
+    }
+
+    /// stream − report, when both are present.
+    pub fn delta(&self) -> Option<f64> {
+        Some(self.stream? - self.report?)
+    }
+}
+
+/// The comparison of one report-basis record with the stream-basis record of the same
+/// instance, queue and interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconciliation {
+    /// The instance (alias).
+    pub instance: String,
+    /// The queue name (the report's).
+    pub queue: String,
+    /// The stream record's queue id.
+    pub queue_id: String,
+    /// The interval.
+    pub interval_start: DateTime<Utc>,
+    /// Every field both bases define, in feed order.
+    pub fields: Vec<FieldComparison>,
+}
+
+impl Reconciliation {
+    /// The fields on which the bases disagree.
+    pub fn differences(&self) -> impl Iterator<Item = &FieldComparison> {
+        self.fields.iter().filter(|f| f.differs())
+    }
+
+    /// Whether the bases agree on every field.
+    pub fn agrees(&self) -> bool {
+        self.differences().next().is_none()
+    }
+}
+
+fn show(value: Option<f64>) -> String {
+    value.map_or_else(|| "null".to_owned(), |v| v.to_string())
+}
+
+/// One log line: `queue_interval drift instance=acme queue=Support queue_id=q1
+/// interval_start=2026-11-20T10:15:00Z handled: report=6 stream=5; ...` (or `agrees`).
+impl fmt::Display for Reconciliation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "queue_interval reconciliation instance={} queue={} queue_id={} interval_start={}:",
+            self.instance,
+            self.queue,
+            self.queue_id,
+            crate::timefmt::feed_timestamp(&self.interval_start)
+        )?;
+        let mut any = false;
+        for diff in self.differences() {
+            write!(
+                f,
+                " {} report={} stream={};",
+                diff.field,
+                show(diff.report),
+                show(diff.stream)
+            )?;
+            any = true;
+        }
+        if !any {
+            f.write_str(" agrees")?;
+        }
+        Ok(())
+    }
+}
+
+/// The two records are not of the same queue and interval.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReconcileError {
+    /// Different interval starts or lengths.
+    #[error("different intervals: report {report}, stream {stream}")]
+    Interval {
+        /// The report's start and length.
+        report: String,
+        /// The stream's.
+        stream: String,
+    },
+    /// Different instances.
+    #[error("different instances: report `{report}`, stream `{stream}`")]
+    Instance {
+        /// The report's instance.
+        report: String,
+        /// The stream's instance alias.
+        stream: String,
+    },
+    /// Different queues (the stream record's name is known and differs).
+    #[error("different queues: report `{report}`, stream `{stream}`")]
+    Queue {
+        /// The report's queue name.
+        report: String,
+        /// The stream's queue name.
+        stream: String,
+    },
+}
+
+fn int(value: Option<i64>) -> Option<f64> {
+    value.map(|v| v as f64)
+}
+
+/// Compares a report-basis record with the stream-basis record of the same instance, queue
+/// and interval, on every field both define: the counts, durations, queue delay, the SLA
+/// threshold and percentage, and each threshold both carry (`service_levels[X].answered`,
+/// `.abandoned`, `.pct`). A stream record whose queue name is still unknown is taken to be the
+/// report's queue (the caller matched them by key).
+pub fn reconcile(report: &QueueInterval, stream: &StreamQueueInterval) -> Result<Reconciliation, ReconcileError> {
+    if report.interval_start != stream.interval_start || report.interval_minutes != stream.interval_minutes {
+        let show =
+            |start: &DateTime<Utc>, minutes: u32| format!("{} +{minutes} min", crate::timefmt::feed_timestamp(start));
+        return Err(ReconcileError::Interval {
+            report: show(&report.interval_start, report.interval_minutes),
+            stream: show(&stream.interval_start, stream.interval_minutes),
+        });
+    }
+    if *report.instance != *stream.instance && *report.instance != *stream.instance_id {
+        return Err(ReconcileError::Instance {
+            report: report.instance.to_string(),
+            stream: stream.instance.clone(),
+        });
+    }
+    if let Some(name) = &stream.queue {
+        if *name != report.queue {
+            return Err(ReconcileError::Queue {
+                report: report.queue.clone(),
+                stream: name.clone(),
+            });
+        }
+    }
+    let mut fields = Vec::new();
+    let mut push = |field: &str, report: Option<f64>, stream: Option<f64>| {
+        fields.push(FieldComparison {
+            field: field.to_owned(),
+            report,
+            stream,
+        })
+    };
+    push(
+        "contacts_received",
+        int(report.contacts_received),
+        int(stream.contacts_received),
+    );
+    push("handled", int(report.handled), int(stream.handled));
+    push("handled_short", int(report.handled_short), int(stream.handled_short));
+    push("handled_long", int(report.handled_long), int(stream.handled_long));
+    push("abandoned", int(report.abandoned), int(stream.abandoned));
+    push(
+        "abandoned_short",
+        int(report.abandoned_short),
+        int(stream.abandoned_short),
+    );
+    push("abandoned_long", int(report.abandoned_long), int(stream.abandoned_long));
+    push("talk_time_s", int(report.talk_time_s), int(stream.talk_time_s));
+    push("hold_time_s", int(report.hold_time_s), int(stream.hold_time_s));
+    push("acw_time_s", int(report.acw_time_s), int(stream.acw_time_s));
+    push("handle_time_s", int(report.handle_time_s), int(stream.handle_time_s));
+    push("queue_delay_s", int(report.queue_delay_s), int(stream.queue_delay_s));
+    push(
+        "service_level_seconds",
+        report.service_level_seconds.map(f64::from),
+        stream.service_level_seconds.map(f64::from),
+    );
+    push("service_level_pct", report.service_level_pct, stream.service_level_pct);
+    for r in &report.service_levels {
+        let Some(s) = stream.service_levels.iter().find(|s| s.seconds == r.seconds) else {
+            continue;
+        };
+        let x = r.seconds;
+        push(
+            &format!("service_levels[{x}].answered"),
+            int(r.answered),
+            int(s.answered),
+        );
+        push(
+            &format!("service_levels[{x}].abandoned"),
+            int(r.abandoned),
+            int(s.abandoned),
+        );
+        push(&format!("service_levels[{x}].pct"), r.pct, s.pct);
+    }
+    Ok(Reconciliation {
+        instance: stream.instance.clone(),
+        queue: report.queue.clone(),
+        queue_id: stream.queue_id.clone(),
+        interval_start: report.interval_start,
+        fields,
+    })
+}
