@@ -487,3 +487,471 @@ impl LegBook {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contact::ctr::{ContactRecord, CtrAgent, CtrQueue};
+    use crate::contact::event::{ContactEvent, ContactEventType};
+    use crate::contact::leg::ContactInput;
+
+    const INSTANCE: &str = "arn:aws:connect:us-east-1:123456789012:instance/inst-1";
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// `10:00:00` → that time on 2026-11-20.
+    fn t(hms: &str) -> DateTime<Utc> {
+        at(&format!("2026-11-20T{hms}Z"))
+    }
+
+    /// One contact, described by what happened to it.
+    #[derive(Clone)]
+    struct C {
+        id: &'static str,
+        queue: &'static str,
+        method: &'static str,
+        previous: Option<&'static str>,
+        enqueued: Option<DateTime<Utc>>,
+        connected: Option<DateTime<Utc>>,
+        disconnected: Option<DateTime<Utc>>,
+        /// talk, hold, acw of its CTR; `None`: no CTR arrived.
+        ctr: Option<(Option<i64>, Option<i64>, Option<i64>)>,
+    }
+
+    fn c(id: &'static str) -> C {
+        C {
+            id,
+            queue: "q1",
+            method: "INBOUND",
+            previous: None,
+            enqueued: Some(t("10:00:00")),
+            connected: None,
+            disconnected: None,
+            ctr: None,
+        }
+    }
+
+    impl C {
+        fn queued(mut self, at: &str) -> Self {
+            self.enqueued = Some(t(at));
+            self
+        }
+        fn answered(mut self, at: &str) -> Self {
+            self.connected = Some(t(at));
+            self
+        }
+        fn gone(mut self, at: &str) -> Self {
+            self.disconnected = Some(t(at));
+            self
+        }
+        fn ctr(mut self, talk: Option<i64>, hold: Option<i64>, acw: Option<i64>) -> Self {
+            self.ctr = Some((talk, hold, acw));
+            self
+        }
+        fn successor_of(mut self, previous: &'static str, method: &'static str) -> Self {
+            self.previous = Some(previous);
+            self.method = method;
+            self
+        }
+
+        /// Its latest contact event, and its CTR when it has one.
+        fn inputs(&self) -> Vec<ContactInput> {
+            let time = [self.disconnected, self.connected, self.enqueued]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(t("10:00:00"));
+            let queue_arn = format!("{INSTANCE}/queue/{}", self.queue);
+            let mut inputs = vec![ContactInput::Event(ContactEvent {
+                id: format!("ev-{}", self.id),
+                time,
+                event_type: ContactEventType::Disconnected,
+                contact_id: self.id.into(),
+                initial_contact_id: None,
+                previous_contact_id: self.previous.map(str::to_owned),
+                channel: Some("VOICE".into()),
+                instance_arn: INSTANCE.into(),
+                initiation_method: Some(self.method.into()),
+                initiation_timestamp: self.enqueued,
+                disconnect_timestamp: self.disconnected,
+                queue_arn: Some(queue_arn.clone()),
+                enqueue_timestamp: self.enqueued,
+                agent_arn: None,
+                connected_to_agent_timestamp: self.connected,
+            })];
+            if let Some((talk, hold, acw)) = self.ctr {
+                inputs.push(ContactInput::Record(ContactRecord {
+                    contact_id: self.id.into(),
+                    instance_arn: INSTANCE.into(),
+                    channel: Some("VOICE".into()),
+                    initiation_method: Some(self.method.into()),
+                    initiation_timestamp: self.enqueued,
+                    disconnect_timestamp: self.disconnected,
+                    last_update_timestamp: self.disconnected.unwrap_or(time) + TimeDelta::seconds(90),
+                    previous_contact_id: self.previous.map(str::to_owned),
+                    queue: Some(CtrQueue {
+                        arn: Some(queue_arn),
+                        name: Some(format!("Queue {}", self.queue)),
+                        enqueue_timestamp: self.enqueued,
+                        dequeue_timestamp: None,
+                    }),
+                    agent: self.connected.map(|connected| CtrAgent {
+                        arn: None,
+                        connected_to_agent_timestamp: Some(connected),
+                        agent_interaction_duration: talk,
+                        customer_hold_duration: hold,
+                        after_contact_work_duration: acw,
+                    }),
+                }));
+            }
+            inputs
+        }
+    }
+
+    fn book(contacts: &[C]) -> LegBook {
+        let mut book = LegBook::default();
+        for contact in contacts {
+            for input in contact.inputs() {
+                book.apply(&input);
+            }
+        }
+        book
+    }
+
+    fn key(queue: &str, start: &str) -> IntervalKey {
+        IntervalKey {
+            instance_id: "inst-1".into(),
+            queue_id: queue.into(),
+            interval_start: t(start),
+        }
+    }
+
+    fn record_with(contacts: &[C], settings: &StreamSettings, start: &str, clock: &str) -> Option<StreamQueueInterval> {
+        let book = book(contacts);
+        stream_queue_interval(&key("q1", start), book.legs.values(), &book.names, settings, t(clock))
+    }
+
+    /// The q1 record of the 10:00 interval at 11:00, default settings.
+    fn record(contacts: &[C]) -> StreamQueueInterval {
+        record_with(contacts, &StreamSettings::default(), "10:00:00", "11:00:00").expect("a record")
+    }
+
+    #[test]
+    fn interval_start_is_half_open() {
+        assert_eq!(interval_start(at("2026-11-20T10:14:59.999Z")), t("10:00:00"));
+        assert_eq!(interval_start(t("10:15:00")), t("10:15:00"));
+        assert_eq!(interval_start(at("1969-12-31T23:59:59Z")), at("1969-12-31T23:45:00Z"));
+    }
+
+    #[test]
+    fn contacts_received_counts_enqueued_legs_pegged_by_their_disconnect() {
+        let mut never_queued = c("n").gone("10:05:00");
+        never_queued.enqueued = None;
+        let r = record(&[
+            c("a").answered("10:00:10").gone("10:05:00"),
+            c("b").gone("10:14:59"),
+            // Enqueued in this interval, disconnected in the next: pegged there.
+            c("later").gone("10:15:00"),
+            // Enqueued in an earlier interval, pegged here.
+            c("early").queued("09:50:00").answered("09:59:00").gone("10:01:00"),
+            never_queued,
+            {
+                let mut other = c("other").gone("10:05:00");
+                other.queue = "q2";
+                other
+            },
+        ]);
+        assert_eq!(r.contacts_received, Some(3));
+        let next = record_with(
+            &[c("later").gone("10:15:00")],
+            &StreamSettings::default(),
+            "10:15:00",
+            "11:00:00",
+        )
+        .unwrap();
+        assert_eq!(next.contacts_received, Some(1));
+    }
+
+    #[test]
+    fn a_leg_not_yet_disconnected_is_not_counted_yet() {
+        let r = record(&[c("a").gone("10:01:00"), c("talking").answered("10:00:05")]);
+        assert_eq!((r.contacts_received, r.handled), (Some(1), Some(0)));
+    }
+
+    #[test]
+    fn handled_and_handled_short_at_each_threshold() {
+        let settings = StreamSettings {
+            service_level_thresholds: vec![60, 20],
+            ..StreamSettings::default()
+        };
+        let contacts = [
+            c("at20").answered("10:00:20").gone("10:05:00"),
+            c("over20").answered("10:00:21").gone("10:05:00"),
+            c("at60").answered("10:01:00").gone("10:05:00"),
+            c("over60").answered("10:01:01").gone("10:05:00"),
+        ];
+        let r = record_with(&contacts, &settings, "10:00:00", "11:00:00").unwrap();
+        assert_eq!(r.handled, Some(4));
+        assert_eq!(r.service_level_seconds, Some(20), "the smallest threshold");
+        assert_eq!((r.handled_short, r.handled_long), (Some(1), Some(3)));
+        let seconds: Vec<u32> = r.service_levels.iter().map(|sl| sl.seconds).collect();
+        assert_eq!(seconds, [20, 60]);
+        assert_eq!(r.service_levels[0].answered, Some(1));
+        assert_eq!(r.service_levels[1].answered, Some(3));
+        // Milliseconds count: 20.001 s is over 20.
+        let mut ms = c("ms").answered("10:00:20").gone("10:05:00");
+        ms.connected = Some(at("2026-11-20T10:00:20.001Z"));
+        let r = record(&[ms]);
+        assert_eq!((r.handled_short, r.handled_long), (Some(0), Some(1)));
+    }
+
+    #[test]
+    fn the_queues_configured_sla_is_a_threshold_and_sets_service_level_seconds() {
+        let contacts = [
+            c("a")
+                .answered("10:00:25")
+                .gone("10:05:00")
+                .ctr(Some(1), Some(0), Some(0)),
+            c("b").gone("10:00:31"),
+        ];
+        // By name (learned from the CTR).
+        let by_name = StreamSettings {
+            sla_seconds: HashMap::from([("Queue q1".to_owned(), 30)]),
+            ..StreamSettings::default()
+        };
+        let r = record_with(&contacts, &by_name, "10:00:00", "11:00:00").unwrap();
+        assert_eq!(r.service_level_seconds, Some(30));
+        assert_eq!(
+            r.service_levels.iter().map(|sl| sl.seconds).collect::<Vec<_>>(),
+            [20, 30]
+        );
+        assert_eq!(
+            (r.handled_short, r.abandoned_short, r.abandoned_long),
+            (Some(1), Some(0), Some(1))
+        );
+        assert_eq!(r.service_level_pct, Some(50.0));
+        // By queue id, and the default.
+        let by_id = StreamSettings {
+            sla_seconds: HashMap::from([("q1".to_owned(), 40)]),
+            ..StreamSettings::default()
+        };
+        let r = record_with(&contacts, &by_id, "10:00:00", "11:00:00").unwrap();
+        assert_eq!((r.service_level_seconds, r.abandoned_short), (Some(40), Some(1)));
+        let default = StreamSettings {
+            default_sla_seconds: Some(10),
+            ..StreamSettings::default()
+        };
+        let r = record_with(&contacts, &default, "10:00:00", "11:00:00").unwrap();
+        assert_eq!((r.service_level_seconds, r.handled_short), (Some(10), Some(0)));
+    }
+
+    #[test]
+    fn abandoned_and_abandoned_short() {
+        let r = record(&[
+            c("a20").gone("10:00:20"),
+            c("a21").gone("10:00:21"),
+            c("answered").answered("10:00:05").gone("10:03:00"),
+        ]);
+        assert_eq!(r.abandoned, Some(2));
+        assert_eq!((r.abandoned_short, r.abandoned_long), (Some(1), Some(1)));
+        assert_eq!(r.service_levels[0].abandoned, Some(1));
+        assert_eq!(r.transferred_out, Some(0));
+    }
+
+    #[test]
+    fn callbacks_and_queue_transfers_count_as_transferred_out_not_abandoned() {
+        let contacts = [
+            c("cb-origin").gone("10:02:00"),
+            c("cb").queued("10:02:01").successor_of("cb-origin", "CALLBACK"),
+            c("qt-origin").gone("10:03:00"),
+            {
+                let mut qt = c("qt").queued("10:03:01").successor_of("qt-origin", "QUEUE_TRANSFER");
+                qt.queue = "q2";
+                qt
+            },
+            // An agent transfer of an unanswered leg is no successor by the definition.
+            c("tr-origin").gone("10:04:00"),
+            c("tr").queued("10:04:01").successor_of("tr-origin", "TRANSFER"),
+            // An answered leg that the agent transferred stays handled.
+            c("handled-origin").answered("10:00:10").gone("10:06:00"),
+            c("handled-next")
+                .queued("10:06:01")
+                .successor_of("handled-origin", "QUEUE_TRANSFER"),
+        ];
+        let r = record(&contacts);
+        assert_eq!(r.transferred_out, Some(2));
+        assert_eq!(r.abandoned, Some(1), "only the TRANSFER's origin");
+        assert_eq!(r.handled, Some(1));
+        assert_eq!(r.contacts_received, Some(4), "successors still wait: not pegged");
+        // Without the successors, the origins are abandoned.
+        let r = record(&contacts[..1]);
+        assert_eq!((r.abandoned, r.transferred_out), (Some(1), Some(0)));
+    }
+
+    #[test]
+    fn queue_delay_sums_waits_and_rounds_at_the_end() {
+        let mut legs = Vec::new();
+        for id in ["a", "b", "c"] {
+            let mut leg = c(id).gone("10:05:00");
+            leg.connected = Some(at("2026-11-20T10:00:00.500Z"));
+            legs.push(leg);
+        }
+        legs.push(c("d").answered("10:00:30").gone("10:05:00"));
+        legs.push(c("abandoned").gone("10:04:00"));
+        // 3 × 0.5 s + 30 s = 31.5 s → 32 (rounding each leg gives 33, truncating 30 or 31).
+        assert_eq!(record(&legs).queue_delay_s, Some(32));
+        assert_eq!(record(&[c("abandoned").gone("10:04:00")]).queue_delay_s, Some(0));
+    }
+
+    #[test]
+    fn durations_sum_arrived_ctrs_of_handled_legs_with_null_and_zero_rules() {
+        // Nothing handled: 0, even with a CTR of an abandoned leg.
+        let r = record(&[c("a").gone("10:04:00").ctr(None, None, None)]);
+        assert_eq!(
+            (r.talk_time_s, r.hold_time_s, r.acw_time_s, r.handle_time_s),
+            (Some(0), Some(0), Some(0), Some(0))
+        );
+        assert_eq!(r.ctr_pending, 0);
+        // Handled, no CTR yet: null, and pending.
+        let r = record(&[c("h").answered("10:00:05").gone("10:04:00")]);
+        assert_eq!((r.talk_time_s, r.handle_time_s, r.ctr_pending), (None, None, 1));
+        // Some arrived: their sum; a null duration in an arrived CTR adds nothing.
+        let r = record(&[
+            c("h1")
+                .answered("10:00:05")
+                .gone("10:04:00")
+                .ctr(Some(100), Some(10), Some(30)),
+            c("h2")
+                .answered("10:00:05")
+                .gone("10:04:00")
+                .ctr(Some(50), None, Some(5)),
+            c("h3").answered("10:00:05").gone("10:04:00"),
+        ]);
+        assert_eq!(
+            (r.talk_time_s, r.hold_time_s, r.acw_time_s, r.handle_time_s),
+            (Some(150), Some(10), Some(35), Some(195))
+        );
+        assert_eq!(r.ctr_pending, 1);
+    }
+
+    #[test]
+    fn service_level_pct_counts_every_leg_that_left_within_x() {
+        let r = record(&[
+            c("answered").answered("10:00:20").gone("10:03:00"),
+            c("abandoned").gone("10:00:10"),
+            c("late").answered("10:00:40").gone("10:03:00"),
+        ]);
+        // 2 of 3 left within 20 s: 66.67.
+        assert_eq!(r.service_level_pct, Some(66.67));
+        assert_eq!(r.service_levels[0].pct, Some(66.67));
+        let r = record(&[
+            c("cb-origin").gone("10:00:15"),
+            c("cb").queued("10:00:16").successor_of("cb-origin", "CALLBACK"),
+            c("slow").gone("10:01:00"),
+        ]);
+        assert_eq!(r.service_level_pct, Some(50.0), "a transfer within X counts");
+        assert_eq!(super::percent(1, 8), Some(12.5));
+        assert_eq!(super::percent(1, 160), Some(0.63), "half up");
+    }
+
+    #[test]
+    fn backlog_at_the_intervals_end() {
+        let contacts = [
+            c("waiting-long").queued("10:00:00"),
+            // Exactly X (20 s) before the end: not expired.
+            c("waiting-x").queued("10:14:40"),
+            c("waiting-over-x").queued("10:14:39"),
+            // Connected at the end itself: still waiting at this interval's end.
+            c("at-end").queued("10:10:00").answered("10:15:00").gone("10:20:00"),
+            // Left before the end.
+            c("left").queued("10:10:00").gone("10:14:59"),
+            // Enqueued at the end: not yet.
+            c("next").queued("10:15:00"),
+        ];
+        let r = record(&contacts);
+        assert_eq!(r.backlog, Some(4));
+        assert_eq!((r.backlog_expired, r.backlog_not_expired), (Some(3), Some(1)));
+        assert_eq!(r.contacts_received, Some(1));
+        assert!(r.active);
+    }
+
+    #[test]
+    fn a_waiting_only_record_appears_once_the_interval_has_ended_by_the_clock() {
+        let contacts = [c("w").queued("10:05:00")];
+        let settings = StreamSettings::default();
+        assert!(record_with(&contacts, &settings, "10:00:00", "10:14:59").is_none());
+        let r = record_with(&contacts, &settings, "10:00:00", "10:15:00").unwrap();
+        assert_eq!((r.backlog, r.contacts_received, r.handled), (Some(1), Some(0), Some(0)));
+        assert_eq!(r.service_level_pct, None, "nothing received");
+        assert_eq!(r.service_levels[0].pct, None);
+        assert!(r.active);
+        // Before its end, a record with pegged legs has no backlog yet.
+        let r = record_with(
+            &[c("a").gone("10:05:00"), c("w").queued("10:05:00")],
+            &settings,
+            "10:00:00",
+            "10:10:00",
+        )
+        .unwrap();
+        assert_eq!(
+            (r.backlog, r.backlog_expired, r.backlog_not_expired),
+            (None, None, None)
+        );
+        // No leg at all: no record.
+        assert!(record_with(&[], &settings, "10:00:00", "11:00:00").is_none());
+    }
+
+    #[test]
+    fn identity_fields_alias_queue_name_as_of_and_source() {
+        let settings = StreamSettings {
+            instances: BTreeMap::from([("acme".to_owned(), "inst-1".to_owned())]),
+            ..StreamSettings::default()
+        };
+        let contacts = [c("a").answered("10:00:05").gone("10:05:00"), c("w").queued("10:06:00")];
+        let r = record_with(&contacts, &settings, "10:00:00", "11:00:00").unwrap();
+        assert_eq!((r.instance.as_str(), r.instance_id.as_str()), ("acme", "inst-1"));
+        assert_eq!((r.queue.as_deref(), r.queue_id.as_str()), (None, "q1"));
+        assert_eq!(r.as_of, Some(t("10:06:00")), "the waiting leg's event is an input");
+        assert_eq!(r.interval_minutes, 15);
+        assert_eq!(r.feed_key(), "queue_interval/2026-11-20/stream/acme/q1/1000.json");
+        let named = record(&[c("a")
+            .answered("10:00:05")
+            .gone("10:05:00")
+            .ctr(Some(1), Some(0), Some(0))]);
+        assert_eq!(named.queue.as_deref(), Some("Queue q1"));
+        assert_eq!(named.instance, "inst-1", "no alias: the id");
+        assert_eq!(named.as_of, Some(t("10:06:30")), "the CTR's LastUpdateTimestamp");
+
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["basis"], "stream");
+        assert_eq!(json["kind"], "queue_interval");
+        assert_eq!(json["source"], serde_json::json!({"stream": "contact_events"}));
+        assert_eq!(json["interval_start"], "2026-11-20T10:00:00Z");
+        assert_eq!(json["queue"], serde_json::Value::Null);
+        for field in [
+            "right_party_contacts",
+            "right_party_handle_time_s",
+            "wrong_party_contacts",
+            "wrong_party_handle_time_s",
+        ] {
+            assert_eq!(json[field], serde_json::Value::Null, "{field}");
+        }
+    }
+
+    #[test]
+    fn every_record_of_a_book_sorted_by_interval_then_queue() {
+        let mut q0 = c("z").queued("10:20:00").gone("10:21:00");
+        q0.queue = "q0";
+        let book = book(&[c("a").gone("10:05:00"), c("w").queued("10:10:00"), q0]);
+        let records = book.records(&StreamSettings::default(), t("10:45:00"));
+        let keys: Vec<(String, String)> = records
+            .iter()
+            .map(|r| (r.interval_start.format("%H%M").to_string(), r.queue_id.clone()))
+            .collect();
+        let expect = [("1000", "q1"), ("1015", "q0"), ("1015", "q1"), ("1030", "q1")];
+        assert_eq!(keys, expect.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec());
+        assert_eq!(records[3].backlog, Some(1));
+    }
+}
