@@ -14,7 +14,7 @@ pub mod mapping;
 pub mod memory;
 pub mod ports;
 pub mod report;
-#[cfg(any(test, feature = "faults"))]
+#[cfg(any(test, feature = "faults", feature = "sim"))]
 pub mod synthetic;
 pub mod timefmt;
 

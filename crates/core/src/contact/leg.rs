@@ -599,7 +599,8 @@ impl QueueNames {
 /// handler does against its store, one input at a time.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegBook {
-    /// Every leg, by key.
+    /// Every leg, by key (stored as a list: JSON keys are strings).
+    #[serde(with = "legs_as_list")]
     pub legs: BTreeMap<LegKey, Leg>,
     /// Queue names learned.
     pub names: QueueNames,
@@ -639,6 +640,35 @@ impl LegBook {
         }
         self.names.merge(&other.names);
         self.newest_input = self.newest_input.max(other.newest_input);
+    }
+}
+
+mod legs_as_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Leg, LegKey};
+
+    pub fn serialize<S: Serializer>(legs: &BTreeMap<LegKey, Leg>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(legs.values())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<LegKey, Leg>, D::Error> {
+        let list = Vec::<Leg>::deserialize(d)?;
+        let mut legs: BTreeMap<LegKey, Leg> = BTreeMap::new();
+        for leg in list {
+            // Two entries of one contact (hand-edited state) merge rather than overwrite.
+            match legs.get_mut(&leg.key()) {
+                Some(existing) => {
+                    existing.merge(&leg);
+                }
+                None => {
+                    legs.insert(leg.key(), leg);
+                }
+            }
+        }
+        Ok(legs)
     }
 }
 

@@ -162,6 +162,11 @@ pub fn reconcile(report: &QueueInterval, stream: &StreamQueueInterval) -> Result
             });
         }
     }
+    // A report row where nothing was handled leaves the durations and the average answer time
+    // empty (`-`): the stream's sums over no handled leg are 0. Both say "none", so the report's
+    // null reads as 0 there.
+    let nothing_handled = report.handled == Some(0);
+    let none_is_zero = |value: Option<i64>| if nothing_handled { value.or(Some(0)) } else { value };
     let mut fields = Vec::new();
     let mut push = |field: &str, report: Option<f64>, stream: Option<f64>| {
         fields.push(FieldComparison {
@@ -185,11 +190,31 @@ pub fn reconcile(report: &QueueInterval, stream: &StreamQueueInterval) -> Result
         int(stream.abandoned_short),
     );
     push("abandoned_long", int(report.abandoned_long), int(stream.abandoned_long));
-    push("talk_time_s", int(report.talk_time_s), int(stream.talk_time_s));
-    push("hold_time_s", int(report.hold_time_s), int(stream.hold_time_s));
-    push("acw_time_s", int(report.acw_time_s), int(stream.acw_time_s));
-    push("handle_time_s", int(report.handle_time_s), int(stream.handle_time_s));
-    push("queue_delay_s", int(report.queue_delay_s), int(stream.queue_delay_s));
+    push(
+        "talk_time_s",
+        int(none_is_zero(report.talk_time_s)),
+        int(stream.talk_time_s),
+    );
+    push(
+        "hold_time_s",
+        int(none_is_zero(report.hold_time_s)),
+        int(stream.hold_time_s),
+    );
+    push(
+        "acw_time_s",
+        int(none_is_zero(report.acw_time_s)),
+        int(stream.acw_time_s),
+    );
+    push(
+        "handle_time_s",
+        int(none_is_zero(report.handle_time_s)),
+        int(stream.handle_time_s),
+    );
+    push(
+        "queue_delay_s",
+        int(none_is_zero(report.queue_delay_s)),
+        int(stream.queue_delay_s),
+    );
     push(
         "service_level_seconds",
         report.service_level_seconds.map(f64::from),
