@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound as _, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use super::interval::{INTERVAL_MINUTES, interval_start};
@@ -135,6 +135,16 @@ fn secs(n: u64) -> TimeDelta {
     TimeDelta::seconds(n as i64)
 }
 
+/// A sub-second offset: contact events carry milliseconds, CTRs whole seconds.
+fn jitter(rng: &mut Rng) -> TimeDelta {
+    TimeDelta::milliseconds(rng.below(1000) as i64)
+}
+
+/// A timestamp as a CTR (and so Connect's report) has it: whole seconds.
+fn whole(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(0)
+}
+
 /// Uniform in `low..=high`.
 fn between(rng: &mut Rng, low: u64, high: u64) -> u64 {
     low + rng.below(high - low + 1)
@@ -209,6 +219,7 @@ pub fn simulate(spec: &SliceSpec) -> Slice {
             continued: false,
         };
         let mut contact = inbound(uuid(&mut rng), queue, arrival);
+        contact.enqueued = contact.enqueued.map(|at| at + jitter(&mut rng));
         let enqueued = contact.enqueued.unwrap_or(arrival);
         match rng.below(100) {
             // Answered.
@@ -217,10 +228,10 @@ pub fn simulate(spec: &SliceSpec) -> Slice {
                 answer(&mut rng, &mut contact, at)
             }
             // Abandoned.
-            45..60 => contact.disconnected = Some(enqueued + secs(between(&mut rng, 1, 150))),
+            45..60 => contact.disconnected = Some(enqueued + secs(between(&mut rng, 1, 150)) + jitter(&mut rng)),
             // Callback, then queue transfer: the caller leaves the queue, a successor continues.
             roll @ 60..76 => {
-                let left = enqueued + secs(between(&mut rng, 5, 120));
+                let left = enqueued + secs(between(&mut rng, 5, 120)) + jitter(&mut rng);
                 contact.disconnected = Some(left);
                 contact.continued = true;
                 let (method, next_queue) = if roll < 68 {
@@ -240,7 +251,7 @@ pub fn simulate(spec: &SliceSpec) -> Slice {
                     };
                     answer(&mut rng, &mut next, left + secs(1 + wait));
                 } else {
-                    next.disconnected = Some(left + secs(between(&mut rng, 2, 100)));
+                    next.disconnected = Some(left + secs(between(&mut rng, 2, 100)) + jitter(&mut rng));
                 }
                 contacts.push(contact);
                 contacts.push(next);
@@ -281,7 +292,7 @@ pub fn simulate(spec: &SliceSpec) -> Slice {
                 if rng.chance(600) {
                     answer(&mut rng, &mut contact, enqueued + secs(wait));
                 } else {
-                    contact.disconnected = Some(enqueued + secs(wait));
+                    contact.disconnected = Some(enqueued + secs(wait) + jitter(&mut rng));
                 }
             }
         }
@@ -315,15 +326,21 @@ pub fn simulate(spec: &SliceSpec) -> Slice {
 
 /// Connects `contact` to an agent at `at`, with talk, hold and ACW.
 fn answer(rng: &mut Rng, contact: &mut SimContact, at: DateTime<Utc>) {
+    let at = at + jitter(rng);
     contact.connected = Some(at);
     contact.talk = between(rng, 20, 600) as i64;
     contact.hold = if rng.chance(300) { between(rng, 5, 90) as i64 } else { 0 };
     contact.acw = between(rng, 0, 120) as i64;
-    contact.disconnected = Some(at + secs((contact.talk + contact.hold) as u64));
+    contact.disconnected = Some(at + secs((contact.talk + contact.hold) as u64) + jitter(rng));
 }
 
 fn ts(at: Option<DateTime<Utc>>) -> Value {
     at.map_or(Value::Null, |at| Value::String(feed_timestamp(&at)))
+}
+
+/// A CTR timestamp: whole seconds.
+fn ctr_ts(at: Option<DateTime<Utc>>) -> Value {
+    ts(at.map(whole))
 }
 
 /// The contact's events up to `end`, each carrying what is known at its time (as Connect's
@@ -394,7 +411,7 @@ fn contact_events(
             "detail-type": "Amazon Connect Contact Event",
             "source": "aws.connect",
             "account": "123456789012",
-            "time": feed_timestamp(&time),
+            "time": feed_timestamp(&whole(time)),
             "region": "us-east-1",
             "resources": [instance_arn(spec), format!("{}/contact/{}", instance_arn(spec), contact.id)],
             "detail": detail,
@@ -426,7 +443,7 @@ fn contact_records(
                 "ARN": format!("{}/agent/a-{}", instance_arn(spec), &contact.id[..8]),
                 "AfterContactWorkDuration": acw,
                 "AgentInteractionDuration": talk,
-                "ConnectedToAgentTimestamp": ts(Some(connected)),
+                "ConnectedToAgentTimestamp": ctr_ts(Some(connected)),
                 "CustomerHoldDuration": contact.hold,
                 "NumberOfHolds": i64::from(contact.hold > 0),
                 "Username": "agent",
@@ -439,20 +456,20 @@ fn contact_records(
             "Attributes": {},
             "Channel": "VOICE",
             "ContactId": contact.id,
-            "DisconnectTimestamp": ts(Some(disconnected)),
+            "DisconnectTimestamp": ctr_ts(Some(disconnected)),
             "InitialContactId": contact.previous,
             "InitiationMethod": contact.method,
-            "InitiationTimestamp": ts(Some(contact.initiated)),
+            "InitiationTimestamp": ctr_ts(Some(contact.initiated)),
             "InstanceARN": instance_arn(spec),
-            "LastUpdateTimestamp": ts(Some(last_update)),
+            "LastUpdateTimestamp": ctr_ts(Some(last_update)),
             "NextContactId": null,
             "PreviousContactId": contact.previous,
             "Queue": {
                 "ARN": queue_arn(spec, contact.queue),
                 "Name": QUEUES[contact.queue].1,
-                "EnqueueTimestamp": ts(contact.enqueued),
-                "DequeueTimestamp": ts(contact.enqueued.and(contact.connected.or(contact.disconnected))),
-                "Duration": contact.enqueued.map(|e| (contact.connected.unwrap_or(disconnected) - e).num_seconds()),
+                "EnqueueTimestamp": ctr_ts(contact.enqueued),
+                "DequeueTimestamp": ctr_ts(contact.enqueued.and(contact.connected.or(contact.disconnected))),
+                "Duration": contact.enqueued.map(|e| (whole(contact.connected.unwrap_or(disconnected)) - whole(e)).num_seconds()),
             },
         })
         .to_string()
@@ -521,7 +538,10 @@ fn queue_report(spec: &SliceSpec, contacts: &[SimContact]) -> String {
                 .filter(|c| c.disconnected.is_some_and(|d| interval_start(d) == start))
                 .collect();
             let n = |f: &dyn Fn(&SimContact) -> bool| pegged.iter().filter(|c| f(c)).count() as i64;
-            let wait = |c: &SimContact, until: DateTime<Utc>| (until - c.enqueued.unwrap_or(until)).num_seconds();
+            // Connect's report sees the CTR's whole-second timestamps.
+            let wait = |c: &SimContact, until: DateTime<Utc>| {
+                (whole(until) - whole(c.enqueued.unwrap_or(until))).num_seconds()
+            };
             let received = pegged.len() as i64;
             let handled = n(&|c| c.connected.is_some());
             let abandoned = n(&|c| c.connected.is_none() && !c.continued);
