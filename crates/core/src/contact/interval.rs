@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::leg::{Leg, LegBook, LegOutcome, QueueNames};
 use crate::feed::SCHEMA;
 use crate::report::ServiceLevel;
-use crate::timefmt::serde_feed_time;
+use crate::timefmt::{serde_feed_time, serde_interval_start};
 
 /// Length of a stream-basis interval.
 pub const INTERVAL_MINUTES: u32 = 15;
@@ -76,6 +76,23 @@ impl Default for StreamSettings {
 }
 
 impl StreamSettings {
+    /// The settings a mapping file gives: its `instances`, and the `reports` section's
+    /// per-queue SLA (`sla_seconds`) and `default_sla_seconds`. The thresholds stay the default
+    /// `[20]` until the mapping carries `reports.service_level_thresholds`; set
+    /// [`StreamSettings::service_level_thresholds`] from it then.
+    pub fn from_mapping(mapping: &crate::Mapping) -> Self {
+        Self {
+            service_level_thresholds: DEFAULT_THRESHOLDS.to_vec(),
+            sla_seconds: mapping.reports.queue_sla_seconds().clone(),
+            default_sla_seconds: mapping.reports.default_sla_seconds(),
+            instances: mapping
+                .instances
+                .iter()
+                .map(|(alias, id)| (alias.to_owned(), id.to_owned()))
+                .collect(),
+        }
+    }
+
     /// The alias the `instances` map gives an instance id (the first alias in name order when
     /// several name it), else the id.
     pub fn instance_alias(&self, instance_id: &str) -> String {
@@ -147,8 +164,8 @@ pub struct StreamQueueInterval {
     pub queue: Option<String>,
     /// Last segment of the queue ARN.
     pub queue_id: String,
-    /// Interval start, UTC.
-    #[serde(with = "serde_feed_time")]
+    /// Interval start, UTC (a whole minute, written without a fraction).
+    #[serde(with = "serde_interval_start")]
     pub interval_start: DateTime<Utc>,
     /// 15.
     pub interval_minutes: u32,
@@ -938,6 +955,22 @@ mod tests {
         ] {
             assert_eq!(json[field], serde_json::Value::Null, "{field}");
         }
+    }
+
+    #[test]
+    fn settings_from_a_mapping_file() {
+        let mapping = crate::Mapping::from_json(
+            br#"{"instances": {"acme": "inst-1"}, "reports": {"sla_seconds": {"Support": 30}, "default_sla_seconds": 25}}"#,
+            "m.json",
+        )
+        .unwrap();
+        let settings = StreamSettings::from_mapping(&mapping);
+        assert_eq!(settings.instance_alias("inst-1"), "acme");
+        assert_eq!(settings.instance_alias("inst-2"), "inst-2");
+        assert_eq!(settings.configured_sla(Some("Support"), "q1"), Some(30));
+        assert_eq!(settings.configured_sla(None, "q1"), Some(25));
+        assert_eq!(settings.service_level_thresholds, [20]);
+        assert_eq!(settings.thresholds(Some(30)), [20, 30]);
     }
 
     #[test]

@@ -246,3 +246,102 @@ pub fn reconcile(report: &QueueInterval, stream: &StreamQueueInterval) -> Result
         fields,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contact::sim::{SliceSpec, simulate};
+    use crate::contact::{LegBook, StreamSettings, decode_contact_input};
+    use crate::report::{IntervalRecord, ReportMapping, ReportReader, ReportSource};
+
+    fn report(csv: &str) -> QueueInterval {
+        let source = ReportSource::new("b", "connect/acme/Reports/wfm/QR-x.csv");
+        let mut reader = ReportReader::new(csv.as_bytes(), source, None, None, &ReportMapping::default()).unwrap();
+        match reader.next().unwrap().unwrap() {
+            IntervalRecord::Queue(q) => q,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The simulated slice's stream record of Support at its first interval with contacts.
+    fn stream() -> StreamQueueInterval {
+        let slice = simulate(&SliceSpec::default());
+        let mut book = LegBook::default();
+        for input in slice.inputs() {
+            book.apply(&decode_contact_input(input).unwrap());
+        }
+        let settings = StreamSettings {
+            instances: [("acme".to_owned(), slice.spec.instance_id.clone())].into(),
+            ..StreamSettings::default()
+        };
+        book.records_now(&settings)
+            .into_iter()
+            .find(|r| r.queue.as_deref() == Some("Support") && r.handled > Some(1))
+            .unwrap()
+    }
+
+    fn csv_of(s: &StreamQueueInterval, handled: i64) -> String {
+        let opt = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
+        format!(
+            "StartInterval,EndInterval,Queue,Contacts queued,Contacts handled,Contacts abandoned,\
+             Contacts answered in 20 seconds,Contacts abandoned in 20 seconds,Service level 20 seconds,\
+             Agent interaction time,Customer hold time,After contact work time\n\
+             {},{},Support,{},{handled},{},{},{},{}%,{},{},{}\n",
+            crate::timefmt::interval_timestamp(&s.interval_start),
+            crate::timefmt::interval_timestamp(&(s.interval_start + chrono::TimeDelta::minutes(15))),
+            opt(s.contacts_received),
+            opt(s.abandoned),
+            opt(s.handled_short),
+            opt(s.abandoned_short),
+            s.service_level_pct.unwrap(),
+            opt(s.talk_time_s),
+            opt(s.hold_time_s),
+            opt(s.acw_time_s),
+        )
+    }
+
+    #[test]
+    fn equal_records_agree_and_a_difference_is_named() {
+        let stream = stream();
+        let handled = stream.handled.unwrap();
+        let same = reconcile(&report(&csv_of(&stream, handled)), &stream).unwrap();
+        // No `Average queue answer time` column: the report's queue delay is null.
+        let diffs: Vec<&str> = same.differences().map(|d| d.field.as_str()).collect();
+        assert_eq!(diffs, ["queue_delay_s"]);
+        let off = reconcile(&report(&csv_of(&stream, handled + 2)), &stream).unwrap();
+        let handled_diff = off.differences().find(|d| d.field == "handled").unwrap();
+        assert_eq!(handled_diff.delta(), Some(-2.0));
+        let line = off.to_string();
+        assert!(
+            line.starts_with("queue_interval reconciliation instance=acme queue=Support"),
+            "{line}"
+        );
+        assert!(
+            line.contains(&format!("handled report={} stream={handled};", handled + 2)),
+            "{line}"
+        );
+        assert!(line.contains("queue_delay_s report=null stream="), "{line}");
+    }
+
+    #[test]
+    fn records_of_different_queues_or_intervals_are_refused() {
+        let stream = stream();
+        let csv = csv_of(&stream, stream.handled.unwrap()).replace(",Support,", ",Sales,");
+        assert!(matches!(
+            reconcile(&report(&csv), &stream),
+            Err(ReconcileError::Queue { .. })
+        ));
+        let mut later = stream.clone();
+        later.interval_start += chrono::TimeDelta::minutes(15);
+        let csv = csv_of(&stream, stream.handled.unwrap());
+        let err = reconcile(&report(&csv), &later).unwrap_err();
+        assert!(err.to_string().starts_with("different intervals"), "{err}");
+        let mut other_instance = stream.clone();
+        other_instance.instance = "elsewhere".into();
+        other_instance.instance_id = "other-id".into();
+        assert!(matches!(
+            reconcile(&report(&csv), &other_instance),
+            Err(ReconcileError::Instance { .. })
+        ));
+    }
+}
