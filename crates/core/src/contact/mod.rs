@@ -32,7 +32,7 @@ pub use interval::{
     interval_start, stream_feed_key, stream_queue_interval, stream_queue_intervals,
 };
 pub use leg::{
-    ContactInput, CtrFacts, EventFacts, Fact, Leg, LegBook, LegKey, LegOutcome, QueueNames, SUCCESSOR_METHODS, Stamp,
+    Changes, ContactInput, CtrFacts, EventFacts, Fact, Leg, LegBook, LegKey, LegOutcome, QueueNames, SUCCESSOR_METHODS, Stamp,
 };
 pub use reconcile::{FieldComparison, ReconcileError, Reconciliation, reconcile};
 
@@ -45,6 +45,9 @@ pub enum ContactInputError {
     /// Looked like a contact record (has `ContactId`) but is not a usable one.
     #[error("contact record: {0}")]
     Record(#[from] ContactRecordError),
+    /// Not JSON at all.
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
     /// Neither shape.
     #[error("neither a contact event (no `detail-type`) nor a contact record (no `ContactId`)")]
     Unrecognised,
@@ -53,20 +56,44 @@ pub enum ContactInputError {
 /// Decodes an EventBridge contact event or a contact record, told apart by content: an
 /// EventBridge event has `detail-type`, a contact record a top-level `ContactId`.
 pub fn decode_contact_input(bytes: &[u8]) -> Result<ContactInput, ContactInputError> {
+    // The larger of the two limits, before parsing anything.
+    if bytes.len() > MAX_CONTACT_RECORD_BYTES {
+        return Err(ContactRecordError::TooLarge(bytes.len()).into());
+    }
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let value: serde_json::Value =
-        serde_json::from_slice(text).map_err(|e| ContactInputError::Event(ContactEventError::NotJson(e)))?;
+    let value: serde_json::Value = serde_json::from_slice(text).map_err(ContactInputError::NotJson)?;
     if value.get("detail-type").is_some() {
         if bytes.len() > MAX_CONTACT_EVENT_BYTES {
             return Err(ContactEventError::TooLarge(bytes.len()).into());
         }
         Ok(ContactInput::Event(contact_event_from_value(value)?))
     } else if value.get("ContactId").is_some() {
-        if bytes.len() > MAX_CONTACT_RECORD_BYTES {
-            return Err(ContactRecordError::TooLarge(bytes.len()).into());
-        }
         Ok(ContactInput::Record(contact_record_from_value(value)?))
     } else {
         Err(ContactInputError::Unrecognised)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_routed_by_content() {
+        let ctr = include_bytes!("../../../../events/contact-records/ctr-jdoe-inbound-call.json");
+        assert!(matches!(decode_contact_input(ctr), Ok(ContactInput::Record(_))));
+        let event = br#"{"id":"e","time":"2026-11-20T10:00:00Z","detail-type":"Amazon Connect Contact Event","source":"aws.connect","detail":{"eventType":"QUEUED","contactId":"c","instanceArn":"arn:aws:connect:us-east-1:1:instance/i"}}"#;
+        assert!(matches!(decode_contact_input(event), Ok(ContactInput::Event(_))));
+        let agent_event = br#"{"AgentARN":"a","EventType":"HEART_BEAT"}"#;
+        assert!(matches!(decode_contact_input(agent_event), Err(ContactInputError::Unrecognised)));
+        assert!(matches!(decode_contact_input(b"nope"), Err(ContactInputError::NotJson(_))));
+        let other = br#"{"detail-type":"Scheduled Event","source":"aws.events","id":"x","time":"2026-11-20T10:00:00Z","detail":{}}"#;
+        let err = decode_contact_input(other).unwrap_err().to_string();
+        assert!(err.starts_with("contact event: not a contact event: detail-type `Scheduled Event`"), "{err}");
+        let bad_ctr = br#"{"ContactId":"c","InstanceARN":"arn:aws:connect:us-east-1:1:instance/i"}"#;
+        assert_eq!(
+            decode_contact_input(bad_ctr).unwrap_err().to_string(),
+            "contact record: missing field `LastUpdateTimestamp`"
+        );
     }
 }
