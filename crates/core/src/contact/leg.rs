@@ -895,12 +895,16 @@ mod tests {
         assert_eq!(changes.legs.len(), 1);
         // The stored leg goes through storage and back; the rest of the batch arrives with a
         // CTR that pegs it to 10:15: both the old and the new record are touched.
-        let stored: Vec<Leg> = serde_json::from_str(&serde_json::to_string(&book.legs.values().collect::<Vec<_>>()).unwrap()).unwrap();
+        let stored: Vec<Leg> =
+            serde_json::from_str(&serde_json::to_string(&book.legs.values().collect::<Vec<_>>()).unwrap()).unwrap();
         let mut book = LegBook::from_legs(stored, book.names.clone());
         let mut rest = inputs[2..].to_vec();
         rest.push(ContactInput::Record(ctr("2026-11-20T10:17:00Z", 500)));
         let changes = book.merge_inputs(&rest, at("2026-11-20T10:20:00Z"));
-        assert_eq!(starts(&changes), [at("2026-11-20T10:00:00Z"), at("2026-11-20T10:15:00Z")]);
+        assert_eq!(
+            starts(&changes),
+            [at("2026-11-20T10:00:00Z"), at("2026-11-20T10:15:00Z")]
+        );
         // The same batch again changes nothing.
         let again = book.merge_inputs(&rest, at("2026-11-20T10:20:00Z"));
         assert_eq!(again, Changes::default());
@@ -977,5 +981,112 @@ mod tests {
         .unwrap();
         assert!(names.learn_from_agent_event(&event));
         assert_eq!(names.name("inst-1", "q7"), Some("Sales"));
+    }
+
+    mod properties {
+        use super::*;
+        use crate::contact::ctr::{CtrAgent, CtrQueue};
+        use proptest::prelude::*;
+
+        /// One of a few instants, so that inputs collide on time.
+        fn instant() -> impl Strategy<Value = Option<DateTime<Utc>>> {
+            prop::option::of((0i64..4).prop_map(|s| at("2026-11-20T10:14:58Z") + TimeDelta::milliseconds(s * 700)))
+        }
+
+        fn word(words: &'static [&'static str]) -> impl Strategy<Value = Option<String>> {
+            prop::option::of(prop::sample::select(words).prop_map(str::to_owned))
+        }
+
+        /// Contact events and CTRs of contacts c1 and c2 with clashing facts: the same event id
+        /// with different content, equal times, CTR copies with equal LastUpdateTimestamps.
+        fn input() -> impl Strategy<Value = ContactInput> {
+            let event = (
+                prop::sample::select(&["e1", "e2", "e3"][..]),
+                (0i64..3).prop_map(|s| at("2026-11-20T10:15:00Z") + TimeDelta::seconds(s)),
+                prop::sample::select(&["QUEUED", "CONNECTED_TO_AGENT", "DISCONNECTED", "NEW_TYPE"][..]),
+                prop::sample::select(&["c1", "c2"][..]),
+                word(&["CALLBACK", "QUEUE_TRANSFER", "INBOUND", "TRANSFER"]),
+                word(&["c1", "c2", "c0"]),
+                (instant(), instant(), instant()),
+                word(&["q1", "q2"]),
+            )
+                .prop_map(
+                    |(id, time, kind, contact, method, previous, (enq, conn, disc), queue)| {
+                        ContactInput::Event(ContactEvent {
+                            id: id.into(),
+                            time,
+                            event_type: ContactEventType::parse(kind),
+                            contact_id: contact.into(),
+                            initial_contact_id: None,
+                            previous_contact_id: previous,
+                            channel: Some("VOICE".into()),
+                            instance_arn: INSTANCE.into(),
+                            initiation_method: method,
+                            initiation_timestamp: enq,
+                            disconnect_timestamp: disc,
+                            queue_arn: queue.map(|q| queue_arn(&q)),
+                            enqueue_timestamp: enq,
+                            agent_arn: None,
+                            connected_to_agent_timestamp: conn,
+                        })
+                    },
+                );
+            let record = (
+                prop::sample::select(&["c1", "c2"][..]),
+                (0i64..2).prop_map(|s| at("2026-11-20T10:20:00Z") + TimeDelta::seconds(s)),
+                (instant(), instant(), instant()),
+                prop::option::of(0i64..3),
+                word(&["CALLBACK", "INBOUND"]),
+            )
+                .prop_map(|(contact, last_update, (enq, conn, disc), talk, method)| {
+                    ContactInput::Record(ContactRecord {
+                        contact_id: contact.into(),
+                        instance_arn: INSTANCE.into(),
+                        channel: None,
+                        initiation_method: method,
+                        initiation_timestamp: None,
+                        disconnect_timestamp: disc,
+                        last_update_timestamp: last_update,
+                        previous_contact_id: Some("c0".into()),
+                        queue: Some(CtrQueue {
+                            arn: Some(queue_arn("q1")),
+                            name: Some("Support".into()),
+                            enqueue_timestamp: enq,
+                            dequeue_timestamp: None,
+                        }),
+                        agent: conn.map(|c| CtrAgent {
+                            connected_to_agent_timestamp: Some(c),
+                            agent_interaction_duration: talk,
+                            ..CtrAgent::default()
+                        }),
+                    })
+                });
+            prop_oneof![event, record]
+        }
+
+        proptest! {
+            #[test]
+            fn any_permutation_or_duplication_gives_the_same_legs(
+                inputs in prop::collection::vec(input(), 1..12),
+                order in Just(()).prop_perturb(|_, mut rng| rng.next_u64()),
+                repeats in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+            ) {
+                let expected = fold(&inputs);
+                let mut shuffled = inputs.clone();
+                shuffled.extend(repeats.iter().map(|i| inputs[i.index(inputs.len())].clone()));
+                let mut rng = crate::synthetic::Rng::new(order);
+                for i in (1..shuffled.len()).rev() {
+                    shuffled.swap(i, rng.below(i as u64 + 1) as usize);
+                }
+                let got = fold(&shuffled);
+                prop_assert_eq!(&got.legs, &expected.legs);
+                prop_assert_eq!(got.newest_input, expected.newest_input);
+                // Merging two halves' books gives the same as one pass.
+                let (a, b) = shuffled.split_at(shuffled.len() / 2);
+                let mut halves = fold(a);
+                halves.merge(&fold(b));
+                prop_assert_eq!(&halves.legs, &expected.legs);
+            }
+        }
     }
 }

@@ -32,7 +32,8 @@ pub use interval::{
     interval_start, stream_feed_key, stream_queue_interval, stream_queue_intervals,
 };
 pub use leg::{
-    Changes, ContactInput, CtrFacts, EventFacts, Fact, Leg, LegBook, LegKey, LegOutcome, QueueNames, SUCCESSOR_METHODS, Stamp,
+    Changes, ContactInput, CtrFacts, EventFacts, Fact, Leg, LegBook, LegKey, LegOutcome, QueueNames, SUCCESSOR_METHODS,
+    Stamp,
 };
 pub use reconcile::{FieldComparison, ReconcileError, Reconciliation, reconcile};
 
@@ -85,11 +86,20 @@ mod tests {
         let event = br#"{"id":"e","time":"2026-11-20T10:00:00Z","detail-type":"Amazon Connect Contact Event","source":"aws.connect","detail":{"eventType":"QUEUED","contactId":"c","instanceArn":"arn:aws:connect:us-east-1:1:instance/i"}}"#;
         assert!(matches!(decode_contact_input(event), Ok(ContactInput::Event(_))));
         let agent_event = br#"{"AgentARN":"a","EventType":"HEART_BEAT"}"#;
-        assert!(matches!(decode_contact_input(agent_event), Err(ContactInputError::Unrecognised)));
-        assert!(matches!(decode_contact_input(b"nope"), Err(ContactInputError::NotJson(_))));
+        assert!(matches!(
+            decode_contact_input(agent_event),
+            Err(ContactInputError::Unrecognised)
+        ));
+        assert!(matches!(
+            decode_contact_input(b"nope"),
+            Err(ContactInputError::NotJson(_))
+        ));
         let other = br#"{"detail-type":"Scheduled Event","source":"aws.events","id":"x","time":"2026-11-20T10:00:00Z","detail":{}}"#;
         let err = decode_contact_input(other).unwrap_err().to_string();
-        assert!(err.starts_with("contact event: not a contact event: detail-type `Scheduled Event`"), "{err}");
+        assert!(
+            err.starts_with("contact event: not a contact event: detail-type `Scheduled Event`"),
+            "{err}"
+        );
         let bad_ctr = br#"{"ContactId":"c","InstanceARN":"arn:aws:connect:us-east-1:1:instance/i"}"#;
         assert_eq!(
             decode_contact_input(bad_ctr).unwrap_err().to_string(),
