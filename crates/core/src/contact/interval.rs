@@ -489,7 +489,36 @@ pub fn stream_queue_intervals<'a>(
         .collect()
 }
 
+/// The records of `keys` at `clock`, from `legs` (a superset of each key's legs, as for
+/// [`stream_queue_interval`]), in the order of `keys`. `None`: the queue has no record for that
+/// interval any more (its only leg moved to another interval, say): a handler leaves the last
+/// written object or removes it, as its storage design says.
+pub fn stream_queue_intervals_for<'a>(
+    keys: impl IntoIterator<Item = &'a IntervalKey>,
+    legs: impl IntoIterator<Item = &'a Leg> + Clone,
+    names: &QueueNames,
+    settings: &StreamSettings,
+    clock: DateTime<Utc>,
+) -> Vec<(IntervalKey, Option<StreamQueueInterval>)> {
+    keys.into_iter()
+        .map(|key| {
+            let record = stream_queue_interval(key, legs.clone(), names, settings, clock);
+            (key.clone(), record)
+        })
+        .collect()
+}
+
 impl LegBook {
+    /// The record of one key at `clock` (see [`stream_queue_interval`]).
+    pub fn record(
+        &self,
+        key: &IntervalKey,
+        settings: &StreamSettings,
+        clock: DateTime<Utc>,
+    ) -> Option<StreamQueueInterval> {
+        stream_queue_interval(key, self.legs.values(), &self.names, settings, clock)
+    }
+
     /// Every stream-basis record of the book at `clock` (see [`stream_queue_intervals`]).
     pub fn records(&self, settings: &StreamSettings, clock: DateTime<Utc>) -> Vec<StreamQueueInterval> {
         stream_queue_intervals(self.legs.values(), &self.names, settings, clock)
@@ -986,5 +1015,21 @@ mod tests {
         let expect = [("1000", "q1"), ("1015", "q0"), ("1015", "q1"), ("1030", "q1")];
         assert_eq!(keys, expect.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec());
         assert_eq!(records[3].backlog, Some(1));
+        // By key: the same records, and none where the queue has nothing.
+        let keys = [key("q1", "10:15:00"), key("q1", "11:00:00")];
+        let by_key = stream_queue_intervals_for(
+            &keys,
+            book.legs.values(),
+            &book.names,
+            &StreamSettings::default(),
+            t("10:45:00"),
+        );
+        assert_eq!(by_key[0].1.as_ref(), Some(&records[2]));
+        assert_eq!(by_key[1], (keys[1].clone(), None));
+        assert_eq!(
+            book.record(&keys[0], &StreamSettings::default(), t("10:45:00"))
+                .as_ref(),
+            Some(&records[2])
+        );
     }
 }
