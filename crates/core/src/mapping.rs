@@ -9,8 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::agent::AgentStateMapping;
-use crate::report::ReportMapping;
+use serde::Deserialize;
+
+use crate::agent::{AgentStateMapping, AgentStatesSection};
+use crate::report::{ReportMapping, ReportsSection};
 
 /// A mapping file that cannot be used, naming the file and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,114 @@ pub struct Mapping {
     pub instances: Instances,
 }
 
+/// A mapping file as written: every section optional, unknown keys rejected (a typo is caught
+/// rather than silently ignored).
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with `agent_states`, `reports` and/or `instances`"
+)]
+struct MappingFile {
+    agent_states: Option<AgentStatesSection>,
+    reports: Option<ReportsSection>,
+    instances: Option<Instances>,
+}
+
+impl Mapping {
+    /// The built-in defaults overridden by a JSON mapping file. `source_name` (a path or URL)
+    /// names the file in errors, which also name the key (`agent_states[2]`,
+    /// `reports.columns`). All or nothing: the whole file is validated before any of it is
+    /// applied.
+    pub fn from_json(bytes: &[u8], source_name: &str) -> Result<Self, MappingError> {
+        let mut json = serde_json::Deserializer::from_slice(bytes);
+        let file: MappingFile = parse(&mut json)
+            .and_then(|file| json.end().map(|()| file).map_err(|e| format!("not valid JSON: {e}")))
+            .map_err(|message| MappingError {
+                source_name: source_name.to_owned(),
+                message,
+            })?;
+        let mut mapping = Mapping::default();
+        if let Some(section) = file.agent_states {
+            mapping.agent_states.apply(section);
+        }
+        if let Some(section) = file.reports {
+            mapping.reports.apply(section);
+        }
+        if let Some(instances) = file.instances {
+            mapping.instances = instances;
+        }
+        Ok(mapping)
+    }
+}
+
+/// Deserializes `T`, the error naming the path of the offending key (serde's own messages name
+/// the key only for unknown or missing fields, not where in the file it sits).
+pub(crate) fn parse<'de, T, D>(deserializer: D) -> Result<T, String>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+{
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            format!("not valid JSON: {inner}")
+        } else if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
+/// Parses one section given as a JSON value (the sections' `merge_json`).
+pub(crate) fn parse_section<T: serde::de::DeserializeOwned>(section: serde_json::Value) -> Result<T, String> {
+    parse(section)
+}
+
+/// A string, or a non-empty array of strings: the mapping file's "name or names".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OneOrMany<T>(pub(crate) Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        // Used verbatim as the message when neither form matches.
+        #[serde(
+            untagged,
+            expecting = "expected a non-empty string or a non-empty array of non-empty strings"
+        )]
+        enum Raw<T> {
+            One(T),
+            Many(Vec<T>),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::One(one) => Ok(Self(vec![one])),
+            Raw::Many(many) if many.is_empty() => Err(serde::de::Error::custom(
+                "expected a non-empty string or a non-empty array of non-empty strings, found an empty array",
+            )),
+            Raw::Many(many) => Ok(Self(many)),
+        }
+    }
+}
+
+/// A string that is not blank.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct Text(pub(crate) String);
+
+impl TryFrom<String> for Text {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        if text.trim().is_empty() {
+            Err("expected a non-empty string, found an empty one")
+        } else {
+            Ok(Self(text))
+        }
+    }
+}
+
 /// The `instances` section: Connect instance alias → instance id.
 ///
 /// A report names its instance by alias (`connect/<alias>/Reports/...`), an agent event by
@@ -41,9 +151,27 @@ pub struct Mapping {
 /// (`arn:aws:connect:<region>:<account>:instance/<id>`, reduced to the id). Aliases and ids are
 /// non-empty, and no id is given to two aliases (the reverse lookup, [`Instances::alias`], must
 /// be unambiguous).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "BTreeMap<Text, Text>")]
 pub struct Instances {
     by_alias: BTreeMap<String, String>,
+}
+
+impl TryFrom<BTreeMap<Text, Text>> for Instances {
+    type Error = String;
+
+    fn try_from(entries: BTreeMap<Text, Text>) -> Result<Self, Self::Error> {
+        let mut by_alias = BTreeMap::new();
+        let mut by_id: BTreeMap<String, String> = BTreeMap::new();
+        for (Text(alias), Text(id)) in entries {
+            let id = instance_id_of(&id).to_owned();
+            if let Some(first) = by_id.insert(id.clone(), alias.clone()) {
+                return Err(format!("instance id {id} is given to both `{first}` and `{alias}`"));
+            }
+            by_alias.insert(alias, id);
+        }
+        Ok(Self { by_alias })
+    }
 }
 
 impl Instances {
@@ -69,36 +197,6 @@ impl Instances {
     pub fn is_empty(&self) -> bool {
         self.by_alias.is_empty()
     }
-
-    /// Merges the `instances` section over this table: given aliases are added or replaced.
-    /// All or nothing: on error the table is unchanged and the message names the alias.
-    fn merge_json(&mut self, section: serde_json::Value) -> Result<(), String> {
-        let serde_json::Value::Object(entries) = section else {
-            return Err("expected an object of instance alias → instance id".into());
-        };
-        let mut merged = self.by_alias.clone();
-        for (alias, id) in entries {
-            if alias.trim().is_empty() {
-                return Err("an alias is empty".into());
-            }
-            let Some(id) = id.as_str().map(instance_id_of).filter(|id| !id.is_empty()) else {
-                return Err(format!(
-                    "instances.{alias}: expected a non-empty instance id (or instance ARN), got {id}"
-                ));
-            };
-            merged.insert(alias, id.to_owned());
-        }
-        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-        for (alias, id) in &merged {
-            if let Some(first) = seen.insert(id, alias) {
-                return Err(format!(
-                    "instances.{alias}: instance id {id} is already given to alias `{first}`"
-                ));
-            }
-        }
-        self.by_alias = merged;
-        Ok(())
-    }
 }
 
 /// The instance id of an instance id or instance ARN (`...:instance/<id>`), trimmed.
@@ -107,47 +205,6 @@ fn instance_id_of(text: &str) -> &str {
     match text.rsplit_once(":instance/") {
         Some((_, id)) if text.starts_with("arn:") => id,
         _ => text,
-    }
-}
-
-impl Mapping {
-    /// The built-in defaults overridden by a JSON mapping file. `source_name` (a path or URL)
-    /// names the file in errors. Unknown top-level sections are an error, so a typo is caught.
-    pub fn from_json(bytes: &[u8], source_name: &str) -> Result<Self, MappingError> {
-        let error = |message: String| MappingError {
-            source_name: source_name.to_owned(),
-            message,
-        };
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| error(format!("not valid JSON: {e}")))?;
-        let serde_json::Value::Object(sections) = value else {
-            return Err(error(
-                "expected a JSON object with `agent_states`, `reports` and/or `instances`".into(),
-            ));
-        };
-        let mut mapping = Mapping::default();
-        for (name, section) in sections {
-            match name.as_str() {
-                "agent_states" => mapping
-                    .agent_states
-                    .merge_json(section)
-                    .map_err(|m| error(format!("agent_states: {m}")))?,
-                "reports" => mapping
-                    .reports
-                    .merge_json(section)
-                    .map_err(|m| error(format!("reports: {m}")))?,
-                "instances" => mapping
-                    .instances
-                    .merge_json(section)
-                    .map_err(|m| error(format!("instances: {m}")))?,
-                other => {
-                    return Err(error(format!(
-                        "unknown section `{other}` (expected `agent_states`, `reports` or `instances`)"
-                    )));
-                }
-            }
-        }
-        Ok(mapping)
     }
 }
 
@@ -203,23 +260,23 @@ mod tests {
         let cases = [
             (
                 r#"{"instances": ["a"]}"#,
-                "mapping file m.json: instances: expected an object",
+                "mapping file m.json: instances: invalid type: sequence, expected a map",
             ),
             (
                 r#"{"instances": {"acme": 3}}"#,
-                "mapping file m.json: instances: instances.acme: expected a non-empty instance id",
+                "mapping file m.json: instances.acme: invalid type: integer `3`, expected a string",
             ),
             (
                 r#"{"instances": {"acme": " "}}"#,
-                "mapping file m.json: instances: instances.acme: expected a non-empty instance id",
+                "mapping file m.json: instances.acme: expected a non-empty string",
             ),
             (
                 r#"{"instances": {"": "i-1"}}"#,
-                "mapping file m.json: instances: an alias is empty",
+                "mapping file m.json: instances.: expected a non-empty string",
             ),
             (
                 r#"{"instances": {"a": "i-1", "b": "i-1"}}"#,
-                "mapping file m.json: instances: instances.b: instance id i-1 is already given to alias `a`",
+                "mapping file m.json: instances: instance id i-1 is given to both `a` and `b`",
             ),
         ];
         for (file, expected) in cases {

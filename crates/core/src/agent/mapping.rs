@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::state::Activity;
+use crate::mapping::{Text, parse_section};
 
 /// One row of the agent-state mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,99 +157,54 @@ impl AgentStateMapping {
 
     /// Merges the `agent_states` section of a mapping file over this mapping (format in the
     /// type's documentation). All or nothing: on error the mapping is unchanged and the message
-    /// names the entry (0-based index in the array) and the problem.
+    /// names the entry (`[index]`, 0-based) and the problem.
     pub fn merge_json(&mut self, section: Value) -> Result<(), String> {
-        let Value::Array(items) = section else {
-            return Err(format!(
-                "expected a JSON array of entries like \
-                 [{{\"name\": \"Lunch\", \"event_id\": \"Break\", \"reason\": \"Lunch\", \"activity\": \"Closed\"}}], \
-                 found {}",
-                describe(&section)
-            ));
-        };
-        let mut parsed: Vec<AgentStateEntry> = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let entry = parse_entry(item).map_err(|(name, problem)| match name {
-                Some(name) => format!("entry [{index}] (`{name}`): {problem}"),
-                None => format!("entry [{index}]: {problem}"),
-            })?;
-            if let Some(first) = parsed.iter().position(|e| e.name == entry.name) {
-                return Err(format!(
-                    "entry [{index}] (`{}`): duplicate name, already given by entry [{first}]",
-                    entry.name
-                ));
-            }
-            parsed.push(entry);
-        }
-        for entry in parsed {
-            self.insert(entry);
-        }
+        self.apply(parse_section(section)?);
         Ok(())
     }
-}
 
-const ENTRY_FIELDS: [&str; 4] = ["name", "event_id", "reason", "activity"];
-
-/// Parses one entry; on error returns the entry's name when it is known, and the problem.
-fn parse_entry(item: &Value) -> Result<AgentStateEntry, (Option<String>, String)> {
-    let Value::Object(fields) = item else {
-        return Err((
-            None,
-            format!(
-                "expected an object with `name`, `reason` and `activity`, found {}",
-                describe(item)
-            ),
-        ));
-    };
-    let name = match text_field(fields, "name") {
-        Ok(Some(name)) => name,
-        Ok(None) => return Err((None, "missing `name`".into())),
-        Err(problem) => return Err((None, problem)),
-    };
-    let named = |problem: String| (Some(name.to_owned()), problem);
-    // A misspelt key would otherwise be silently ignored and the entry half applied.
-    if let Some(unknown) = fields.keys().find(|k| !ENTRY_FIELDS.contains(&k.as_str())) {
-        return Err(named(format!(
-            "unknown field `{unknown}` (expected name, event_id, reason, activity)"
-        )));
-    }
-    let event_id = text_field(fields, "event_id").map_err(named)?.unwrap_or(name);
-    let reason = text_field(fields, "reason")
-        .map_err(named)?
-        .ok_or_else(|| named("missing `reason`".into()))?;
-    let activity = match fields.get("activity") {
-        None | Some(Value::Null) => return Err(named("missing `activity` (\"Open\" or \"Closed\")".into())),
-        Some(Value::String(code)) if code == "Open" => Activity::Open,
-        Some(Value::String(code)) if code == "Closed" => Activity::Closed,
-        Some(other) => {
-            return Err(named(format!(
-                "`activity` must be \"Open\" or \"Closed\", found {}",
-                describe(other)
-            )));
+    /// Applies a validated `agent_states` section.
+    pub(crate) fn apply(&mut self, section: AgentStatesSection) {
+        for entry in section.0 {
+            let event_id = entry.event_id.unwrap_or_else(|| entry.name.clone());
+            self.insert(AgentStateEntry {
+                name: entry.name.0,
+                event_id: event_id.0,
+                reason: entry.reason.0,
+                activity: entry.activity,
+            });
         }
-    };
-    Ok(AgentStateEntry::new(name, event_id, reason, activity))
-}
-
-/// A non-empty string field: Ok(None) when absent or null.
-fn text_field<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
-    match fields.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.trim().is_empty() => Err(format!("`{key}` is empty")),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(other) => Err(format!("`{key}` must be a string, found {}", describe(other))),
     }
 }
 
-/// A short description of a JSON value for error messages.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(s) => format!("\"{s}\""),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
+/// The `agent_states` section as written: entries with distinct names.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "Vec<EntryFile>")]
+pub(crate) struct AgentStatesSection(Vec<EntryFile>);
+
+/// One entry as written; `event_id` defaults to `name`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object with `name`, `reason` and `activity`")]
+struct EntryFile {
+    name: Text,
+    event_id: Option<Text>,
+    reason: Text,
+    activity: Activity,
+}
+
+impl TryFrom<Vec<EntryFile>> for AgentStatesSection {
+    type Error = String;
+
+    fn try_from(entries: Vec<EntryFile>) -> Result<Self, Self::Error> {
+        for (index, entry) in entries.iter().enumerate() {
+            if let Some(first) = entries[..index].iter().position(|e| e.name == entry.name) {
+                return Err(format!(
+                    "entry [{index}] (`{}`): duplicate name, already given by entry [{first}]",
+                    entry.name.0
+                ));
+            }
+        }
+        Ok(Self(entries))
     }
 }
 
@@ -335,42 +292,42 @@ mod tests {
     #[test]
     fn bad_overrides_name_the_entry_and_change_nothing() {
         let cases = [
-            (json!({"Lunch": {}}), "expected a JSON array of entries like"),
+            (json!({"Lunch": {}}), "invalid type: map, expected a sequence"),
             (
                 json!([1]),
-                "entry [0]: expected an object with `name`, `reason` and `activity`, found number 1",
+                "[0]: invalid type: integer `1`, expected an object with `name`, `reason` and `activity`",
             ),
             (
                 json!([{"reason": "x", "activity": "Open"}]),
-                "entry [0]: missing `name`",
+                "[0]: missing field `name`",
             ),
             (
                 json!([{"name": "", "reason": "x", "activity": "Open"}]),
-                "entry [0]: `name` is empty",
+                "[0].name: expected a non-empty string, found an empty one",
             ),
             (
                 json!([{"name": 3, "reason": "x", "activity": "Open"}]),
-                "entry [0]: `name` must be a string, found number 3",
+                "[0].name: invalid type: integer `3`, expected a string",
             ),
             (
                 json!([{"name": "Lunch", "reason": "x", "activity": "Open"}, {"name": "Nap", "activity": "Closed"}]),
-                "entry [1] (`Nap`): missing `reason`",
+                "[1]: missing field `reason`",
             ),
             (
                 json!([{"name": "Lunch", "reason": "x"}]),
-                "entry [0] (`Lunch`): missing `activity` (\"Open\" or \"Closed\")",
+                "[0]: missing field `activity`",
             ),
             (
                 json!([{"name": "Lunch", "reason": "x", "activity": "open"}]),
-                "entry [0] (`Lunch`): `activity` must be \"Open\" or \"Closed\", found \"open\"",
+                "[0].activity: unknown variant `open`, expected `Open` or `Closed`",
             ),
             (
                 json!([{"name": "Lunch", "reason": "x", "activity": "Open", "event": "Break"}]),
-                "entry [0] (`Lunch`): unknown field `event` (expected name, event_id, reason, activity)",
+                "[0].event: unknown field `event`, expected one of `name`, `event_id`, `reason`, `activity`",
             ),
             (
                 json!([{"name": "Lunch", "event_id": "", "reason": "x", "activity": "Open"}]),
-                "entry [0] (`Lunch`): `event_id` is empty",
+                "[0].event_id: expected a non-empty string, found an empty one",
             ),
             (
                 json!([{"name": "Lunch", "reason": "x", "activity": "Open"}, {"name": "Lunch", "reason": "y", "activity": "Open"}]),
@@ -401,7 +358,7 @@ mod tests {
         let err = crate::Mapping::from_json(br#"{"agent_states": [{"name": "Lunch"}]}"#, "m.json").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "mapping file m.json: agent_states: entry [0] (`Lunch`): missing `reason`"
+            "mapping file m.json: agent_states[0]: missing field `reason` at line 1 column 35"
         );
     }
 }

@@ -17,5 +17,6 @@ pub use event::{
     QueueRef, SUPPORTED_VERSIONS, decode_agent_event, parse_timestamp,
 };
 pub use fold::{AgentFold, FoldPolicy, fold_agent};
+pub(crate) use mapping::AgentStatesSection;
 pub use mapping::{AgentStateEntry, AgentStateMapping};
 pub use state::{Activity, AgentState, ContactRef, Watermark, instance_id_of_agent_arn};

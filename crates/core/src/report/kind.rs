@@ -5,7 +5,7 @@ use std::fmt;
 use super::mapping::ReportMapping;
 
 /// The three scheduled reports the connector reads, tagged by name in their file names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ReportKind {
     /// `QR`: queue report, one row per queue per interval → `queue_interval`.
     #[serde(rename = "QR")]

@@ -33,14 +33,17 @@
 //!
 //! Unknown keys, unknown columns and bad values are errors naming them, so a typo is caught.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::kind::ReportKind;
+use crate::mapping::{OneOrMany, Text, parse_section};
 
 /// A report column with a fixed name, by its key in the mapping's `columns` object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Column {
     /// `start_interval`: `StartInterval` (required).
     StartInterval,
@@ -142,7 +145,7 @@ impl Column {
 }
 
 /// A column family with one column per service-level threshold: the name holds `{X}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Template {
     /// `contacts_answered_in`: `Contacts answered in {X} seconds` → `handled_short`.
     ContactsAnsweredIn,
@@ -257,141 +260,143 @@ impl ReportMapping {
     }
 
     /// Merges the `reports` section of a mapping file over this mapping (format: module docs).
-    /// On error, names the offending key; the mapping may then be partly merged and should be
-    /// dropped.
+    /// All or nothing: on error the mapping is unchanged and the message names the offending
+    /// key.
     pub fn merge_json(&mut self, section: Value) -> Result<(), String> {
-        let Value::Object(section) = section else {
-            return Err("expected a JSON object".into());
-        };
-        let unknown: Vec<&str> = section
-            .keys()
-            .map(String::as_str)
-            .filter(|k| {
-                !matches!(
-                    *k,
-                    "columns" | "kind_patterns" | "sla_seconds" | "default_sla_seconds" | "instance"
-                )
-            })
-            .collect();
-        if !unknown.is_empty() {
-            return Err(format!(
-                "unknown key(s) {} (expected columns, kind_patterns, sla_seconds, default_sla_seconds, instance)",
-                quote_list(&unknown)
-            ));
-        }
-        for (key, value) in section {
-            match key.as_str() {
-                "columns" => self.merge_columns(value)?,
-                "kind_patterns" => self.merge_kind_patterns(value)?,
-                "sla_seconds" => {
-                    let Value::Object(queues) = value else {
-                        return Err("sla_seconds: expected an object of queue name → seconds".into());
-                    };
-                    for (queue, seconds) in queues {
-                        let seconds = seconds_value(&seconds).ok_or_else(|| {
-                            format!("sla_seconds.{queue}: expected a whole number of seconds, got {seconds}")
-                        })?;
-                        self.sla_seconds.insert(queue, seconds);
-                    }
-                }
-                "default_sla_seconds" => {
-                    self.default_sla_seconds = match value {
-                        Value::Null => None,
-                        other => Some(seconds_value(&other).ok_or_else(|| {
-                            format!("default_sla_seconds: expected a whole number of seconds or null, got {other}")
-                        })?),
-                    }
-                }
-                "instance" => {
-                    self.instance = match value {
-                        Value::Null => None,
-                        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-                        other => return Err(format!("instance: expected a non-empty string or null, got {other}")),
-                    }
-                }
-                _ => unreachable!("unknown keys were rejected above"),
-            }
-        }
+        self.apply(parse_section(section)?);
         Ok(())
     }
 
-    fn merge_columns(&mut self, value: Value) -> Result<(), String> {
-        let Value::Object(columns) = value else {
-            return Err("columns: expected an object of column → header name(s)".into());
+    /// Applies a validated `reports` section.
+    pub(crate) fn apply(&mut self, section: ReportsSection) {
+        let trimmed = |names: OneOrMany<Text>| names.0.into_iter().map(|Text(n)| n.trim().to_owned()).collect();
+        for (key, names) in section.columns.map(|c| c.0).unwrap_or_default() {
+            match key {
+                ColumnKey::Column(column) => self.columns[column.index()] = trimmed(names),
+                ColumnKey::Template(template) => self.templates[template.index()] = trimmed(names),
+            }
+        }
+        for (KindKey(kind), patterns) in section.kind_patterns.unwrap_or_default() {
+            self.kind_patterns[kind_index(kind)] = patterns
+                .0
+                .into_iter()
+                .map(|Text(p)| p.trim().to_ascii_lowercase())
+                .collect();
+        }
+        self.sla_seconds.extend(
+            section
+                .sla_seconds
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(queue, s)| (queue, s.get())),
+        );
+        if let Some(seconds) = section.default_sla_seconds {
+            self.default_sla_seconds = seconds.map(NonZeroU32::get);
+        }
+        if let Some(instance) = section.instance {
+            self.instance = instance.map(|Text(i)| i.trim().to_owned());
+        }
+    }
+}
+
+/// The `reports` section as written.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object of `columns`, `kind_patterns`, `sla_seconds`, `default_sla_seconds` and/or `instance`"
+)]
+pub(crate) struct ReportsSection {
+    columns: Option<Columns>,
+    kind_patterns: Option<BTreeMap<KindKey, OneOrMany<Text>>>,
+    sla_seconds: Option<BTreeMap<String, NonZeroU32>>,
+    /// Outer `None`: absent (keep); `Some(None)`: `null` (back to the built-in behaviour).
+    #[serde(default, deserialize_with = "present")]
+    default_sla_seconds: Option<Option<NonZeroU32>>,
+    #[serde(default, deserialize_with = "present")]
+    instance: Option<Option<Text>>,
+}
+
+/// A key that is present, `null` included (serde maps both absent and `null` to `None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A key of the `columns` object: a fixed column or a threshold template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+enum ColumnKey {
+    Column(Column),
+    Template(Template),
+}
+
+impl TryFrom<String> for ColumnKey {
+    type Error = String;
+
+    fn try_from(key: String) -> Result<Self, Self::Error> {
+        let column = Column::ALL.into_iter().find(|c| c.key() == key).map(ColumnKey::Column);
+        let template = || {
+            Template::ALL
+                .into_iter()
+                .find(|t| t.key() == key)
+                .map(ColumnKey::Template)
         };
-        let unknown: Vec<&str> = columns
-            .keys()
-            .map(String::as_str)
-            .filter(|k| !Column::ALL.iter().any(|c| c.key() == *k) && !Template::ALL.iter().any(|t| t.key() == *k))
-            .collect();
-        if !unknown.is_empty() {
+        column.or_else(template).ok_or_else(|| {
             let known: Vec<&str> = Column::ALL
                 .iter()
                 .map(|c| c.key())
                 .chain(Template::ALL.iter().map(|t| t.key()))
                 .collect();
-            return Err(format!(
-                "columns: unknown column(s) {} (expected one of {})",
-                quote_list(&unknown),
-                known.join(", ")
-            ));
-        }
-        for (key, value) in columns {
-            let names = name_list(&value).ok_or_else(|| {
-                format!("columns.{key}: expected a non-empty string or a non-empty array of non-empty strings")
-            })?;
-            if let Some(template) = Template::ALL.into_iter().find(|t| t.key() == key) {
-                if let Some(bad) = names.iter().find(|n| n.matches(THRESHOLD_PLACEHOLDER).count() != 1) {
-                    return Err(format!(
-                        "columns.{key}: `{bad}` must hold {THRESHOLD_PLACEHOLDER} exactly once, where the seconds stand"
-                    ));
+            format!("unknown column `{key}` (expected one of {})", known.join(", "))
+        })
+    }
+}
+
+/// The `columns` object, checked: a template name holds `{X}` once, a fixed column's none.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "BTreeMap<ColumnKey, OneOrMany<Text>>")]
+struct Columns(BTreeMap<ColumnKey, OneOrMany<Text>>);
+
+impl TryFrom<BTreeMap<ColumnKey, OneOrMany<Text>>> for Columns {
+    type Error = String;
+
+    fn try_from(columns: BTreeMap<ColumnKey, OneOrMany<Text>>) -> Result<Self, Self::Error> {
+        for (key, names) in &columns {
+            for Text(name) in &names.0 {
+                let placeholders = name.matches(THRESHOLD_PLACEHOLDER).count();
+                match key {
+                    ColumnKey::Template(t) if placeholders != 1 => {
+                        return Err(format!(
+                            "{}: `{name}` must hold {THRESHOLD_PLACEHOLDER} exactly once, where the seconds stand",
+                            t.key()
+                        ));
+                    }
+                    ColumnKey::Column(c) if placeholders != 0 => {
+                        return Err(format!(
+                            "{}: `{name}` is not a template column; remove {THRESHOLD_PLACEHOLDER}",
+                            c.key()
+                        ));
+                    }
+                    _ => {}
                 }
-                self.templates[template.index()] = names;
-            } else if let Some(column) = Column::ALL.into_iter().find(|c| c.key() == key) {
-                if let Some(bad) = names.iter().find(|n| n.contains(THRESHOLD_PLACEHOLDER)) {
-                    return Err(format!(
-                        "columns.{key}: `{bad}` is not a template column; remove {THRESHOLD_PLACEHOLDER}"
-                    ));
-                }
-                self.columns[column.index()] = names;
             }
         }
-        Ok(())
-    }
-
-    fn merge_kind_patterns(&mut self, value: Value) -> Result<(), String> {
-        let Value::Object(kinds) = value else {
-            return Err("kind_patterns: expected an object of tag (QR, AQR, ASPR) → pattern(s)".into());
-        };
-        for (tag, patterns) in kinds {
-            let kind = ReportKind::from_tag(&tag)
-                .ok_or_else(|| format!("kind_patterns: unknown report kind `{tag}` (expected QR, AQR or ASPR)"))?;
-            let patterns = name_list(&patterns).ok_or_else(|| {
-                format!("kind_patterns.{tag}: expected a non-empty string or a non-empty array of non-empty strings")
-            })?;
-            self.kind_patterns[kind_index(kind)] = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
-        }
-        Ok(())
+        Ok(Self(columns))
     }
 }
 
-/// A string or a non-empty array of strings, each trimmed and non-empty.
-fn name_list(value: &Value) -> Option<Vec<String>> {
-    let one = |v: &Value| v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    match value {
-        Value::String(_) => one(value).map(|s| vec![s]),
-        Value::Array(items) if !items.is_empty() => items.iter().map(one).collect(),
-        _ => None,
+/// A key of `kind_patterns`: a report kind tag, case-insensitive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+struct KindKey(ReportKind);
+
+impl TryFrom<String> for KindKey {
+    type Error = String;
+
+    fn try_from(tag: String) -> Result<Self, Self::Error> {
+        ReportKind::from_tag(&tag)
+            .map(KindKey)
+            .ok_or_else(|| format!("unknown report kind `{tag}` (expected QR, AQR or ASPR)"))
     }
-}
-
-/// A positive whole number of seconds that fits a `u32`.
-fn seconds_value(value: &Value) -> Option<u32> {
-    value.as_u64().filter(|s| *s > 0).and_then(|s| u32::try_from(s).ok())
-}
-
-fn quote_list(items: &[&str]) -> String {
-    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -442,19 +447,63 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_bad_key() {
-        let err = |v: Value| ReportMapping::default().merge_json(v).unwrap_err();
-        assert!(err(json!({"colums": {}, "sla": 1})).contains("`colums`, `sla`"));
-        assert!(err(json!({"columns": {"handled": "x"}})).contains("`handled`"));
-        assert!(err(json!({"columns": {"contacts_handled": 3}})).contains("columns.contacts_handled"));
-        assert!(err(json!({"columns": {"contacts_handled": []}})).contains("columns.contacts_handled"));
-        assert!(err(json!({"columns": {"service_level": "Service level"}})).contains("{X}"));
-        assert!(err(json!({"columns": {"queue": "Queue {X}"}})).contains("columns.queue"));
-        assert!(err(json!({"kind_patterns": {"XR": "x"}})).contains("`XR`"));
-        assert!(err(json!({"sla_seconds": {"Sales": "30"}})).contains("sla_seconds.Sales"));
-        assert!(err(json!({"sla_seconds": {"Sales": 0}})).contains("sla_seconds.Sales"));
-        assert!(err(json!({"default_sla_seconds": -1})).contains("default_sla_seconds"));
-        assert!(err(json!({"instance": ""})).contains("instance"));
-        assert!(err(json!([])).contains("object"));
+    fn errors_name_the_bad_key_and_change_nothing() {
+        let cases = [
+            (json!({"colums": {}}), "colums: unknown field `colums`, expected one of"),
+            (
+                json!({"columns": {"handled": "x"}}),
+                "columns.handled: unknown column `handled` (expected one of start_interval",
+            ),
+            (
+                json!({"columns": {"contacts_handled": 3}}),
+                "columns.contacts_handled: expected a non-empty string or",
+            ),
+            (
+                json!({"columns": {"contacts_handled": []}}),
+                "columns.contacts_handled: expected a non-empty string or",
+            ),
+            (
+                json!({"columns": {"contacts_handled": ["x", ""]}}),
+                "columns.contacts_handled: expected a non-empty string or",
+            ),
+            (
+                json!({"columns": {"service_level": "Service level"}}),
+                "columns: service_level: `Service level` must hold {X} exactly once",
+            ),
+            (
+                json!({"columns": {"queue": "Queue {X}"}}),
+                "columns: queue: `Queue {X}` is not a template column",
+            ),
+            (
+                json!({"kind_patterns": {"XR": "x"}}),
+                "kind_patterns.XR: unknown report kind `XR` (expected QR, AQR or ASPR)",
+            ),
+            (
+                json!({"sla_seconds": {"Sales": "30"}}),
+                "sla_seconds.Sales: invalid type: string \"30\", expected a nonzero u32",
+            ),
+            (json!({"sla_seconds": {"Sales": 0}}), "sla_seconds.Sales: "),
+            (json!({"default_sla_seconds": -1}), "default_sla_seconds: "),
+            (json!({"instance": ""}), "instance: expected a non-empty string"),
+            (
+                json!([]),
+                "invalid length 0, expected a JSON object of `columns`, `kind_patterns`",
+            ),
+            // A good key does not get applied when another one is bad.
+            (
+                json!({"columns": {"queue": "Q"}, "sla_seconds": {"Sales": 0}}),
+                "sla_seconds.Sales: ",
+            ),
+        ];
+        for (section, expected) in cases {
+            let mut m = ReportMapping::default();
+            let err = m.merge_json(section.clone()).unwrap_err();
+            assert!(err.starts_with(expected), "{section}: got {err}");
+            assert_eq!(
+                m.column_names(Column::Queue),
+                ["Queue"],
+                "{section}: a failed merge must change nothing"
+            );
+        }
     }
 }
