@@ -17,7 +17,7 @@ use connect_wfm_bucket_notifications::{
     CustomResourceResponse, HttpResponseSender, S3NotificationStore, Status, handle_request, notification_id,
 };
 use connect_wfm_e2e as support;
-use connect_wfm_historical_reports::decode_key;
+use connect_wfm_historical_reports::{Notification, parse_notification};
 use serde_json::{Value, json};
 use support::ResponseListener;
 use tokio::time::Instant;
@@ -309,9 +309,10 @@ async fn create_keeps_foreign_entries_and_reports_reach_the_queue() {
     let messages = world.drain_our_queue().await;
     let keys: Vec<String> = messages
         .iter()
-        .flat_map(|m| m["Records"].as_array().into_iter().flatten())
-        .filter_map(|r| r["s3"]["object"]["key"].as_str())
-        .map(decode_key)
+        .flat_map(|m| match parse_notification(&m.to_string()) {
+            Ok(Notification::Created(objects)) => objects.into_iter().map(|o| o.key).collect::<Vec<_>>(),
+            other => panic!("not a created-object notification: {other:?}"),
+        })
         .collect();
     assert_eq!(keys, vec![report], "{messages:?}");
 }

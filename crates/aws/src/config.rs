@@ -95,21 +95,6 @@ impl Env {
     }
 }
 
-/// [`Env::required`] on the process environment.
-pub fn required(name: &str) -> Result<String, ConfigError> {
-    Env::process().required(name)
-}
-
-/// [`Env::optional`] on the process environment.
-pub fn optional(name: &str) -> Option<String> {
-    Env::process().optional(name)
-}
-
-/// [`Env::duration_secs`] on the process environment.
-pub fn parse_duration_secs(name: &str, default: Duration) -> Result<Duration, ConfigError> {
-    Env::process().duration_secs(name, default)
-}
-
 /// The SDK configuration from the usual sources (environment, profile, Lambda role). It
 /// honours `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`, which point it at an emulator.
 pub async fn load_sdk_config() -> SdkConfig {
@@ -118,13 +103,8 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// An S3 client, path-style when [`S3_FORCE_PATH_STYLE`] is set.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
-    s3_client_with(config, &Env::process())
-}
-
-/// An S3 client, path-style when [`S3_FORCE_PATH_STYLE`] is set in `env`.
-pub fn s3_client_with(config: &SdkConfig, env: &Env) -> aws_sdk_s3::Client {
     let s3_config = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(env.flag(S3_FORCE_PATH_STYLE))
+        .force_path_style(Env::process().flag(S3_FORCE_PATH_STYLE))
         .build();
     aws_sdk_s3::Client::from_conf(s3_config)
 }

@@ -11,6 +11,5 @@ pub use handler::{
     BatchOutcome, FUNCTION, MessageReport, ObjectOutcome, PART_RECORDS, Ports, Settings, convert, handle_messages,
 };
 pub use notification::{
-    CreatedObject, Notification, RELOAD_FIELD, SqsBatch, SqsMessage, created_notification, decode_key,
-    parse_notification,
+    CreatedObject, Notification, RELOAD_FIELD, SqsBatch, SqsMessage, created_notification, parse_notification,
 };

@@ -140,13 +140,6 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
     Ok(Notification::Created(created))
 }
 
-/// Decodes an S3 event key: `+` is a space, then percent-decoding (invalid UTF-8 is replaced).
-pub fn decode_key(raw: &str) -> String {
-    percent_decode_str(&raw.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,11 +169,20 @@ mod tests {
 
     #[test]
     fn decodes_spaces_colons_slashes_and_plus() {
+        let key_of = |raw: &str| {
+            let body = format!(
+                r#"{{"Records":[{{"eventName":"ObjectCreated:Put","s3":{{"bucket":{{"name":"b"}},"object":{{"key":"{raw}"}}}}}}]}}"#
+            );
+            match parse_notification(&body).unwrap() {
+                Notification::Created(objects) => objects[0].key.clone(),
+                Notification::Test => panic!("not a test event"),
+            }
+        };
         assert_eq!(
-            decode_key("connect%2Facme%2FReports%2FQueue+report+QR-2026-11-20T10%3A30%3A00Z.csv"),
+            key_of("connect%2Facme%2FReports%2FQueue+report+QR-2026-11-20T10%3A30%3A00Z.csv"),
             "connect/acme/Reports/Queue report QR-2026-11-20T10:30:00Z.csv"
         );
-        assert_eq!(decode_key("a%2Bb+c"), "a+b c");
+        assert_eq!(key_of("a%2Bb+c"), "a+b c");
     }
 
     #[test]

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::{Activity, AgentState, Watermark};
 use connect_wfm_core::memory::{MemoryClaimStore, MemoryFeedSink, MemoryObjectSource, MemoryStateStore};
 use connect_wfm_core::ports::{ClaimStore, FeedSink, PortError};
-use connect_wfm_historical_reports::{BatchOutcome, ObjectOutcome, Ports, Settings, SqsBatch, handle_messages};
+use connect_wfm_historical_reports::{
+    BatchOutcome, Notification, ObjectOutcome, Ports, Settings, SqsBatch, handle_messages, parse_notification,
+};
 use serde_json::{Value, json};
 
 const BUCKET: &str = "amazon-connect-reports-123456789012";
@@ -415,13 +417,14 @@ async fn a_report_held_by_another_run_is_retried_later_and_a_crashed_claim_expir
     let batch = sqs_file("sqs-report-aspr.json");
     let object = &world.run(&SqsBatch { records: vec![] }).await; // nothing to do
     assert!(object.messages.is_empty());
-    let body: Value = serde_json::from_str(batch.records[0]["body"].as_str().unwrap()).unwrap();
-    let s3 = &body["Records"][0]["s3"];
+    let Ok(Notification::Created(objects)) = parse_notification(batch.records[0]["body"].as_str().unwrap()) else {
+        panic!("the sample is a created-object notification");
+    };
     let claim_id = format!(
         "{}/{}#{}",
-        s3["bucket"]["name"].as_str().unwrap(),
-        connect_wfm_historical_reports::decode_key(s3["object"]["key"].as_str().unwrap()),
-        s3["object"]["eTag"].as_str().unwrap()
+        objects[0].bucket,
+        objects[0].key,
+        objects[0].etag.as_deref().unwrap()
     );
     // Another run took the claim a minute ago and is still within its lease.
     world
