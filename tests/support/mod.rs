@@ -4,6 +4,8 @@
 //! Every test creates its own bucket, tables and queues under [`unique`] names, so tests run
 //! in parallel against one emulator without resetting it.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -10,6 +10,8 @@
 //! - [`schema`]: the table definitions, in one place, for tests and local set-up.
 //! - [`config`]: environment variables, SDK configuration and the mapping file.
 
+#![forbid(unsafe_code)]
+
 pub mod claim_store;
 pub mod config;
 mod error;

@@ -1,5 +1,7 @@
 //! Shared helpers of the benchmark programs: peak memory, figures.
 
+#![forbid(unsafe_code)]
+
 /// Peak resident set size of this process (VmHWM), in KiB; 0 where /proc is missing.
 pub fn peak_rss_kib() -> u64 {
     proc_status_kib("VmHWM:")

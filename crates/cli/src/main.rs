@@ -1,6 +1,8 @@
 //! `connect-wfm`: runs the connector's handlers locally, with state, claims and feed in local
 //! folders (the embedded defaults). The very handlers the Lambda functions run are called here.
 
+#![forbid(unsafe_code)]
+
 mod input;
 mod local;
 

@@ -5,6 +5,8 @@
 //! ports (small traits in [`ports`]) are how the functions reach storage; [`memory`] holds
 //! in-memory implementations for tests.
 
+#![forbid(unsafe_code)]
+
 pub mod agent;
 pub mod contact;
 #[cfg(feature = "faults")]

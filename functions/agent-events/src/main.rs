@@ -1,5 +1,7 @@
 //! Lambda entry point of the agent-events function: build the clients once, then serve.
 
+#![forbid(unsafe_code)]
+
 use chrono::Utc;
 use connect_wfm_agent_events::{Config, KinesisBatch, Settings, handle_batch};
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};

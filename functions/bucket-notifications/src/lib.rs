@@ -7,6 +7,8 @@
 //! ([`NotificationStore`], [`ResponseSender`]), so the Lambda binary, the CLI and the tests run
 //! the same code.
 
+#![forbid(unsafe_code)]
+
 mod handler;
 pub mod http;
 pub mod memory;

@@ -1,6 +1,8 @@
 //! Lambda entry point of the bucket-notifications function: build the clients once, then
 //! answer each CloudFormation request before the invocation's deadline.
 
+#![forbid(unsafe_code)]
+
 use std::time::SystemTime;
 
 use connect_wfm_aws::config::{load_sdk_config, s3_client};

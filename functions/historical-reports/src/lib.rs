@@ -2,6 +2,8 @@
 //! interval records. The handler is a plain async fn over the ports, so the Lambda binary, the
 //! CLI and the tests run the same code.
 
+#![forbid(unsafe_code)]
+
 mod config;
 mod handler;
 mod notification;

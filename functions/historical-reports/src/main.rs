@@ -1,5 +1,7 @@
 //! Lambda entry point of the historical-reports function: build the clients once, then serve.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use chrono::Utc;

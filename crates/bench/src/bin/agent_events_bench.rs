@@ -10,6 +10,8 @@
 //! Events are Connect's full snapshots (names, routing profile, hierarchy), about 4 KB each,
 //! with 2 % duplicates, 2 % late copies and 1 % bad records mixed in.
 
+#![forbid(unsafe_code)]
+
 use std::time::Instant;
 
 use chrono::Utc;

@@ -8,6 +8,8 @@
 //! The functions are given table and bucket names and AWS_ENDPOINT_URL pointing at a closed
 //! loopback port, so nothing leaves the machine (start-up makes no AWS call anyway).
 
+#![forbid(unsafe_code)]
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
