@@ -13,9 +13,8 @@ use aws_sdk_s3::types::{
     NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use connect_wfm_bucket_notifications::{
-    CustomResourceResponse, HttpResponseSender, S3NotificationStore, Status, handle_request, notification_id,
-};
+use connect_wfm_aws::{HttpResponseSender, S3NotificationStore};
+use connect_wfm_bucket_notifications::{CustomResourceResponse, Status, handle_request, notification_id};
 use connect_wfm_e2e as support;
 use connect_wfm_historical_reports::{Notification, parse_notification};
 use serde_json::{Value, json};

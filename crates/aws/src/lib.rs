@@ -9,20 +9,28 @@
 //! - [`reload`]: listing report objects and re-queueing their notifications (`connect-wfm reload`).
 //! - [`schema`]: the table definitions, in one place, for tests and local set-up.
 //! - [`config`]: environment variables, SDK configuration and the mapping file.
+//! - [`notifications`]: a bucket's S3 event notification configuration, its port and its S3
+//!   adapter ([`S3NotificationStore`]); [`memory`] holds the port's in-memory double.
+//! - [`HttpResponseSender`]: answers to CloudFormation custom-resource requests.
 
 #![forbid(unsafe_code)]
 
+pub mod cfn_response;
 pub mod claim_store;
 pub mod config;
 mod error;
 pub mod item;
+pub mod memory;
+pub mod notifications;
 pub mod reload;
 pub mod s3;
 pub mod schema;
 pub mod state_store;
 
+pub use cfn_response::HttpResponseSender;
 pub use claim_store::DynamoClaimStore;
 pub use error::describe as describe_sdk_error;
 pub use item::ItemError;
+pub use notifications::S3NotificationStore;
 pub use s3::{S3FeedSink, S3ObjectSource};
 pub use state_store::DynamoStateStore;

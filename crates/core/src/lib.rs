@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod contact;
+pub mod custom_resource;
 #[cfg(feature = "faults")]
 pub mod faults;
 pub mod feed;

@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::agent::AgentState;
+use crate::custom_resource::CustomResourceResponse;
 use crate::ports::{
     AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, ObjectReader,
-    ObjectSource, PortError, UnreadableState,
+    ObjectSource, PortError, ResponseSender, UnreadableState,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -270,6 +271,34 @@ impl FeedSink for MemoryFeedSink {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
         self.puts.fetch_add(1, Ordering::Relaxed);
         lock(&self.objects).insert(key.to_owned(), body);
+        Ok(())
+    }
+}
+
+/// Keeps every custom-resource answer sent, with its URL; fails the first `fail_times` sends.
+#[derive(Debug, Default)]
+pub struct MemoryResponseSender {
+    pub sent: Mutex<Vec<(String, CustomResourceResponse)>>,
+    pub fail_times: AtomicUsize,
+}
+
+impl MemoryResponseSender {
+    /// The responses sent so far.
+    pub fn responses(&self) -> Vec<CustomResourceResponse> {
+        lock(&self.sent).iter().map(|(_, r)| r.clone()).collect()
+    }
+}
+
+impl ResponseSender for MemoryResponseSender {
+    async fn send(&self, response_url: &str, response: &CustomResourceResponse) -> Result<(), PortError> {
+        let failing = self
+            .fail_times
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(PortError::new(format!("PUT {response_url}"), "connection reset", true));
+        }
+        lock(&self.sent).push((response_url.to_owned(), response.clone()));
         Ok(())
     }
 }

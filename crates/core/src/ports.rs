@@ -11,6 +11,7 @@ use std::io::Read;
 use chrono::{DateTime, Utc};
 
 use crate::agent::AgentState;
+use crate::custom_resource::CustomResourceResponse;
 
 /// A failure of a storage backend. `retryable` is true for throttling, timeouts and other
 /// transient faults: the caller reports the work as failed so it is delivered again.
@@ -142,4 +143,15 @@ pub trait ObjectSource: Send + Sync {
 /// same key written twice overwrites, so retries never duplicate objects.
 pub trait FeedSink: Send + Sync {
     fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Delivers the answer to a CloudFormation custom-resource request.
+pub trait ResponseSender: Send + Sync {
+    /// Sends `response` (its [`CustomResourceResponse::to_body`]) to the request's
+    /// ResponseURL.
+    fn send(
+        &self,
+        response_url: &str,
+        response: &CustomResourceResponse,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }

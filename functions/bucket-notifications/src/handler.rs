@@ -10,12 +10,12 @@
 
 use std::time::Duration;
 
-use connect_wfm_core::ports::PortError;
+use connect_wfm_aws::notifications::{Fetched, NotificationStore, Stored};
+use connect_wfm_core::ports::{PortError, ResponseSender};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::model::{Change, ReportsNotification};
-use crate::ports::{Fetched, NotificationStore, ResponseSender, Stored};
+use crate::model::{Change, OurEntry, ReportsNotification};
 use crate::request::{CustomResourceResponse, RequestType, Status, bucket_name, envelope, id_of, parse, properties};
 
 /// Time kept back from the work to send the answer: a quarter of what is left, at most this.
@@ -271,9 +271,13 @@ mod tests {
 
     use serde_json::json;
 
+    use aws_sdk_s3::types::{Event, QueueConfiguration};
+    use connect_wfm_aws::memory::MemoryNotificationStore;
+    use connect_wfm_aws::notifications::NotificationConfiguration;
+    use connect_wfm_core::memory::MemoryResponseSender;
+
     use super::*;
-    use crate::memory::{MemoryNotificationStore, MemoryResponseSender};
-    use crate::model::{NotificationConfiguration, QueueConfiguration, notification_id};
+    use crate::model::notification_id;
 
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/wfm/0c4f";
     const QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:reports";
@@ -303,13 +307,14 @@ mod tests {
     }
 
     fn foreign() -> NotificationConfiguration {
+        let theirs = QueueConfiguration::builder()
+            .id("theirs")
+            .queue_arn("arn:aws:sqs:us-east-1:123456789012:other")
+            .events(Event::from("s3:ObjectRemoved:*"))
+            .build()
+            .unwrap();
         NotificationConfiguration {
-            queue_configurations: vec![QueueConfiguration {
-                id: Some("theirs".into()),
-                queue_arn: "arn:aws:sqs:us-east-1:123456789012:other".into(),
-                events: vec!["s3:ObjectRemoved:*".into()],
-                filter: None,
-            }],
+            queue_configurations: vec![theirs],
             ..Default::default()
         }
     }
@@ -332,7 +337,7 @@ mod tests {
             .configuration(bucket)?
             .queue_configurations
             .into_iter()
-            .find(|e| e.id.as_deref() == Some(id().as_str()))
+            .find(|e| e.id() == Some(id().as_str()))
     }
 
     #[tokio::test]
@@ -356,7 +361,8 @@ mod tests {
         .await;
         assert_eq!(r.status, Status::Success, "{}", r.reason);
         let entry = ours_in(&store, "a").unwrap();
-        assert_eq!(entry.filter.unwrap().key.unwrap().filter_rules[0].value, "new/");
+        let rules = entry.filter().and_then(|f| f.key()).map(|k| k.filter_rules()).unwrap();
+        assert_eq!(rules[0].value(), Some("new/"));
 
         let r = run(&store, &request("Update", "b", "new/", Some(("a", "new/")))).await;
         assert_eq!(r.status, Status::Success, "{}", r.reason);

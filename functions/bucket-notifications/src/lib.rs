@@ -5,21 +5,18 @@
 //!
 //! The handler ([`handle_request`]) is a plain async fn over two ports
 //! ([`NotificationStore`], [`ResponseSender`]), so the Lambda binary, the CLI and the tests run
-//! the same code.
+//! the same code. Their adapters and in-memory doubles live with the others: the S3 store and
+//! the HTTP sender in `connect_wfm_aws`, the doubles in `connect_wfm_aws::memory` and
+//! `connect_wfm_core::memory`.
 
 #![forbid(unsafe_code)]
 
 mod handler;
-pub mod http;
-pub mod memory;
 pub mod model;
-pub mod ports;
 pub mod request;
-pub mod s3;
 
+pub use connect_wfm_aws::notifications::{Fetched, NotificationConfiguration, NotificationStore, Stored};
+pub use connect_wfm_core::ports::ResponseSender;
 pub use handler::{HandlerError, MAX_SEND_RESERVE, SEND_ATTEMPTS, handle_request};
-pub use http::HttpResponseSender;
-pub use model::{NotificationConfiguration, ReportsNotification, notification_id};
-pub use ports::{Fetched, NotificationStore, ResponseSender, Stored};
+pub use model::{OurEntry, ReportsNotification, notification_id};
 pub use request::{CustomResourceResponse, Status};
-pub use s3::S3NotificationStore;

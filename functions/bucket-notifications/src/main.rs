@@ -6,7 +6,8 @@
 use std::time::SystemTime;
 
 use connect_wfm_aws::config::{load_sdk_config, s3_client};
-use connect_wfm_bucket_notifications::{HttpResponseSender, S3NotificationStore, handle_request};
+use connect_wfm_aws::{HttpResponseSender, S3NotificationStore};
+use connect_wfm_bucket_notifications::handle_request;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tokio::time::Instant;

@@ -1,98 +1,18 @@
-//! A bucket's notification configuration, in the JSON shape of S3's API (as
-//! `aws s3api get-bucket-notification-configuration` prints it), and the one entry that is
-//! ours: found by its deterministic Id, added, replaced or removed while every other entry is
-//! kept as it was.
+//! The one entry of a bucket's notification configuration that is ours: found by its
+//! deterministic Id, added, replaced or removed while every other entry is kept as it was. The
+//! configuration and its entries are the SDK's types (see
+//! [`connect_wfm_aws::notifications::NotificationConfiguration`]).
 
-use serde::{Deserialize, Serialize};
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+};
+use connect_wfm_aws::notifications::NotificationConfiguration;
 
 /// The S3 events our entry subscribes to.
 pub const OBJECT_CREATED: &str = "s3:ObjectCreated:*";
 
 /// Suffix of the objects our entry selects when the resource names none.
 pub const DEFAULT_SUFFIX: &str = ".csv";
-
-/// A bucket's whole notification configuration. An empty one (no entry at all) is a valid
-/// configuration: writing it removes every notification of the bucket.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct NotificationConfiguration {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub queue_configurations: Vec<QueueConfiguration>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub topic_configurations: Vec<TopicConfiguration>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lambda_function_configurations: Vec<LambdaFunctionConfiguration>,
-    /// Present (as `{}`) when the bucket sends its events to EventBridge.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_bridge_configuration: Option<EventBridgeConfiguration>,
-}
-
-/// Events sent to an SQS queue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct QueueConfiguration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub queue_arn: String,
-    #[serde(default)]
-    pub events: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<NotificationFilter>,
-}
-
-/// Events sent to an SNS topic.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct TopicConfiguration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub topic_arn: String,
-    #[serde(default)]
-    pub events: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<NotificationFilter>,
-}
-
-/// Events sent to a Lambda function.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct LambdaFunctionConfiguration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub lambda_function_arn: String,
-    #[serde(default)]
-    pub events: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<NotificationFilter>,
-}
-
-/// The bucket's EventBridge switch (S3 gives it no fields).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventBridgeConfiguration {}
-
-/// Which object keys an entry selects.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct NotificationFilter {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<KeyFilter>,
-}
-
-/// Key name rules of a filter.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct KeyFilter {
-    #[serde(default)]
-    pub filter_rules: Vec<FilterRule>,
-}
-
-/// One key rule: `prefix` or `suffix` (S3 answers them capitalised) and its value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct FilterRule {
-    pub name: String,
-    pub value: String,
-}
 
 /// What our entry is: the reports of a bucket (prefix and suffix) sent to a queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,22 +28,25 @@ impl ReportsNotification {
     /// The queue entry S3 is given: `s3:ObjectCreated:*` for keys with our prefix and suffix
     /// (an empty prefix or suffix is left out: S3 refuses empty rule values).
     pub fn entry(&self) -> QueueConfiguration {
-        let filter_rules: Vec<FilterRule> = [("prefix", &self.prefix), ("suffix", &self.suffix)]
-            .into_iter()
-            .filter(|(_, value)| !value.is_empty())
-            .map(|(name, value)| FilterRule {
-                name: name.to_owned(),
-                value: value.clone(),
-            })
-            .collect();
-        QueueConfiguration {
-            id: Some(self.id.clone()),
-            queue_arn: self.queue_arn.clone(),
-            events: vec![OBJECT_CREATED.to_owned()],
-            filter: (!filter_rules.is_empty()).then_some(NotificationFilter {
-                key: Some(KeyFilter { filter_rules }),
-            }),
-        }
+        let filter_rules: Vec<FilterRule> = [
+            (FilterRuleName::Prefix, &self.prefix),
+            (FilterRuleName::Suffix, &self.suffix),
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| FilterRule::builder().name(name).value(value).build())
+        .collect();
+        QueueConfiguration::builder()
+            .id(&self.id)
+            .queue_arn(&self.queue_arn)
+            .events(Event::from(OBJECT_CREATED))
+            .set_filter((!filter_rules.is_empty()).then(|| {
+                NotificationConfigurationFilter::builder()
+                    .key(S3KeyFilter::builder().set_filter_rules(Some(filter_rules)).build())
+                    .build()
+            }))
+            .build()
+            .expect("queue ARN and events are set")
     }
 }
 
@@ -136,37 +59,43 @@ pub enum Change {
     Unchanged,
 }
 
-impl NotificationConfiguration {
-    /// True when the configuration has no entry at all.
-    pub fn is_empty(&self) -> bool {
-        self.queue_configurations.is_empty()
-            && self.topic_configurations.is_empty()
-            && self.lambda_function_configurations.is_empty()
-            && self.event_bridge_configuration.is_none()
-    }
-
+/// Our entry's edits of a configuration.
+pub trait OurEntry {
     /// Number of entries with this Id, of any kind.
-    pub fn count_id(&self, id: &str) -> usize {
-        let is = |other: &Option<String>| other.as_deref() == Some(id);
-        self.queue_configurations.iter().filter(|e| is(&e.id)).count()
-            + self.topic_configurations.iter().filter(|e| is(&e.id)).count()
-            + self.lambda_function_configurations.iter().filter(|e| is(&e.id)).count()
-    }
+    fn count_id(&self, id: &str) -> usize;
 
     /// Adds our entry, or replaces the entry that carries its Id (in place, so the order of
     /// the other entries is kept). Entries with other Ids, of every kind, are untouched.
-    pub fn upsert(&mut self, ours: &ReportsNotification) -> Change {
+    fn upsert(&mut self, ours: &ReportsNotification) -> Change;
+
+    /// Removes every entry that carries our Id; the others are untouched.
+    fn remove(&mut self, id: &str) -> Change;
+}
+
+impl OurEntry for NotificationConfiguration {
+    fn count_id(&self, id: &str) -> usize {
+        let is = |other: Option<&str>| other == Some(id);
+        self.queue_configurations.iter().filter(|e| is(e.id())).count()
+            + self.topic_configurations.iter().filter(|e| is(e.id())).count()
+            + self
+                .lambda_function_configurations
+                .iter()
+                .filter(|e| is(e.id()))
+                .count()
+    }
+
+    fn upsert(&mut self, ours: &ReportsNotification) -> Change {
         let entry = ours.entry();
-        let is_ours = |id: &Option<String>| id.as_deref() == Some(ours.id.as_str());
-        let existing: Vec<&QueueConfiguration> = self.queue_configurations.iter().filter(|e| is_ours(&e.id)).collect();
+        let is_ours = |id: Option<&str>| id == Some(ours.id.as_str());
+        let existing: Vec<&QueueConfiguration> = self.queue_configurations.iter().filter(|e| is_ours(e.id())).collect();
         if self.count_id(&ours.id) == 1 && existing.len() == 1 && same_entry(existing[0], &entry) {
             return Change::Unchanged;
         }
-        self.topic_configurations.retain(|e| !is_ours(&e.id));
-        self.lambda_function_configurations.retain(|e| !is_ours(&e.id));
+        self.topic_configurations.retain(|e| !is_ours(e.id()));
+        self.lambda_function_configurations.retain(|e| !is_ours(e.id()));
         let mut placed = false;
         self.queue_configurations.retain_mut(|e| {
-            if !is_ours(&e.id) {
+            if !is_ours(e.id()) {
                 true
             } else if placed {
                 false
@@ -182,15 +111,14 @@ impl NotificationConfiguration {
         Change::Changed
     }
 
-    /// Removes every entry that carries our Id; the others are untouched.
-    pub fn remove(&mut self, id: &str) -> Change {
+    fn remove(&mut self, id: &str) -> Change {
         if self.count_id(id) == 0 {
             return Change::Unchanged;
         }
-        let not_ours = |other: &Option<String>| other.as_deref() != Some(id);
-        self.queue_configurations.retain(|e| not_ours(&e.id));
-        self.topic_configurations.retain(|e| not_ours(&e.id));
-        self.lambda_function_configurations.retain(|e| not_ours(&e.id));
+        let not_ours = |other: Option<&str>| other != Some(id);
+        self.queue_configurations.retain(|e| not_ours(e.id()));
+        self.topic_configurations.retain(|e| not_ours(e.id()));
+        self.lambda_function_configurations.retain(|e| not_ours(e.id()));
         Change::Changed
     }
 }
@@ -200,20 +128,24 @@ impl NotificationConfiguration {
 fn same_entry(stored: &QueueConfiguration, wanted: &QueueConfiguration) -> bool {
     let rules = |e: &QueueConfiguration| {
         let mut rules: Vec<(String, String)> = e
-            .filter
+            .filter()
+            .and_then(|f| f.key())
+            .map(|k| k.filter_rules())
+            .unwrap_or_default()
             .iter()
-            .flat_map(|f| f.key.iter())
-            .flat_map(|k| k.filter_rules.iter())
-            .map(|r| (r.name.to_ascii_lowercase(), r.value.clone()))
+            .map(|r| {
+                let name = r.name().map(|n| n.as_str().to_ascii_lowercase()).unwrap_or_default();
+                (name, r.value().unwrap_or_default().to_owned())
+            })
             .collect();
         rules.sort();
         rules
     };
-    let events = |e: &QueueConfiguration| {
-        let mut events = e.events.clone();
+    fn events(e: &QueueConfiguration) -> Vec<&str> {
+        let mut events: Vec<&str> = e.events().iter().map(Event::as_str).collect();
         events.sort();
         events
-    };
+    }
     stored.queue_arn == wanted.queue_arn && events(stored) == events(wanted) && rules(stored) == rules(wanted)
 }
 
@@ -303,27 +235,15 @@ mod tests {
     fn stored_rules_answered_capitalised_are_the_same_entry() {
         let mut config = NotificationConfiguration::default();
         let mut stored = ours("p/").entry();
-        for rule in stored
-            .filter
-            .as_mut()
-            .unwrap()
-            .key
-            .as_mut()
-            .unwrap()
-            .filter_rules
-            .iter_mut()
-        {
-            rule.name = rule.name.to_uppercase();
+        let key = stored.filter.as_mut().and_then(|f| f.key.as_mut()).unwrap();
+        let rules = key.filter_rules.as_mut().unwrap();
+        for rule in rules.iter_mut() {
+            rule.name = rule
+                .name
+                .take()
+                .map(|n| FilterRuleName::from(n.as_str().to_uppercase().as_str()));
         }
-        stored
-            .filter
-            .as_mut()
-            .unwrap()
-            .key
-            .as_mut()
-            .unwrap()
-            .filter_rules
-            .reverse();
+        rules.reverse();
         config.queue_configurations.push(stored);
         assert_eq!(config.upsert(&ours("p/")), Change::Unchanged);
     }
@@ -331,13 +251,10 @@ mod tests {
     #[test]
     fn empty_prefix_is_left_out_of_the_filter() {
         let entry = ours("").entry();
-        let rules = &entry.filter.unwrap().key.unwrap().filter_rules;
+        let rules = entry.filter().and_then(|f| f.key()).map(|k| k.filter_rules()).unwrap();
         assert_eq!(
             rules,
-            &[FilterRule {
-                name: "suffix".into(),
-                value: ".csv".into()
-            }]
+            [FilterRule::builder().name(FilterRuleName::Suffix).value(".csv").build()]
         );
         let none = ReportsNotification {
             suffix: String::new(),
@@ -360,20 +277,5 @@ mod tests {
         assert_ne!(id, notification_id(stack, "Other"));
         let odd = notification_id("not an arn/with spaces", &"x".repeat(300));
         assert!(odd.len() < 200 && odd.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    }
-
-    #[test]
-    fn json_round_trip_keeps_the_s3_shape() {
-        let json = serde_json::to_value(foreign()).unwrap();
-        assert_eq!(json["EventBridgeConfiguration"], serde_json::json!({}));
-        assert_eq!(
-            json["LambdaFunctionConfigurations"][0]["Filter"]["Key"]["FilterRules"][0]["Name"],
-            "Prefix"
-        );
-        assert_eq!(
-            serde_json::to_value(NotificationConfiguration::default()).unwrap(),
-            serde_json::json!({})
-        );
-        assert!(NotificationConfiguration::default().is_empty());
     }
 }

@@ -1,28 +1,29 @@
-//! In-memory implementations of the ports, for handler tests. They count calls and can be
-//! told to fail or to hang, so tests can assert on writes, failures and deadlines.
+//! In-memory implementations of the ports this crate owns (those that speak the SDK's types),
+//! for handler tests. Like `connect_wfm_core::memory`'s, they count calls and can be told to
+//! fail or to hang.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use connect_wfm_core::ports::PortError;
 
-use crate::model::NotificationConfiguration;
-use crate::ports::{Fetched, NotificationStore, ResponseSender, Stored};
-use crate::request::CustomResourceResponse;
+use crate::notifications::{Fetched, NotificationConfiguration, NotificationStore, Stored};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking test thread must not hide the data from the assertions that follow.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Buckets and their configurations in a map; a bucket not in the map does not exist.
+/// Buckets and their notification configurations in a map; a bucket not in the map does not
+/// exist.
 #[derive(Debug, Default)]
 pub struct MemoryNotificationStore {
     buckets: Mutex<HashMap<String, NotificationConfiguration>>,
     /// When set, every call fails with this message.
     pub fail_with: Mutex<Option<String>>,
     /// When true, every call waits forever (a backend that never answers).
-    pub hang: std::sync::atomic::AtomicBool,
+    pub hang: AtomicBool,
     pub gets: AtomicUsize,
     pub puts: AtomicUsize,
 }
@@ -81,33 +82,5 @@ impl NotificationStore for MemoryNotificationStore {
             }
             None => Stored::BucketGone,
         })
-    }
-}
-
-/// Keeps every response sent, with its URL; fails the first `fail_times` sends.
-#[derive(Debug, Default)]
-pub struct MemoryResponseSender {
-    pub sent: Mutex<Vec<(String, CustomResourceResponse)>>,
-    pub fail_times: AtomicUsize,
-}
-
-impl MemoryResponseSender {
-    /// The responses sent so far.
-    pub fn responses(&self) -> Vec<CustomResourceResponse> {
-        lock(&self.sent).iter().map(|(_, r)| r.clone()).collect()
-    }
-}
-
-impl ResponseSender for MemoryResponseSender {
-    async fn send(&self, response_url: &str, response: &CustomResourceResponse) -> Result<(), PortError> {
-        let failing = self
-            .fail_times
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-            .is_ok();
-        if failing {
-            return Err(PortError::new(format!("PUT {response_url}"), "connection reset", true));
-        }
-        lock(&self.sent).push((response_url.to_owned(), response.clone()));
-        Ok(())
     }
 }

@@ -1,12 +1,14 @@
-//! [`HttpResponseSender`]: the answer PUT to the presigned ResponseURL (an S3 URL) with an
-//! empty Content-Type, as CloudFormation requires: the URL is signed without one.
+//! [`HttpResponseSender`]: the answer to a CloudFormation custom-resource request, PUT to the
+//! presigned ResponseURL (an S3 URL) with an empty Content-Type, as CloudFormation requires: the
+//! URL is signed without one.
 //!
 //! Built on the HTTP stack the AWS SDK already compiles in (hyper 1, hyper-util's client,
 //! rustls with the system's root certificates), so it adds no crate to the build.
 
 use std::time::Duration;
 
-use connect_wfm_core::ports::PortError;
+use connect_wfm_core::custom_resource::CustomResourceResponse;
+use connect_wfm_core::ports::{PortError, ResponseSender};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -15,9 +17,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-
-use crate::ports::ResponseSender;
-use crate::request::CustomResourceResponse;
 
 /// How long one PUT may take, connection included.
 pub const PUT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -113,14 +112,19 @@ mod tests {
     #[tokio::test]
     async fn an_unusable_url_is_an_error_naming_it() {
         let sender = HttpResponseSender::new().unwrap();
-        let envelope = crate::request::Envelope {
+        let envelope = connect_wfm_core::custom_resource::Envelope {
             response_url: "not a url".into(),
             stack_id: "s".into(),
             request_id: "r".into(),
             logical_resource_id: "l".into(),
             physical_resource_id: None,
         };
-        let response = CustomResourceResponse::new(&envelope, "id", crate::request::Status::Success, "ok");
+        let response = CustomResourceResponse::new(
+            &envelope,
+            "id",
+            connect_wfm_core::custom_resource::Status::Success,
+            "ok",
+        );
         let err = sender.send("not a url", &response).await.unwrap_err();
         assert!(
             err.to_string().starts_with("PUT the answer to not a url failed"),

@@ -1,0 +1,171 @@
+//! The answer to a CloudFormation custom-resource request: SUCCESS or FAILED with a Reason,
+//! the ids that tie it to its request, and the JSON body PUT to the request's ResponseURL.
+//!
+//! Our own type rather than `aws_lambda_events`' one, which serialises `"Reason": null`:
+//! CloudFormation wants a Reason, and the whole body under 4 KB. Sent through the
+//! [`crate::ports::ResponseSender`] port.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Largest response body CloudFormation accepts is 4096 bytes; stay under it.
+pub const MAX_RESPONSE_BYTES: usize = 4000;
+
+/// The fields of a request needed to answer it, even when the rest is unusable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub response_url: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    /// Absent in a Create.
+    pub physical_resource_id: Option<String>,
+}
+
+/// SUCCESS or FAILED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Success,
+    Failed,
+}
+
+impl Status {
+    /// As CloudFormation spells it: `SUCCESS` or `FAILED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "SUCCESS",
+            Status::Failed => "FAILED",
+        }
+    }
+}
+
+/// The answer PUT to the ResponseURL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomResourceResponse {
+    pub status: Status,
+    /// Never empty; shortened so the body stays under [`MAX_RESPONSE_BYTES`].
+    pub reason: String,
+    pub physical_resource_id: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub no_echo: bool,
+    /// Values for `!GetAtt`: `NotificationId` and `BucketName` on success.
+    pub data: Map<String, Value>,
+}
+
+impl CustomResourceResponse {
+    /// An answer to `envelope`; the PhysicalResourceId is the request's when it has one
+    /// (Update, Delete), else `id` (Create): one id for the resource's whole life.
+    pub fn new(envelope: &Envelope, id: &str, status: Status, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self {
+            status,
+            reason: if reason.trim().is_empty() {
+                "no reason given".to_owned()
+            } else {
+                reason
+            },
+            physical_resource_id: envelope.physical_resource_id.clone().unwrap_or_else(|| id.to_owned()),
+            stack_id: envelope.stack_id.clone(),
+            request_id: envelope.request_id.clone(),
+            logical_resource_id: envelope.logical_resource_id.clone(),
+            no_echo: false,
+            data: Map::new(),
+        }
+    }
+
+    /// The JSON body, under [`MAX_RESPONSE_BYTES`]: ids are capped at [`MAX_ID_BYTES`], a
+    /// long Reason is cut (at a character boundary, marked with `…`), then the Data dropped if
+    /// it still does not fit.
+    pub fn to_body(&self) -> Vec<u8> {
+        let mut response = self.clone();
+        for id in [
+            &mut response.physical_resource_id,
+            &mut response.stack_id,
+            &mut response.request_id,
+            &mut response.logical_resource_id,
+        ] {
+            cut(id, MAX_ID_BYTES);
+        }
+        for _ in 0..16 {
+            let body = serde_json::to_vec(&response).unwrap_or_default();
+            if body.len() <= MAX_RESPONSE_BYTES {
+                return body;
+            }
+            let excess = body.len() - MAX_RESPONSE_BYTES;
+            if response.reason.len() > MIN_REASON_BYTES {
+                let keep = response.reason.len().saturating_sub(excess + 16).max(MIN_REASON_BYTES);
+                cut(&mut response.reason, keep);
+                response.reason.push('…');
+            } else if !response.data.is_empty() {
+                response.data.clear();
+            } else {
+                break;
+            }
+        }
+        // Only text that escapes to many times its size gets here.
+        response.reason = "the reason was too long to send".to_owned();
+        response.data.clear();
+        serde_json::to_vec(&response).unwrap_or_default()
+    }
+}
+
+/// Longest id echoed in a response (real ones are far shorter).
+pub const MAX_ID_BYTES: usize = 512;
+
+/// A Reason is never cut below this many bytes.
+const MIN_REASON_BYTES: usize = 64;
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+fn cut(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn envelope() -> Envelope {
+        Envelope {
+            response_url: "https://example.invalid/response".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/1".into(),
+            request_id: "r1".into(),
+            logical_resource_id: "ReportsNotification".into(),
+            physical_resource_id: None,
+        }
+    }
+
+    #[test]
+    fn response_always_has_a_reason_and_fits_in_4_kb() {
+        let envelope = envelope();
+        let blank = CustomResourceResponse::new(&envelope, "id", Status::Failed, " ");
+        let body: Value = serde_json::from_slice(&blank.to_body()).unwrap();
+        assert_eq!(body["Reason"], "no reason given");
+        assert_eq!(body["PhysicalResourceId"], "id");
+        assert_eq!(body["Status"], "FAILED");
+        let long = CustomResourceResponse::new(&envelope, "id", Status::Failed, "é\"\n".repeat(5000));
+        let bytes = long.to_body();
+        assert!(bytes.len() <= MAX_RESPONSE_BYTES, "{}", bytes.len());
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(body["Reason"].as_str().unwrap().ends_with('…'));
+        let mut huge_data = CustomResourceResponse::new(&envelope, "id", Status::Success, "ok");
+        huge_data.data.insert("X".into(), json!("y".repeat(10_000)));
+        assert!(huge_data.to_body().len() <= MAX_RESPONSE_BYTES);
+        let mut escapes = CustomResourceResponse::new(&envelope, "id", Status::Failed, "\u{1}".repeat(3000));
+        escapes.stack_id = "s".repeat(100_000);
+        let body: Value = serde_json::from_slice(&escapes.to_body()).unwrap();
+        assert!(serde_json::to_vec(&body).unwrap().len() <= MAX_RESPONSE_BYTES);
+        assert_eq!(body["StackId"].as_str().unwrap().len(), MAX_ID_BYTES);
+    }
+}
