@@ -3,7 +3,8 @@
 //! It turns Amazon Connect agent events into WFM agent-state transitions, Connect's scheduled
 //! CSV reports into interval records, and both into the JSON Lines feed of `feed.md`. The
 //! ports (small traits in [`ports`]) are how the functions reach storage; [`memory`] holds
-//! in-memory implementations for tests.
+//! in-memory implementations for tests. [`custom_resource`] is the answer to a CloudFormation
+//! custom-resource request.
 
 #![forbid(unsafe_code)]
 
