@@ -53,7 +53,8 @@ impl AgentStateEntry {
 /// ```
 /// - `name` (string, required): a status name, a `{Channel}-{InitiationMethod}-{State}`
 ///   contact state, or `Login` / `Logout` / `Offline` / `Available`.
-/// - `event_id` (string, optional, default = `name`): the WFM state emitted.
+/// - `event_id` (string, optional, default = `name`, but `LOGIN` / `LOGOUT` for the `Login` /
+///   `Logout` entries): the WFM state emitted.
 /// - `reason` (string, required) and `activity` (`"Open"` or `"Closed"`, required).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentStateMapping {
@@ -166,14 +167,28 @@ impl AgentStateMapping {
     /// Applies a validated `agent_states` section.
     pub(crate) fn apply(&mut self, section: AgentStatesSection) {
         for entry in section.0 {
-            let event_id = entry.event_id.unwrap_or_else(|| entry.name.clone());
+            let event_id = match entry.event_id {
+                Some(event_id) => event_id.0,
+                None => default_event_id(&entry.name.0).to_owned(),
+            };
             self.insert(AgentStateEntry {
                 name: entry.name.0,
-                event_id: event_id.0,
+                event_id,
                 reason: entry.reason.0,
                 activity: entry.activity,
             });
         }
+    }
+}
+
+/// The state an entry emits when it does not set `event_id`: its name, except for the entries
+/// of the LOGIN and LOGOUT event types, whose state stays `LOGIN` / `LOGOUT` (feed.md: such
+/// entries change `reason` and `activity` only).
+fn default_event_id(name: &str) -> &str {
+    match name {
+        AgentStateMapping::LOGIN => "LOGIN",
+        AgentStateMapping::LOGOUT => "LOGOUT",
+        other => other,
     }
 }
 
@@ -359,6 +374,27 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "mapping file m.json: agent_states[0]: missing field `reason` at line 1 column 35"
+        );
+    }
+
+    #[test]
+    fn login_and_logout_entries_keep_their_states_unless_event_id_is_set() {
+        let mut m = AgentStateMapping::default();
+        m.merge_json(json!([
+            { "name": "Login", "reason": "Shift start", "activity": "Closed" },
+            { "name": "Logout", "reason": "Gone", "activity": "Closed" },
+            { "name": "Lunch", "reason": "Lunch", "activity": "Closed" }
+        ]))
+        .unwrap();
+        assert_eq!(entry(&m, "Login"), row("LOGIN", "Shift start", Activity::Closed));
+        assert_eq!(entry(&m, "Logout"), row("LOGOUT", "Gone", Activity::Closed));
+        assert_eq!(entry(&m, "Lunch"), row("Lunch", "Lunch", Activity::Closed));
+        m.merge_json(json!([{ "name": "Login", "event_id": "SIGNON", "reason": "Open", "activity": "Open" }]))
+            .unwrap();
+        assert_eq!(
+            entry(&m, "Login"),
+            row("SIGNON", "Open", Activity::Open),
+            "an explicit event_id wins"
         );
     }
 }
