@@ -10,6 +10,7 @@ use connect_wfm_bucket_notifications::{
     CustomResourceResponse, Fetched, NotificationConfiguration, NotificationStore, ResponseSender, Stored,
 };
 use connect_wfm_core::agent::AgentState;
+use connect_wfm_core::contact::store::{ContactState, MemoryContactStore};
 use connect_wfm_core::feed::{self, sanitize_name};
 use connect_wfm_core::ports::{
     AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, ObjectReader,
@@ -372,5 +373,34 @@ impl ResponseSender for StdoutResponseSender {
             .and_then(|_| out.write_all(b"\n"))
             .and_then(|_| out.flush())
             .map_err(|e| io_error("write stdout".into(), e))
+    }
+}
+
+/// The stream basis's legs, filing, queue names and progress as one JSON file,
+/// `<dir>/contacts.json`: read at start, held in the in-memory store while the handler runs,
+/// written back at the end (the CLI runs one handler at a time).
+#[derive(Debug)]
+pub struct LocalContactStore {
+    path: PathBuf,
+    /// The port the handler runs on.
+    pub store: MemoryContactStore,
+}
+
+impl LocalContactStore {
+    /// Reads `<dir>/contacts.json` (an empty store when it does not exist).
+    pub fn open(dir: &Path) -> Result<Self, PortError> {
+        let path = dir.join("contacts.json");
+        let state: Option<ContactState> = read_json(&path)?;
+        Ok(Self {
+            store: MemoryContactStore::from_state(state.unwrap_or_default()),
+            path,
+        })
+    }
+
+    /// Writes the store back.
+    pub fn save(&self) -> Result<(), PortError> {
+        let body = serde_json::to_vec(&self.store.state())
+            .map_err(|e| io_error(format!("write {}", self.path.display()), e))?;
+        write_atomically(&self.path, &body).map_err(|e| io_error(format!("write {}", self.path.display()), e))
     }
 }

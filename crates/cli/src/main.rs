@@ -6,6 +6,7 @@
 mod input;
 mod local;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,13 +16,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 use connect_wfm_aws::{config, reload};
 use connect_wfm_bucket_notifications::Status;
 use connect_wfm_core::Mapping;
+use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
+use connect_wfm_core::contact::store::ContactStore as _;
 use connect_wfm_core::report::ReportKind;
 use connect_wfm_core::timefmt::feed_timestamp;
 use connect_wfm_historical_reports::{CreatedObject, ObjectOutcome, Ports, convert, created_notification};
 
 use crate::input::{InputFile, classify};
 use crate::local::{
-    LocalClaimStore, LocalFeedSink, LocalNotificationStore, LocalObjectSource, LocalStateStore, StdoutResponseSender,
+    LocalClaimStore, LocalContactStore, LocalFeedSink, LocalNotificationStore, LocalObjectSource, LocalStateStore, StdoutResponseSender,
 };
 
 const DEFAULT_STATE: &str = ".connect-wfm/state";
@@ -47,8 +50,10 @@ struct Cli {
 enum Command {
     /// Run Lambda events through the functions' handlers: Kinesis events (or single agent
     /// events, or JSON Lines of them) through agent-events, SQS events with S3 notifications
-    /// through historical-reports, CloudFormation custom-resource requests through
-    /// bucket-notifications.
+    /// through historical-reports, contact events (one EventBridge event, an SQS event of them,
+    /// or JSON Lines of them) and contact records (a Kinesis event of CTRs, or JSON Lines of
+    /// them) through contact-events, CloudFormation custom-resource requests through
+    /// bucket-notifications. Routed by content.
     Replay {
         /// Folder of last-known agent states and report claims (kept between runs).
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
@@ -103,6 +108,14 @@ enum Command {
         /// List what would be queued, send nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Print the current stream-basis queue_interval records (from the contact events and
+    /// contact records replayed so far) as JSON Lines, sorted by interval_start, then queue_id;
+    /// the clock is the newest event time processed.
+    Intervals {
+        /// Folder of the replayed state.
+        #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
+        state: PathBuf,
     },
     /// Print the last-known state of every agent.
     States {
@@ -168,6 +181,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             file,
         } => report(mapping, kind, instance, &state, &file).await,
         Command::States { state, json } => states(&state, json),
+        Command::Intervals { state } => intervals(&StreamSettings::from_mapping(&mapping), &state).await,
         Command::Reload {
             bucket,
             prefix,
@@ -198,6 +212,10 @@ async fn replay(
     } else {
         LocalFeedSink::Folder(PathBuf::from(feed))
     };
+    let contact_settings = connect_wfm_contact_events::Settings {
+        stream: StreamSettings::from_mapping(&mapping),
+    };
+    let contacts = LocalContactStore::open(state).map_err(|e| e.to_string())?;
     let agent_settings = connect_wfm_agent_events::Settings {
         mapping: mapping.agent_states,
         ..Default::default()
@@ -223,7 +241,47 @@ async fn replay(
                 continue;
             }
         };
-        match classify(path, &bytes) {
+        for batch in classify(path, &bytes) {
+        match batch {
+            InputFile::ContactEvents(batch) => {
+                let outcome = connect_wfm_contact_events::handle_sqs(
+                    &batch,
+                    &contacts.store,
+                    &sink,
+                    &contact_settings,
+                    connect_wfm_contact_events::Clock::NewestInput,
+                    Utc::now(),
+                )
+                .await;
+                report_contacts(path, &outcome.stats);
+                for failure in &outcome.response.batch_item_failures {
+                    eprintln!(
+                        "connect-wfm: {}: message {} failed; run again",
+                        path.display(),
+                        failure.item_identifier
+                    );
+                    code = ExitCode::FAILURE;
+                }
+            }
+            InputFile::ContactRecords(batch) => {
+                let outcome = connect_wfm_contact_events::handle_kinesis(
+                    &batch,
+                    &contacts.store,
+                    &sink,
+                    &contact_settings,
+                    connect_wfm_contact_events::Clock::NewestInput,
+                    Utc::now(),
+                )
+                .await;
+                report_contacts(path, &outcome.stats);
+                if let Some(seq) = outcome.failed_from() {
+                    eprintln!(
+                        "connect-wfm: {}: processing failed from record {seq}; run again",
+                        path.display()
+                    );
+                    code = ExitCode::FAILURE;
+                }
+            }
             InputFile::Kinesis(batch) => {
                 let outcome =
                     connect_wfm_agent_events::handle_batch(&batch, &states, &sink, &agent_settings, Utc::now()).await;
@@ -298,8 +356,52 @@ async fn replay(
                 code = ExitCode::FAILURE;
             }
         }
+        }
     }
+    // What the scheduled sweep does in AWS, at the replay's clock: intervals that have ended
+    // by the newest event time get their backlog, queues with only waiting contacts a record.
+    if let Some(clock) = contacts.store.progress().await.map_err(|e| e.to_string())? {
+        match connect_wfm_contact_events::close_intervals(&contacts.store, &sink, &contact_settings, clock).await {
+            Ok(closed) => {
+                if closed.written > 0 {
+                    eprintln!("intervals ended by {}: {} records written", feed_timestamp(&clock), closed.written);
+                }
+            }
+            Err(e) => {
+                eprintln!("connect-wfm: closing intervals: {e}");
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    contacts.save().map_err(|e| e.to_string())?;
     Ok(code)
+}
+
+fn report_contacts(path: &Path, s: &connect_wfm_contact_events::BatchStats) {
+    eprintln!(
+        "{}: {} contact inputs, {} legs changed, {} interval records written, {} rejected",
+        path.display(),
+        s.inputs,
+        s.legs_changed,
+        s.records_written,
+        s.rejected
+    );
+}
+
+/// Every stream-basis record the stored legs make at the newest event time processed.
+async fn intervals(settings: &StreamSettings, state: &Path) -> Result<ExitCode, String> {
+    let contacts = LocalContactStore::open(state).map_err(|e| e.to_string())?;
+    let Some(clock) = contacts.store.progress().await.map_err(|e| e.to_string())? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let legs = contacts.store.legs();
+    let names = contacts.store.names();
+    let mut out = std::io::stdout().lock();
+    for record in stream_queue_intervals(legs.iter(), &names, settings, clock) {
+        let line = serde_json::to_string(&record).expect("records serialise");
+        writeln!(out, "{line}").map_err(|e| format!("stdout: {e}"))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Converts one report file through the function's own conversion (the same parsing, agent-id

@@ -153,3 +153,94 @@ fn custom_resource_requests_configure_a_local_bucket_and_keep_foreign_entries() 
     let delete = connect_wfm(&["replay", "--objects", objects_arg, "events/cfn-delete.json"], &state);
     assert!(delete.status.success(), "{}", String::from_utf8_lossy(&delete.stderr));
 }
+
+fn replay_contacts(state: &Path, files: &[&str]) -> Output {
+    let mut args = vec!["replay"];
+    args.extend_from_slice(files);
+    let out = connect_wfm(&args, state);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn intervals(state: &Path) -> Vec<serde_json::Value> {
+    let out = connect_wfm(&["intervals"], state);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Writes `lines` as a JSON Lines file in `dir`.
+fn write_lines(dir: &Path, name: &str, lines: &[&str]) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn intervals_after_replay_are_the_same_whatever_the_input_order() {
+    let events = std::fs::read_to_string(repo().join("events/contact-events-slice.jsonl")).unwrap();
+    let ctrs = std::fs::read_to_string(repo().join("events/contact-records-slice.jsonl")).unwrap();
+    let events: Vec<&str> = events.lines().collect();
+    let ctrs: Vec<&str> = ctrs.lines().collect();
+
+    // In order, in one run.
+    let ordered = temp_state("contacts-ordered");
+    replay_contacts(
+        &ordered,
+        &["events/contact-events-slice.jsonl", "events/contact-records-slice.jsonl"],
+    );
+    let expected = intervals(&ordered);
+    assert!(expected.len() >= 8, "{expected:?}");
+    let keys: Vec<(String, String)> = expected
+        .iter()
+        .map(|r| (r["interval_start"].to_string(), r["queue_id"].to_string()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "sorted by interval_start, then queue_id");
+    assert!(expected.iter().all(|r| r["basis"] == "stream" && r["kind"] == "queue_interval"));
+    assert!(expected.iter().any(|r| r["transferred_out"].as_i64() > Some(0)));
+
+    // CTRs first, events backwards, some repeated, split over three runs with the SQS and
+    // Kinesis Lambda events (which repeat inputs of the slice) in between.
+    let shuffled = temp_state("contacts-shuffled");
+    let dir = shuffled.join("inputs");
+    let mut backwards: Vec<&str> = events.iter().rev().copied().collect();
+    backwards.extend(events.iter().step_by(7).copied());
+    let (first, second) = backwards.split_at(backwards.len() / 2);
+    let ctr_file = write_lines(&dir, "ctrs.jsonl", &ctrs.iter().rev().copied().collect::<Vec<_>>());
+    let first = write_lines(&dir, "first.jsonl", first);
+    let second = write_lines(&dir, "second.jsonl", second);
+    replay_contacts(&shuffled, &[&ctr_file, "events/kinesis-contact-records.json"]);
+    replay_contacts(&shuffled, &[&second, "events/sqs-contact-events.json"]);
+    replay_contacts(&shuffled, &[&first]);
+    assert_eq!(intervals(&shuffled), expected);
+
+    // The feed objects the handler wrote hold the same records.
+    let feed = shuffled.join("feed");
+    let out = connect_wfm(&["replay", "--feed", feed.to_str().unwrap(), &first], &shuffled);
+    assert!(out.status.success());
+    let mut written = Vec::new();
+    for record in &expected {
+        let path = feed.join(format!(
+            "queue_interval/{}/stream/{}/{}/{}.json",
+            &record["interval_start"].as_str().unwrap()[..10],
+            record["instance"].as_str().unwrap(),
+            record["queue_id"].as_str().unwrap(),
+            record["interval_start"].as_str().unwrap()[11..16].replace(':', "")
+        ));
+        if let Ok(body) = std::fs::read_to_string(&path) {
+            written.push((serde_json::from_str::<serde_json::Value>(body.trim()).unwrap(), record));
+        }
+    }
+    assert!(!written.is_empty());
+    for (object, record) in written {
+        assert_eq!(&object, record);
+    }
+    let _ = std::fs::remove_dir_all(&ordered);
+    let _ = std::fs::remove_dir_all(&shuffled);
+}

@@ -595,6 +595,29 @@ impl QueueNames {
         changed
     }
 
+    /// Learns `name` for the queue `queue_id` of instance `instance_id` (a stored name read
+    /// back); true when the name changed.
+    pub fn learn_by_id(&mut self, instance_id: &str, queue_id: &str, name: Fact<String>) -> bool {
+        if name.value.trim().is_empty() {
+            return false;
+        }
+        let key = queue_name_key(instance_id, queue_id);
+        let mut slot = self.names.get(&key).cloned();
+        let changed = join(&mut slot, &Some(name));
+        if let Some(fact) = slot {
+            self.names.insert(key, fact);
+        }
+        changed
+    }
+
+    /// Every learned name: (instance id, queue id, name with the stamp of its input).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, &Fact<String>)> {
+        self.names.iter().filter_map(|(key, fact)| {
+            let (instance_id, queue_id) = key.split_once('/')?;
+            Some((instance_id, queue_id, fact))
+        })
+    }
+
     /// The name of a queue, if learned.
     pub fn name(&self, instance_id: &str, queue_id: &str) -> Option<&str> {
         self.names

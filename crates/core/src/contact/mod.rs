@@ -8,6 +8,9 @@
 //! - [`Leg::intervals`] names the records a leg contributes to at a clock;
 //!   [`stream_queue_interval`] computes one record from the legs, the learned
 //!   [`QueueNames`], the [`StreamSettings`] and the clock.
+//! - [`store::ContactStore`] is the port through which a handler stores legs and reads the
+//!   legs of an interval (the storage design is in its module docs), with an in-memory
+//!   implementation.
 //! - [`reconcile`] compares a report-basis record with the stream-basis one of the same queue
 //!   and interval, field by field.
 
@@ -18,6 +21,7 @@ mod leg;
 mod reconcile;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+pub mod store;
 
 pub use ctr::{
     ContactRecord, ContactRecordError, CtrAgent, CtrQueue, MAX_CONTACT_RECORD_BYTES, contact_record_from_value,

@@ -1,0 +1,624 @@
+//! The contact-events handler: contact events (SQS) and contact records (Kinesis) in, legs
+//! stored, the stream-basis records they touch recomputed and written to their feed objects.
+//!
+//! Per batch (architecture.md, "Contact events and contact records"):
+//! 1. every input is decoded; one that is not a contact event or contact record is kept under
+//!    rejects with the reason, and its message or record succeeds;
+//! 2. the legs the inputs patch are loaded in one round trip, merged (order-free), and stored
+//!    with a version condition (a racing batch makes this one reload and merge again);
+//! 3. each leg is filed under the intervals it contributes to (store design:
+//!    [`connect_wfm_core::contact::store`]), and every interval it enters or leaves is recomputed
+//!    from the legs filed there and written over its feed object;
+//! 4. intervals written before their end go to the closing set: [`close_intervals`] (the
+//!    scheduled sweep's call) writes them again once they have ended, with their backlog, and
+//!    writes the records of queues where contacts are only waiting.
+//!
+//! Errors follow architecture.md's policy: a transient failure fails the inputs of the legs or
+//! intervals it touches (SQS re-delivers the message, Kinesis replays from the earliest failed
+//! record; the replay is harmless, the merge being idempotent); a permanent one keeps those
+//! inputs under rejects with the reason.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use connect_wfm_core::contact::store::{ContactStore, Filing, LegWrite, StoredLeg};
+use connect_wfm_core::contact::{
+    ContactInput, INTERVAL_MINUTES, IntervalKey, Leg, LegKey, QueueNames, StreamSettings, decode_contact_input,
+    stream_queue_interval,
+};
+use connect_wfm_core::feed::{self, RejectRecord};
+use connect_wfm_core::ports::{FeedSink, PortError};
+use futures_util::StreamExt as _;
+
+use crate::input::{Envelope, KinesisBatch, SqsBatch, read_kinesis, read_sqs};
+
+/// Name of this function in rejects and logs.
+pub const FUNCTION: &str = "contact-events";
+
+/// Tries of a versioned leg write before its inputs are failed for a later retry.
+const LEG_WRITE_ATTEMPTS: usize = 5;
+/// Computations of one interval's record while other writers keep filing legs under it; the
+/// last of them writes the record again anyway.
+const RECORD_ATTEMPTS: usize = 3;
+/// Legs and intervals worked on at once.
+const CONCURRENCY: usize = 16;
+/// How long after an interval's end [`close_intervals`] still writes the records of its waiting
+/// legs: two sweeps, so one failed sweep is made good by the next.
+pub const CLOSE_WINDOW: TimeDelta = TimeDelta::seconds(120);
+
+/// The clock an interval is judged ended by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The wall clock (the Lambda functions).
+    At(DateTime<Utc>),
+    /// The newest input time processed, this batch included (`connect-wfm replay`, so a replay
+    /// gives the same records whenever it runs).
+    NewestInput,
+}
+
+/// What the handler needs besides its ports; built once at cold start.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Thresholds, SLAs and instance aliases from the mapping file.
+    pub stream: StreamSettings,
+}
+
+/// Counts of what one batch did (logged once per batch).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Messages or records in the batch.
+    pub inputs: usize,
+    /// Inputs kept under rejects (bad input, or a permanent storage failure).
+    pub rejected: usize,
+    /// Inputs that carry nothing the stream basis reads (an unknown event type).
+    pub ignored: usize,
+    /// Legs the batch changed.
+    pub legs_changed: usize,
+    /// Versioned leg writes that lost a race and were merged again.
+    pub conflicts: usize,
+    /// Interval records written.
+    pub records_written: usize,
+    /// Inputs failed for a retry.
+    pub failed: usize,
+}
+
+/// The Lambda response to an SQS batch and what the batch did.
+#[derive(Debug, Clone)]
+pub struct SqsOutcome {
+    /// Partial batch response: the messages to deliver again.
+    pub response: aws_lambda_events::event::sqs::SqsBatchResponse,
+    /// Counts.
+    pub stats: BatchStats,
+}
+
+/// The Lambda response to a Kinesis batch and what the batch did.
+#[derive(Debug, Clone)]
+pub struct KinesisOutcome {
+    /// The earliest failed record, from which Lambda replays.
+    pub response: aws_lambda_events::event::streams::KinesisEventResponse,
+    /// Counts.
+    pub stats: BatchStats,
+}
+
+impl KinesisOutcome {
+    /// The sequence number Lambda replays from, if a record failed.
+    pub fn failed_from(&self) -> Option<&str> {
+        self.response
+            .batch_item_failures
+            .first()
+            .and_then(|f| f.item_identifier.as_deref())
+    }
+}
+
+/// Processes one SQS batch of contact events (and contact records, told apart by content).
+/// Never fails as a whole.
+pub async fn handle_sqs<S: ContactStore, F: FeedSink>(
+    batch: &SqsBatch,
+    store: &S,
+    sink: &F,
+    settings: &Settings,
+    clock: Clock,
+    now: DateTime<Utc>,
+) -> SqsOutcome {
+    let envelopes = read_sqs(batch, now);
+    let (failed, stats) = process(&envelopes, store, sink, settings, clock).await;
+    let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+    for index in failed {
+        let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
+        failure.item_identifier = envelopes[index].item_identifier.clone().unwrap_or_default();
+        response.batch_item_failures.push(failure);
+    }
+    SqsOutcome { response, stats }
+}
+
+/// Processes one Kinesis batch of contact records. Never fails as a whole.
+pub async fn handle_kinesis<S: ContactStore, F: FeedSink>(
+    batch: &KinesisBatch,
+    store: &S,
+    sink: &F,
+    settings: &Settings,
+    clock: Clock,
+    now: DateTime<Utc>,
+) -> KinesisOutcome {
+    let envelopes = read_kinesis(batch, now);
+    let (failed, stats) = process(&envelopes, store, sink, settings, clock).await;
+    let mut response = aws_lambda_events::event::streams::KinesisEventResponse::default();
+    // Lambda replays from the earliest failure, so naming it is enough; a record without a
+    // sequence number makes the whole batch come again.
+    if let Some(&earliest) = failed.first() {
+        let mut failure = aws_lambda_events::event::streams::KinesisBatchItemFailure::default();
+        failure.item_identifier = envelopes[earliest]
+            .item_identifier
+            .clone()
+            .or_else(|| envelopes.iter().find_map(|e| e.item_identifier.clone()));
+        response.batch_item_failures.push(failure);
+    }
+    KinesisOutcome { response, stats }
+}
+
+/// What [`close_intervals`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloseOutcome {
+    /// Records written.
+    pub written: usize,
+    /// Intervals closed (left the closing set).
+    pub closed: usize,
+    /// Intervals that could not be closed now (they stay in the closing set), with the reason.
+    pub failed: Vec<(IntervalKey, String)>,
+}
+
+/// Closes the intervals that have ended by `clock`: files every waiting leg under the
+/// intervals whose end it waited through (so a queue with only waiting contacts gets its
+/// backlog record), then writes every interval of the closing set that has ended, with its
+/// backlog, and takes it out of the set. The scheduled sweep calls this every minute;
+/// idempotent (a repeated run writes the same objects again, nothing else).
+pub async fn close_intervals<S: ContactStore, F: FeedSink>(
+    store: &S,
+    sink: &F,
+    settings: &Settings,
+    clock: DateTime<Utc>,
+) -> Result<CloseOutcome, PortError> {
+    let mut outcome = CloseOutcome::default();
+    let mut due = BTreeSet::new();
+    for stored in store.waiting_legs().await? {
+        let intervals = stored.leg.intervals(clock);
+        let filing = Filing {
+            intervals: intervals.clone(),
+            left: Vec::new(),
+            waiting: is_waiting(&stored.leg),
+        };
+        store.file_leg(&stored, &filing).await?;
+        due.extend(
+            intervals
+                .into_iter()
+                .filter(|k| k.end() <= clock && k.end() > clock - CLOSE_WINDOW),
+        );
+    }
+    let due: Vec<IntervalKey> = due.into_iter().collect();
+    if !due.is_empty() {
+        store.mark_closing(&due).await?;
+    }
+    let closing: Vec<IntervalKey> = store
+        .closing()
+        .await?
+        .into_iter()
+        .filter(|k| k.end() <= clock)
+        .collect();
+    let names = load_names(store, &closing, &QueueNames::default()).await?;
+    let results: Vec<_> = futures_util::stream::iter(closing.iter())
+        .map(|key| { let names = &names; async move { (key, write_record(key, store, sink, names, settings, clock).await) } })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (key, result) in results {
+        let closed = match result {
+            Ok(written) => {
+                outcome.written += usize::from(written);
+                store.closed(key).await
+            }
+            Err(e) => Err(e),
+        };
+        match closed {
+            Ok(()) => outcome.closed += 1,
+            Err(e) => {
+                tracing::error!(instance_id = %key.instance_id, queue_id = %key.queue_id, interval_start = %key.interval_start, error = %e, "could not close interval; the next sweep tries again");
+                outcome.failed.push((key.clone(), e.to_string()));
+            }
+        }
+    }
+    tracing::info!(
+        written = outcome.written,
+        closed = outcome.closed,
+        failed = outcome.failed.len(),
+        "stream-basis intervals closed"
+    );
+    Ok(outcome)
+}
+
+fn is_waiting(leg: &Leg) -> bool {
+    leg.queued().is_some() && leg.left_queue_at().is_none()
+}
+
+/// One decoded input and what it patches.
+struct Decoded {
+    index: usize,
+    input: ContactInput,
+}
+
+/// Why inputs failed: transient ones come again, permanent ones go to rejects.
+#[derive(Default)]
+struct Failures {
+    transient: BTreeSet<usize>,
+    permanent: BTreeMap<usize, String>,
+}
+
+impl Failures {
+    fn fail(&mut self, inputs: impl IntoIterator<Item = usize>, error: &PortError) {
+        for index in inputs {
+            if error.retryable {
+                self.permanent.remove(&index);
+                self.transient.insert(index);
+            } else if !self.transient.contains(&index) {
+                self.permanent.entry(index).or_insert_with(|| error.to_string());
+            }
+        }
+    }
+}
+
+/// The batch's work; returns the inputs to fail (ascending) and the counts.
+async fn process<S: ContactStore, F: FeedSink>(
+    envelopes: &[Envelope],
+    store: &S,
+    sink: &F,
+    settings: &Settings,
+    clock: Clock,
+) -> (Vec<usize>, BatchStats) {
+    let mut stats = BatchStats {
+        inputs: envelopes.len(),
+        ..BatchStats::default()
+    };
+    let mut rejects = Vec::new();
+    let mut decoded = Vec::new();
+    for envelope in envelopes {
+        let result = match &envelope.data {
+            Ok(bytes) => decode_contact_input(bytes).map_err(|e| e.to_string()),
+            Err((reason, _)) => Err(reason.clone()),
+        };
+        match result {
+            Ok(input) => decoded.push(Decoded {
+                index: envelope.index,
+                input,
+            }),
+            Err(reason) => {
+                tracing::warn!(input = %envelope.origin, %reason, "contact input rejected");
+                rejects.push((envelope.index, reason));
+            }
+        }
+    }
+    let mut failures = Failures::default();
+    stats.rejected = rejects.len();
+    failures.transient.extend(write_rejects(envelopes, rejects, sink).await);
+
+    if !decoded.is_empty() {
+        process_inputs(&decoded, store, sink, settings, clock, &mut failures, &mut stats).await;
+    }
+
+    let set_aside: Vec<(usize, String)> = failures
+        .permanent
+        .iter()
+        .map(|(i, reason)| (*i, format!("could not be stored (permanent): {reason}")))
+        .collect();
+    stats.rejected += set_aside.len();
+    failures.transient.extend(write_rejects(envelopes, set_aside, sink).await);
+    stats.failed = failures.transient.len();
+    tracing::info!(
+        inputs = stats.inputs,
+        rejected = stats.rejected,
+        ignored = stats.ignored,
+        legs_changed = stats.legs_changed,
+        conflicts = stats.conflicts,
+        records_written = stats.records_written,
+        failed = stats.failed,
+        "contact input batch processed"
+    );
+    (failures.transient.into_iter().collect(), stats)
+}
+
+/// One leg's patch of this batch and the inputs it came from.
+struct LegWork {
+    patch: Leg,
+    inputs: Vec<usize>,
+}
+
+async fn process_inputs<S: ContactStore, F: FeedSink>(
+    decoded: &[Decoded],
+    store: &S,
+    sink: &F,
+    settings: &Settings,
+    clock: Clock,
+    failures: &mut Failures,
+    stats: &mut BatchStats,
+) {
+    let mut work: BTreeMap<LegKey, LegWork> = BTreeMap::new();
+    let mut learned = QueueNames::default();
+    let mut newest: Option<DateTime<Utc>> = None;
+    let mut with_names = Vec::new();
+    for d in decoded {
+        let patches = d.input.leg_patches();
+        if patches.is_empty() {
+            stats.ignored += 1;
+            continue;
+        }
+        newest = newest.max(Some(d.input.time()));
+        for patch in patches {
+            let slot = work.entry(patch.key()).or_insert_with(|| LegWork {
+                patch: Leg::new(patch.key()),
+                inputs: Vec::new(),
+            });
+            slot.patch.merge(&patch);
+            slot.inputs.push(d.index);
+        }
+        for (arn, name) in d.input.queue_names() {
+            learned.learn(&arn, name);
+            with_names.push(d.index);
+        }
+    }
+    if work.is_empty() {
+        return;
+    }
+    if learned.entries().next().is_some() {
+        if let Err(e) = store.learn_queue_names(&learned).await {
+            tracing::error!(error = %e, "could not store queue names");
+            failures.fail(with_names, &e);
+        }
+    }
+    let clock = match clock {
+        Clock::At(at) => at,
+        Clock::NewestInput => match store.progress().await {
+            Ok(progress) => progress.max(newest).unwrap_or_else(Utc::now),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the progress");
+                failures.fail(work.values().flat_map(|w| w.inputs.clone()), &e);
+                return;
+            }
+        },
+    };
+
+    let keys: Vec<LegKey> = work.keys().cloned().collect();
+    let loaded: BTreeMap<LegKey, StoredLeg> = match store.load_legs(&keys).await {
+        Ok(legs) => legs.into_iter().map(|s| (s.leg.key(), s)).collect(),
+        Err(e) => {
+            tracing::error!(legs = keys.len(), error = %e, "could not load legs");
+            failures.fail(work.values().flat_map(|w| w.inputs.clone()), &e);
+            return;
+        }
+    };
+
+    let results: Vec<_> = futures_util::stream::iter(work.iter())
+        .map(|(key, w)| {
+            let stored = loaded.get(key).cloned();
+            async move { (key, store_and_file(key, &w.patch, stored, store, clock).await) }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    // Interval → the inputs whose legs touch it.
+    let mut touched: BTreeMap<IntervalKey, BTreeSet<usize>> = BTreeMap::new();
+    for (key, result) in results {
+        let inputs = &work[key].inputs;
+        match result {
+            Ok(filed) => {
+                stats.legs_changed += usize::from(filed.changed);
+                stats.conflicts += filed.conflicts;
+                for interval in filed.intervals {
+                    touched.entry(interval).or_default().extend(inputs.iter().copied());
+                }
+            }
+            Err(e) => {
+                tracing::error!(instance_id = %key.instance_id, contact_id = %key.contact_id, error = %e, retryable = e.retryable, "could not store leg");
+                failures.fail(inputs.iter().copied(), &e);
+            }
+        }
+    }
+
+    let interval_keys: Vec<IntervalKey> = touched.keys().cloned().collect();
+    let names = match load_names(store, &interval_keys, &learned).await {
+        Ok(names) => names,
+        Err(e) => {
+            tracing::error!(error = %e, "could not load queue names");
+            failures.fail(touched.values().flatten().copied(), &e);
+            return;
+        }
+    };
+    let results: Vec<_> = futures_util::stream::iter(interval_keys.iter())
+        .map(|key| { let names = &names; async move { (key, write_record(key, store, sink, names, settings, clock).await) } })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut closing = Vec::new();
+    for (key, result) in results {
+        match result {
+            Ok(written) => {
+                stats.records_written += usize::from(written);
+                if written && key.end() > clock {
+                    closing.push(key.clone());
+                }
+            }
+            Err(e) => {
+                tracing::error!(queue_id = %key.queue_id, interval_start = %key.interval_start, error = %e, retryable = e.retryable, "could not write interval record");
+                failures.fail(touched[key].iter().copied(), &e);
+            }
+        }
+    }
+    if !closing.is_empty() {
+        if let Err(e) = store.mark_closing(&closing).await {
+            tracing::error!(error = %e, "could not mark intervals for closing");
+            failures.fail(closing.iter().flat_map(|k| touched[k].iter().copied()), &e);
+        }
+    }
+    if let Some(newest) = newest {
+        if let Err(e) = store.advance_progress(newest).await {
+            // The records are written; only the CLI's clock and the health check read this.
+            tracing::warn!(error = %e, "could not store the newest input time");
+        }
+    }
+}
+
+/// What storing one leg did.
+struct Filed {
+    changed: bool,
+    conflicts: usize,
+    /// Intervals to recompute: those it contributes to and those it left.
+    intervals: Vec<IntervalKey>,
+}
+
+/// Merges `patch` into the stored leg, stores it (reloading and merging again after a lost
+/// race) and files it. A leg the patch does not change is filed again all the same: a retry
+/// after a failure between storing and filing must still file it (filing is idempotent).
+async fn store_and_file<S: ContactStore>(
+    key: &LegKey,
+    patch: &Leg,
+    mut stored: Option<StoredLeg>,
+    store: &S,
+    clock: DateTime<Utc>,
+) -> Result<Filed, PortError> {
+    let mut conflicts = 0;
+    for _ in 0..LEG_WRITE_ATTEMPTS {
+        let (mut leg, expected) = match &stored {
+            Some(s) => (s.leg.clone(), Some(s.version)),
+            None => (Leg::new(key.clone()), None),
+        };
+        // Where the stored leg was filed: judged a little ahead of the clock, so that a racing
+        // writer whose clock runs ahead never leaves a copy of this older version behind.
+        let ahead = clock + TimeDelta::minutes(INTERVAL_MINUTES.into());
+        let (before, before_now) = match &stored {
+            Some(s) => (s.leg.intervals(ahead), s.leg.intervals(clock)),
+            None => (Vec::new(), Vec::new()),
+        };
+        let changed = leg.merge(patch);
+        let now_stored = match (changed, expected) {
+            (false, Some(version)) => StoredLeg { leg, version },
+            _ => match store.store_leg(&leg, expected).await? {
+                LegWrite::Stored { version } => StoredLeg { leg, version },
+                LegWrite::Conflict => {
+                    conflicts += 1;
+                    stored = store.load_legs(std::slice::from_ref(key)).await?.into_iter().next();
+                    continue;
+                }
+            },
+        };
+        let after = now_stored.leg.intervals(clock);
+        let left: Vec<IntervalKey> = before.into_iter().filter(|k| !after.contains(k)).collect();
+        let filing = Filing {
+            intervals: after.clone(),
+            left: left.clone(),
+            waiting: is_waiting(&now_stored.leg),
+        };
+        store.file_leg(&now_stored, &filing).await?;
+        let mut intervals = after;
+        // Left intervals judged ahead of the clock only never had a record of this leg.
+        intervals.extend(left.into_iter().filter(|k| before_now.contains(k)));
+        return Ok(Filed {
+            changed,
+            conflicts,
+            intervals,
+        });
+    }
+    Err(PortError::new(
+        format!("store leg {}/{}", key.instance_id, key.contact_id),
+        format!("{LEG_WRITE_ATTEMPTS} versioned writes lost to concurrent writers"),
+        true,
+    ))
+}
+
+/// The queue names of these intervals' queues: stored ones, and those learned in this batch.
+async fn load_names<S: ContactStore>(
+    store: &S,
+    keys: &[IntervalKey],
+    learned: &QueueNames,
+) -> Result<QueueNames, PortError> {
+    let queues: BTreeSet<(String, String)> = keys
+        .iter()
+        .map(|k| (k.instance_id.clone(), k.queue_id.clone()))
+        .collect();
+    if queues.is_empty() {
+        return Ok(learned.clone());
+    }
+    let queues: Vec<(String, String)> = queues.into_iter().collect();
+    let mut names = store.queue_names(&queues).await?;
+    names.merge(learned);
+    Ok(names)
+}
+
+/// Computes the record of `key` from the legs filed there and writes it over its feed object;
+/// again while other writers file legs there meanwhile (so the last object written holds every
+/// leg filed before it). True when a record was written; false when the queue has no record
+/// there (any more): the object last written stays, as the sink cannot remove objects.
+async fn write_record<S: ContactStore, F: FeedSink>(
+    key: &IntervalKey,
+    store: &S,
+    sink: &F,
+    names: &QueueNames,
+    settings: &Settings,
+    clock: DateTime<Utc>,
+) -> Result<bool, PortError> {
+    let mut written = false;
+    for _ in 0..RECORD_ATTEMPTS {
+        let filed = store.interval_legs(key).await?;
+        let Some(record) = stream_queue_interval(key, &filed.legs, names, &settings.stream, clock) else {
+            tracing::debug!(queue_id = %key.queue_id, interval_start = %key.interval_start, "no record for this interval");
+            return Ok(written);
+        };
+        sink.put(&record.feed_key(), feed::to_json_lines(&[record])).await?;
+        written = true;
+        if store.interval_revision(key).await? == filed.revision {
+            break;
+        }
+    }
+    Ok(written)
+}
+
+/// Keeps rejected inputs with their raw bytes; returns the inputs whose reject could not be
+/// written (they must come again, not be lost).
+async fn write_rejects<F: FeedSink>(envelopes: &[Envelope], rejects: Vec<(usize, String)>, sink: &F) -> Vec<usize> {
+    let mut by_date: BTreeMap<NaiveDate, Vec<(usize, RejectRecord)>> = BTreeMap::new();
+    for (index, reason) in rejects {
+        let envelope = &envelopes[index];
+        let raw: &[u8] = match &envelope.data {
+            Ok(bytes) => bytes,
+            Err((_, raw)) => raw,
+        };
+        let reject = RejectRecord::new(FUNCTION, &envelope.origin, reason, envelope.received, raw);
+        by_date
+            .entry(envelope.received.date_naive())
+            .or_default()
+            .push((index, reject));
+    }
+    let mut failed = Vec::new();
+    for (date, rejects) in by_date {
+        let indices: Vec<usize> = rejects.iter().map(|(i, _)| *i).collect();
+        let ids: Vec<&str> = indices
+            .iter()
+            .map(|&i| envelopes[i].item_identifier.as_deref().unwrap_or(&envelopes[i].origin))
+            .collect();
+        let name = format!("{FUNCTION}-{}-{:016x}", ids[0], fnv1a(ids.iter().map(|s| s.as_bytes())));
+        let key = feed::object_key(feed::REJECTS, date, &name);
+        let lines: Vec<RejectRecord> = rejects.into_iter().map(|(_, r)| r).collect();
+        if let Err(e) = sink.put(&key, feed::to_json_lines(&lines)).await {
+            tracing::error!(key, error = %e, "could not keep rejected inputs; they will be retried");
+            failed.extend(indices);
+        }
+    }
+    failed
+}
+
+/// FNV-1a over byte strings, each followed by a comma: a short, stable name part.
+fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.iter().copied().chain(std::iter::once(b',')) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
