@@ -1,0 +1,328 @@
+//! The contact-events handler with in-memory ports: the simulator's slice in any batching,
+//! order and duplication gives the records of the whole slice; bad inputs are rejects; racing
+//! writers and transient failures never lose or double count a leg; closing writes the backlog
+//! of queues where contacts only wait.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use connect_wfm_contact_events::{
+    Clock, KinesisBatch, Settings, SqsBatch, close_intervals, handle_kinesis, handle_sqs,
+};
+use connect_wfm_core::contact::sim::{SliceSpec, simulate};
+use connect_wfm_core::contact::store::{
+    ContactStore, Filing, IntervalLegs, LegWrite, MemoryContactStore, StoredLeg,
+};
+use connect_wfm_core::contact::{
+    ContactInput, IntervalKey, Leg, LegBook, LegKey, QueueNames, decode_contact_input,
+};
+use connect_wfm_core::memory::MemoryFeedSink;
+use connect_wfm_core::ports::PortError;
+use serde_json::{Value, json};
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn sqs(bodies: &[&str]) -> SqsBatch {
+    let records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| json!({ "messageId": format!("m{i}"), "body": body }))
+        .collect();
+    SqsBatch { records }
+}
+
+fn kinesis(data: &[&str], first_seq: usize) -> KinesisBatch {
+    let records = data
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let seq = format!("{:05}", first_seq + i);
+            json!({
+                "eventID": format!("shardId-000000000000:{seq}"),
+                "kinesis": { "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(d) }
+            })
+        })
+        .collect();
+    KinesisBatch { records }
+}
+
+/// A deterministic shuffle (xorshift), so a failure replays.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut x = seed | 1;
+    for i in (1..items.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+}
+
+fn stream_objects(sink: &MemoryFeedSink) -> Vec<(String, Value)> {
+    sink.keys()
+        .into_iter()
+        .filter(|k| k.contains("/stream/"))
+        .map(|k| {
+            let body = sink.get(&k).unwrap();
+            (k, serde_json::from_slice(&body).unwrap())
+        })
+        .collect()
+}
+
+fn expected_records(inputs: &[&[u8]]) -> Vec<(String, Value)> {
+    let mut book = LegBook::default();
+    for input in inputs {
+        book.apply(&decode_contact_input(input).unwrap());
+    }
+    let mut records: Vec<(String, Value)> = book
+        .records_now(&Default::default())
+        .into_iter()
+        .map(|r| (r.feed_key(), serde_json::to_value(&r).unwrap()))
+        .collect();
+    records.sort_by(|a, b| a.0.cmp(&b.0));
+    records
+}
+
+#[tokio::test]
+async fn the_slice_in_any_batching_order_and_duplication_gives_the_records_of_the_whole_slice() {
+    let slice = simulate(&SliceSpec {
+        seed: 5,
+        intervals: 4,
+        contacts: 60,
+        ..SliceSpec::default()
+    });
+    let expected = expected_records(&slice.inputs());
+    assert!(expected.len() >= 10, "{}", expected.len());
+    for seed in [1u64, 7, 42] {
+        let store = MemoryContactStore::default();
+        let sink = MemoryFeedSink::default();
+        let settings = Settings::default();
+        let mut events: Vec<&str> = slice.events.iter().map(String::as_str).collect();
+        events.extend(slice.events.iter().step_by(5).map(String::as_str));
+        shuffle(&mut events, seed);
+        let mut ctrs: Vec<&str> = slice.records.iter().map(String::as_str).collect();
+        shuffle(&mut ctrs, seed + 1);
+        let mut ctr_batches = ctrs.chunks(7);
+        let mut seq = 0;
+        for batch in events.chunks(10) {
+            let outcome = handle_sqs(&sqs(batch), &store, &sink, &settings, Clock::NewestInput, Utc::now()).await;
+            assert!(outcome.response.batch_item_failures.is_empty());
+            if let Some(ctrs) = ctr_batches.next() {
+                let outcome =
+                    handle_kinesis(&kinesis(ctrs, seq), &store, &sink, &settings, Clock::NewestInput, Utc::now()).await;
+                assert_eq!(outcome.failed_from(), None);
+                seq += ctrs.len();
+            }
+        }
+        for ctrs in ctr_batches {
+            handle_kinesis(&kinesis(ctrs, seq), &store, &sink, &settings, Clock::NewestInput, Utc::now()).await;
+            seq += ctrs.len();
+        }
+        let clock = store.progress().await.unwrap().unwrap();
+        close_intervals(&store, &sink, &settings, clock).await.unwrap();
+        assert_eq!(stream_objects(&sink), expected, "seed {seed}");
+    }
+}
+
+#[tokio::test]
+async fn bad_inputs_are_kept_as_rejects_and_their_messages_succeed() {
+    let store = MemoryContactStore::default();
+    let sink = MemoryFeedSink::default();
+    let other = r#"{"id":"x","time":"2026-11-20T10:00:00Z","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#;
+    let outcome = handle_sqs(
+        &sqs(&["not json", other, r#"{"AgentARN":"a"}"#]),
+        &store,
+        &sink,
+        &Settings::default(),
+        Clock::NewestInput,
+        Utc::now(),
+    )
+    .await;
+    assert!(outcome.response.batch_item_failures.is_empty());
+    assert_eq!(outcome.stats.rejected, 3);
+    let rejects = sink.lines("rejects/");
+    assert_eq!(rejects.len(), 3);
+    assert_eq!(rejects[0]["function"], "contact-events");
+    assert_eq!(rejects[0]["input"], "sqs message m0");
+    assert!(rejects[1]["reason"].as_str().unwrap().contains("Scheduled Event"), "{}", rejects[1]);
+    let outcome = handle_kinesis(
+        &kinesis(&[r#"{"ContactId":"c"}"#], 0),
+        &store,
+        &sink,
+        &Settings::default(),
+        Clock::NewestInput,
+        Utc::now(),
+    )
+    .await;
+    assert_eq!(outcome.failed_from(), None);
+    let rejects = sink.lines("rejects/");
+    assert_eq!(rejects.len(), 4);
+    assert_eq!(rejects[0]["input"], "kinesis shardId-000000000000 seq 00000");
+    assert_eq!(rejects[0]["reason"], "contact record: missing field `InstanceARN`");
+}
+
+const INSTANCE: &str = "arn:aws:connect:us-east-1:123456789012:instance/inst-1";
+
+fn event(id: &str, time: &str, kind: &str, contact: &str, extra: Value) -> String {
+    let mut detail = json!({
+        "eventType": kind, "contactId": contact, "channel": "VOICE", "initiationMethod": "INBOUND",
+        "initiationTimestamp": "2026-11-20T10:05:00.000Z", "instanceArn": INSTANCE,
+    });
+    detail.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    json!({ "id": id, "time": time, "detail-type": "Amazon Connect Contact Event", "source": "aws.connect", "detail": detail })
+        .to_string()
+}
+
+fn queued(contact: &str, enqueued: &str) -> String {
+    event(
+        &format!("{contact}-q"),
+        enqueued,
+        "QUEUED",
+        contact,
+        json!({ "queueInfo": { "queueArn": format!("{INSTANCE}/queue/q1"), "enqueueTimestamp": enqueued } }),
+    )
+}
+
+fn answered(contact: &str, enqueued: &str, connected: &str, disconnected: &str) -> String {
+    event(
+        &format!("{contact}-d"),
+        disconnected,
+        "DISCONNECTED",
+        contact,
+        json!({
+            "queueInfo": { "queueArn": format!("{INSTANCE}/queue/q1"), "enqueueTimestamp": enqueued },
+            "agentInfo": { "agentArn": format!("{INSTANCE}/agent/a1"), "connectedToAgentTimestamp": connected },
+            "disconnectTimestamp": disconnected
+        }),
+    )
+}
+
+#[tokio::test]
+async fn closing_writes_the_backlog_of_a_queue_where_contacts_only_wait() {
+    let store = MemoryContactStore::default();
+    let sink = MemoryFeedSink::default();
+    let settings = Settings::default();
+    let batch = sqs(&[&queued("c1", "2026-11-20T10:05:00.000Z")]);
+    let outcome = handle_sqs(&batch, &store, &sink, &settings, Clock::At(at("2026-11-20T10:06:00Z")), Utc::now()).await;
+    assert_eq!(outcome.stats.records_written, 0, "nothing pegged, nothing ended");
+
+    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:15:30Z")).await.unwrap();
+    assert_eq!((closed.written, closed.closed), (1, 1));
+    let records = stream_objects(&sink);
+    assert_eq!(records.len(), 1);
+    let (key, record) = &records[0];
+    assert_eq!(key, "queue_interval/2026-11-20/stream/inst-1/q1/1000.json");
+    assert_eq!(
+        (&record["contacts_received"], &record["backlog"], &record["backlog_expired"], &record["active"]),
+        (&json!(0), &json!(1), &json!(1), &json!(true))
+    );
+    // Long after the end: nothing due any more.
+    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:20:00Z")).await.unwrap();
+    assert_eq!(closed.written, 0);
+
+    // The contact is answered in the next interval: the record written before that interval
+    // ends has no backlog yet; closing it writes its backlog (0).
+    let batch = sqs(&[&answered("c1", "2026-11-20T10:05:00.000Z", "2026-11-20T10:20:00.000Z", "2026-11-20T10:25:00.000Z")]);
+    handle_sqs(&batch, &store, &sink, &settings, Clock::At(at("2026-11-20T10:25:01Z")), Utc::now()).await;
+    let next = |sink: &MemoryFeedSink| {
+        serde_json::from_slice::<Value>(&sink.get("queue_interval/2026-11-20/stream/inst-1/q1/1015.json").unwrap()).unwrap()
+    };
+    assert_eq!((next(&sink)["handled"].clone(), next(&sink)["backlog"].clone()), (json!(1), Value::Null));
+    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:30:10Z")).await.unwrap();
+    assert_eq!(closed.closed, 1);
+    assert_eq!(next(&sink)["backlog"], json!(0));
+    assert!(store.closing().await.unwrap().is_empty());
+}
+
+/// A store whose first leg write loses a race (another writer stores the leg in between), and
+/// whose loads fail while `down` is set.
+#[derive(Default)]
+struct RacingStore {
+    inner: MemoryContactStore,
+    race_with: Mutex<Option<Leg>>,
+    down: AtomicBool,
+}
+
+impl ContactStore for RacingStore {
+    async fn load_legs(&self, keys: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(PortError::new("load legs", "throttled", true));
+        }
+        self.inner.load_legs(keys).await
+    }
+    async fn store_leg(&self, leg: &Leg, expected: Option<u64>) -> Result<LegWrite, PortError> {
+        if let Some(racer) = self.race_with.lock().unwrap().take() {
+            self.inner.race(racer);
+        }
+        self.inner.store_leg(leg, expected).await
+    }
+    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<(), PortError> {
+        self.inner.file_leg(stored, filing).await
+    }
+    async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
+        self.inner.interval_legs(key).await
+    }
+    async fn interval_revision(&self, key: &IntervalKey) -> Result<u64, PortError> {
+        self.inner.interval_revision(key).await
+    }
+    async fn waiting_legs(&self) -> Result<Vec<StoredLeg>, PortError> {
+        self.inner.waiting_legs().await
+    }
+    async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
+        self.inner.queue_names(queues).await
+    }
+    async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
+        self.inner.learn_queue_names(names).await
+    }
+    async fn mark_closing(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        self.inner.mark_closing(keys).await
+    }
+    async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
+        self.inner.closing().await
+    }
+    async fn closed(&self, key: &IntervalKey) -> Result<(), PortError> {
+        self.inner.closed(key).await
+    }
+    async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {
+        self.inner.advance_progress(time).await
+    }
+    async fn progress(&self) -> Result<Option<DateTime<Utc>>, PortError> {
+        self.inner.progress().await
+    }
+}
+
+#[tokio::test]
+async fn a_racing_writer_and_a_transient_failure_lose_nothing_and_count_nothing_twice() {
+    let store = RacingStore::default();
+    let sink = MemoryFeedSink::default();
+    let settings = Settings::default();
+    let clock = Clock::At(at("2026-11-20T10:31:00Z"));
+    let q = queued("c1", "2026-11-20T10:05:00.000Z");
+    let d = answered("c1", "2026-11-20T10:05:00.000Z", "2026-11-20T10:05:10.000Z", "2026-11-20T10:09:00.000Z");
+    // Another batch stores the QUEUED event of c1 while this one writes its DISCONNECTED.
+    let ContactInput::Event(_) = decode_contact_input(q.as_bytes()).unwrap() else { unreachable!() };
+    let racer = decode_contact_input(q.as_bytes()).unwrap().leg_patches().remove(0);
+    *store.race_with.lock().unwrap() = Some(racer);
+    let outcome = handle_sqs(&sqs(&[&d]), &store, &sink, &settings, clock, Utc::now()).await;
+    assert!(outcome.response.batch_item_failures.is_empty());
+    assert_eq!(outcome.stats.conflicts, 1);
+    let stored = store.inner.legs();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].events.newest.is_some() && stored[0].events.disconnected.is_some());
+
+    // The store is down: every message fails, to come again; then it comes again, twice.
+    store.down.store(true, Ordering::Relaxed);
+    let outcome = handle_sqs(&sqs(&[&q, &d]), &store, &sink, &settings, clock, Utc::now()).await;
+    assert_eq!(outcome.response.batch_item_failures.len(), 2);
+    store.down.store(false, Ordering::Relaxed);
+    for _ in 0..2 {
+        let outcome = handle_sqs(&sqs(&[&q, &d]), &store, &sink, &settings, clock, Utc::now()).await;
+        assert!(outcome.response.batch_item_failures.is_empty());
+    }
+    let records = stream_objects(&sink);
+    assert_eq!(records.len(), 1);
+    assert_eq!((&records[0].1["contacts_received"], &records[0].1["handled"]), (&json!(1), &json!(1)));
+}
