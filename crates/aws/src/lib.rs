@@ -4,6 +4,8 @@
 //! - [`DynamoStateStore`]: last-known agent states in a DynamoDB table (item layout in
 //!   [`item`]), loaded with BatchGetItem and committed with a watermark condition.
 //! - [`DynamoClaimStore`]: de-duplication claims with a lease and a TTL in a DynamoDB table.
+//! - [`DynamoContactStore`]: the stream basis's contact legs, their filing under intervals and
+//!   queue names in one DynamoDB table with a TTL.
 //! - [`S3ObjectSource`] and [`S3FeedSink`]: report objects streamed from S3, feed objects
 //!   written to S3.
 //! - [`reload`]: listing report objects and re-queueing their notifications (`connect-wfm reload`).
@@ -18,6 +20,7 @@
 pub mod cfn_response;
 pub mod claim_store;
 pub mod config;
+pub mod contact_store;
 mod error;
 pub mod item;
 pub mod memory;
@@ -29,6 +32,7 @@ pub mod state_store;
 
 pub use cfn_response::HttpResponseSender;
 pub use claim_store::DynamoClaimStore;
+pub use contact_store::DynamoContactStore;
 pub use error::describe as describe_sdk_error;
 pub use item::ItemError;
 pub use notifications::S3NotificationStore;

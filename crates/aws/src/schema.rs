@@ -144,6 +144,42 @@ pub async fn create_table(client: &Client, name: &str, shape: &TableShape) -> Re
     Ok(())
 }
 
+/// Creates the contact table `name` (on-demand billing, keys `pk`/`sk`, see
+/// [`crate::contact_store`]), waits until it is ACTIVE and turns on TTL on `expires_at`.
+pub async fn create_contact_table(client: &Client, name: &str) -> Result<(), SchemaError> {
+    use crate::contact_store::{PK, SK};
+    let error = |step: &'static str, message: String| SchemaError {
+        table: name.to_owned(),
+        step,
+        message,
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attribute(PK))
+        .attribute_definitions(string_attribute(SK))
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .send()
+        .await
+        .map_err(|e| error("CreateTable", describe(&e)))?;
+    wait_active(client, name).await?;
+    let ttl = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(crate::contact_store::EXPIRES_AT)
+        .build()
+        .expect("enabled and attribute name are set");
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| error("UpdateTimeToLive", describe(&e)))?;
+    Ok(())
+}
+
 async fn wait_active(client: &Client, name: &str) -> Result<(), SchemaError> {
     client
         .wait_until_table_exists()

@@ -140,7 +140,9 @@ fn wrap_lines<'a>(shard: &str, lines: impl IntoIterator<Item = (usize, &'a [u8])
         batches.push(InputFile::Kinesis(KinesisBatch { records: agent }));
     }
     if !events.is_empty() {
-        batches.push(InputFile::ContactEvents(connect_wfm_contact_events::SqsBatch { records: events }));
+        batches.push(InputFile::ContactEvents(connect_wfm_contact_events::SqsBatch {
+            records: events,
+        }));
     }
     if !records.is_empty() {
         batches.push(InputFile::ContactRecords(connect_wfm_contact_events::KinesisBatch {
@@ -156,7 +158,9 @@ mod tests {
 
     #[test]
     fn json_lines_become_one_record_per_line_bad_lines_included() {
-        let Some(InputFile::Kinesis(batch)) = classify(Path::new("x.jsonl"), b"{\"a\":1}\n\n{oops\r\n{\"b\":2}\n").pop() else {
+        let Some(InputFile::Kinesis(batch)) =
+            classify(Path::new("x.jsonl"), b"{\"a\":1}\n\n{oops\r\n{\"b\":2}\n").pop()
+        else {
             panic!("expected a batch")
         };
         let seqs: Vec<_> = batch

@@ -16,15 +16,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 use connect_wfm_aws::{config, reload};
 use connect_wfm_bucket_notifications::Status;
 use connect_wfm_core::Mapping;
-use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
 use connect_wfm_core::contact::store::ContactStore as _;
+use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
 use connect_wfm_core::report::ReportKind;
 use connect_wfm_core::timefmt::feed_timestamp;
 use connect_wfm_historical_reports::{CreatedObject, ObjectOutcome, Ports, convert, created_notification};
 
 use crate::input::{InputFile, classify};
 use crate::local::{
-    LocalClaimStore, LocalContactStore, LocalFeedSink, LocalNotificationStore, LocalObjectSource, LocalStateStore, StdoutResponseSender,
+    LocalClaimStore, LocalContactStore, LocalFeedSink, LocalNotificationStore, LocalObjectSource, LocalStateStore,
+    StdoutResponseSender,
 };
 
 const DEFAULT_STATE: &str = ".connect-wfm/state";
@@ -242,120 +243,122 @@ async fn replay(
             }
         };
         for batch in classify(path, &bytes) {
-        match batch {
-            InputFile::ContactEvents(batch) => {
-                let outcome = connect_wfm_contact_events::handle_sqs(
-                    &batch,
-                    &contacts.store,
-                    &sink,
-                    &contact_settings,
-                    connect_wfm_contact_events::Clock::NewestInput,
-                    Utc::now(),
-                )
-                .await;
-                report_contacts(path, &outcome.stats);
-                for failure in &outcome.response.batch_item_failures {
-                    eprintln!(
-                        "connect-wfm: {}: message {} failed; run again",
-                        path.display(),
-                        failure.item_identifier
-                    );
-                    code = ExitCode::FAILURE;
-                }
-            }
-            InputFile::ContactRecords(batch) => {
-                let outcome = connect_wfm_contact_events::handle_kinesis(
-                    &batch,
-                    &contacts.store,
-                    &sink,
-                    &contact_settings,
-                    connect_wfm_contact_events::Clock::NewestInput,
-                    Utc::now(),
-                )
-                .await;
-                report_contacts(path, &outcome.stats);
-                if let Some(seq) = outcome.failed_from() {
-                    eprintln!(
-                        "connect-wfm: {}: processing failed from record {seq}; run again",
-                        path.display()
-                    );
-                    code = ExitCode::FAILURE;
-                }
-            }
-            InputFile::Kinesis(batch) => {
-                let outcome =
-                    connect_wfm_agent_events::handle_batch(&batch, &states, &sink, &agent_settings, Utc::now()).await;
-                let s = &outcome.stats;
-                eprintln!(
-                    "{}: {} records, {} transitions, {} rejected, {} agents",
-                    path.display(),
-                    s.records,
-                    s.transitions,
-                    s.rejected,
-                    s.agents
-                );
-                if let Some(seq) = outcome.failed_from() {
-                    eprintln!(
-                        "connect-wfm: {}: processing failed from record {seq}; run again",
-                        path.display()
-                    );
-                    code = ExitCode::FAILURE;
-                }
-            }
-            InputFile::Sqs(batch) => {
-                let outcome =
-                    connect_wfm_historical_reports::handle_messages(&batch, &ports, &report_settings, Utc::now()).await;
-                for message in &outcome.messages {
-                    let id = message.message_id.as_deref().unwrap_or("(no messageId)");
-                    if message.test_event {
-                        eprintln!("{}: message {id}: s3:TestEvent acknowledged", path.display());
-                    }
-                    for (object, result) in &message.objects {
-                        let file = object
-                            .as_ref()
-                            .map(|o| format!("s3://{}/{}", o.bucket, o.key))
-                            .unwrap_or_default();
-                        let said = match result {
-                            ObjectOutcome::Converted { records } => format!("{records} records"),
-                            ObjectOutcome::Duplicate => "already converted, skipped".to_owned(),
-                            ObjectOutcome::Skipped { reason } => format!("skipped: {reason}"),
-                            ObjectOutcome::Failed { reason, .. } => format!("failed: {reason}"),
-                        };
-                        eprintln!("{}: message {id}: {file} {said}", path.display());
-                    }
-                }
-                if !outcome.response.batch_item_failures.is_empty() {
-                    code = ExitCode::FAILURE;
-                }
-            }
-            InputFile::CustomResource(request) => {
-                let store = LocalNotificationStore::new(objects);
-                let deadline = tokio::time::Instant::now() + CUSTOM_RESOURCE_TIMEOUT;
-                match connect_wfm_bucket_notifications::handle_request(
-                    &request,
-                    &store,
-                    &StdoutResponseSender,
-                    deadline,
-                )
-                .await
-                {
-                    Ok(answer) => {
-                        if answer.status == Status::Failed {
-                            code = ExitCode::FAILURE;
-                        }
-                        eprintln!("{}: {}: {}", path.display(), answer.status.as_str(), answer.reason);
-                    }
-                    Err(e) => {
-                        eprintln!("connect-wfm: {}: {e}", path.display());
+            match batch {
+                InputFile::ContactEvents(batch) => {
+                    let outcome = connect_wfm_contact_events::handle_sqs(
+                        &batch,
+                        &contacts.store,
+                        &sink,
+                        &contact_settings,
+                        connect_wfm_contact_events::Clock::NewestInput,
+                        Utc::now(),
+                    )
+                    .await;
+                    report_contacts(path, &outcome.stats);
+                    for failure in &outcome.response.batch_item_failures {
+                        eprintln!(
+                            "connect-wfm: {}: message {} failed; run again",
+                            path.display(),
+                            failure.item_identifier
+                        );
                         code = ExitCode::FAILURE;
                     }
                 }
+                InputFile::ContactRecords(batch) => {
+                    let outcome = connect_wfm_contact_events::handle_kinesis(
+                        &batch,
+                        &contacts.store,
+                        &sink,
+                        &contact_settings,
+                        connect_wfm_contact_events::Clock::NewestInput,
+                        Utc::now(),
+                    )
+                    .await;
+                    report_contacts(path, &outcome.stats);
+                    if let Some(seq) = outcome.failed_from() {
+                        eprintln!(
+                            "connect-wfm: {}: processing failed from record {seq}; run again",
+                            path.display()
+                        );
+                        code = ExitCode::FAILURE;
+                    }
+                }
+                InputFile::Kinesis(batch) => {
+                    let outcome =
+                        connect_wfm_agent_events::handle_batch(&batch, &states, &sink, &agent_settings, Utc::now())
+                            .await;
+                    let s = &outcome.stats;
+                    eprintln!(
+                        "{}: {} records, {} transitions, {} rejected, {} agents",
+                        path.display(),
+                        s.records,
+                        s.transitions,
+                        s.rejected,
+                        s.agents
+                    );
+                    if let Some(seq) = outcome.failed_from() {
+                        eprintln!(
+                            "connect-wfm: {}: processing failed from record {seq}; run again",
+                            path.display()
+                        );
+                        code = ExitCode::FAILURE;
+                    }
+                }
+                InputFile::Sqs(batch) => {
+                    let outcome =
+                        connect_wfm_historical_reports::handle_messages(&batch, &ports, &report_settings, Utc::now())
+                            .await;
+                    for message in &outcome.messages {
+                        let id = message.message_id.as_deref().unwrap_or("(no messageId)");
+                        if message.test_event {
+                            eprintln!("{}: message {id}: s3:TestEvent acknowledged", path.display());
+                        }
+                        for (object, result) in &message.objects {
+                            let file = object
+                                .as_ref()
+                                .map(|o| format!("s3://{}/{}", o.bucket, o.key))
+                                .unwrap_or_default();
+                            let said = match result {
+                                ObjectOutcome::Converted { records } => format!("{records} records"),
+                                ObjectOutcome::Duplicate => "already converted, skipped".to_owned(),
+                                ObjectOutcome::Skipped { reason } => format!("skipped: {reason}"),
+                                ObjectOutcome::Failed { reason, .. } => format!("failed: {reason}"),
+                            };
+                            eprintln!("{}: message {id}: {file} {said}", path.display());
+                        }
+                    }
+                    if !outcome.response.batch_item_failures.is_empty() {
+                        code = ExitCode::FAILURE;
+                    }
+                }
+                InputFile::CustomResource(request) => {
+                    let store = LocalNotificationStore::new(objects);
+                    let deadline = tokio::time::Instant::now() + CUSTOM_RESOURCE_TIMEOUT;
+                    match connect_wfm_bucket_notifications::handle_request(
+                        &request,
+                        &store,
+                        &StdoutResponseSender,
+                        deadline,
+                    )
+                    .await
+                    {
+                        Ok(answer) => {
+                            if answer.status == Status::Failed {
+                                code = ExitCode::FAILURE;
+                            }
+                            eprintln!("{}: {}: {}", path.display(), answer.status.as_str(), answer.reason);
+                        }
+                        Err(e) => {
+                            eprintln!("connect-wfm: {}: {e}", path.display());
+                            code = ExitCode::FAILURE;
+                        }
+                    }
+                }
+                InputFile::Unknown(reason) => {
+                    eprintln!("connect-wfm: {}: {reason}", path.display());
+                    code = ExitCode::FAILURE;
+                }
             }
-            InputFile::Unknown(reason) => {
-                eprintln!("connect-wfm: {}: {reason}", path.display());
-                code = ExitCode::FAILURE;
-            }
-        }
         }
     }
     // What the scheduled sweep does in AWS, at the replay's clock: intervals that have ended
@@ -364,7 +367,11 @@ async fn replay(
         match connect_wfm_contact_events::close_intervals(&contacts.store, &sink, &contact_settings, clock).await {
             Ok(closed) => {
                 if closed.written > 0 {
-                    eprintln!("intervals ended by {}: {} records written", feed_timestamp(&clock), closed.written);
+                    eprintln!(
+                        "intervals ended by {}: {} records written",
+                        feed_timestamp(&clock),
+                        closed.written
+                    );
                 }
             }
             Err(e) => {

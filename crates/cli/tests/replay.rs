@@ -191,7 +191,10 @@ fn intervals_after_replay_are_the_same_whatever_the_input_order() {
     let ordered = temp_state("contacts-ordered");
     replay_contacts(
         &ordered,
-        &["events/contact-events-slice.jsonl", "events/contact-records-slice.jsonl"],
+        &[
+            "events/contact-events-slice.jsonl",
+            "events/contact-records-slice.jsonl",
+        ],
     );
     let expected = intervals(&ordered);
     assert!(expected.len() >= 8, "{expected:?}");
@@ -202,7 +205,11 @@ fn intervals_after_replay_are_the_same_whatever_the_input_order() {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted, "sorted by interval_start, then queue_id");
-    assert!(expected.iter().all(|r| r["basis"] == "stream" && r["kind"] == "queue_interval"));
+    assert!(
+        expected
+            .iter()
+            .all(|r| r["basis"] == "stream" && r["kind"] == "queue_interval")
+    );
     assert!(expected.iter().any(|r| r["transferred_out"].as_i64() > Some(0)));
 
     // CTRs first, events backwards, some repeated, split over three runs with the SQS and

@@ -186,6 +186,7 @@ pub async fn close_intervals<S: ContactStore, F: FeedSink>(
             intervals: intervals.clone(),
             left: Vec::new(),
             waiting: is_waiting(&stored.leg),
+            was_waiting: true,
         };
         store.file_leg(&stored, &filing).await?;
         due.extend(
@@ -206,7 +207,10 @@ pub async fn close_intervals<S: ContactStore, F: FeedSink>(
         .collect();
     let names = load_names(store, &closing, &QueueNames::default()).await?;
     let results: Vec<_> = futures_util::stream::iter(closing.iter())
-        .map(|key| { let names = &names; async move { (key, write_record(key, store, sink, names, settings, clock).await) } })
+        .map(|key| {
+            let names = &names;
+            async move { (key, write_record(key, store, sink, names, settings, clock).await) }
+        })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
@@ -309,7 +313,9 @@ async fn process<S: ContactStore, F: FeedSink>(
         .map(|(i, reason)| (*i, format!("could not be stored (permanent): {reason}")))
         .collect();
     stats.rejected += set_aside.len();
-    failures.transient.extend(write_rejects(envelopes, set_aside, sink).await);
+    failures
+        .transient
+        .extend(write_rejects(envelopes, set_aside, sink).await);
     stats.failed = failures.transient.len();
     tracing::info!(
         inputs = stats.inputs,
@@ -431,7 +437,10 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
         }
     };
     let results: Vec<_> = futures_util::stream::iter(interval_keys.iter())
-        .map(|key| { let names = &names; async move { (key, write_record(key, store, sink, names, settings, clock).await) } })
+        .map(|key| {
+            let names = &names;
+            async move { (key, write_record(key, store, sink, names, settings, clock).await) }
+        })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
@@ -513,6 +522,7 @@ async fn store_and_file<S: ContactStore>(
             intervals: after.clone(),
             left: left.clone(),
             waiting: is_waiting(&now_stored.leg),
+            was_waiting: stored.as_ref().is_some_and(|s| is_waiting(&s.leg)),
         };
         store.file_leg(&now_stored, &filing).await?;
         let mut intervals = after;

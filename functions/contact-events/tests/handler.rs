@@ -12,12 +12,8 @@ use connect_wfm_contact_events::{
     Clock, KinesisBatch, Settings, SqsBatch, close_intervals, handle_kinesis, handle_sqs,
 };
 use connect_wfm_core::contact::sim::{SliceSpec, simulate};
-use connect_wfm_core::contact::store::{
-    ContactStore, Filing, IntervalLegs, LegWrite, MemoryContactStore, StoredLeg,
-};
-use connect_wfm_core::contact::{
-    ContactInput, IntervalKey, Leg, LegBook, LegKey, QueueNames, decode_contact_input,
-};
+use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, MemoryContactStore, StoredLeg};
+use connect_wfm_core::contact::{ContactInput, IntervalKey, Leg, LegBook, LegKey, QueueNames, decode_contact_input};
 use connect_wfm_core::memory::MemoryFeedSink;
 use connect_wfm_core::ports::PortError;
 use serde_json::{Value, json};
@@ -111,14 +107,29 @@ async fn the_slice_in_any_batching_order_and_duplication_gives_the_records_of_th
             let outcome = handle_sqs(&sqs(batch), &store, &sink, &settings, Clock::NewestInput, Utc::now()).await;
             assert!(outcome.response.batch_item_failures.is_empty());
             if let Some(ctrs) = ctr_batches.next() {
-                let outcome =
-                    handle_kinesis(&kinesis(ctrs, seq), &store, &sink, &settings, Clock::NewestInput, Utc::now()).await;
+                let outcome = handle_kinesis(
+                    &kinesis(ctrs, seq),
+                    &store,
+                    &sink,
+                    &settings,
+                    Clock::NewestInput,
+                    Utc::now(),
+                )
+                .await;
                 assert_eq!(outcome.failed_from(), None);
                 seq += ctrs.len();
             }
         }
         for ctrs in ctr_batches {
-            handle_kinesis(&kinesis(ctrs, seq), &store, &sink, &settings, Clock::NewestInput, Utc::now()).await;
+            handle_kinesis(
+                &kinesis(ctrs, seq),
+                &store,
+                &sink,
+                &settings,
+                Clock::NewestInput,
+                Utc::now(),
+            )
+            .await;
             seq += ctrs.len();
         }
         let clock = store.progress().await.unwrap().unwrap();
@@ -131,7 +142,8 @@ async fn the_slice_in_any_batching_order_and_duplication_gives_the_records_of_th
 async fn bad_inputs_are_kept_as_rejects_and_their_messages_succeed() {
     let store = MemoryContactStore::default();
     let sink = MemoryFeedSink::default();
-    let other = r#"{"id":"x","time":"2026-11-20T10:00:00Z","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#;
+    let other =
+        r#"{"id":"x","time":"2026-11-20T10:00:00Z","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#;
     let outcome = handle_sqs(
         &sqs(&["not json", other, r#"{"AgentARN":"a"}"#]),
         &store,
@@ -147,7 +159,11 @@ async fn bad_inputs_are_kept_as_rejects_and_their_messages_succeed() {
     assert_eq!(rejects.len(), 3);
     assert_eq!(rejects[0]["function"], "contact-events");
     assert_eq!(rejects[0]["input"], "sqs message m0");
-    assert!(rejects[1]["reason"].as_str().unwrap().contains("Scheduled Event"), "{}", rejects[1]);
+    assert!(
+        rejects[1]["reason"].as_str().unwrap().contains("Scheduled Event"),
+        "{}",
+        rejects[1]
+    );
     let outcome = handle_kinesis(
         &kinesis(&[r#"{"ContactId":"c"}"#], 0),
         &store,
@@ -171,7 +187,10 @@ fn event(id: &str, time: &str, kind: &str, contact: &str, extra: Value) -> Strin
         "eventType": kind, "contactId": contact, "channel": "VOICE", "initiationMethod": "INBOUND",
         "initiationTimestamp": "2026-11-20T10:05:00.000Z", "instanceArn": INSTANCE,
     });
-    detail.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    detail
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     json!({ "id": id, "time": time, "detail-type": "Amazon Connect Contact Event", "source": "aws.connect", "detail": detail })
         .to_string()
 }
@@ -206,32 +225,72 @@ async fn closing_writes_the_backlog_of_a_queue_where_contacts_only_wait() {
     let sink = MemoryFeedSink::default();
     let settings = Settings::default();
     let batch = sqs(&[&queued("c1", "2026-11-20T10:05:00.000Z")]);
-    let outcome = handle_sqs(&batch, &store, &sink, &settings, Clock::At(at("2026-11-20T10:06:00Z")), Utc::now()).await;
+    let outcome = handle_sqs(
+        &batch,
+        &store,
+        &sink,
+        &settings,
+        Clock::At(at("2026-11-20T10:06:00Z")),
+        Utc::now(),
+    )
+    .await;
     assert_eq!(outcome.stats.records_written, 0, "nothing pegged, nothing ended");
 
-    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:15:30Z")).await.unwrap();
+    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:15:30Z"))
+        .await
+        .unwrap();
     assert_eq!((closed.written, closed.closed), (1, 1));
     let records = stream_objects(&sink);
     assert_eq!(records.len(), 1);
     let (key, record) = &records[0];
     assert_eq!(key, "queue_interval/2026-11-20/stream/inst-1/q1/1000.json");
     assert_eq!(
-        (&record["contacts_received"], &record["backlog"], &record["backlog_expired"], &record["active"]),
+        (
+            &record["contacts_received"],
+            &record["backlog"],
+            &record["backlog_expired"],
+            &record["active"]
+        ),
         (&json!(0), &json!(1), &json!(1), &json!(true))
     );
     // Long after the end: nothing due any more.
-    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:20:00Z")).await.unwrap();
+    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:20:00Z"))
+        .await
+        .unwrap();
     assert_eq!(closed.written, 0);
 
     // The contact is answered in the next interval: the record written before that interval
     // ends has no backlog yet; closing it writes its backlog (0).
-    let batch = sqs(&[&answered("c1", "2026-11-20T10:05:00.000Z", "2026-11-20T10:20:00.000Z", "2026-11-20T10:25:00.000Z")]);
-    handle_sqs(&batch, &store, &sink, &settings, Clock::At(at("2026-11-20T10:25:01Z")), Utc::now()).await;
+    let batch = sqs(&[&answered(
+        "c1",
+        "2026-11-20T10:05:00.000Z",
+        "2026-11-20T10:20:00.000Z",
+        "2026-11-20T10:25:00.000Z",
+    )]);
+    handle_sqs(
+        &batch,
+        &store,
+        &sink,
+        &settings,
+        Clock::At(at("2026-11-20T10:25:01Z")),
+        Utc::now(),
+    )
+    .await;
     let next = |sink: &MemoryFeedSink| {
-        serde_json::from_slice::<Value>(&sink.get("queue_interval/2026-11-20/stream/inst-1/q1/1015.json").unwrap()).unwrap()
+        serde_json::from_slice::<Value>(
+            &sink
+                .get("queue_interval/2026-11-20/stream/inst-1/q1/1015.json")
+                .unwrap(),
+        )
+        .unwrap()
     };
-    assert_eq!((next(&sink)["handled"].clone(), next(&sink)["backlog"].clone()), (json!(1), Value::Null));
-    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:30:10Z")).await.unwrap();
+    assert_eq!(
+        (next(&sink)["handled"].clone(), next(&sink)["backlog"].clone()),
+        (json!(1), Value::Null)
+    );
+    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:30:10Z"))
+        .await
+        .unwrap();
     assert_eq!(closed.closed, 1);
     assert_eq!(next(&sink)["backlog"], json!(0));
     assert!(store.closing().await.unwrap().is_empty());
@@ -301,9 +360,16 @@ async fn a_racing_writer_and_a_transient_failure_lose_nothing_and_count_nothing_
     let settings = Settings::default();
     let clock = Clock::At(at("2026-11-20T10:31:00Z"));
     let q = queued("c1", "2026-11-20T10:05:00.000Z");
-    let d = answered("c1", "2026-11-20T10:05:00.000Z", "2026-11-20T10:05:10.000Z", "2026-11-20T10:09:00.000Z");
+    let d = answered(
+        "c1",
+        "2026-11-20T10:05:00.000Z",
+        "2026-11-20T10:05:10.000Z",
+        "2026-11-20T10:09:00.000Z",
+    );
     // Another batch stores the QUEUED event of c1 while this one writes its DISCONNECTED.
-    let ContactInput::Event(_) = decode_contact_input(q.as_bytes()).unwrap() else { unreachable!() };
+    let ContactInput::Event(_) = decode_contact_input(q.as_bytes()).unwrap() else {
+        unreachable!()
+    };
     let racer = decode_contact_input(q.as_bytes()).unwrap().leg_patches().remove(0);
     *store.race_with.lock().unwrap() = Some(racer);
     let outcome = handle_sqs(&sqs(&[&d]), &store, &sink, &settings, clock, Utc::now()).await;
@@ -324,5 +390,8 @@ async fn a_racing_writer_and_a_transient_failure_lose_nothing_and_count_nothing_
     }
     let records = stream_objects(&sink);
     assert_eq!(records.len(), 1);
-    assert_eq!((&records[0].1["contacts_received"], &records[0].1["handled"]), (&json!(1), &json!(1)));
+    assert_eq!(
+        (&records[0].1["contacts_received"], &records[0].1["handled"]),
+        (&json!(1), &json!(1))
+    );
 }

@@ -59,9 +59,11 @@ pub struct Filing {
     pub intervals: Vec<IntervalKey>,
     /// Intervals it contributed to before and no longer does (a tombstone is filed there).
     pub left: Vec<IntervalKey>,
-    /// In its queue, neither connected nor disconnected: filed in the waiting set, else
-    /// removed from it.
+    /// In its queue, neither connected nor disconnected: filed in the waiting set.
     pub waiting: bool,
+    /// The stored version was waiting: a tombstone replaces it in the waiting set when the leg
+    /// no longer waits (a leg that never waited costs no write there).
+    pub was_waiting: bool,
 }
 
 /// The legs filed under one interval and the interval's revision when they were read.
@@ -82,8 +84,7 @@ pub trait ContactStore: Send + Sync {
     fn load_legs(&self, keys: &[LegKey]) -> impl Future<Output = Result<Vec<StoredLeg>, PortError>> + Send;
 
     /// Writes `leg` if the stored version is still `expected` (`None`: no leg stored yet).
-    fn store_leg(&self, leg: &Leg, expected: Option<u64>)
-    -> impl Future<Output = Result<LegWrite, PortError>> + Send;
+    fn store_leg(&self, leg: &Leg, expected: Option<u64>) -> impl Future<Output = Result<LegWrite, PortError>> + Send;
 
     /// Files a copy of `stored` under each of `filing.intervals` and in the waiting set (or a
     /// tombstone under `filing.left` and out of the waiting set), each only where no newer
@@ -286,8 +287,10 @@ impl ContactStore for MemoryContactStore {
                 }
             }
         }
-        let waiting = filing.waiting.then_some(&stored.leg);
-        file(&mut inner.waiting, &waiting_id(&stored.leg.key()), copy(waiting));
+        if filing.waiting || filing.was_waiting {
+            let waiting = filing.waiting.then_some(&stored.leg);
+            file(&mut inner.waiting, &waiting_id(&stored.leg.key()), copy(waiting));
+        }
         Ok(())
     }
 

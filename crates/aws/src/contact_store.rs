@@ -1,0 +1,564 @@
+//! [`DynamoContactStore`]: the stream basis's [`ContactStore`] on one DynamoDB table (design in
+//! [`connect_wfm_core::contact::store`]).
+//!
+//! Table: partition key `pk` (S), sort key `sk` (S), TTL attribute `expires_at` (N, epoch
+//! seconds; every item expires [`DEFAULT_RETENTION`] after its last write, so a leg is kept at
+//! least 48 h and an interval can be rewritten up to 24 h after its end). Items:
+//!
+//! | pk | sk | attributes |
+//! |---|---|---|
+//! | `leg#<instance id>#<contact id>` | `leg` | `v` (N, version), `leg` (S, the leg as JSON) |
+//! | `iv#<instance id>#<queue id>#<interval start, epoch s>` | `c#<contact id>` | `v`, `leg` (absent: a tombstone) |
+//! | the same | `#rev` | `rev` (N): bumped by every filing that changes the interval |
+//! | `waiting` | `<instance id>#<contact id>` | `v`, `leg` (absent: a tombstone) |
+//! | `closing` | `<instance id>#<queue id>#<interval start, epoch s>` | `instance_id`, `queue_id`, `interval_start` (N) |
+//! | `queue#<instance id>#<queue id>` | `name` | `name` (S), `stamp_ms` (N), `stamp_id` (S) |
+//! | `progress` | `progress` | `t_ms` (N): the newest input time processed |
+//!
+//! Conditions: a leg is written only over the version it was read at; a filed copy only over an
+//! older version (or none); a queue name only over an older stamp; the progress only forward.
+//! `waiting` and `closing` are single partitions: they hold only contacts waiting now and
+//! intervals not yet closed, and are read once a minute by the sweep.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use chrono::{DateTime, TimeDelta, Utc};
+use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, StoredLeg};
+use connect_wfm_core::contact::{Fact, IntervalKey, Leg, LegKey, QueueNames, Stamp};
+use connect_wfm_core::ports::PortError;
+
+use crate::error::port_error;
+use crate::item::Item;
+
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Sort key attribute.
+pub const SK: &str = "sk";
+/// TTL attribute (epoch seconds).
+pub const EXPIRES_AT: &str = "expires_at";
+/// How long an item is kept after its last write: 72 h (feed.md rewrites records up to 24 h
+/// after their end; contacts may wait for hours before that).
+pub const DEFAULT_RETENTION: TimeDelta = TimeDelta::hours(72);
+
+/// Keys per BatchGetItem request (the DynamoDB limit).
+const BATCH_GET_LIMIT: usize = 100;
+/// Requests per BatchWriteItem (the DynamoDB limit).
+const BATCH_WRITE_LIMIT: usize = 25;
+/// Requests per batch chunk before unprocessed keys become a retryable error.
+const BATCH_ATTEMPTS: u32 = 6;
+/// First pause before re-requesting unprocessed keys; doubled each time.
+const BATCH_BACKOFF: Duration = Duration::from_millis(25);
+
+const NEWER_VERSION: &str = "attribute_not_exists(v) OR v < :v";
+
+/// The stream basis's storage on a DynamoDB table keyed `pk`/`sk` (see the module docs and
+/// [`crate::schema::create_contact_table`]). Reads are strongly consistent: a batch must see
+/// the legs the batch before it stored.
+#[derive(Debug, Clone)]
+pub struct DynamoContactStore {
+    /// The client.
+    pub client: Client,
+    /// The table.
+    pub table: String,
+    /// How long items are kept after their last write.
+    pub retention: TimeDelta,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn leg_pk(key: &LegKey) -> String {
+    format!("leg#{}#{}", key.instance_id, key.contact_id)
+}
+
+fn interval_pk(key: &IntervalKey) -> String {
+    format!(
+        "iv#{}#{}#{}",
+        key.instance_id,
+        key.queue_id,
+        key.interval_start.timestamp()
+    )
+}
+
+fn interval_sk(key: &IntervalKey) -> String {
+    format!(
+        "{}#{}#{}",
+        key.instance_id,
+        key.queue_id,
+        key.interval_start.timestamp()
+    )
+}
+
+fn is_conditional_failure<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+impl DynamoContactStore {
+    /// A store on `table`, reached through `client`, keeping items [`DEFAULT_RETENTION`].
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention: DEFAULT_RETENTION,
+        }
+    }
+
+    fn expires_at(&self) -> AttributeValue {
+        n((Utc::now() + self.retention).timestamp())
+    }
+
+    fn key(pk: String, sk: impl Into<String>) -> Item {
+        Item::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+    }
+
+    fn unreadable(&self, item: &Item, what: &str, e: impl std::fmt::Display) -> PortError {
+        let pk = match item.get(PK) {
+            Some(AttributeValue::S(pk)) => pk.as_str(),
+            _ => "?",
+        };
+        PortError::new(
+            format!("read {what} from table {}", self.table),
+            format!("item {pk}: {e}"),
+            false,
+        )
+    }
+
+    fn version_of(&self, item: &Item) -> Result<u64, PortError> {
+        match item.get("v") {
+            Some(AttributeValue::N(v)) => v.parse().map_err(|e| self.unreadable(item, "version", e)),
+            _ => Err(self.unreadable(item, "version", "attribute `v` missing")),
+        }
+    }
+
+    fn leg_of(&self, item: &Item) -> Result<Option<Leg>, PortError> {
+        match item.get("leg") {
+            Some(AttributeValue::S(json)) => serde_json::from_str(json)
+                .map(Some)
+                .map_err(|e| self.unreadable(item, "leg", e)),
+            None => Ok(None),
+            Some(_) => Err(self.unreadable(item, "leg", "attribute `leg` is not a string")),
+        }
+    }
+
+    /// BatchGetItem of any number of keys (chunks of 100, unprocessed keys asked again).
+    async fn batch_get(&self, keys: Vec<Item>, what: &str) -> Result<Vec<Item>, PortError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_LIMIT) {
+            let operation = || format!("load {} {what} from table {}", chunk.len(), self.table);
+            let mut pending = chunk.to_vec();
+            let mut pause = BATCH_BACKOFF;
+            for attempt in 1..=BATCH_ATTEMPTS {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| PortError::new(operation(), e.to_string(), false))?;
+                let mut output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(operation(), &e))?;
+                found.extend(
+                    output
+                        .responses
+                        .take()
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                pending = output
+                    .unprocessed_keys
+                    .take()
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == BATCH_ATTEMPTS {
+                    return Err(PortError::new(operation(), "keys still unprocessed (throttled)", true));
+                }
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+        Ok(found)
+    }
+
+    /// BatchWriteItem of any number of requests (chunks of 25, unprocessed ones sent again).
+    async fn batch_write(&self, requests: Vec<WriteRequest>, what: &str) -> Result<(), PortError> {
+        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
+            let operation = || format!("write {} {what} to table {}", chunk.len(), self.table);
+            let mut pending = chunk.to_vec();
+            let mut pause = BATCH_BACKOFF;
+            for attempt in 1..=BATCH_ATTEMPTS {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(operation(), &e))?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == BATCH_ATTEMPTS {
+                    return Err(PortError::new(
+                        operation(),
+                        "requests still unprocessed (throttled)",
+                        true,
+                    ));
+                }
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every item of a partition (strongly consistent, all pages).
+    async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, PortError> {
+        let operation = || format!("query {pk} in table {}", self.table);
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| port_error(operation(), &e))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Files one copy (or tombstone) unless a newer or equal version is there; true when it
+    /// was written.
+    async fn put_copy(
+        &self,
+        pk: String,
+        sk: String,
+        stored: &StoredLeg,
+        leg_json: Option<&str>,
+    ) -> Result<bool, PortError> {
+        let mut item = Self::key(pk.clone(), sk);
+        item.insert("v".into(), n(stored.version));
+        item.insert(EXPIRES_AT.into(), self.expires_at());
+        if let Some(json) = leg_json {
+            item.insert("leg".into(), s(json));
+        }
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(NEWER_VERSION)
+            .expression_attribute_values(":v", n(stored.version))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(port_error(format!("file leg under {pk} in table {}", self.table), &e)),
+        }
+    }
+
+    async fn bump_revision(&self, key: &IntervalKey) -> Result<(), PortError> {
+        let pk = interval_pk(key);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk.clone(), "#rev")))
+            .update_expression("ADD rev :one SET expires_at = :exp")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":exp", self.expires_at())
+            .send()
+            .await
+            .map_err(|e| port_error(format!("bump revision of {pk} in table {}", self.table), &e))?;
+        Ok(())
+    }
+}
+
+impl ContactStore for DynamoContactStore {
+    async fn load_legs(&self, keys: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
+        let keys = keys.iter().map(|k| Self::key(leg_pk(k), "leg")).collect();
+        let items = self.batch_get(keys, "legs").await?;
+        items
+            .iter()
+            .map(|item| {
+                let leg = self
+                    .leg_of(item)?
+                    .ok_or_else(|| self.unreadable(item, "leg", "attribute `leg` missing"))?;
+                Ok(StoredLeg {
+                    leg,
+                    version: self.version_of(item)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn store_leg(&self, leg: &Leg, expected: Option<u64>) -> Result<LegWrite, PortError> {
+        let version = expected.unwrap_or(0) + 1;
+        let json = serde_json::to_string(leg).map_err(|e| PortError::new("encode leg", e.to_string(), false))?;
+        let mut item = Self::key(leg_pk(&leg.key()), "leg");
+        item.insert("v".into(), n(version));
+        item.insert("leg".into(), s(json));
+        item.insert(EXPIRES_AT.into(), self.expires_at());
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = match expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("v = :expected")
+                .expression_attribute_values(":expected", n(v)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(LegWrite::Stored { version }),
+            Err(e) if is_conditional_failure(&e) => Ok(LegWrite::Conflict),
+            Err(e) => Err(port_error(
+                format!("store leg {} in table {}", leg_pk(&leg.key()), self.table),
+                &e,
+            )),
+        }
+    }
+
+    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<(), PortError> {
+        let json =
+            serde_json::to_string(&stored.leg).map_err(|e| PortError::new("encode leg", e.to_string(), false))?;
+        let sk = format!("c#{}", stored.leg.contact_id);
+        for (keys, leg) in [(&filing.intervals, Some(json.as_str())), (&filing.left, None)] {
+            for key in keys {
+                if self.put_copy(interval_pk(key), sk.clone(), stored, leg).await? {
+                    self.bump_revision(key).await?;
+                }
+            }
+        }
+        if filing.waiting || filing.was_waiting {
+            let leg = filing.waiting.then_some(json.as_str());
+            let id = format!("{}#{}", stored.leg.instance_id, stored.leg.contact_id);
+            self.put_copy("waiting".into(), id, stored, leg).await?;
+        }
+        Ok(())
+    }
+
+    async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
+        let mut filed = IntervalLegs::default();
+        for item in self.query_partition(&interval_pk(key)).await? {
+            match item.get(SK) {
+                Some(AttributeValue::S(sk)) if sk == "#rev" => {
+                    if let Some(AttributeValue::N(rev)) = item.get("rev") {
+                        filed.revision = rev.parse().map_err(|e| self.unreadable(&item, "revision", e))?;
+                    }
+                }
+                _ => filed.legs.extend(self.leg_of(&item)?),
+            }
+        }
+        Ok(filed)
+    }
+
+    async fn interval_revision(&self, key: &IntervalKey) -> Result<u64, PortError> {
+        let pk = interval_pk(key);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk.clone(), "#rev")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("read revision of {pk} in table {}", self.table), &e))?;
+        match output.item.as_ref().and_then(|i| i.get("rev")) {
+            Some(AttributeValue::N(rev)) => rev
+                .parse()
+                .map_err(|e| PortError::new(format!("read revision of {pk}"), format!("{e}"), false)),
+            _ => Ok(0),
+        }
+    }
+
+    async fn waiting_legs(&self) -> Result<Vec<StoredLeg>, PortError> {
+        let mut legs = Vec::new();
+        for item in self.query_partition("waiting").await? {
+            if let Some(leg) = self.leg_of(&item)? {
+                legs.push(StoredLeg {
+                    leg,
+                    version: self.version_of(&item)?,
+                });
+            }
+        }
+        Ok(legs)
+    }
+
+    async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
+        let keys = queues
+            .iter()
+            .map(|(instance, queue)| Self::key(format!("queue#{instance}#{queue}"), "name"))
+            .collect();
+        let mut names = QueueNames::default();
+        for item in self.batch_get(keys, "queue names").await? {
+            let text = |name: &str| match item.get(name) {
+                Some(AttributeValue::S(v)) => Some(v.clone()),
+                Some(AttributeValue::N(v)) => Some(v.clone()),
+                _ => None,
+            };
+            let (Some(pk), Some(name), Some(ms), Some(id)) =
+                (text(PK), text("name"), text("stamp_ms"), text("stamp_id"))
+            else {
+                continue;
+            };
+            let mut parts = pk.splitn(3, '#').skip(1);
+            let (Some(instance), Some(queue)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let Some(time) = ms.parse().ok().and_then(DateTime::from_timestamp_millis) else {
+                continue;
+            };
+            names.learn_by_id(
+                instance,
+                queue,
+                Fact {
+                    stamp: Stamp { time, id },
+                    value: name,
+                },
+            );
+        }
+        Ok(names)
+    }
+
+    async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
+        for (instance, queue, fact) in names.entries() {
+            let pk = format!("queue#{instance}#{queue}");
+            let mut item = Self::key(pk.clone(), "name");
+            item.insert("name".into(), s(&fact.value));
+            item.insert("stamp_ms".into(), n(fact.stamp.time.timestamp_millis()));
+            item.insert("stamp_id".into(), s(&fact.stamp.id));
+            item.insert(EXPIRES_AT.into(), self.expires_at());
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(
+                    "attribute_not_exists(pk) OR stamp_ms < :ms OR (stamp_ms = :ms AND stamp_id <= :id)",
+                )
+                .expression_attribute_values(":ms", n(fact.stamp.time.timestamp_millis()))
+                .expression_attribute_values(":id", s(&fact.stamp.id))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(port_error(format!("store queue name {pk} in table {}", self.table), &e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn mark_closing(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let requests = keys
+            .iter()
+            .map(|key| {
+                let mut item = Self::key("closing".into(), interval_sk(key));
+                item.insert("instance_id".into(), s(&key.instance_id));
+                item.insert("queue_id".into(), s(&key.queue_id));
+                item.insert("interval_start".into(), n(key.interval_start.timestamp()));
+                item.insert(EXPIRES_AT.into(), self.expires_at());
+                let put = PutRequest::builder().set_item(Some(item)).build().expect("item is set");
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        self.batch_write(requests, "closing intervals").await
+    }
+
+    async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
+        let mut keys = Vec::new();
+        for item in self.query_partition("closing").await? {
+            let text = |name: &str| match item.get(name) {
+                Some(AttributeValue::S(v)) | Some(AttributeValue::N(v)) => Some(v.clone()),
+                _ => None,
+            };
+            let start = text("interval_start")
+                .and_then(|t| t.parse().ok())
+                .and_then(|t| DateTime::from_timestamp(t, 0));
+            match (text("instance_id"), text("queue_id"), start) {
+                (Some(instance_id), Some(queue_id), Some(interval_start)) => keys.push(IntervalKey {
+                    instance_id,
+                    queue_id,
+                    interval_start,
+                }),
+                _ => tracing::warn!(table = %self.table, sk = ?text(SK), "closing item without its interval; skipped"),
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn closed(&self, key: &IntervalKey) -> Result<(), PortError> {
+        let delete = DeleteRequest::builder()
+            .set_key(Some(Self::key("closing".into(), interval_sk(key))))
+            .build()
+            .expect("key is set");
+        self.batch_write(
+            vec![WriteRequest::builder().delete_request(delete).build()],
+            "closed interval",
+        )
+        .await
+    }
+
+    async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key("progress".into(), "progress")))
+            .update_expression("SET t_ms = :t")
+            .condition_expression("attribute_not_exists(t_ms) OR t_ms < :t")
+            .expression_attribute_values(":t", n(time.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(port_error(format!("advance progress in table {}", self.table), &e)),
+        }
+    }
+
+    async fn progress(&self) -> Result<Option<DateTime<Utc>>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key("progress".into(), "progress")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("read progress in table {}", self.table), &e))?;
+        Ok(match output.item.as_ref().and_then(|i| i.get("t_ms")) {
+            Some(AttributeValue::N(ms)) => ms.parse().ok().and_then(DateTime::from_timestamp_millis),
+            _ => None,
+        })
+    }
+}
