@@ -1,0 +1,312 @@
+//! The contact-events handler end to end against the AWS emulator: legs and their filing in
+//! DynamoDB (real conditional writes), interval objects in S3. Prints the figures asked for:
+//! DynamoDB requests per 1,000 contacts and the latency from a DISCONNECTED event handed to the
+//! handler to its interval object written (the emulator on loopback; other builds share the
+//! machine, so read the latency as an order of magnitude).
+
+use std::time::Instant;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use connect_wfm_aws::{DynamoContactStore, S3FeedSink};
+use connect_wfm_contact_events::{
+    Clock, KinesisBatch, Settings, SqsBatch, close_intervals, handle_kinesis, handle_sqs,
+};
+use connect_wfm_core::contact::sim::{SliceSpec, simulate};
+use connect_wfm_core::contact::store::ContactStore as _;
+use connect_wfm_core::contact::{LegBook, decode_contact_input};
+use connect_wfm_e2e as support;
+use serde_json::{Value, json};
+
+struct Stack {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    store: DynamoContactStore,
+    sink: S3FeedSink,
+    requests: support::RequestLog,
+}
+
+async fn stack() -> Stack {
+    let config = support::sdk_config().await;
+    let s3 = support::s3(&config);
+    let (dynamodb, requests) = support::recording_dynamodb(&config);
+    let table = support::create_contact_table(&dynamodb).await;
+    let bucket = support::create_bucket(&s3, "feed").await;
+    requests.clear();
+    Stack {
+        store: DynamoContactStore::new(dynamodb, table),
+        sink: S3FeedSink::new(s3.clone(), bucket.clone(), "wfm"),
+        s3,
+        bucket,
+        requests,
+    }
+}
+
+fn sqs(bodies: &[&str], first: usize) -> SqsBatch {
+    let records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| json!({ "messageId": format!("m{}", first + i), "body": body, "eventSource": "aws:sqs" }))
+        .collect();
+    SqsBatch { records }
+}
+
+fn kinesis(data: &[&str], first: usize) -> KinesisBatch {
+    use base64::Engine as _;
+    let records = data
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let seq = format!("{:08}", first + i);
+            json!({
+                "eventID": format!("shardId-000000000000:{seq}"),
+                "eventSource": "aws:kinesis",
+                "kinesis": { "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(d) }
+            })
+        })
+        .collect();
+    KinesisBatch { records }
+}
+
+fn input_time(bytes: &str) -> DateTime<Utc> {
+    decode_contact_input(bytes.as_bytes()).unwrap().time()
+}
+
+async fn stream_objects(stack: &Stack) -> Vec<(String, Value)> {
+    support::read_objects(&stack.s3, &stack.bucket, "wfm/queue_interval/")
+        .await
+        .into_iter()
+        .map(|(key, body)| {
+            (
+                key.trim_start_matches("wfm/").to_owned(),
+                serde_json::from_slice(&body).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The slice as it would arrive: events and CTRs by their own time (a CTR a minute or two after
+/// its contact), in SQS batches of 10 and Kinesis batches of up to 10, the sweep every minute.
+#[tokio::test]
+async fn a_slice_in_time_order_gives_the_records_of_the_whole_slice_with_request_counts() {
+    let stack = stack().await;
+    let settings = Settings::default();
+    let slice = simulate(&SliceSpec {
+        seed: 3,
+        intervals: 4,
+        contacts: 100,
+        ..SliceSpec::default()
+    });
+    let mut timeline: Vec<(DateTime<Utc>, bool, &str)> = slice
+        .events
+        .iter()
+        .map(|e| (input_time(e), true, e.as_str()))
+        .chain(slice.records.iter().map(|r| (input_time(r), false, r.as_str())))
+        .collect();
+    timeline.sort_by_key(|(t, _, _)| *t);
+
+    let (mut handler_requests, mut sweep_requests, mut sweeps) = (0, 0, 0);
+    let mut next_sweep = slice.spec.start + TimeDelta::minutes(1);
+    let mut seq = 0;
+    for chunk in timeline.chunk_by(|a, b| a.1 == b.1) {
+        for batch in chunk.chunks(10) {
+            let clock = batch.last().unwrap().0;
+            while next_sweep <= clock {
+                stack.requests.clear();
+                close_intervals(&stack.store, &stack.sink, &settings, next_sweep)
+                    .await
+                    .unwrap();
+                sweep_requests += stack.requests.total();
+                sweeps += 1;
+                next_sweep += TimeDelta::minutes(1);
+            }
+            let bodies: Vec<&str> = batch.iter().map(|(_, _, b)| *b).collect();
+            stack.requests.clear();
+            if batch[0].1 {
+                let outcome = handle_sqs(
+                    &sqs(&bodies, seq),
+                    &stack.store,
+                    &stack.sink,
+                    &settings,
+                    Clock::At(clock),
+                    clock,
+                )
+                .await;
+                assert!(outcome.response.batch_item_failures.is_empty(), "{:?}", outcome.stats);
+            } else {
+                let outcome = handle_kinesis(
+                    &kinesis(&bodies, seq),
+                    &stack.store,
+                    &stack.sink,
+                    &settings,
+                    Clock::At(clock),
+                    clock,
+                )
+                .await;
+                assert_eq!(outcome.failed_from(), None, "{:?}", outcome.stats);
+            }
+            handler_requests += stack.requests.total();
+            seq += bodies.len();
+        }
+    }
+    let end = timeline.last().unwrap().0;
+    stack.requests.clear();
+    close_intervals(&stack.store, &stack.sink, &settings, end)
+        .await
+        .unwrap();
+    sweep_requests += stack.requests.total();
+    sweeps += 1;
+
+    let mut book = LegBook::default();
+    for (_, _, input) in &timeline {
+        book.apply(&decode_contact_input(input.as_bytes()).unwrap());
+    }
+    let mut expected: Vec<(String, Value)> = book
+        .records(&settings.stream, end)
+        .into_iter()
+        .map(|r| (r.feed_key(), serde_json::to_value(&r).unwrap()))
+        .collect();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(expected.len() >= 10);
+    assert_eq!(stream_objects(&stack).await, expected);
+
+    let contacts = slice.contacts.len();
+    println!(
+        "FIGURE contact-events: {contacts} contacts, {} events, {} CTRs: {handler_requests} DynamoDB requests by the handler \
+         = {:.0} per 1,000 contacts; the sweep: {sweeps} runs, {sweep_requests} requests ({:.1} per run)",
+        slice.events.len(),
+        slice.records.len(),
+        handler_requests as f64 * 1000.0 / contacts as f64,
+        sweep_requests as f64 / sweeps as f64
+    );
+}
+
+const INSTANCE: &str = "arn:aws:connect:us-east-1:123456789012:instance/e2e-latency";
+
+fn event(contact: &str, kind: &str, time: &str, extra: Value) -> String {
+    let mut detail = json!({
+        "eventType": kind, "contactId": contact, "channel": "VOICE", "initiationMethod": "INBOUND",
+        "initiationTimestamp": "2026-11-20T10:01:00.000Z", "instanceArn": INSTANCE,
+        "queueInfo": { "queueArn": format!("{INSTANCE}/queue/q1"), "enqueueTimestamp": "2026-11-20T10:01:05.000Z" },
+    });
+    detail
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    json!({ "id": format!("{contact}-{kind}"), "time": time, "detail-type": "Amazon Connect Contact Event",
+            "source": "aws.connect", "detail": detail })
+    .to_string()
+}
+
+#[tokio::test]
+async fn latency_from_a_disconnected_event_to_its_interval_object() {
+    let stack = stack().await;
+    let settings = Settings::default();
+    let clock: DateTime<Utc> = "2026-11-20T10:05:00Z".parse().unwrap();
+    let agent = json!({ "agentInfo": { "agentArn": format!("{INSTANCE}/agent/a"), "connectedToAgentTimestamp": "2026-11-20T10:01:20.000Z" } });
+    let mut millis = Vec::new();
+    for i in 0..20 {
+        let contact = format!("c{i:02}");
+        let before = [
+            event(&contact, "QUEUED", "2026-11-20T10:01:05.000Z", json!({})),
+            event(
+                &contact,
+                "CONNECTED_TO_AGENT",
+                "2026-11-20T10:01:20.000Z",
+                agent.clone(),
+            ),
+        ];
+        let refs: Vec<&str> = before.iter().map(String::as_str).collect();
+        handle_sqs(
+            &sqs(&refs, 0),
+            &stack.store,
+            &stack.sink,
+            &settings,
+            Clock::At(clock),
+            clock,
+        )
+        .await;
+        let mut disconnected = agent.clone();
+        disconnected["disconnectTimestamp"] = json!("2026-11-20T10:04:00.000Z");
+        let body = event(&contact, "DISCONNECTED", "2026-11-20T10:04:00.000Z", disconnected);
+        let started = Instant::now();
+        let outcome = handle_sqs(
+            &sqs(&[&body], 0),
+            &stack.store,
+            &stack.sink,
+            &settings,
+            Clock::At(clock),
+            clock,
+        )
+        .await;
+        millis.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(outcome.stats.records_written, 1);
+        let record: Value = serde_json::from_slice(
+            &support::get_object(
+                &stack.s3,
+                &stack.bucket,
+                "wfm/queue_interval/2026-11-20/stream/e2e-latency/q1/1000.json",
+            )
+            .await,
+        )
+        .unwrap();
+        assert_eq!(
+            record["handled"],
+            json!(i + 1),
+            "the object holds this contact once it is written"
+        );
+    }
+    millis.sort_by(f64::total_cmp);
+    println!(
+        "FIGURE contact-events latency (DISCONNECTED handed to the handler → interval object written, moto on loopback, \
+         shared machine): min {:.1} ms, median {:.1} ms, max {:.1} ms over {} contacts",
+        millis[0],
+        millis[millis.len() / 2],
+        millis[millis.len() - 1],
+        millis.len()
+    );
+}
+
+#[tokio::test]
+async fn concurrent_batches_and_redeliveries_of_one_contact_count_it_once() {
+    let stack = stack().await;
+    let settings = Settings::default();
+    let clock: DateTime<Utc> = "2026-11-20T10:20:00Z".parse().unwrap();
+    let agent = json!({ "agentInfo": { "agentArn": format!("{INSTANCE}/agent/a"), "connectedToAgentTimestamp": "2026-11-20T10:01:20.000Z" } });
+    let mut disconnected = agent.clone();
+    disconnected["disconnectTimestamp"] = json!("2026-11-20T10:04:00.000Z");
+    let events = [
+        event("x", "QUEUED", "2026-11-20T10:01:05.000Z", json!({})),
+        event("x", "CONNECTED_TO_AGENT", "2026-11-20T10:01:20.000Z", agent),
+        event("x", "DISCONNECTED", "2026-11-20T10:04:00.000Z", disconnected),
+    ];
+    // Each event in its own batch, all at once, twice over: the versioned writes race for real.
+    let run = |body: &str| {
+        let batch = sqs(&[body], 0);
+        let (store, sink, settings) = (&stack.store, &stack.sink, &settings);
+        async move { handle_sqs(&batch, store, sink, settings, Clock::At(clock), clock).await }
+    };
+    let outcomes = futures_util::future::join_all(events.iter().chain(events.iter()).map(|e| run(e))).await;
+    assert!(outcomes.iter().all(|o| o.response.batch_item_failures.is_empty()));
+    let legs = stack
+        .store
+        .load_legs(&[connect_wfm_core::contact::LegKey {
+            instance_id: "e2e-latency".into(),
+            contact_id: "x".into(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(legs.len(), 1);
+    assert!(legs[0].leg.disconnected_at().is_some() && legs[0].leg.connected_at().is_some());
+    let objects = stream_objects(&stack).await;
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let record = &objects[0].1;
+    assert_eq!(
+        (
+            &record["contacts_received"],
+            &record["handled"],
+            &record["abandoned"],
+            &record["backlog"]
+        ),
+        (&json!(1), &json!(1), &json!(0), &json!(0))
+    );
+}
