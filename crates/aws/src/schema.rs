@@ -77,9 +77,25 @@ pub fn claim_table() -> TableShape {
     }
 }
 
+/// The contact table of the stream basis (see [`crate::contact_store`]): keys `pk`/`sk`, TTL
+/// on `expires_at`.
+pub fn contact_table() -> TableShape {
+    use crate::contact_store::{EXPIRES_AT, PK, SK};
+    TableShape {
+        attributes: vec![string_attribute(PK), string_attribute(SK)],
+        key_schema: vec![key(PK, KeyType::Hash), key(SK, KeyType::Range)],
+        indexes: Vec::new(),
+        ttl_attribute: Some(EXPIRES_AT.to_owned()),
+    }
+}
+
 /// Every table, by its logical id in the SAM template.
-pub fn tables() -> [(&'static str, TableShape); 2] {
-    [("AgentStateTable", agent_state_table()), ("ClaimTable", claim_table())]
+pub fn tables() -> [(&'static str, TableShape); 3] {
+    [
+        ("AgentStateTable", agent_state_table()),
+        ("ClaimTable", claim_table()),
+        ("ContactTable", contact_table()),
+    ]
 }
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
@@ -144,40 +160,10 @@ pub async fn create_table(client: &Client, name: &str, shape: &TableShape) -> Re
     Ok(())
 }
 
-/// Creates the contact table `name` (on-demand billing, keys `pk`/`sk`, see
-/// [`crate::contact_store`]), waits until it is ACTIVE and turns on TTL on `expires_at`.
+/// Creates the contact table `name` ([`contact_table`]), waits until it is ACTIVE and turns on
+/// TTL.
 pub async fn create_contact_table(client: &Client, name: &str) -> Result<(), SchemaError> {
-    use crate::contact_store::{PK, SK};
-    let error = |step: &'static str, message: String| SchemaError {
-        table: name.to_owned(),
-        step,
-        message,
-    };
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attribute(PK))
-        .attribute_definitions(string_attribute(SK))
-        .key_schema(key(PK, KeyType::Hash))
-        .key_schema(key(SK, KeyType::Range))
-        .send()
-        .await
-        .map_err(|e| error("CreateTable", describe(&e)))?;
-    wait_active(client, name).await?;
-    let ttl = TimeToLiveSpecification::builder()
-        .enabled(true)
-        .attribute_name(crate::contact_store::EXPIRES_AT)
-        .build()
-        .expect("enabled and attribute name are set");
-    client
-        .update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(ttl)
-        .send()
-        .await
-        .map_err(|e| error("UpdateTimeToLive", describe(&e)))?;
-    Ok(())
+    create_table(client, name, &contact_table()).await
 }
 
 async fn wait_active(client: &Client, name: &str) -> Result<(), SchemaError> {
