@@ -77,12 +77,11 @@ impl Default for StreamSettings {
 
 impl StreamSettings {
     /// The settings a mapping file gives: its `instances`, and the `reports` section's
-    /// per-queue SLA (`sla_seconds`) and `default_sla_seconds`. The thresholds stay the default
-    /// `[20]` until the mapping carries `reports.service_level_thresholds`; set
-    /// [`StreamSettings::service_level_thresholds`] from it then.
+    /// `service_level_thresholds` (default `[20]`), per-queue SLA (`sla_seconds`) and
+    /// `default_sla_seconds`.
     pub fn from_mapping(mapping: &crate::Mapping) -> Self {
         Self {
-            service_level_thresholds: DEFAULT_THRESHOLDS.to_vec(),
+            service_level_thresholds: mapping.reports.service_level_thresholds().to_vec(),
             sla_seconds: mapping.reports.queue_sla_seconds().clone(),
             default_sla_seconds: mapping.reports.default_sla_seconds(),
             instances: mapping
@@ -1000,6 +999,21 @@ mod tests {
         assert_eq!(settings.configured_sla(None, "q1"), Some(25));
         assert_eq!(settings.service_level_thresholds, [20]);
         assert_eq!(settings.thresholds(Some(30)), [20, 30]);
+
+        let mapping = crate::Mapping::from_json(
+            br#"{"reports": {"service_level_thresholds": [60, 15], "sla_seconds": {"Support": 30}}}"#,
+            "m.json",
+        )
+        .unwrap();
+        let settings = StreamSettings::from_mapping(&mapping);
+        assert_eq!(settings.thresholds(Some(30)), [15, 30, 60]);
+        for bad in [r#"[0]"#, r#"[-5]"#, r#""20""#] {
+            let json = format!(r#"{{"reports": {{"service_level_thresholds": {bad}}}}}"#);
+            let err = crate::Mapping::from_json(json.as_bytes(), "m.json")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("service_level_thresholds"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!     "kind_patterns": { "QR": ["QR", "queue-report"], "AQR": ["AQR"], "ASPR": ["ASPR"] },
 //!     "sla_seconds": { "Sales": 30, "Support": 60 },
 //!     "default_sla_seconds": 20,
+//!     "service_level_thresholds": [20, 60],
 //!     "instance": "acme-prod"
 //!   }
 //! }
@@ -29,6 +30,9 @@
 //!   entry over earlier files.
 //! - `default_sla_seconds`: X for queues not in `sla_seconds` (`null`: the smallest threshold
 //!   found in the report's headers, the built-in behaviour).
+//! - `service_level_thresholds`: the thresholds X (seconds) of the stream-basis records'
+//!   `service_levels`, besides each queue's SLA (feed.md "Stream basis"); default `[20]`. A list
+//!   given replaces the earlier one.
 //! - `instance`: the instance name used when the report key is not `connect/<alias>/Reports/...`.
 //!
 //! Unknown keys, unknown columns and bad values are errors naming them, so a typo is caught.
@@ -199,6 +203,7 @@ pub struct ReportMapping {
     kind_patterns: [Vec<String>; ReportKind::ALL.len()],
     sla_seconds: HashMap<String, u32>,
     default_sla_seconds: Option<u32>,
+    service_level_thresholds: Vec<u32>,
     instance: Option<String>,
 }
 
@@ -210,6 +215,7 @@ impl Default for ReportMapping {
             kind_patterns: ReportKind::ALL.map(|k| vec![k.tag().to_ascii_lowercase()]),
             sla_seconds: HashMap::new(),
             default_sla_seconds: None,
+            service_level_thresholds: crate::contact::DEFAULT_THRESHOLDS.to_vec(),
             instance: None,
         }
     }
@@ -254,6 +260,11 @@ impl ReportMapping {
         self.default_sla_seconds
     }
 
+    /// `service_level_thresholds`: the stream basis's thresholds (default `[20]`).
+    pub fn service_level_thresholds(&self) -> &[u32] {
+        &self.service_level_thresholds
+    }
+
     /// The configured instance name, if any.
     pub fn instance(&self) -> Option<&str> {
         self.instance.as_deref()
@@ -293,6 +304,9 @@ impl ReportMapping {
         if let Some(seconds) = section.default_sla_seconds {
             self.default_sla_seconds = seconds.map(NonZeroU32::get);
         }
+        if let Some(thresholds) = section.service_level_thresholds {
+            self.service_level_thresholds = thresholds.into_iter().map(NonZeroU32::get).collect();
+        }
         if let Some(instance) = section.instance {
             self.instance = instance.map(|Text(i)| i.trim().to_owned());
         }
@@ -303,7 +317,7 @@ impl ReportMapping {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a JSON object of `columns`, `kind_patterns`, `sla_seconds`, `default_sla_seconds` and/or `instance`"
+    expecting = "a JSON object of `columns`, `kind_patterns`, `sla_seconds`, `default_sla_seconds`, `service_level_thresholds` and/or `instance`"
 )]
 pub(crate) struct ReportsSection {
     columns: Option<Columns>,
@@ -312,6 +326,7 @@ pub(crate) struct ReportsSection {
     /// Outer `None`: absent (keep); `Some(None)`: `null` (back to the built-in behaviour).
     #[serde(default, deserialize_with = "present")]
     default_sla_seconds: Option<Option<NonZeroU32>>,
+    service_level_thresholds: Option<Vec<NonZeroU32>>,
     #[serde(default, deserialize_with = "present")]
     instance: Option<Option<Text>>,
 }
