@@ -105,8 +105,19 @@ async fn a_slice_in_time_order_gives_the_records_of_the_whole_slice_with_request
     timeline.sort_by_key(|(t, _, _)| *t);
 
     let (mut handler_requests, mut sweep_requests, mut sweeps) = (0, 0, 0);
+    let mut by_operation: std::collections::BTreeMap<String, usize> = Default::default();
+    const OPERATIONS: [&str; 8] = [
+        "BatchGetItem",
+        "PutItem",
+        "UpdateItem",
+        "Query",
+        "GetItem",
+        "BatchWriteItem",
+        "DeleteItem",
+        "TransactWriteItems",
+    ];
     let mut next_sweep = slice.spec.start + TimeDelta::minutes(1);
-    let mut seq = 0;
+    let (mut seq, mut batches) = (0, 0);
     for chunk in timeline.chunk_by(|a, b| a.1 == b.1) {
         for batch in chunk.chunks(10) {
             let clock = batch.last().unwrap().0;
@@ -145,7 +156,11 @@ async fn a_slice_in_time_order_gives_the_records_of_the_whole_slice_with_request
                 assert_eq!(outcome.failed_from(), None, "{:?}", outcome.stats);
             }
             handler_requests += stack.requests.total();
+            for operation in OPERATIONS {
+                *by_operation.entry(operation.to_owned()).or_default() += stack.requests.count(operation);
+            }
             seq += bodies.len();
+            batches += 1;
         }
     }
     let end = timeline.last().unwrap().0;
@@ -171,13 +186,15 @@ async fn a_slice_in_time_order_gives_the_records_of_the_whole_slice_with_request
 
     let contacts = slice.contacts.len();
     println!(
-        "FIGURE contact-events: {contacts} contacts, {} events, {} CTRs: {handler_requests} DynamoDB requests by the handler \
+        "FIGURE contact-events: {contacts} contacts, {} events, {} CTRs in {batches} batches: {handler_requests} DynamoDB requests by the handler \
          = {:.0} per 1,000 contacts; the sweep: {sweeps} runs, {sweep_requests} requests ({:.1} per run)",
         slice.events.len(),
         slice.records.len(),
         handler_requests as f64 * 1000.0 / contacts as f64,
         sweep_requests as f64 / sweeps as f64
     );
+    by_operation.retain(|_, n| *n > 0);
+    println!("FIGURE contact-events handler requests by operation: {by_operation:?}");
 }
 
 const INSTANCE: &str = "arn:aws:connect:us-east-1:123456789012:instance/e2e-latency";
@@ -309,4 +326,67 @@ async fn concurrent_batches_and_redeliveries_of_one_contact_count_it_once() {
         ),
         (&json!(1), &json!(1), &json!(0), &json!(0))
     );
+}
+
+/// The request figure when batches are full (a busy contact center: SQS batches of 10 events,
+/// Kinesis batches of 100 CTRs), each batch at the time of its newest input.
+#[tokio::test]
+async fn request_count_with_full_batches() {
+    let stack = stack().await;
+    let settings = Settings::default();
+    let slice = simulate(&SliceSpec {
+        seed: 3,
+        intervals: 4,
+        contacts: 100,
+        ..SliceSpec::default()
+    });
+    let mut events: Vec<(DateTime<Utc>, &str)> = slice.events.iter().map(|e| (input_time(e), e.as_str())).collect();
+    events.sort_by_key(|(t, _)| *t);
+    let mut records: Vec<(DateTime<Utc>, &str)> = slice.records.iter().map(|r| (input_time(r), r.as_str())).collect();
+    records.sort_by_key(|(t, _)| *t);
+    let mut batches: Vec<(DateTime<Utc>, bool, Vec<&str>)> = events
+        .chunks(10)
+        .map(|c| (c.last().unwrap().0, true, c.iter().map(|(_, b)| *b).collect()))
+        .chain(
+            records
+                .chunks(100)
+                .map(|c| (c.last().unwrap().0, false, c.iter().map(|(_, b)| *b).collect())),
+        )
+        .collect();
+    batches.sort_by_key(|(t, _, _)| *t);
+    let mut seq = 0;
+    for (clock, is_event, bodies) in &batches {
+        if *is_event {
+            let outcome = handle_sqs(
+                &sqs(bodies, seq),
+                &stack.store,
+                &stack.sink,
+                &settings,
+                Clock::At(*clock),
+                *clock,
+            )
+            .await;
+            assert!(outcome.response.batch_item_failures.is_empty());
+        } else {
+            let outcome = handle_kinesis(
+                &kinesis(bodies, seq),
+                &stack.store,
+                &stack.sink,
+                &settings,
+                Clock::At(*clock),
+                *clock,
+            )
+            .await;
+            assert_eq!(outcome.failed_from(), None);
+        }
+        seq += bodies.len();
+    }
+    let requests = stack.requests.total();
+    println!(
+        "FIGURE contact-events, full batches: {} contacts in {} batches: {requests} DynamoDB requests by the handler = {:.0} per 1,000 contacts",
+        slice.contacts.len(),
+        batches.len(),
+        requests as f64 * 1000.0 / slice.contacts.len() as f64
+    );
+    assert!(requests > 0);
 }

@@ -181,7 +181,19 @@ pub async fn close_intervals<S: ContactStore, F: FeedSink>(
     let mut outcome = CloseOutcome::default();
     let mut due = BTreeSet::new();
     for stored in store.waiting_legs().await? {
-        let intervals = stored.leg.intervals(clock);
+        // Only the interval ends of the window: earlier ones were filed by earlier sweeps, or
+        // by the handler, which files every interval a leg waited through when its next input
+        // comes (so a sweep outage longer than the window is made good by the contact's next
+        // event, not by scanning every end a long wait went through, every minute).
+        let intervals: Vec<IntervalKey> = stored
+            .leg
+            .intervals(clock)
+            .into_iter()
+            .filter(|k| k.end() <= clock && k.end() > clock - CLOSE_WINDOW)
+            .collect();
+        if intervals.is_empty() {
+            continue;
+        }
         let filing = Filing {
             intervals: intervals.clone(),
             left: Vec::new(),
@@ -189,11 +201,7 @@ pub async fn close_intervals<S: ContactStore, F: FeedSink>(
             was_waiting: true,
         };
         store.file_leg(&stored, &filing).await?;
-        due.extend(
-            intervals
-                .into_iter()
-                .filter(|k| k.end() <= clock && k.end() > clock - CLOSE_WINDOW),
-        );
+        due.extend(intervals);
     }
     let due: Vec<IntervalKey> = due.into_iter().collect();
     if !due.is_empty() {
