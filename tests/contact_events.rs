@@ -9,11 +9,12 @@ use std::time::Instant;
 use chrono::{DateTime, TimeDelta, Utc};
 use connect_wfm_aws::{DynamoContactStore, S3FeedSink};
 use connect_wfm_contact_events::{
-    Clock, KinesisBatch, Settings, SqsBatch, close_intervals, handle_kinesis, handle_sqs,
+    Clock, KinesisBatch, Settings, SqsBatch, close_intervals, handle_kinesis, handle_sqs, reconcile_reports,
 };
 use connect_wfm_core::contact::sim::{SliceSpec, simulate};
 use connect_wfm_core::contact::store::ContactStore as _;
 use connect_wfm_core::contact::{LegBook, decode_contact_input};
+use connect_wfm_core::report::{IntervalRecord, ReportMapping, ReportReader, ReportSource};
 use connect_wfm_e2e as support;
 use serde_json::{Value, json};
 
@@ -89,13 +90,20 @@ async fn stream_objects(stack: &Stack) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn a_slice_in_time_order_gives_the_records_of_the_whole_slice_with_request_counts() {
     let stack = stack().await;
-    let settings = Settings::default();
-    let slice = simulate(&SliceSpec {
+    let spec = SliceSpec {
         seed: 3,
         intervals: 4,
         contacts: 100,
         ..SliceSpec::default()
-    });
+    };
+    let settings = Settings {
+        stream: connect_wfm_core::contact::StreamSettings {
+            service_level_thresholds: spec.thresholds.clone(),
+            instances: [(spec.instance_alias.clone(), spec.instance_id.clone())].into(),
+            ..Default::default()
+        },
+    };
+    let slice = simulate(&spec);
     let mut timeline: Vec<(DateTime<Utc>, bool, &str)> = slice
         .events
         .iter()
@@ -193,6 +201,27 @@ async fn a_slice_in_time_order_gives_the_records_of_the_whole_slice_with_request
         handler_requests as f64 * 1000.0 / contacts as f64,
         sweep_requests as f64 / sweeps as f64
     );
+    // Connect's queue report of the same contacts reconciles with what DynamoDB holds.
+    let source = ReportSource::new("amazon-connect-reports", slice.report_key.clone());
+    let rows: Vec<_> = ReportReader::new(
+        slice.report_csv.as_bytes(),
+        source,
+        None,
+        None,
+        &ReportMapping::default(),
+    )
+    .unwrap()
+    .map(|r| match r.unwrap() {
+        IntervalRecord::Queue(q) => q,
+        other => panic!("not a queue record: {other:?}"),
+    })
+    .collect();
+    let reconciliations = reconcile_reports(&rows, &stack.store, &settings, end).await.unwrap();
+    assert!(reconciliations.len() >= rows.iter().filter(|r| r.active).count());
+    for r in &reconciliations {
+        assert!(r.agrees(), "{r}");
+    }
+
     by_operation.retain(|_, n| *n > 0);
     println!("FIGURE contact-events handler requests by operation: {by_operation:?}");
 }

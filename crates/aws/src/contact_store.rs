@@ -13,6 +13,7 @@
 //! | `waiting` | `<instance id>#<contact id>` | `v`, `leg` (absent: a tombstone) |
 //! | `closing` | `<instance id>#<queue id>#<interval start, epoch s>` | `instance_id`, `queue_id`, `interval_start` (N) |
 //! | `queue#<instance id>#<queue id>` | `name` | `name` (S), `stamp_ms` (N), `stamp_id` (S) |
+//! | `qname#<instance id>#<queue name>` | `id` | `queue_id` (S), `stamp_ms`, `stamp_id`: the reverse, for reconciling report rows |
 //! | `progress` | `progress` | `t_ms` (N): the newest input time processed |
 //!
 //! Conditions: a leg is written only over the version it was read at; a filed copy only over an
@@ -449,11 +450,38 @@ impl ContactStore for DynamoContactStore {
         Ok(names)
     }
 
+    async fn queue_ids_by_name(&self, instance_id: &str, names: &[String]) -> Result<Vec<(String, String)>, PortError> {
+        let keys = names
+            .iter()
+            .map(|name| Self::key(format!("qname#{instance_id}#{name}"), "id"))
+            .collect();
+        let mut ids = Vec::new();
+        for item in self.batch_get(keys, "queue ids").await? {
+            if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(queue_id))) =
+                (item.get(PK), item.get("queue_id"))
+            {
+                if let Some(name) = pk.strip_prefix(&format!("qname#{instance_id}#")) {
+                    ids.push((name.to_owned(), queue_id.clone()));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
-        for (instance, queue, fact) in names.entries() {
-            let pk = format!("queue#{instance}#{queue}");
-            let mut item = Self::key(pk.clone(), "name");
-            item.insert("name".into(), s(&fact.value));
+        let named = names.entries().flat_map(|(instance, queue, fact)| {
+            let by_id = (format!("queue#{instance}#{queue}"), "name", "name", fact.value.clone());
+            let by_name = (
+                format!("qname#{instance}#{}", fact.value),
+                "id",
+                "queue_id",
+                queue.to_owned(),
+            );
+            [(by_id, fact), (by_name, fact)]
+        });
+        for ((pk, sk, attribute, value), fact) in named {
+            let mut item = Self::key(pk.clone(), sk);
+            item.insert(attribute.into(), s(value));
             item.insert("stamp_ms".into(), n(fact.stamp.time.timestamp_millis()));
             item.insert("stamp_id".into(), s(&fact.stamp.id));
             item.insert(EXPIRES_AT.into(), self.expires_at());

@@ -23,11 +23,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use connect_wfm_core::contact::store::{ContactStore, Filing, LegWrite, StoredLeg};
 use connect_wfm_core::contact::{
-    ContactInput, INTERVAL_MINUTES, IntervalKey, Leg, LegKey, QueueNames, StreamSettings, decode_contact_input,
-    stream_queue_interval,
+    ContactInput, INTERVAL_MINUTES, IntervalKey, Leg, LegKey, QueueNames, Reconciliation, StreamSettings,
+    decode_contact_input, reconcile, stream_queue_interval,
 };
 use connect_wfm_core::feed::{self, RejectRecord};
 use connect_wfm_core::ports::{FeedSink, PortError};
+use connect_wfm_core::report::QueueInterval;
 use futures_util::StreamExt as _;
 
 use crate::input::{Envelope, KinesisBatch, SqsBatch, read_kinesis, read_sqs};
@@ -381,7 +382,7 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
         return;
     }
     if learned.entries().next().is_some() {
-        if let Err(e) = store.learn_queue_names(&learned).await {
+        if let Err(e) = learn_names(store, &learned).await {
             tracing::error!(error = %e, "could not store queue names");
             failures.fail(with_names, &e);
         }
@@ -549,6 +550,26 @@ async fn store_and_file<S: ContactStore>(
     ))
 }
 
+/// Stores the names learned that differ from the stored ones (names rarely change: one read
+/// instead of a write per queue and batch).
+async fn learn_names<S: ContactStore>(store: &S, learned: &QueueNames) -> Result<(), PortError> {
+    let queues: Vec<(String, String)> = learned
+        .entries()
+        .map(|(instance, queue, _)| (instance.to_owned(), queue.to_owned()))
+        .collect();
+    let stored = store.queue_names(&queues).await?;
+    let mut changed = QueueNames::default();
+    for (instance, queue, fact) in learned.entries() {
+        if stored.name(instance, queue) != Some(fact.value.as_str()) {
+            changed.learn_by_id(instance, queue, fact.clone());
+        }
+    }
+    if changed.entries().next().is_some() {
+        store.learn_queue_names(&changed).await?;
+    }
+    Ok(())
+}
+
 /// The queue names of these intervals' queues: stored ones, and those learned in this batch.
 async fn load_names<S: ContactStore>(
     store: &S,
@@ -639,4 +660,83 @@ fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
         }
     }
     hash
+}
+
+/// Compares report-basis `queue_interval` records (Connect's queue report, as the
+/// historical-reports function makes them) with the stream-basis records of the same instance,
+/// queue and interval, computed now from the stored legs; logs one line per record that has a
+/// stream record (`queue_interval reconciliation ... field report=.. stream=..;` or `agrees`,
+/// WARN when they differ) and returns the comparisons. A row whose queue name was never learned
+/// from a CTR, or that has no stream record, is skipped. The instance of a row is its alias,
+/// mapped to an id by the mapping's `instances` (else taken as the id).
+pub async fn reconcile_reports<S: ContactStore>(
+    reports: &[QueueInterval],
+    store: &S,
+    settings: &Settings,
+    clock: DateTime<Utc>,
+) -> Result<Vec<Reconciliation>, PortError> {
+    let mut by_instance: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let instance_id = |alias: &str| {
+        settings
+            .stream
+            .instances
+            .get(alias)
+            .cloned()
+            .unwrap_or_else(|| alias.to_owned())
+    };
+    for row in reports {
+        by_instance
+            .entry(instance_id(&row.instance))
+            .or_default()
+            .insert(row.queue.clone());
+    }
+    let mut ids: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (instance, names) in by_instance {
+        let names: Vec<String> = names.into_iter().collect();
+        for (name, queue_id) in store.queue_ids_by_name(&instance, &names).await? {
+            ids.insert((instance.clone(), name), queue_id);
+        }
+    }
+    let keys: Vec<IntervalKey> = reports
+        .iter()
+        .filter_map(|row| {
+            let instance_id = instance_id(&row.instance);
+            let queue_id = ids.get(&(instance_id.clone(), row.queue.clone()))?.clone();
+            Some(IntervalKey {
+                instance_id,
+                queue_id,
+                interval_start: row.interval_start,
+            })
+        })
+        .collect();
+    let names = load_names(store, &keys, &QueueNames::default()).await?;
+    let mut out = Vec::new();
+    for row in reports {
+        let instance_id = instance_id(&row.instance);
+        let Some(queue_id) = ids.get(&(instance_id.clone(), row.queue.clone())) else {
+            continue;
+        };
+        let key = IntervalKey {
+            instance_id,
+            queue_id: queue_id.clone(),
+            interval_start: row.interval_start,
+        };
+        let filed = store.interval_legs(&key).await?;
+        let Some(stream) = stream_queue_interval(&key, &filed.legs, &names, &settings.stream, clock) else {
+            continue;
+        };
+        match reconcile(row, &stream) {
+            Ok(reconciliation) => {
+                let differences = reconciliation.differences().count();
+                if differences == 0 {
+                    tracing::info!(line = %reconciliation, "queue_interval reconciliation");
+                } else {
+                    tracing::warn!(line = %reconciliation, differences, "queue_interval reconciliation");
+                }
+                out.push(reconciliation);
+            }
+            Err(e) => tracing::warn!(queue_id = %key.queue_id, error = %e, "report row and stream record do not match"),
+        }
+    }
+    Ok(out)
 }

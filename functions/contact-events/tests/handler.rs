@@ -333,6 +333,9 @@ impl ContactStore for RacingStore {
     async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
         self.inner.queue_names(queues).await
     }
+    async fn queue_ids_by_name(&self, instance_id: &str, names: &[String]) -> Result<Vec<(String, String)>, PortError> {
+        self.inner.queue_ids_by_name(instance_id, names).await
+    }
     async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
         self.inner.learn_queue_names(names).await
     }
@@ -394,4 +397,77 @@ async fn a_racing_writer_and_a_transient_failure_lose_nothing_and_count_nothing_
         (&records[0].1["contacts_received"], &records[0].1["handled"]),
         (&json!(1), &json!(1))
     );
+}
+
+#[tokio::test]
+async fn the_queue_report_reconciles_with_the_stored_stream_basis() {
+    use connect_wfm_core::report::{IntervalRecord, ReportMapping, ReportReader, ReportSource};
+    let spec = SliceSpec {
+        seed: 2,
+        intervals: 4,
+        contacts: 80,
+        ..SliceSpec::default()
+    };
+    let slice = simulate(&spec);
+    let settings = Settings {
+        stream: connect_wfm_core::contact::StreamSettings {
+            service_level_thresholds: spec.thresholds.clone(),
+            instances: [(spec.instance_alias.clone(), spec.instance_id.clone())].into(),
+            ..Default::default()
+        },
+    };
+    let store = MemoryContactStore::default();
+    let sink = MemoryFeedSink::default();
+    let events: Vec<&str> = slice.events.iter().map(String::as_str).collect();
+    let ctrs: Vec<&str> = slice.records.iter().map(String::as_str).collect();
+    for batch in events.chunks(10) {
+        handle_sqs(&sqs(batch), &store, &sink, &settings, Clock::NewestInput, Utc::now()).await;
+    }
+    for (i, batch) in ctrs.chunks(10).enumerate() {
+        handle_kinesis(
+            &kinesis(batch, i * 10),
+            &store,
+            &sink,
+            &settings,
+            Clock::NewestInput,
+            Utc::now(),
+        )
+        .await;
+    }
+    let source = ReportSource::new("amazon-connect-reports", slice.report_key.clone());
+    let rows: Vec<_> = ReportReader::new(
+        slice.report_csv.as_bytes(),
+        source,
+        None,
+        None,
+        &ReportMapping::default(),
+    )
+    .unwrap()
+    .map(|r| match r.unwrap() {
+        IntervalRecord::Queue(q) => q,
+        other => panic!("not a queue record: {other:?}"),
+    })
+    .collect();
+    let clock = store.progress().await.unwrap().unwrap();
+    let reconciliations = connect_wfm_contact_events::reconcile_reports(&rows, &store, &settings, clock)
+        .await
+        .unwrap();
+    let active = rows.iter().filter(|r| r.active).count();
+    assert!(
+        reconciliations.len() >= active && active >= 5,
+        "{} of {active}",
+        reconciliations.len()
+    );
+    for r in &reconciliations {
+        assert!(r.agrees(), "{r}");
+    }
+
+    // A report row that says otherwise is a difference, named by field.
+    let mut wrong = rows.iter().find(|r| r.active).unwrap().clone();
+    wrong.handled = wrong.handled.map(|h| h + 1);
+    let drift = connect_wfm_contact_events::reconcile_reports(&[wrong], &store, &settings, clock)
+        .await
+        .unwrap();
+    assert_eq!(drift.len(), 1);
+    assert!(drift[0].differences().any(|d| d.field == "handled"), "{}", drift[0]);
 }

@@ -103,6 +103,14 @@ pub trait ContactStore: Send + Sync {
     /// The stored names of these (instance id, queue id) pairs.
     fn queue_names(&self, queues: &[(String, String)]) -> impl Future<Output = Result<QueueNames, PortError>> + Send;
 
+    /// The queue ids of these queue names of one instance (names never learned are left out):
+    /// what a report row, which names its queue only, is reconciled by.
+    fn queue_ids_by_name(
+        &self,
+        instance_id: &str,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, PortError>> + Send;
+
     /// Stores names learned (each kept only if newer than the stored one).
     fn learn_queue_names(&self, names: &QueueNames) -> impl Future<Output = Result<(), PortError>> + Send;
 
@@ -333,6 +341,16 @@ impl ContactStore for MemoryContactStore {
             }
         }
         Ok(names)
+    }
+
+    async fn queue_ids_by_name(&self, instance_id: &str, names: &[String]) -> Result<Vec<(String, String)>, PortError> {
+        let inner = self.lock();
+        Ok(inner
+            .names
+            .entries()
+            .filter(|(instance, _, fact)| *instance == instance_id && names.contains(&fact.value))
+            .map(|(_, queue, fact)| (fact.value.clone(), queue.to_owned()))
+            .collect())
     }
 
     async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
