@@ -419,3 +419,44 @@ async fn request_count_with_full_batches() {
     );
     assert!(requests > 0);
 }
+
+#[tokio::test]
+async fn a_stored_leg_that_cannot_be_read_starts_again_instead_of_failing_the_batch() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = stack().await;
+    let settings = Settings::default();
+    let clock: DateTime<Utc> = "2026-11-20T10:20:00Z".parse().unwrap();
+    stack
+        .store
+        .client
+        .put_item()
+        .table_name(&stack.store.table)
+        .item("pk", AttributeValue::S("leg#e2e-latency#broken".into()))
+        .item("sk", AttributeValue::S("leg".into()))
+        .item("v", AttributeValue::N("3".into()))
+        .item("leg", AttributeValue::S("{not json".into()))
+        .send()
+        .await
+        .unwrap();
+    let body = event("broken", "QUEUED", "2026-11-20T10:01:05.000Z", json!({}));
+    let other = event("fine", "QUEUED", "2026-11-20T10:01:05.000Z", json!({}));
+    let outcome = handle_sqs(
+        &sqs(&[&body, &other], 0),
+        &stack.store,
+        &stack.sink,
+        &settings,
+        Clock::At(clock),
+        clock,
+    )
+    .await;
+    assert!(outcome.response.batch_item_failures.is_empty(), "{:?}", outcome.stats);
+    let key = |contact: &str| connect_wfm_core::contact::LegKey {
+        instance_id: "e2e-latency".into(),
+        contact_id: contact.into(),
+    };
+    let legs = stack.store.load_legs(&[key("broken"), key("fine")]).await.unwrap();
+    assert_eq!(legs.len(), 2);
+    let broken = legs.iter().find(|l| l.leg.contact_id == "broken").unwrap();
+    assert_eq!(broken.version, 4);
+    assert!(broken.leg.enqueued_at().is_some());
+}

@@ -313,13 +313,32 @@ impl ContactStore for DynamoContactStore {
         items
             .iter()
             .map(|item| {
-                let leg = self
-                    .leg_of(item)?
-                    .ok_or_else(|| self.unreadable(item, "leg", "attribute `leg` missing"))?;
-                Ok(StoredLeg {
-                    leg,
-                    version: self.version_of(item)?,
-                })
+                let version = self.version_of(item)?;
+                let leg = match self.leg_of(item) {
+                    Ok(Some(leg)) => leg,
+                    // A leg that cannot be read starts again from this batch's inputs (its
+                    // version kept, so the write replaces it) rather than failing every
+                    // input of the batch.
+                    result => {
+                        let key = match item.get(PK) {
+                            Some(AttributeValue::S(pk)) => pk
+                                .strip_prefix("leg#")
+                                .and_then(|rest| rest.split_once('#'))
+                                .map(|(instance_id, contact_id)| LegKey {
+                                    instance_id: instance_id.to_owned(),
+                                    contact_id: contact_id.to_owned(),
+                                }),
+                            _ => None,
+                        };
+                        let Some(key) = key else {
+                            return Err(self.unreadable(item, "leg", "key is not leg#<instance>#<contact>"));
+                        };
+                        let reason = result.err().map_or_else(|| "attribute `leg` missing".to_owned(), |e| e.to_string());
+                        tracing::error!(table = %self.table, contact_id = %key.contact_id, %reason, "stored leg cannot be read; it starts again from the new inputs");
+                        Leg::new(key)
+                    }
+                };
+                Ok(StoredLeg { leg, version })
             })
             .collect()
     }

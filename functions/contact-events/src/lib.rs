@@ -4,6 +4,8 @@
 //! the CLI and the tests all run the same code; [`close_intervals`] is the scheduled sweep's
 //! call that writes intervals once they have ended.
 
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "aws")]
 mod config;
 mod handler;

@@ -2,6 +2,8 @@
 //! of its event sources (the contact-event queue and the CTR stream), told apart by the
 //! records' `eventSource`.
 
+#![forbid(unsafe_code)]
+
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
 use connect_wfm_aws::{DynamoContactStore, S3FeedSink};
