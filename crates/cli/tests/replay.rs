@@ -222,8 +222,8 @@ fn intervals_after_replay_are_the_same_whatever_the_input_order() {
     let ctr_file = write_lines(&dir, "ctrs.jsonl", &ctrs.iter().rev().copied().collect::<Vec<_>>());
     let first = write_lines(&dir, "first.jsonl", first);
     let second = write_lines(&dir, "second.jsonl", second);
-    replay_contacts(&shuffled, &[&ctr_file, "events/kinesis-contact-records.json"]);
-    replay_contacts(&shuffled, &[&second, "events/sqs-contact-events.json"]);
+    replay_contacts(&shuffled, &[&ctr_file, "events/contact-records-kinesis.json"]);
+    replay_contacts(&shuffled, &[&second, "events/contact-events-sqs.json"]);
     replay_contacts(&shuffled, &[&first]);
     assert_eq!(intervals(&shuffled), expected);
 

@@ -3,8 +3,8 @@
 //! at interval ends, repeated events, stale CTR copies) as
 //! - `events/contact-events-slice.jsonl` (EventBridge contact events, JSON Lines, as emitted),
 //! - `events/contact-records-slice.jsonl` (the CTRs, JSON Lines),
-//! - `events/sqs-contact-events.json` (the first ten events as the SQS Lambda event the
-//!   function gets) and `events/kinesis-contact-records.json` (the first five CTRs as a Kinesis
+//! - `events/contact-events-sqs.json` (the first ten events as the SQS Lambda event the
+//!   function gets) and `events/contact-records-kinesis.json` (the first five CTRs as a Kinesis
 //!   Lambda event).
 //!
 //! Run from the repository root: `cargo run -p connect-wfm-core --features sim --example contact_slice`.
@@ -42,7 +42,7 @@ fn main() -> std::io::Result<()> {
         })
         .collect();
     let sqs = serde_json::to_string_pretty(&json!({ "Records": messages }))?;
-    std::fs::write("events/sqs-contact-events.json", sqs + "\n")?;
+    std::fs::write("events/contact-events-sqs.json", sqs + "\n")?;
     let records: Vec<_> = slice
         .records
         .iter()
@@ -63,7 +63,7 @@ fn main() -> std::io::Result<()> {
         })
         .collect();
     let kinesis = serde_json::to_string_pretty(&json!({ "Records": records }))?;
-    std::fs::write("events/kinesis-contact-records.json", kinesis + "\n")?;
+    std::fs::write("events/contact-records-kinesis.json", kinesis + "\n")?;
     eprintln!(
         "{} events, {} contact records, {} contacts",
         slice.events.len(),
