@@ -259,15 +259,15 @@ impl DynamoContactStore {
         }
     }
 
-    /// Files one copy (or tombstone) unless a newer or equal version is there; true when it
-    /// was written.
+    /// Files one copy (or tombstone) unless a newer or equal version is there; whether it was
+    /// written, and whether it replaced a live copy.
     async fn put_copy(
         &self,
         pk: String,
         sk: String,
         stored: &StoredLeg,
         leg_json: Option<&str>,
-    ) -> Result<bool, PortError> {
+    ) -> Result<(bool, bool), PortError> {
         let mut item = Self::key(pk.clone(), sk);
         item.insert("v".into(), n(stored.version));
         item.insert(EXPIRES_AT.into(), self.expires_at());
@@ -281,11 +281,12 @@ impl DynamoContactStore {
             .set_item(Some(item))
             .condition_expression(NEWER_VERSION)
             .expression_attribute_values(":v", n(stored.version))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
         {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Ok(output) => Ok((true, output.attributes.is_some_and(|old| old.contains_key("leg")))),
+            Err(e) if is_conditional_failure(&e) => Ok((false, false)),
             Err(e) => Err(port_error(format!("file leg under {pk} in table {}", self.table), &e)),
         }
     }
@@ -367,14 +368,19 @@ impl ContactStore for DynamoContactStore {
         }
     }
 
-    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<(), PortError> {
+    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
         let json =
             serde_json::to_string(&stored.leg).map_err(|e| PortError::new("encode leg", e.to_string(), false))?;
         let sk = format!("c#{}", stored.leg.contact_id);
+        let mut vacated = Vec::new();
         for (keys, leg) in [(&filing.intervals, Some(json.as_str())), (&filing.left, None)] {
             for key in keys {
-                if self.put_copy(interval_pk(key), sk.clone(), stored, leg).await? {
+                let (written, replaced_live) = self.put_copy(interval_pk(key), sk.clone(), stored, leg).await?;
+                if written {
                     self.bump_revision(key).await?;
+                }
+                if leg.is_none() && replaced_live {
+                    vacated.push(key.clone());
                 }
             }
         }
@@ -383,7 +389,7 @@ impl ContactStore for DynamoContactStore {
             let id = format!("{}#{}", stored.leg.instance_id, stored.leg.contact_id);
             self.put_copy("waiting".into(), id, stored, leg).await?;
         }
-        Ok(())
+        Ok(vacated)
     }
 
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {

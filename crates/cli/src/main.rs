@@ -364,7 +364,9 @@ async fn replay(
     // What the scheduled sweep does in AWS, at the replay's clock: intervals that have ended
     // by the newest event time get their backlog, queues with only waiting contacts a record.
     if let Some(clock) = contacts.store.progress().await.map_err(|e| e.to_string())? {
-        match connect_wfm_contact_events::close_intervals(&contacts.store, &sink, &contact_settings, clock).await {
+        match connect_wfm_contact_events::close_intervals_since(&contacts.store, &sink, &contact_settings, None, clock)
+            .await
+        {
             Ok(closed) => {
                 if closed.written > 0 {
                     eprintln!(

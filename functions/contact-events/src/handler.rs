@@ -24,7 +24,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use connect_wfm_core::contact::store::{ContactStore, Filing, LegWrite, StoredLeg};
 use connect_wfm_core::contact::{
     ContactInput, INTERVAL_MINUTES, IntervalKey, Leg, LegKey, QueueNames, Reconciliation, StreamSettings,
-    decode_contact_input, reconcile, stream_queue_interval,
+    decode_contact_input, reconcile, retracted_stream_queue_interval, stream_queue_interval,
 };
 use connect_wfm_core::feed::{self, RejectRecord};
 use connect_wfm_core::ports::{FeedSink, PortError};
@@ -169,14 +169,27 @@ pub struct CloseOutcome {
 }
 
 /// Closes the intervals that have ended by `clock`: files every waiting leg under the
-/// intervals whose end it waited through (so a queue with only waiting contacts gets its
-/// backlog record), then writes every interval of the closing set that has ended, with its
-/// backlog, and takes it out of the set. The scheduled sweep calls this every minute;
-/// idempotent (a repeated run writes the same objects again, nothing else).
+/// intervals whose end it waited through within the last [`CLOSE_WINDOW`] (so a queue with only
+/// waiting contacts gets its backlog record), then writes every interval of the closing set that
+/// has ended, with its backlog, and takes it out of the set. The scheduled sweep calls this
+/// every minute; idempotent (a repeated run writes the same objects again, nothing else).
 pub async fn close_intervals<S: ContactStore, F: FeedSink>(
     store: &S,
     sink: &F,
     settings: &Settings,
+    clock: DateTime<Utc>,
+) -> Result<CloseOutcome, PortError> {
+    close_intervals_since(store, sink, settings, Some(clock - CLOSE_WINDOW), clock).await
+}
+
+/// [`close_intervals`] for the interval ends after `since` (`None`: every end a waiting leg
+/// waited through): what a run that jumps over many interval ends at once needs, such as
+/// `connect-wfm replay` at the newest event time.
+pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
+    store: &S,
+    sink: &F,
+    settings: &Settings,
+    since: Option<DateTime<Utc>>,
     clock: DateTime<Utc>,
 ) -> Result<CloseOutcome, PortError> {
     let mut outcome = CloseOutcome::default();
@@ -190,7 +203,7 @@ pub async fn close_intervals<S: ContactStore, F: FeedSink>(
             .leg
             .intervals(clock)
             .into_iter()
-            .filter(|k| k.end() <= clock && k.end() > clock - CLOSE_WINDOW)
+            .filter(|k| k.end() <= clock && since.is_none_or(|since| k.end() > since))
             .collect();
         if intervals.is_empty() {
             continue;
@@ -509,9 +522,9 @@ async fn store_and_file<S: ContactStore>(
         // Where the stored leg was filed: judged a little ahead of the clock, so that a racing
         // writer whose clock runs ahead never leaves a copy of this older version behind.
         let ahead = clock + TimeDelta::minutes(INTERVAL_MINUTES.into());
-        let (before, before_now) = match &stored {
-            Some(s) => (s.leg.intervals(ahead), s.leg.intervals(clock)),
-            None => (Vec::new(), Vec::new()),
+        let before = match &stored {
+            Some(s) => s.leg.intervals(ahead),
+            None => Vec::new(),
         };
         let changed = leg.merge(patch);
         let now_stored = match (changed, expected) {
@@ -526,17 +539,22 @@ async fn store_and_file<S: ContactStore>(
             },
         };
         let after = now_stored.leg.intervals(clock);
-        let left: Vec<IntervalKey> = before.into_iter().filter(|k| !after.contains(k)).collect();
+        // Left: where the stored version counted and this one does not, both judged at the
+        // same clock ahead. (Judging this version at the clock only would tombstone the
+        // intervals it will wait through as they end, and a tombstone of this version there
+        // would keep its copy out when the sweep files it.)
+        let after_ahead = now_stored.leg.intervals(ahead);
+        let left: Vec<IntervalKey> = before.into_iter().filter(|k| !after_ahead.contains(k)).collect();
         let filing = Filing {
             intervals: after.clone(),
             left: left.clone(),
             waiting: is_waiting(&now_stored.leg),
             was_waiting: stored.as_ref().is_some_and(|s| is_waiting(&s.leg)),
         };
-        store.file_leg(&now_stored, &filing).await?;
+        // The intervals the leg left where it had been filed: their records change too.
+        let vacated = store.file_leg(&now_stored, &filing).await?;
         let mut intervals = after;
-        // Left intervals judged ahead of the clock only never had a record of this leg.
-        intervals.extend(left.into_iter().filter(|k| before_now.contains(k)));
+        intervals.extend(vacated);
         return Ok(Filed {
             changed,
             conflicts,
@@ -591,8 +609,10 @@ async fn load_names<S: ContactStore>(
 
 /// Computes the record of `key` from the legs filed there and writes it over its feed object;
 /// again while other writers file legs there meanwhile (so the last object written holds every
-/// leg filed before it). True when a record was written; false when the queue has no record
-/// there (any more): the object last written stays, as the sink cannot remove objects.
+/// leg filed before it). Every key given here had, or has, a leg filed there: when none is left
+/// the retraction ([`retracted_stream_queue_interval`]) overwrites the object written before,
+/// which would otherwise stand (the sink cannot remove objects). True when an active record was
+/// written.
 async fn write_record<S: ContactStore, F: FeedSink>(
     key: &IntervalKey,
     store: &S,
@@ -604,12 +624,18 @@ async fn write_record<S: ContactStore, F: FeedSink>(
     let mut written = false;
     for _ in 0..RECORD_ATTEMPTS {
         let filed = store.interval_legs(key).await?;
-        let Some(record) = stream_queue_interval(key, &filed.legs, names, &settings.stream, clock) else {
-            tracing::debug!(queue_id = %key.queue_id, interval_start = %key.interval_start, "no record for this interval");
-            return Ok(written);
+        let record = match stream_queue_interval(key, &filed.legs, names, &settings.stream, clock) {
+            Some(record) => {
+                written = true;
+                record
+            }
+            None => {
+                tracing::info!(queue_id = %key.queue_id, interval_start = %key.interval_start, "interval has no contacts any more; its record is retracted");
+                written = false;
+                retracted_stream_queue_interval(key, names, &settings.stream, clock)
+            }
         };
         sink.put(&record.feed_key(), feed::to_json_lines(&[record])).await?;
-        written = true;
         if store.interval_revision(key).await? == filed.revision {
             break;
         }

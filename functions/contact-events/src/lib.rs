@@ -15,6 +15,6 @@ mod input;
 pub use config::{Config, vars};
 pub use handler::{
     BatchStats, CLOSE_WINDOW, Clock, CloseOutcome, FUNCTION, KinesisOutcome, Settings, SqsOutcome, close_intervals,
-    handle_kinesis, handle_sqs, reconcile_reports,
+    close_intervals_since, handle_kinesis, handle_sqs, reconcile_reports,
 };
 pub use input::{Envelope, KinesisBatch, SqsBatch, read_kinesis, read_sqs};

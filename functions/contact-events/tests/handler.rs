@@ -133,7 +133,9 @@ async fn the_slice_in_any_batching_order_and_duplication_gives_the_records_of_th
             seq += ctrs.len();
         }
         let clock = store.progress().await.unwrap().unwrap();
-        close_intervals(&store, &sink, &settings, clock).await.unwrap();
+        connect_wfm_contact_events::close_intervals_since(&store, &sink, &settings, None, clock)
+            .await
+            .unwrap();
         assert_eq!(stream_objects(&sink), expected, "seed {seed}");
     }
 }
@@ -318,7 +320,7 @@ impl ContactStore for RacingStore {
         }
         self.inner.store_leg(leg, expected).await
     }
-    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<(), PortError> {
+    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
         self.inner.file_leg(stored, filing).await
     }
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {

@@ -289,6 +289,31 @@ pub fn stream_queue_interval<'a>(
     settings: &StreamSettings,
     clock: DateTime<Utc>,
 ) -> Option<StreamQueueInterval> {
+    compute(key, legs, names, settings, clock, false)
+}
+
+/// What overwrites the object of a queue and interval that had a record and has none any more
+/// (its only legs moved to another interval, or a contact seen waiting at the interval's end
+/// turned out to have left before it): the record of no legs, every count 0, `active` false,
+/// `as_of` null. Feed objects are overwritten, never removed, so without it the last record
+/// written would stand. A stream-basis record with `active` false is always such a retraction.
+pub fn retracted_stream_queue_interval(
+    key: &IntervalKey,
+    names: &QueueNames,
+    settings: &StreamSettings,
+    clock: DateTime<Utc>,
+) -> StreamQueueInterval {
+    compute(key, std::iter::empty(), names, settings, clock, true).expect("an empty record is always made")
+}
+
+fn compute<'a>(
+    key: &IntervalKey,
+    legs: impl IntoIterator<Item = &'a Leg>,
+    names: &QueueNames,
+    settings: &StreamSettings,
+    clock: DateTime<Utc>,
+    empty_too: bool,
+) -> Option<StreamQueueInterval> {
     let end = key.end();
     let ended = end <= clock;
     let mut pegged = Vec::new();
@@ -313,7 +338,7 @@ pub fn stream_queue_interval<'a>(
             waiting.push(leg);
         }
     }
-    if pegged.is_empty() && waiting.is_empty() {
+    if pegged.is_empty() && waiting.is_empty() && !empty_too {
         return None;
     }
 
@@ -983,6 +1008,33 @@ mod tests {
         ] {
             assert_eq!(json[field], serde_json::Value::Null, "{field}");
         }
+    }
+
+    #[test]
+    fn a_retraction_has_every_count_zero_and_is_inactive() {
+        let key = IntervalKey {
+            instance_id: "inst-1".into(),
+            queue_id: "q1".into(),
+            interval_start: t("10:00:00"),
+        };
+        let record =
+            retracted_stream_queue_interval(&key, &QueueNames::default(), &StreamSettings::default(), t("10:20:00"));
+        assert!(!record.active);
+        assert_eq!(
+            (
+                record.contacts_received,
+                record.handled,
+                record.abandoned,
+                record.backlog,
+                record.talk_time_s
+            ),
+            (Some(0), Some(0), Some(0), Some(0), Some(0))
+        );
+        assert_eq!((record.as_of, record.service_level_pct), (None, None));
+        assert_eq!(
+            record.feed_key(),
+            "queue_interval/2026-11-20/stream/inst-1/q1/1000.json"
+        );
     }
 
     #[test]

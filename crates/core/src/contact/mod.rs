@@ -33,7 +33,8 @@ pub use event::{
 };
 pub use interval::{
     DEFAULT_THRESHOLDS, INTERVAL_MINUTES, IntervalKey, StreamQueueInterval, StreamSettings, StreamSource,
-    interval_start, stream_feed_key, stream_queue_interval, stream_queue_intervals, stream_queue_intervals_for,
+    interval_start, retracted_stream_queue_interval, stream_feed_key, stream_queue_interval, stream_queue_intervals,
+    stream_queue_intervals_for,
 };
 pub use leg::{
     Changes, ContactInput, CtrFacts, EventFacts, Fact, Leg, LegBook, LegKey, LegOutcome, QueueNames, SUCCESSOR_METHODS,

@@ -88,8 +88,14 @@ pub trait ContactStore: Send + Sync {
 
     /// Files a copy of `stored` under each of `filing.intervals` and in the waiting set (or a
     /// tombstone under `filing.left` and out of the waiting set), each only where no newer
-    /// version is filed, and bumps the revision of every interval named.
-    fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// version is filed, and bumps the revision of every interval it changed. Returns the
+    /// intervals of `filing.left` where a copy of the leg was replaced by the tombstone (their
+    /// records change; elsewhere the leg had never been filed).
+    fn file_leg(
+        &self,
+        stored: &StoredLeg,
+        filing: &Filing,
+    ) -> impl Future<Output = Result<Vec<IntervalKey>, PortError>> + Send;
 
     /// The legs filed under `key`, with its revision.
     fn interval_legs(&self, key: &IntervalKey) -> impl Future<Output = Result<IntervalLegs, PortError>> + Send;
@@ -172,15 +178,12 @@ struct Inner {
     progress: Option<DateTime<Utc>>,
 }
 
-/// Files `copy` under `slot` unless a copy of the same or a newer version is there; true when
-/// it changed.
-fn file(slot: &mut BTreeMap<String, Copy>, id: &str, copy: Copy) -> bool {
+/// Files `copy` under `slot` unless a copy of the same or a newer version is there; whether it
+/// changed, and the copy it replaced.
+fn file(slot: &mut BTreeMap<String, Copy>, id: &str, copy: Copy) -> (bool, Option<Copy>) {
     match slot.get(id) {
-        Some(existing) if existing.version >= copy.version => false,
-        _ => {
-            slot.insert(id.to_owned(), copy);
-            true
-        }
+        Some(existing) if existing.version >= copy.version => (false, None),
+        _ => (true, slot.insert(id.to_owned(), copy)),
     }
 }
 
@@ -280,18 +283,23 @@ impl ContactStore for MemoryContactStore {
         Ok(LegWrite::Stored { version })
     }
 
-    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<(), PortError> {
+    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
         let mut inner = self.lock();
         let id = &stored.leg.contact_id;
         let copy = |leg: Option<&Leg>| Copy {
             version: stored.version,
             leg: leg.cloned(),
         };
+        let mut vacated = Vec::new();
         for (keys, leg) in [(&filing.intervals, Some(&stored.leg)), (&filing.left, None)] {
             for key in keys {
                 let filed = inner.intervals.entry(key.clone()).or_default();
-                if file(&mut filed.copies, id, copy(leg)) {
+                let (changed, replaced) = file(&mut filed.copies, id, copy(leg));
+                if changed {
                     filed.revision += 1;
+                }
+                if leg.is_none() && replaced.is_some_and(|c| c.leg.is_some()) {
+                    vacated.push(key.clone());
                 }
             }
         }
@@ -299,7 +307,7 @@ impl ContactStore for MemoryContactStore {
             let waiting = filing.waiting.then_some(&stored.leg);
             file(&mut inner.waiting, &waiting_id(&stored.leg.key()), copy(waiting));
         }
-        Ok(())
+        Ok(vacated)
     }
 
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
