@@ -460,3 +460,55 @@ async fn a_stored_leg_that_cannot_be_read_starts_again_instead_of_failing_the_ba
     assert_eq!(broken.version, 4);
     assert!(broken.leg.enqueued_at().is_some());
 }
+
+#[tokio::test]
+async fn a_late_event_retracts_a_waiting_only_record_it_disproves() {
+    let stack = stack().await;
+    let settings = Settings::default();
+    let at = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+    // Queued at 10:01:05; the sweep at 10:15:30 sees it waiting at 10:15.
+    let queued = event("late", "QUEUED", "2026-11-20T10:01:05.000Z", json!({}));
+    let clock = at("2026-11-20T10:02:00Z");
+    handle_sqs(
+        &sqs(&[&queued], 0),
+        &stack.store,
+        &stack.sink,
+        &settings,
+        Clock::At(clock),
+        clock,
+    )
+    .await;
+    let closed = close_intervals(&stack.store, &stack.sink, &settings, at("2026-11-20T10:15:30Z"))
+        .await
+        .unwrap();
+    assert_eq!(closed.written, 1);
+    let key = "wfm/queue_interval/2026-11-20/stream/e2e-latency/q1/1000.json";
+    let record: Value = serde_json::from_slice(&support::get_object(&stack.s3, &stack.bucket, key).await).unwrap();
+    assert_eq!((&record["backlog"], &record["active"]), (&json!(1), &json!(true)));
+
+    // Its CONNECTED_TO_AGENT event of 10:14:50 arrives late: it was not waiting at 10:15 after
+    // all, and the 10:00 interval has no contact left: the record is retracted.
+    let agent = json!({ "agentInfo": { "agentArn": format!("{INSTANCE}/agent/a"), "connectedToAgentTimestamp": "2026-11-20T10:14:50.000Z" } });
+    let connected = event("late", "CONNECTED_TO_AGENT", "2026-11-20T10:14:50.000Z", agent);
+    let clock = at("2026-11-20T10:16:00Z");
+    let outcome = handle_sqs(
+        &sqs(&[&connected], 1),
+        &stack.store,
+        &stack.sink,
+        &settings,
+        Clock::At(clock),
+        clock,
+    )
+    .await;
+    assert!(outcome.response.batch_item_failures.is_empty());
+    let record: Value = serde_json::from_slice(&support::get_object(&stack.s3, &stack.bucket, key).await).unwrap();
+    assert_eq!(
+        (
+            &record["active"],
+            &record["backlog"],
+            &record["contacts_received"],
+            &record["as_of"]
+        ),
+        (&json!(false), &json!(0), &json!(0), &Value::Null)
+    );
+}
