@@ -30,6 +30,8 @@ fn agent(n: usize) -> AgentState {
         contact: None,
         watermark: Watermark::new(at("2026-03-01T08:00:00.250Z"), format!("ev-{n}")),
         last_seen: at("2026-03-01T08:02:00.250Z"),
+        silent_since: None,
+        last_silence: None,
     }
 }
 

@@ -19,6 +19,14 @@
 //! | `wm_ids` | L of S | watermark: the EventIds seen at that instant |
 //! | `wm_n` | N | number of `wm_ids` (the commit condition compares it) |
 //! | `last_seen` | S | latest EventTimestamp of any event, RFC 3339 UTC |
+//! | `silent_since` | S | while the agent is `UNKNOWN`: when the silence began (absent otherwise) |
+//! | `last_silence` | S | `silent_since` of the last silence the agent recovered from (absent if none) |
+//! | `active_instance` | S | the instance id while the state is not `LOGOUT`, absent otherwise: partition key of the sparse `active_by_instance` index the sweep queries |
+//!
+//! The same table holds one more item, key [`PROGRESS_KEY`]: per Connect instance, the newest
+//! event time processed (`progress_<instance id>`, N, epoch ms) and, while the sweep reports
+//! the instance silent, its silence (`silence_<instance id>`, M: `since_ms`, `last_ms`,
+//! `agents`). It has no `agent_id`: readers of agent items skip it by key.
 //!
 //! Timestamps are written with exactly three fractional digits (more only when the instant
 //! carries sub-millisecond precision), so they read back to the same instant.
@@ -61,6 +69,16 @@ const WM_IDS: &str = "wm_ids";
 pub const WM_N: &str = "wm_n";
 /// Latest EventTimestamp of any event (projected into the `by_login` index).
 pub const LAST_SEEN: &str = "last_seen";
+/// While the agent is `UNKNOWN`: when the silence began (compared by the commit condition).
+pub const SILENT_SINCE: &str = "silent_since";
+const LAST_SILENCE: &str = "last_silence";
+/// The instance id of an agent that is not logged out: partition key of the sparse
+/// `active_by_instance` index.
+pub const ACTIVE_INSTANCE: &str = "active_instance";
+/// The WFM state whose agents leave the `active_by_instance` index.
+pub const LOGGED_OUT_STATE: &str = "LOGOUT";
+/// Key (`agent_arn`) of the item holding every instance's progress and silence.
+pub const PROGRESS_KEY: &str = "#progress";
 
 /// Key attribute of the claim table.
 pub const CLAIM_ID: &str = "claim_id";
@@ -139,6 +157,15 @@ pub fn agent_state_to_item(state: &AgentState) -> Item {
     // An empty string cannot be a key of the `by_login` index: treat it as unknown.
     if let Some(login) = state.agent_login.as_deref().filter(|l| !l.is_empty()) {
         item.insert(AGENT_LOGIN.to_owned(), s(login));
+    }
+    if state.state != LOGGED_OUT_STATE {
+        item.insert(ACTIVE_INSTANCE.to_owned(), s(&state.instance_id));
+    }
+    if let Some(since) = &state.silent_since {
+        item.insert(SILENT_SINCE.to_owned(), s(stored_time(since)));
+    }
+    if let Some(since) = &state.last_silence {
+        item.insert(LAST_SILENCE.to_owned(), s(stored_time(since)));
     }
     if let Some(contact) = &state.contact {
         let mut map = HashMap::from([
@@ -227,9 +254,15 @@ impl<'a> ItemReader<'a> {
     }
 
     fn time(&self, name: &str) -> Result<DateTime<Utc>, ItemError> {
-        let text = self.string(name)?;
+        self.opt_time(name)?.ok_or_else(|| self.error(name, "is missing"))
+    }
+
+    fn opt_time(&self, name: &str) -> Result<Option<DateTime<Utc>>, ItemError> {
+        let Some(text) = self.opt_string(name)? else {
+            return Ok(None);
+        };
         DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
+            .map(|t| Some(t.with_timezone(&Utc)))
             .map_err(|e| self.error(name, format!("is not an RFC 3339 timestamp ({e}): {text}")))
     }
 
@@ -292,6 +325,8 @@ pub fn agent_state_from_item(table: &str, item: &Item) -> Result<AgentState, Ite
         contact,
         watermark,
         last_seen: r.time(LAST_SEEN)?,
+        silent_since: r.opt_time(SILENT_SINCE)?,
+        last_silence: r.opt_time(LAST_SILENCE)?,
     })
 }
 
@@ -324,6 +359,8 @@ mod tests {
                 event_ids: vec!["e1".into(), "e2".into()],
             },
             last_seen: at("2026-01-02T03:04:05.123456Z"),
+            silent_since: None,
+            last_silence: None,
         }
     }
 
@@ -346,6 +383,26 @@ mod tests {
         let item = agent_state_to_item(&bare);
         assert!(!item.contains_key(AGENT_LOGIN) && !item.contains_key(CONTACT));
         assert_eq!(agent_state_from_item("t", &item).unwrap(), bare);
+    }
+
+    #[test]
+    fn silence_round_trips_and_only_logged_in_agents_are_active() {
+        let silent = AgentState {
+            state: "UNKNOWN".into(),
+            silent_since: Some(at("2026-01-02T03:09:05.123Z")),
+            last_silence: Some(at("2026-01-01T00:05:00Z")),
+            ..sample()
+        };
+        let item = agent_state_to_item(&silent);
+        assert_eq!(item[SILENT_SINCE], AttributeValue::S("2026-01-02T03:09:05.123Z".into()));
+        assert_eq!(item[ACTIVE_INSTANCE], AttributeValue::S("i-1".into()));
+        assert_eq!(agent_state_from_item("t", &item).unwrap(), silent);
+        let out = AgentState {
+            state: LOGGED_OUT_STATE.into(),
+            ..sample()
+        };
+        let item = agent_state_to_item(&out);
+        assert!(!item.contains_key(ACTIVE_INSTANCE) && !item.contains_key(SILENT_SINCE));
     }
 
     #[test]

@@ -151,7 +151,7 @@ impl AgentStateStore for LocalStateStore {
     /// A file that is not a state has no watermark to compare with: the write is refused.
     async fn commit(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
         match self.read(&state.agent_arn)? {
-            StoredFile::State(stored) if !state.watermark.advances(&stored.watermark) => Ok(CommitOutcome::Superseded),
+            StoredFile::State(stored) if !state.may_replace(&stored) => Ok(CommitOutcome::Superseded),
             StoredFile::Unreadable(_) => Ok(CommitOutcome::Superseded),
             _ => self.write(state),
         }

@@ -38,6 +38,105 @@ impl AgentStateRecord {
     pub const KIND: &'static str = "agent_state";
 }
 
+/// One agent's current state in a periodic snapshot: the `agent_snapshot` record of feed.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentSnapshotRecord {
+    pub kind: &'static str,
+    pub schema: u32,
+    pub instance_id: String,
+    pub agent_id: String,
+    pub agent_login: Option<String>,
+    pub state: String,
+    pub reason: String,
+    pub activity: Activity,
+    #[serde(with = "serde_feed_time")]
+    pub since: DateTime<Utc>,
+    pub contact: Option<ContactRef>,
+    #[serde(with = "serde_feed_time")]
+    pub last_seen: DateTime<Utc>,
+    /// Start of the snapshot's slot (a whole minute).
+    #[serde(with = "serde_feed_time")]
+    pub as_of: DateTime<Utc>,
+}
+
+impl AgentSnapshotRecord {
+    pub const KIND: &'static str = "agent_snapshot";
+}
+
+/// Status of a source in a `feed_health` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// The instance's events stopped arriving while agents were logged in.
+    Silent,
+    /// The first event after a silence arrived.
+    Ok,
+}
+
+impl HealthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Silent => "silent",
+            HealthStatus::Ok => "ok",
+        }
+    }
+}
+
+/// A source of an instance that went silent, or its recovery: the `feed_health` record of
+/// feed.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedHealthRecord {
+    pub kind: &'static str,
+    pub schema: u32,
+    pub instance_id: String,
+    /// `agent_events` (later also `contact_events`).
+    pub source: &'static str,
+    pub status: HealthStatus,
+    /// For `silent`: the newest event time processed + the silence threshold; for `ok`: the
+    /// first new event's time.
+    #[serde(with = "serde_feed_time")]
+    pub since: DateTime<Utc>,
+    /// The newest event time processed for the instance before the silence.
+    #[serde(with = "serde_feed_time")]
+    pub last_event_time: DateTime<Utc>,
+    /// How many agents the silence affects (the same number in the `ok` record).
+    pub agents: u32,
+    /// `health-<instance_id>-<source>-<status>-<since epoch ms>`.
+    pub event_id: String,
+}
+
+impl FeedHealthRecord {
+    pub const KIND: &'static str = "feed_health";
+    /// `source` of the agent event stream.
+    pub const AGENT_EVENTS: &'static str = "agent_events";
+
+    /// A record of the agent event stream of `instance_id`, its id derived from its fields.
+    pub fn agent_events(
+        instance_id: &str,
+        status: HealthStatus,
+        since: DateTime<Utc>,
+        last_event_time: DateTime<Utc>,
+        agents: u32,
+    ) -> Self {
+        let source = Self::AGENT_EVENTS;
+        Self {
+            kind: Self::KIND,
+            schema: SCHEMA,
+            instance_id: instance_id.to_owned(),
+            source,
+            status,
+            since,
+            last_event_time,
+            agents,
+            event_id: format!(
+                "health-{instance_id}-{source}-{}-{}",
+                status.as_str(),
+                since.timestamp_millis()
+            ),
+        }
+    }
+}
+
 /// An input that could not be processed, kept with its raw bytes and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RejectRecord {
@@ -123,6 +222,27 @@ mod tests {
         assert_eq!(
             object_key("agent_state", date, "shardId-000000000000-4954/x:y"),
             "agent_state/2026-11-20/shardId-000000000000-4954_x_y.jsonl"
+        );
+    }
+
+    #[test]
+    fn feed_health_has_the_fields_and_id_of_feed_md() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let record = FeedHealthRecord::agent_events(
+            "i-1",
+            HealthStatus::Silent,
+            at("2026-11-21T10:05:00.250Z"),
+            at("2026-11-21T10:00:00.250Z"),
+            12,
+        );
+        assert_eq!(
+            serde_json::to_value(&record).unwrap(),
+            serde_json::json!({
+                "kind": "feed_health", "schema": 1, "instance_id": "i-1", "source": "agent_events",
+                "status": "silent", "since": "2026-11-21T10:05:00.250Z",
+                "last_event_time": "2026-11-21T10:00:00.250Z", "agents": 12,
+                "event_id": "health-i-1-agent_events-silent-1795255500250"
+            })
         );
     }
 

@@ -94,7 +94,7 @@ impl AgentStateStore for MemoryStateStore {
         }
         let mut rows = lock(&self.rows);
         match rows.get(&state.agent_arn) {
-            Some(stored) if !state.watermark.advances(&stored.watermark) => Ok(CommitOutcome::Superseded),
+            Some(stored) if !state.may_replace(stored) => Ok(CommitOutcome::Superseded),
             _ => {
                 rows.insert(state.agent_arn.clone(), state.clone());
                 Ok(CommitOutcome::Committed)

@@ -215,6 +215,8 @@ impl World {
                 contact: None,
                 watermark: Watermark::new(at, "e"),
                 last_seen: at,
+                silent_since: None,
+                last_silence: None,
             });
         }
         Self {

@@ -296,6 +296,8 @@ async fn agent_ids_come_from_the_agent_state_store() {
         contact: None,
         watermark: Watermark::new(at, "e1"),
         last_seen: at,
+        silent_since: None,
+        last_silence: None,
     });
     world.run(&sqs_file("sqs-report-aspr.json")).await;
     let lines = world.sink.lines("agent_interval/");

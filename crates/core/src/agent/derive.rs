@@ -221,6 +221,8 @@ mod tests {
             contact,
             watermark: Watermark::new(at("2026-11-20T09:00:00Z"), "e-0"),
             last_seen: at("2026-11-20T09:00:00Z"),
+            silent_since: None,
+            last_silence: None,
         }
     }
 

@@ -19,15 +19,18 @@ use crate::feed::{AgentStateRecord, SCHEMA};
 pub struct FoldPolicy {
     /// A batch that only moves last-seen (heartbeats, events that change nothing) is written
     /// once the stored last-seen is at least this old, so an idle agent does not cost a write
-    /// every two minutes while stale-state detection still sees it alive.
+    /// every two minutes while the sweep still sees it alive: the stored last-seen lags by
+    /// less than this + one heartbeat period, which must stay below the silence threshold
+    /// (see [`super::throttle_fits_silence`]).
     pub last_seen_write_after: Duration,
 }
 
 impl Default for FoldPolicy {
-    /// Ten minutes.
+    /// 150 s: with heartbeats every 120 s an idle agent is written every other heartbeat
+    /// (every 240 s), and its stored last-seen is never 270 s old, below the 300 s silence.
     fn default() -> Self {
         Self {
-            last_seen_write_after: Duration::minutes(10),
+            last_seen_write_after: Duration::seconds(150),
         }
     }
 }
@@ -67,13 +70,16 @@ pub fn fold_agent(
             // Covered also means late: earlier than the watermark, whatever its id.
             Some(state) if state.watermark.covers(at, &event.event_id) => continue,
             Some(state) => {
-                // Once the state is known a heartbeat only says the agent is alive.
+                // Once the state is known a heartbeat only says the agent is alive, unless the
+                // agent is UNKNOWN: then any event, a heartbeat included, recovers it (rule 4).
                 let derived = match event.event_type {
-                    EventType::HeartBeat => None,
+                    EventType::HeartBeat if !state.is_silent() => None,
                     _ => derive_state(event, Some(state), mapping),
                 };
                 if let Some(derived) = derived {
-                    if derived.state != state.state {
+                    // A recovery is a transition even when the mapping names Unknown like the
+                    // derived state: the WFM must learn the agent is back.
+                    if derived.state != state.state || state.is_silent() {
                         let previous = Some(std::mem::take(&mut state.state));
                         transitions.push((index, record(event, state.agent_login.as_deref(), &derived, previous)));
                         apply(state, derived);
@@ -101,6 +107,8 @@ pub fn fold_agent(
                     contact: derived.contact,
                     watermark: Watermark::new(at, event.event_id.clone()),
                     last_seen: at,
+                    silent_since: None,
+                    last_silence: None,
                 });
             }
         }
@@ -154,6 +162,9 @@ fn record(
 }
 
 fn apply(state: &mut AgentState, derived: DerivedState) {
+    if let Some(since) = state.silent_since.take() {
+        state.last_silence = Some(since);
+    }
     state.state = derived.state;
     state.reason = derived.reason;
     state.activity = derived.activity;
@@ -189,6 +200,8 @@ fn same_except_progress(a: &AgentState, b: &AgentState) -> bool {
         && a.activity == b.activity
         && a.since == b.since
         && a.contact == b.contact
+        && a.silent_since == b.silent_since
+        && a.last_silence == b.last_silence
 }
 
 #[cfg(test)]
@@ -276,6 +289,8 @@ mod tests {
             contact: None,
             watermark: Watermark::new(t(clock), "e-0"),
             last_seen: t(clock),
+            silent_since: None,
+            last_silence: None,
         }
     }
 
@@ -289,8 +304,8 @@ mod tests {
     }
 
     #[test]
-    fn default_policy_is_ten_minutes() {
-        assert_eq!(FoldPolicy::default().last_seen_write_after, Duration::minutes(10));
+    fn default_policy_is_150_seconds() {
+        assert_eq!(FoldPolicy::default().last_seen_write_after, Duration::seconds(150));
     }
 
     #[test]
@@ -399,14 +414,14 @@ mod tests {
 
         // Over a known state.
         let last = known("Available", "10:00:00");
-        let result = fold(Some(&last), &[heartbeat("h3", "10:04:00", "Break")]);
+        let result = fold(Some(&last), &[heartbeat("h3", "10:02:00", "Break")]);
         assert!(result.transitions.is_empty());
         let next = result.next.unwrap();
-        assert_eq!((next.state.as_str(), next.last_seen), ("Available", t("10:04:00")));
-        assert_eq!(next.watermark, Watermark::new(t("10:04:00"), "h3"));
+        assert_eq!((next.state.as_str(), next.last_seen), ("Available", t("10:02:00")));
+        assert_eq!(next.watermark, Watermark::new(t("10:02:00"), "h3"));
         assert!(
             !result.write,
-            "a heartbeat 4 minutes after the last write is not written"
+            "a heartbeat 2 minutes after the last write is not written"
         );
     }
 
@@ -547,14 +562,14 @@ mod tests {
     #[test]
     fn write_is_throttled_for_last_seen_only_changes() {
         let last = known("Available", "10:00:00");
-        // 9:59 after the stored last-seen: not yet.
-        let young = fold(Some(&last), &[heartbeat("h1", "10:09:59.999", "Available")]);
+        // 149.999 s after the stored last-seen: not yet.
+        let young = fold(Some(&last), &[heartbeat("h1", "10:02:29.999", "Available")]);
         assert!(young.next.is_some() && !young.write);
         // A no-op state change counts the same.
-        let noop = fold(Some(&last), &[status_event("s1", "10:05:00", "Available")]);
+        let noop = fold(Some(&last), &[status_event("s1", "10:02:00", "Available")]);
         assert!(noop.transitions.is_empty() && noop.next.is_some() && !noop.write);
-        // 10:00 after: write.
-        let old = fold(Some(&last), &[heartbeat("h1", "10:10:00", "Available")]);
+        // 150 s after: write.
+        let old = fold(Some(&last), &[heartbeat("h1", "10:02:30", "Available")]);
         assert!(old.write);
         // Any other field moving: write at once.
         let mut renamed = heartbeat("h1", "10:01:00", "Available");
@@ -645,10 +660,90 @@ mod tests {
                 contact: None,
                 watermark: Watermark::new(t("10:00:00"), "e1"),
                 last_seen: t("10:00:00"),
+                silent_since: None,
+                last_silence: None,
             }
         );
         let record = &result.transitions[0].1;
         assert_eq!((record.agent_id.as_str(), record.instance_id.as_str()), ("a-1", "i-1"));
+    }
+
+    /// `known(state)` after the sweep moved it to UNKNOWN (last seen at `clock`, 300 s).
+    fn silenced(state: &str, clock: &str) -> AgentState {
+        crate::agent::silence_agent(
+            &known(state, clock),
+            Duration::seconds(300),
+            &AgentStateMapping::default(),
+        )
+        .1
+    }
+
+    #[test]
+    fn a_heartbeat_recovers_an_unknown_agent() {
+        let last = silenced("Available", "10:00:00");
+        let result = fold(Some(&last), &[heartbeat("h1", "10:20:00", "Available")]);
+        assert_eq!(states(&result), [(0, "Available")]);
+        let record = &result.transitions[0].1;
+        assert_eq!(
+            (
+                record.previous_state.as_deref(),
+                record.event_type.as_str(),
+                record.event_id.as_str()
+            ),
+            (Some("UNKNOWN"), "HEART_BEAT", "h1")
+        );
+        let next = result.next.unwrap();
+        assert_eq!((next.silent_since, next.last_silence), (None, Some(t("10:05:00"))));
+        assert!(result.write);
+        assert!(next.may_replace(&last), "the recovery replaces the UNKNOWN mark");
+        // Only the first event recovers; the next heartbeats refresh again.
+        let again = fold(Some(&next), &[heartbeat("h2", "10:22:00", "Available")]);
+        assert!(again.transitions.is_empty());
+    }
+
+    #[test]
+    fn a_late_event_older_than_the_silence_still_recovers_if_past_the_watermark() {
+        let last = silenced("Available", "10:00:00");
+        let result = fold(Some(&last), &[status_event("e1", "10:03:00", "Break")]);
+        assert_eq!(states(&result), [(0, "Break")]);
+        assert_eq!(result.transitions[0].1.previous_state.as_deref(), Some("UNKNOWN"));
+        // At or before the watermark it is still a replay.
+        let result = fold(Some(&last), &[status_event("e-0", "10:00:00", "Break")]);
+        assert_eq!((result.transitions.len(), result.next), (0, None));
+    }
+
+    #[test]
+    fn recovery_emits_even_when_the_mapping_names_unknown_like_the_new_state() {
+        let mut mapping = AgentStateMapping::default();
+        mapping
+            .merge_json(
+                json!([{"name": "Unknown", "event_id": "Offline", "reason": "No signal", "activity": "Closed"}]),
+            )
+            .unwrap();
+        let (_, last) = crate::agent::silence_agent(&known("Break", "10:00:00"), Duration::seconds(300), &mapping);
+        let events = [status_event("e1", "10:20:00", "Offline")];
+        let refs: Vec<_> = events.iter().collect();
+        let result = fold_agent(Some(&last), &refs, &mapping, &FoldPolicy::default());
+        assert_eq!(states(&result), [(0, "Offline")]);
+        assert_eq!(result.transitions[0].1.previous_state.as_deref(), Some("Offline"));
+        assert_eq!(result.next.unwrap().silent_since, None);
+    }
+
+    #[test]
+    fn a_batch_that_loaded_the_agent_before_the_sweep_cannot_erase_unknown() {
+        let loaded = known("Available", "10:00:00");
+        let swept = silenced("Available", "10:00:00");
+        // The batch folded over the state it loaded before the sweep committed UNKNOWN.
+        let result = fold(Some(&loaded), &[status_event("e1", "10:06:00", "Break")]);
+        let next = result.next.unwrap();
+        assert!(next.watermark.advances(&swept.watermark));
+        assert!(!next.may_replace(&swept));
+        // Folded again over what is stored now, it recovers and may replace.
+        let retried = fold(Some(&swept), &[status_event("e1", "10:06:00", "Break")]);
+        assert_eq!(retried.transitions[0].1.previous_state.as_deref(), Some("UNKNOWN"));
+        assert!(retried.next.unwrap().may_replace(&swept));
+        // And the sweep loses against a batch that committed first.
+        assert!(!swept.may_replace(&next));
     }
 
     #[test]

@@ -71,6 +71,8 @@ impl AgentStateMapping {
     pub const OFFLINE: &'static str = "Offline";
     /// Entry of a ROUTABLE status the table does not name.
     pub const AVAILABLE: &'static str = "Available";
+    /// Entry of the state of a silent agent (feed.md rule 5): `UNKNOWN`, `No signal`, `Closed`.
+    pub const UNKNOWN: &'static str = "Unknown";
 }
 
 const VOICE_STATES: [&str; 11] = [
@@ -109,6 +111,7 @@ impl Default for AgentStateMapping {
             AgentStateEntry::new("Login", "LOGIN", "Open", Open),
             AgentStateEntry::new("Logout", "LOGOUT", "Logout", Closed),
             AgentStateEntry::new("Offline", "Offline", "Logout", Closed),
+            AgentStateEntry::new("Unknown", "UNKNOWN", "No signal", Closed),
         ];
         let contacts = VOICE_STATES
             .iter()
@@ -246,10 +249,11 @@ mod tests {
         assert_eq!(entry(&m, "Login"), row("LOGIN", "Open", Open));
         assert_eq!(entry(&m, "Logout"), row("LOGOUT", "Logout", Closed));
         assert_eq!(entry(&m, "Offline"), row("Offline", "Logout", Closed));
+        assert_eq!(entry(&m, "Unknown"), row("UNKNOWN", "No signal", Closed));
         for state in VOICE_STATES.iter().chain(CHAT_STATES.iter()) {
             assert_eq!(entry(&m, state), row(state, "Open", Open));
         }
-        assert_eq!(m.entries().count(), 5 + 11 + 9);
+        assert_eq!(m.entries().count(), 6 + 11 + 9);
         assert!(m.get("VOICE-INBOUND-CONNECTED_ONHOLD").is_some());
         assert!(m.get("CHAT-QUEUE_TRANSFER-ENDED").is_some());
         assert!(m.get("break").is_none(), "names are case-sensitive");
@@ -290,9 +294,9 @@ mod tests {
             row("Available", "Open", Activity::Open),
             "others untouched"
         );
-        assert_eq!(m.entries().count(), 25 + 2);
+        assert_eq!(m.entries().count(), 26 + 2);
         m.merge_json(json!([])).unwrap();
-        assert_eq!(m.entries().count(), 27);
+        assert_eq!(m.entries().count(), 28);
     }
 
     #[test]

@@ -85,6 +85,42 @@ pub struct AgentState {
     pub watermark: Watermark,
     /// EventTimestamp of the latest event of any type (heartbeats included).
     pub last_seen: DateTime<Utc>,
+    /// Set while the agent is `UNKNOWN` (feed.md rule 5): when the silence began, i.e.
+    /// `last_seen` + the silence threshold. `state`, `reason` and `activity` then hold the
+    /// mapping's `Unknown` entry; the watermark is the one before the silence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silent_since: Option<DateTime<Utc>>,
+    /// The `silent_since` of the last silence this agent recovered from. The commit condition
+    /// compares it with the stored `silent_since`: a batch that loaded the agent before a sweep
+    /// marked it `UNKNOWN` cannot overwrite that mark without emitting the recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_silence: Option<DateTime<Utc>>,
+}
+
+impl AgentState {
+    /// Ordering key of the commit condition: the watermark's (milliseconds, ids at that
+    /// millisecond), then 1 when the state is `UNKNOWN`. The sweep's `UNKNOWN` keeps the
+    /// watermark, so it orders just past the state it replaces and before any newer event.
+    pub fn commit_key(&self) -> (i64, usize, u8) {
+        let (ms, n) = self.watermark.order_key();
+        (ms, n, u8::from(self.silent_since.is_some()))
+    }
+
+    /// The commit condition of every store: `self` may replace `stored` when it orders past it
+    /// ([`AgentState::commit_key`]) and does not erase an `UNKNOWN` mark it has not seen (the
+    /// stored silence is not set, or is `self`'s own, or is the one `self` recovered from).
+    pub fn may_replace(&self, stored: &AgentState) -> bool {
+        self.commit_key() > stored.commit_key()
+            && match stored.silent_since {
+                None => true,
+                Some(since) => self.silent_since == Some(since) || self.last_silence == Some(since),
+            }
+    }
+
+    /// True while the agent is `UNKNOWN`.
+    pub fn is_silent(&self) -> bool {
+        self.silent_since.is_some()
+    }
 }
 
 /// The instance id inside an agent ARN
