@@ -21,6 +21,11 @@ pub enum ConfigError {
     Missing { name: String },
     #[error("environment variable {name}=`{value}` is not a number of seconds")]
     NotSeconds { name: String, value: String },
+    #[error("environment variable {name}=`{value}` is not a whole number")]
+    NotNumber { name: String, value: String },
+    /// Variables that are each valid but do not fit together; the message names them.
+    #[error("{message}")]
+    Inconsistent { message: String },
     /// The mapping file could not be read (not found, no access, not an `s3://bucket/key`).
     #[error("mapping file {location}: {message}")]
     MappingUnreadable { location: String, message: String },
@@ -86,6 +91,17 @@ impl Env {
                 name: name.to_owned(),
                 value,
             })
+    }
+
+    /// A whole number in `name`, or `default` when unset or blank.
+    pub fn number(&self, name: &str, default: u32) -> Result<u32, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        value.parse::<u32>().map_err(|_| ConfigError::NotNumber {
+            name: name.to_owned(),
+            value,
+        })
     }
 
     /// True when `name` is `true` or `1` (any case); false otherwise.

@@ -29,6 +29,7 @@ pub mod reload;
 pub mod s3;
 pub mod schema;
 pub mod state_store;
+mod sweep_store;
 
 pub use cfn_response::HttpResponseSender;
 pub use claim_store::DynamoClaimStore;

@@ -12,11 +12,16 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::error::describe;
-use crate::item::{AGENT_ARN, AGENT_ID, AGENT_LOGIN, CLAIM_ID, EXPIRES_AT, LAST_SEEN};
+use crate::item::{ACTIVE_INSTANCE, AGENT_ARN, AGENT_ID, AGENT_LOGIN, CLAIM_ID, EXPIRES_AT, LAST_SEEN};
 
 /// Global secondary index of the agent-state table: partition key `agent_login`, projecting
 /// `agent_id` and `last_seen`. Sparse: agents without a known login are not in it.
 pub const BY_LOGIN_INDEX: &str = "by_login";
+
+/// Global secondary index of the agent-state table: partition key `active_instance`, all
+/// attributes projected. Sparse: only agents that are not logged out carry the attribute, so
+/// the sweep's query per instance reads those agents and no others.
+pub const ACTIVE_INDEX: &str = "active_by_instance";
 
 /// How long to wait for a new table to become ACTIVE.
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -45,7 +50,7 @@ pub struct TableShape {
     pub ttl_attribute: Option<String>,
 }
 
-/// The agent-state table: key `agent_arn`, the [`BY_LOGIN_INDEX`] index.
+/// The agent-state table: key `agent_arn`, the [`BY_LOGIN_INDEX`] and [`ACTIVE_INDEX`] indexes.
 pub fn agent_state_table() -> TableShape {
     let by_login = GlobalSecondaryIndex::builder()
         .index_name(BY_LOGIN_INDEX)
@@ -59,10 +64,20 @@ pub fn agent_state_table() -> TableShape {
         )
         .build()
         .expect("index name, key schema and projection are set");
+    let active = GlobalSecondaryIndex::builder()
+        .index_name(ACTIVE_INDEX)
+        .key_schema(key(ACTIVE_INSTANCE, KeyType::Hash))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .expect("index name, key schema and projection are set");
     TableShape {
-        attributes: vec![string_attribute(AGENT_ARN), string_attribute(AGENT_LOGIN)],
+        attributes: vec![
+            string_attribute(AGENT_ARN),
+            string_attribute(AGENT_LOGIN),
+            string_attribute(ACTIVE_INSTANCE),
+        ],
         key_schema: vec![key(AGENT_ARN, KeyType::Hash)],
-        indexes: vec![by_login],
+        indexes: vec![by_login, active],
         ttl_attribute: None,
     }
 }

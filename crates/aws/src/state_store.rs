@@ -13,8 +13,9 @@ use futures_util::future::try_join_all;
 
 use crate::error::port_error;
 use crate::item::{
-    AGENT_ARN, AGENT_ID, AGENT_LOGIN, Item, ItemError, ItemReader, LAST_SEEN, WM_MS, WM_N, agent_key,
-    agent_state_from_item, agent_state_to_item, item_to_json, parse_unreadable_version, unreadable_version,
+    AGENT_ARN, AGENT_ID, AGENT_LOGIN, Item, ItemError, ItemReader, LAST_SEEN, SILENT_SINCE, WM_MS, WM_N, agent_key,
+    agent_state_from_item, agent_state_to_item, item_to_json, parse_unreadable_version, stored_time,
+    unreadable_version,
 };
 use crate::schema::BY_LOGIN_INDEX;
 
@@ -27,9 +28,33 @@ const BATCH_GET_BACKOFF: Duration = Duration::from_millis(25);
 /// Login queries in flight at once.
 const LOGIN_QUERY_CONCURRENCY: usize = 8;
 
-/// The commit condition: no row yet, or the stored watermark is strictly behind, ordered by
-/// (milliseconds, number of ids at that millisecond) exactly as `Watermark::advances`.
-const COMMIT_CONDITION: &str = "attribute_not_exists(agent_arn) OR wm_ms < :ms OR (wm_ms = :ms AND wm_n < :n)";
+/// The commit condition of `state`, exactly as `AgentState::may_replace`: no row yet, or the
+/// stored (wm_ms, wm_n, silent) is strictly behind; and a stored `silent_since` is `state`'s own
+/// or the one it recovered from. Returns the expression and its values.
+fn commit_condition(state: &AgentState) -> (String, Vec<(&'static str, AttributeValue)>) {
+    let (ms, n, _) = state.commit_key();
+    let mut values = vec![
+        (":ms", AttributeValue::N(ms.to_string())),
+        (":n", AttributeValue::N(n.to_string())),
+    ];
+    let mut order = String::from("attribute_not_exists(agent_arn) OR wm_ms < :ms OR (wm_ms = :ms AND wm_n < :n)");
+    if state.is_silent() {
+        // UNKNOWN keeps the watermark: it orders just past the same watermark without silence.
+        order.push_str(&format!(
+            " OR (wm_ms = :ms AND wm_n = :n AND attribute_not_exists({SILENT_SINCE}))"
+        ));
+    }
+    let mut guard = format!("attribute_not_exists({SILENT_SINCE})");
+    if let Some(since) = &state.silent_since {
+        guard.push_str(&format!(" OR {SILENT_SINCE} = :silent"));
+        values.push((":silent", AttributeValue::S(stored_time(since))));
+    }
+    if let Some(since) = &state.last_silence {
+        guard.push_str(&format!(" OR {SILENT_SINCE} = :recovered"));
+        values.push((":recovered", AttributeValue::S(stored_time(since))));
+    }
+    (format!("({order}) AND ({guard})"), values)
+}
 
 /// Last-known agent states in a DynamoDB table keyed by `agent_arn`, with the `by_login`
 /// global secondary index (see [`crate::schema::create_agent_state_table`]).
@@ -199,8 +224,9 @@ impl AgentStateStore for DynamoStateStore {
         Ok(loaded)
     }
 
-    /// A conditional PutItem of the whole row; a failed condition means the stored watermark is
-    /// at or past this one: [`CommitOutcome::Superseded`].
+    /// A conditional PutItem of the whole row (the condition of `AgentState::may_replace`); a
+    /// failed condition means the stored state is at or past this one, or carries an `UNKNOWN`
+    /// mark this state has not seen: [`CommitOutcome::Superseded`].
     async fn commit(&self, state: &AgentState) -> Result<CommitOutcome, PortError> {
         self.put_state(state, None).await
     }
@@ -259,21 +285,20 @@ impl DynamoStateStore {
         state: &AgentState,
         extra: Option<(String, Vec<(&'static str, AttributeValue)>)>,
     ) -> Result<CommitOutcome, PortError> {
-        let (ms, n) = state.watermark.order_key();
+        let (condition, values) = commit_condition(state);
         let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(agent_state_to_item(state)))
-            .expression_attribute_values(":ms", AttributeValue::N(ms.to_string()))
-            .expression_attribute_values(":n", AttributeValue::N(n.to_string()));
+            .set_expression_attribute_values(Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()));
         let condition = match extra {
-            None => COMMIT_CONDITION.to_owned(),
-            Some((condition, values)) => {
+            None => condition,
+            Some((extra, values)) => {
                 for (name, value) in values {
                     request = request.expression_attribute_values(name, value);
                 }
-                format!("{COMMIT_CONDITION} OR {condition}")
+                format!("({condition}) OR {extra}")
             }
         };
         match request.condition_expression(condition).send().await {

@@ -9,12 +9,12 @@ use chrono::{DateTime, Duration, Utc};
 use connect_wfm_bucket_notifications::{
     CustomResourceResponse, Fetched, NotificationConfiguration, NotificationStore, ResponseSender, Stored,
 };
-use connect_wfm_core::agent::AgentState;
+use connect_wfm_core::agent::{AgentState, InstanceProgress, InstanceSilence};
 use connect_wfm_core::contact::store::{ContactState, MemoryContactStore};
 use connect_wfm_core::feed::{self, sanitize_name};
 use connect_wfm_core::ports::{
-    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, ObjectReader,
-    ObjectSource, PortError, UnreadableState,
+    AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
+    ObjectReader, ObjectSource, PortError, ProgressStore, UnreadableState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,17 +45,38 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Por
     }
 }
 
-/// Agent states as `<dir>/agents/<agent ARN, made file-safe>.json`.
+/// Agent states as `<dir>/agents/<agent ARN, made file-safe>.json`, instance progress in
+/// `<dir>/progress.json`.
 #[derive(Debug, Clone)]
 pub struct LocalStateStore {
     dir: PathBuf,
+    progress: PathBuf,
+}
+
+/// One instance in `progress.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ProgressFile {
+    newest_event: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    silence: Option<InstanceSilence>,
 }
 
 impl LocalStateStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
         Self {
-            dir: dir.into().join("agents"),
+            progress: dir.join("progress.json"),
+            dir: dir.join("agents"),
         }
+    }
+
+    fn read_progress(&self) -> Result<std::collections::BTreeMap<String, ProgressFile>, PortError> {
+        Ok(read_json(&self.progress)?.unwrap_or_default())
+    }
+
+    fn write_progress(&self, progress: &std::collections::BTreeMap<String, ProgressFile>) -> Result<(), PortError> {
+        let body = serde_json::to_vec_pretty(progress).expect("progress serialises");
+        write_atomically(&self.progress, &body).map_err(|e| io_error(format!("write {}", self.progress.display()), e))
     }
 
     fn path(&self, agent_arn: &str) -> PathBuf {
@@ -182,6 +203,67 @@ impl AgentStateStore for LocalStateStore {
                 })
             })
             .collect())
+    }
+}
+
+impl ProgressStore for LocalStateStore {
+    async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
+        Ok(self
+            .read_progress()?
+            .into_iter()
+            .map(|(instance_id, p)| InstanceProgress {
+                instance_id,
+                newest_event: p.newest_event,
+                silence: p.silence,
+            })
+            .collect())
+    }
+
+    async fn advance_progress(&self, instance_id: &str, newest: DateTime<Utc>) -> Result<(), PortError> {
+        let mut progress = self.read_progress()?;
+        let entry = progress.entry(instance_id.to_owned()).or_insert(ProgressFile {
+            newest_event: newest,
+            silence: None,
+        });
+        entry.newest_event = entry.newest_event.max(newest);
+        self.write_progress(&progress)
+    }
+
+    async fn mark_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<CommitOutcome, PortError> {
+        let mut progress = self.read_progress()?;
+        match progress.get_mut(instance_id) {
+            Some(p) if p.silence.is_none() && p.newest_event == silence.last_event_time => {
+                p.silence = Some(*silence);
+                self.write_progress(&progress)?;
+                Ok(CommitOutcome::Committed)
+            }
+            _ => Ok(CommitOutcome::Superseded),
+        }
+    }
+
+    async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
+        let mut progress = self.read_progress()?;
+        if let Some(p) = progress.get_mut(instance_id)
+            && p.silence.as_ref() == Some(silence)
+        {
+            p.silence = None;
+            self.write_progress(&progress)?;
+        }
+        Ok(())
+    }
+}
+
+impl AgentDirectory for LocalStateStore {
+    async fn active_agents(&self, instance_id: &str) -> Result<Vec<AgentState>, PortError> {
+        Ok(self
+            .all()?
+            .into_iter()
+            .filter(|s| s.instance_id == instance_id && s.state != "LOGOUT")
+            .collect())
+    }
+
+    async fn agents_seen_since(&self, seen_since: DateTime<Utc>) -> Result<Vec<AgentState>, PortError> {
+        Ok(self.all()?.into_iter().filter(|s| s.last_seen >= seen_since).collect())
     }
 }
 

@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 
-use crate::agent::AgentState;
+use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
 use crate::ports::{
-    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, ObjectReader,
-    ObjectSource, PortError, UnreadableState,
+    AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
+    ObjectReader, ObjectSource, PortError, ProgressStore, UnreadableState,
 };
 
 /// How an injected fault fails a call.
@@ -158,6 +158,48 @@ impl<S: AgentStateStore> AgentStateStore for FaultyStateStore<'_, S> {
     async fn agents_by_login(&self, logins: &[String]) -> Result<Vec<KnownAgent>, PortError> {
         let operation = || format!("look up {} agent logins", logins.len());
         faulty(self.plan, operation, self.inner.agents_by_login(logins)).await
+    }
+}
+
+impl<S: ProgressStore> ProgressStore for FaultyStateStore<'_, S> {
+    async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
+        faulty(
+            self.plan,
+            || "load instance progress".to_owned(),
+            self.inner.load_progress(),
+        )
+        .await
+    }
+
+    async fn advance_progress(&self, instance_id: &str, newest: DateTime<Utc>) -> Result<(), PortError> {
+        let operation = || format!("advance progress of instance {instance_id}");
+        faulty(self.plan, operation, self.inner.advance_progress(instance_id, newest)).await
+    }
+
+    async fn mark_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<CommitOutcome, PortError> {
+        let operation = || format!("mark instance {instance_id} silent");
+        faulty(self.plan, operation, self.inner.mark_silent(instance_id, silence)).await
+    }
+
+    async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
+        let operation = || format!("clear the silence of instance {instance_id}");
+        faulty(self.plan, operation, self.inner.clear_silent(instance_id, silence)).await
+    }
+}
+
+impl<S: AgentDirectory> AgentDirectory for FaultyStateStore<'_, S> {
+    async fn active_agents(&self, instance_id: &str) -> Result<Vec<AgentState>, PortError> {
+        let operation = || format!("list active agents of instance {instance_id}");
+        faulty(self.plan, operation, self.inner.active_agents(instance_id)).await
+    }
+
+    async fn agents_seen_since(&self, seen_since: DateTime<Utc>) -> Result<Vec<AgentState>, PortError> {
+        faulty(
+            self.plan,
+            || "list agents seen".to_owned(),
+            self.inner.agents_seen_since(seen_since),
+        )
+        .await
     }
 }
 

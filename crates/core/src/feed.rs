@@ -137,6 +137,14 @@ impl FeedHealthRecord {
     }
 }
 
+impl FeedHealthRecord {
+    /// Its feed object: `feed_health/<date of since>/<event_id>.jsonl`, one record per object, so
+    /// a repeated write of the same record overwrites.
+    pub fn object_key(&self) -> String {
+        object_key(Self::KIND, self.since.date_naive(), &self.event_id)
+    }
+}
+
 /// An input that could not be processed, kept with its raw bytes and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RejectRecord {

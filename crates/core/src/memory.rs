@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::agent::AgentState;
+use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
 use crate::custom_resource::CustomResourceResponse;
 use crate::ports::{
-    AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, ObjectReader,
-    ObjectSource, PortError, ResponseSender, UnreadableState,
+    AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
+    ObjectReader, ObjectSource, PortError, ProgressStore, ResponseSender, UnreadableState,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -20,14 +20,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Agent states in a map; counts `load_many` and `commit` calls. A row can also be made
-/// unreadable ([`MemoryStateStore::insert_unreadable`]), as a malformed item is in a real table.
+/// Agent states and instance progress in maps; counts `load_many`, `commit` and progress
+/// writes. A row can also be made unreadable ([`MemoryStateStore::insert_unreadable`]), as a
+/// malformed item is in a real table.
 #[derive(Debug, Default)]
 pub struct MemoryStateStore {
     rows: Mutex<HashMap<String, AgentState>>,
     unreadable: Mutex<HashMap<String, UnreadableState>>,
+    progress: Mutex<BTreeMap<String, InstanceProgress>>,
     pub loads: AtomicUsize,
     pub commits: AtomicUsize,
+    pub progress_writes: AtomicUsize,
 }
 
 impl MemoryStateStore {
@@ -66,6 +69,66 @@ impl MemoryStateStore {
     /// True while the row of `agent_arn` is unreadable.
     pub fn is_unreadable(&self, agent_arn: &str) -> bool {
         lock(&self.unreadable).contains_key(agent_arn)
+    }
+
+    /// The progress of one instance.
+    pub fn progress_of(&self, instance_id: &str) -> Option<InstanceProgress> {
+        lock(&self.progress).get(instance_id).cloned()
+    }
+}
+
+impl ProgressStore for MemoryStateStore {
+    async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
+        Ok(lock(&self.progress).values().cloned().collect())
+    }
+
+    async fn advance_progress(&self, instance_id: &str, newest: DateTime<Utc>) -> Result<(), PortError> {
+        self.progress_writes.fetch_add(1, Ordering::Relaxed);
+        let mut progress = lock(&self.progress);
+        let entry = progress
+            .entry(instance_id.to_owned())
+            .or_insert_with(|| InstanceProgress {
+                instance_id: instance_id.to_owned(),
+                newest_event: newest,
+                silence: None,
+            });
+        entry.newest_event = entry.newest_event.max(newest);
+        Ok(())
+    }
+
+    async fn mark_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<CommitOutcome, PortError> {
+        self.progress_writes.fetch_add(1, Ordering::Relaxed);
+        match lock(&self.progress).get_mut(instance_id) {
+            Some(p) if p.silence.is_none() && p.newest_event == silence.last_event_time => {
+                p.silence = Some(*silence);
+                Ok(CommitOutcome::Committed)
+            }
+            _ => Ok(CommitOutcome::Superseded),
+        }
+    }
+
+    async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
+        self.progress_writes.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = lock(&self.progress).get_mut(instance_id)
+            && p.silence.as_ref() == Some(silence)
+        {
+            p.silence = None;
+        }
+        Ok(())
+    }
+}
+
+impl AgentDirectory for MemoryStateStore {
+    async fn active_agents(&self, instance_id: &str) -> Result<Vec<AgentState>, PortError> {
+        Ok(self
+            .all()
+            .into_iter()
+            .filter(|s| s.instance_id == instance_id && s.state != "LOGOUT")
+            .collect())
+    }
+
+    async fn agents_seen_since(&self, seen_since: DateTime<Utc>) -> Result<Vec<AgentState>, PortError> {
+        Ok(self.all().into_iter().filter(|s| s.last_seen >= seen_since).collect())
     }
 }
 

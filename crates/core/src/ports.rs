@@ -10,7 +10,7 @@ use std::io::Read;
 
 use chrono::{DateTime, Utc};
 
-use crate::agent::AgentState;
+use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
 use crate::custom_resource::CustomResourceResponse;
 
 /// A failure of a storage backend. `retryable` is true for throttling, timeouts and other
@@ -88,8 +88,10 @@ pub trait AgentStateStore: Send + Sync {
     /// store could not be asked (and is worth a retry when `retryable`).
     fn load_many(&self, agent_arns: &[String]) -> impl Future<Output = Result<LoadedStates, PortError>> + Send;
 
-    /// Writes `state` only if it advances the stored watermark (see
-    /// [`crate::agent::Watermark::advances`]); otherwise reports [`CommitOutcome::Superseded`].
+    /// Writes `state` only if it may replace the stored one (see
+    /// [`crate::agent::AgentState::may_replace`]: it advances the stored watermark, or is the
+    /// sweep's `UNKNOWN` of that very state, and erases no `UNKNOWN` mark it has not seen);
+    /// otherwise reports [`CommitOutcome::Superseded`].
     fn commit(&self, state: &AgentState) -> impl Future<Output = Result<CommitOutcome, PortError>> + Send;
 
     /// Writes `state` over the unreadable row `unreadable` while that row is unchanged; if
@@ -105,6 +107,55 @@ pub trait AgentStateStore: Send + Sync {
     /// cannot be read are left out (and logged): a report row then gets no agent id, never a
     /// wrong one.
     fn agents_by_login(&self, logins: &[String]) -> impl Future<Output = Result<Vec<KnownAgent>, PortError>> + Send;
+}
+
+/// Per-instance progress of the agent event stream (the newest event time processed) and the
+/// silence the sweep reported for it (feed.md `feed_health`). The agent-events function moves
+/// progress forward at most once per instance per batch; the sweep reads it every minute.
+pub trait ProgressStore: Send + Sync {
+    /// Every instance's progress, in one round trip where the backend allows it.
+    fn load_progress(&self) -> impl Future<Output = Result<Vec<InstanceProgress>, PortError>> + Send;
+
+    /// Moves an instance's newest event time forward to `newest`; a stored value at or past it
+    /// is kept (a racing batch got further), which is not an error.
+    fn advance_progress(
+        &self,
+        instance_id: &str,
+        newest: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Records the instance's silence, only if its newest event time is still
+    /// `silence.last_event_time` and no silence is recorded; otherwise
+    /// [`CommitOutcome::Superseded`] (a batch moved it on, or another sweep recorded it).
+    fn mark_silent(
+        &self,
+        instance_id: &str,
+        silence: &InstanceSilence,
+    ) -> impl Future<Output = Result<CommitOutcome, PortError>> + Send;
+
+    /// Clears the instance's silence once its `ok` record is written, only if the recorded
+    /// silence is still `silence`.
+    fn clear_silent(
+        &self,
+        instance_id: &str,
+        silence: &InstanceSilence,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The sweep's reads of the agent states: only the agents it must judge, and every minute no
+/// more than the agents that are not logged out.
+pub trait AgentDirectory: Send + Sync {
+    /// The states of an instance's agents that are not logged out (`UNKNOWN` ones included).
+    /// May lag a commit slightly (an index): every decision taken on it is committed with the
+    /// watermark condition.
+    fn active_agents(&self, instance_id: &str) -> impl Future<Output = Result<Vec<AgentState>, PortError>> + Send;
+
+    /// Every agent seen at or after `seen_since`, of all instances (for snapshots, every
+    /// `SNAPSHOT_MINUTES`).
+    fn agents_seen_since(
+        &self,
+        seen_since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<AgentState>, PortError>> + Send;
 }
 
 /// What a claim attempt found.

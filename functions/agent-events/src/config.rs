@@ -2,6 +2,7 @@
 
 use chrono::Duration;
 use connect_wfm_aws::config::{ConfigError, Env};
+use connect_wfm_core::agent::{DEFAULT_SILENCE_SECONDS, FoldPolicy, HEARTBEAT_PERIOD, throttle_fits_silence};
 
 /// Environment variables of the function.
 pub mod vars {
@@ -14,8 +15,12 @@ pub mod vars {
     /// JSON mapping file overriding the built-in mapping: `s3://bucket/key` or a path in the
     /// deployment package (optional).
     pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
-    /// Seconds between last-seen-only writes of an idle agent (optional, default 600).
+    /// Seconds between last-seen-only writes of an idle agent (optional, default 150). With the
+    /// 120 s heartbeat period it must stay below `SILENCE_SECONDS`.
     pub const LAST_SEEN_WRITE_SECONDS: &str = "LAST_SEEN_WRITE_SECONDS";
+    /// The sweep's silence threshold, in seconds (optional, default 300): read here only to
+    /// check that the last-seen throttle fits it.
+    pub const SILENCE_SECONDS: &str = "SILENCE_SECONDS";
 }
 
 /// The function's configuration.
@@ -29,14 +34,33 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads every variable; the first missing or bad one is the error.
+    /// Reads every variable; the first missing or bad one is the error. A last-seen throttle
+    /// that would let the sweep judge an agent silent while it sends heartbeats is refused.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let last_seen_write_after = env.duration_secs(
+            vars::LAST_SEEN_WRITE_SECONDS,
+            FoldPolicy::default().last_seen_write_after,
+        )?;
+        let silence = env.duration_secs(vars::SILENCE_SECONDS, Duration::seconds(DEFAULT_SILENCE_SECONDS))?;
+        if !throttle_fits_silence(last_seen_write_after, silence) {
+            return Err(ConfigError::Inconsistent {
+                message: format!(
+                    "{}={} plus the {} s heartbeat period must stay below {}={}: an agent that keeps \
+                     sending heartbeats would be judged silent",
+                    vars::LAST_SEEN_WRITE_SECONDS,
+                    last_seen_write_after.num_seconds(),
+                    HEARTBEAT_PERIOD.num_seconds(),
+                    vars::SILENCE_SECONDS,
+                    silence.num_seconds()
+                ),
+            });
+        }
         Ok(Self {
             state_table: env.required(vars::STATE_TABLE)?,
             feed_bucket: env.required(vars::FEED_BUCKET)?,
             feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
             mapping_location: env.optional(vars::MAPPING_LOCATION),
-            last_seen_write_after: env.duration_secs(vars::LAST_SEEN_WRITE_SECONDS, Duration::minutes(10))?,
+            last_seen_write_after,
         })
     }
 }
@@ -54,7 +78,32 @@ mod tests {
             ("states", "feed")
         );
         assert_eq!((config.feed_prefix.as_str(), config.mapping_location), ("", None));
-        assert_eq!(config.last_seen_write_after, Duration::minutes(10));
+        assert_eq!(config.last_seen_write_after, Duration::seconds(150));
+    }
+
+    #[test]
+    fn refuses_a_throttle_that_does_not_fit_the_silence() {
+        let env = Env::from_pairs([
+            ("STATE_TABLE", "s"),
+            ("FEED_BUCKET", "f"),
+            ("LAST_SEEN_WRITE_SECONDS", "600"),
+        ]);
+        let err = Config::from_env(&env).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "LAST_SEEN_WRITE_SECONDS=600 plus the 120 s heartbeat period must stay below SILENCE_SECONDS=300: \
+             an agent that keeps sending heartbeats would be judged silent"
+        );
+        let env = Env::from_pairs([
+            ("STATE_TABLE", "s"),
+            ("FEED_BUCKET", "f"),
+            ("LAST_SEEN_WRITE_SECONDS", "600"),
+            ("SILENCE_SECONDS", "900"),
+        ]);
+        assert_eq!(
+            Config::from_env(&env).unwrap().last_seen_write_after,
+            Duration::seconds(600)
+        );
     }
 
     #[test]

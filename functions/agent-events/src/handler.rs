@@ -15,9 +15,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use chrono::{DateTime, NaiveDate, Utc};
-use connect_wfm_core::agent::{AgentEvent, AgentState, AgentStateMapping, FoldPolicy, decode_agent_event, fold_agent};
+use connect_wfm_core::agent::{
+    AgentEvent, AgentState, AgentStateMapping, FoldPolicy, InstanceProgress, InstanceSilence, decode_agent_event,
+    fold_agent,
+};
 use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
-use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortError, UnreadableState};
+use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore, UnreadableState};
 use futures_util::StreamExt as _;
 
 use crate::input::{KinesisBatch, StreamRecord, read_records};
@@ -52,6 +55,10 @@ pub struct BatchStats {
     pub failed_agents: usize,
     /// Agents whose records failed permanently: kept under rejects, not retried.
     pub rejected_agents: usize,
+    /// Instances whose progress (newest event time processed) was written.
+    pub progressed: usize,
+    /// `feed_health` `ok` records written (instances reported silent that sent again).
+    pub recovered_instances: usize,
 }
 
 /// The Lambda response and the batch's counts.
@@ -108,6 +115,10 @@ impl AgentGroup {
 
 /// Processes one Kinesis batch. Never fails as a whole: every problem is either a reject
 /// (kept in the feed's rejects) or a batch item failure (re-delivered by Lambda).
+///
+/// After the agents, each instance's progress (newest event time of its agents that did not
+/// fail) is moved forward with one write per instance, and an instance the sweep reported
+/// silent gets its `feed_health` `ok` record.
 pub async fn handle_batch<S, F>(
     batch: &KinesisBatch,
     states: &S,
@@ -116,7 +127,7 @@ pub async fn handle_batch<S, F>(
     now: DateTime<Utc>,
 ) -> BatchOutcome
 where
-    S: AgentStateStore,
+    S: AgentStateStore + ProgressStore,
     F: FeedSink,
 {
     let records = read_records(batch, now);
@@ -133,7 +144,9 @@ where
 
     stats.agents = groups.len();
     if !groups.is_empty() {
+        let progress = load_progress(states).await;
         process_agents(&mut groups, states, sink, settings, &records, &mut stats).await;
+        record_progress(&groups, &progress, states, sink, &mut stats).await;
         let mut set_aside = Vec::new();
         for group in &groups {
             match &group.failure {
@@ -166,6 +179,8 @@ where
         unreadable_states = stats.unreadable_states,
         failed_agents = stats.failed_agents,
         rejected_agents = stats.rejected_agents,
+        progressed = stats.progressed,
+        recovered_instances = stats.recovered_instances,
         retry_from = response
             .batch_item_failures
             .first()
@@ -173,6 +188,68 @@ where
         "agent-event batch processed"
     );
     BatchOutcome { response, stats }
+}
+
+/// Each instance's stored progress, read once per batch. A failed read only delays the `ok`
+/// records to a later batch and costs a progress write that might have been skipped: it is
+/// logged, not retried.
+async fn load_progress<S: ProgressStore>(states: &S) -> HashMap<String, InstanceProgress> {
+    match states.load_progress().await {
+        Ok(progress) => progress.into_iter().map(|p| (p.instance_id.clone(), p)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read instance progress; feed_health ok records wait for a later batch");
+            HashMap::new()
+        }
+    }
+}
+
+/// Moves each instance's progress to the newest event of its agents that did not fail (one
+/// write per instance, none when the stored progress is already there, e.g. on a replay), and
+/// writes the `ok` record of each instance reported silent that sent a new event, clearing its
+/// silence once the record is written. Failures here are logged, not retried: the next batch
+/// writes progress again, and a silence stays recorded until an `ok` is written.
+async fn record_progress<S: ProgressStore, F: FeedSink>(
+    groups: &[AgentGroup],
+    stored: &HashMap<String, InstanceProgress>,
+    states: &S,
+    sink: &F,
+    stats: &mut BatchStats,
+) {
+    let mut newest: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+    let mut first_after_silence: BTreeMap<&str, (DateTime<Utc>, &InstanceSilence)> = BTreeMap::new();
+    for (_, event) in groups.iter().filter(|g| g.failure.is_none()).flat_map(|g| &g.events) {
+        let (instance, at) = (event.instance_id(), event.event_timestamp);
+        newest.entry(instance).and_modify(|t| *t = (*t).max(at)).or_insert(at);
+        if let Some(silence) = stored.get(instance).and_then(|p| p.silence.as_ref())
+            && at > silence.last_event_time
+        {
+            first_after_silence
+                .entry(instance)
+                .and_modify(|(t, _)| *t = (*t).min(at))
+                .or_insert((at, silence));
+        }
+    }
+    for (instance, at) in newest {
+        if stored.get(instance).is_some_and(|p| p.newest_event >= at) {
+            continue;
+        }
+        match states.advance_progress(instance, at).await {
+            Ok(()) => stats.progressed += 1,
+            Err(e) => tracing::warn!(instance, error = %e, "could not record instance progress"),
+        }
+    }
+    for (instance, (first, silence)) in first_after_silence {
+        let record = silence.ok_record(instance, first);
+        if let Err(e) = sink.put(&record.object_key(), feed::to_json_lines(&[&record])).await {
+            tracing::error!(instance, error = %e, "could not write feed_health ok; a later batch writes it");
+            continue;
+        }
+        stats.recovered_instances += 1;
+        tracing::info!(instance, silent_since = %silence.since, "instance sends agent events again");
+        if let Err(e) = states.clear_silent(instance, silence).await {
+            tracing::warn!(instance, error = %e, "could not clear the instance's silence");
+        }
+    }
 }
 
 /// Decodes every record; groups agent events by agent in stream order, collects rejects.
@@ -334,17 +411,53 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
         .buffer_unordered(COMMIT_CONCURRENCY)
         .collect()
         .await;
+    let mut superseded = Vec::new();
     for (slot, result) in results {
         match result {
             Ok(CommitOutcome::Committed) => stats.committed += 1,
             Ok(CommitOutcome::Superseded) => {
                 stats.superseded += 1;
-                tracing::info!(agent_id = %groups[slot].agent_id, "agent state already past this batch; kept the stored one");
+                superseded.push(slot);
             }
             Err(e) => {
                 tracing::error!(agent_id = %groups[slot].agent_id, error = %e, retryable = e.retryable, "could not commit agent state");
                 groups[slot].fail(AgentFailure::from(&e));
             }
+        }
+    }
+    retry_if_marked_unknown(groups, &superseded, states).await;
+}
+
+/// Agents whose commit lost its condition. Usually a writer with newer events got there first:
+/// the stored state wins and nothing is retried. But when the sweep marked the agent `UNKNOWN`
+/// after this batch loaded it, this batch's newer events must still win, as a recovery from
+/// `UNKNOWN`: such an agent is failed (transient) so the replay folds over the stored mark.
+/// One extra load, for the superseded agents only (a rare race); if it fails, they are retried.
+async fn retry_if_marked_unknown<S: AgentStateStore>(groups: &mut [AgentGroup], superseded: &[usize], states: &S) {
+    if superseded.is_empty() {
+        return;
+    }
+    let arns: Vec<String> = superseded.iter().map(|&slot| groups[slot].arn.clone()).collect();
+    let stored = match states.load_many(&arns).await {
+        Ok(loaded) => loaded.states,
+        Err(e) => {
+            tracing::warn!(agents = arns.len(), error = %e, "could not re-read superseded agents; their records will be retried");
+            for &slot in superseded {
+                groups[slot].fail(AgentFailure::from(&e));
+            }
+            return;
+        }
+    };
+    for &slot in superseded {
+        let group = &mut groups[slot];
+        if stored.get(&group.arn).is_some_and(AgentState::is_silent) {
+            tracing::info!(agent_id = %group.agent_id, "the sweep marked the agent UNKNOWN meanwhile; its records will be retried to recover it");
+            group.fail(AgentFailure {
+                reason: "marked UNKNOWN by the sweep after this batch loaded the agent".to_owned(),
+                permanent: false,
+            });
+        } else {
+            tracing::info!(agent_id = %group.agent_id, "agent state already past this batch; kept the stored one");
         }
     }
 }

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
-use connect_wfm_core::agent::AgentState;
+use connect_wfm_core::agent::{AgentState, InstanceProgress, InstanceSilence};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
 use connect_wfm_core::ports::{
-    AgentStateStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, PortError, UnreadableState,
+    AgentStateStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, PortError, ProgressStore, UnreadableState,
 };
 use serde_json::{Value, json};
 
@@ -343,6 +343,21 @@ impl AgentStateStore for FailingStore {
     }
 }
 
+impl ProgressStore for FailingStore {
+    async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
+        self.inner.load_progress().await
+    }
+    async fn advance_progress(&self, instance_id: &str, newest: DateTime<Utc>) -> Result<(), PortError> {
+        self.inner.advance_progress(instance_id, newest).await
+    }
+    async fn mark_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<CommitOutcome, PortError> {
+        self.inner.mark_silent(instance_id, silence).await
+    }
+    async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
+        self.inner.clear_silent(instance_id, silence).await
+    }
+}
+
 /// A feed sink that fails puts whose key starts with a prefix.
 struct FailingSink<'a> {
     inner: &'a MemoryFeedSink,
@@ -522,17 +537,23 @@ async fn heartbeats_of_a_known_idle_agent_do_not_write_every_time() {
     )];
     handle_batch(&batch(1, &payloads(&start)), &store, &sink, &Settings::default(), now()).await;
     let commits = store.commits.load(Ordering::Relaxed);
-    for (i, minute) in ["02", "04", "06"].iter().enumerate() {
+    // Heartbeats every 120 s for 16 minutes: with the 150 s throttle one in two is written, so
+    // the stored last-seen never lags 270 s and the sweep (300 s) never judges the agent silent.
+    let mut written = Vec::new();
+    for i in 1..=8u64 {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-20T08:00:00Z").unwrap()
+            + chrono::Duration::minutes(2 * i as i64);
         let hb = [event(
             "a",
             &format!("hb{i}"),
-            &format!("2026-11-20T08:{minute}:00Z"),
+            &at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "HEART_BEAT",
             "Available",
             json!([]),
         )];
+        let before = store.commits.load(Ordering::Relaxed);
         let outcome = handle_batch(
-            &batch(10 + i as u64, &payloads(&hb)),
+            &batch(10 + i, &payloads(&hb)),
             &store,
             &sink,
             &Settings::default(),
@@ -540,30 +561,18 @@ async fn heartbeats_of_a_known_idle_agent_do_not_write_every_time() {
         )
         .await;
         assert_eq!(outcome.stats.transitions, 0);
+        if store.commits.load(Ordering::Relaxed) > before {
+            written.push(2 * i);
+        }
+        let stored = store.get(&agent_arn("a")).unwrap();
+        assert!(
+            at.with_timezone(&Utc) - stored.last_seen < chrono::Duration::seconds(300 - 120),
+            "stored last-seen {} lags heartbeat {at} by a heartbeat period at most below the silence",
+            stored.last_seen
+        );
     }
-    assert_eq!(
-        store.commits.load(Ordering::Relaxed),
-        commits,
-        "heartbeats within the throttle window are not written"
-    );
-    let hb = [event(
-        "a",
-        "hb9",
-        "2026-11-20T08:30:00Z",
-        "HEART_BEAT",
-        "Available",
-        json!([]),
-    )];
-    handle_batch(&batch(20, &payloads(&hb)), &store, &sink, &Settings::default(), now()).await;
-    assert_eq!(
-        store.commits.load(Ordering::Relaxed),
-        commits + 1,
-        "last-seen written once the window has passed"
-    );
-    assert_eq!(
-        store.get(&agent_arn("a")).unwrap().last_seen.to_rfc3339(),
-        "2026-11-20T08:30:00+00:00"
-    );
+    assert_eq!(written, [4, 8, 12, 16], "minutes whose heartbeat was written");
+    assert_eq!(store.commits.load(Ordering::Relaxed), commits + 4);
 }
 
 #[tokio::test]
@@ -684,6 +693,8 @@ async fn a_newer_row_committed_between_load_and_commit_wins_and_the_batch_is_not
         contact: None,
         watermark: connect_wfm_core::agent::Watermark::new("2026-11-20T09:00:00Z".parse().unwrap(), "a-later"),
         last_seen: "2026-11-20T09:00:00Z".parse().unwrap(),
+        silent_since: None,
+        last_silence: None,
     };
     store.race.lock().unwrap().push(newer.clone());
     let input = batch(1, &payloads(&two_agent_shift()));

@@ -329,6 +329,8 @@ async fn agent_ids_are_looked_up_by_instance_and_login() {
             contact: None,
             watermark: Watermark::new(seen, "e1"),
             last_seen: seen,
+            silent_since: None,
+            last_silence: None,
         });
     }
     let id_of_jdoe = |sink: &MemoryFeedSink| {

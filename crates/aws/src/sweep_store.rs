@@ -1,0 +1,337 @@
+//! The sweep's ports on the agent-state table: [`ProgressStore`] on the one progress item
+//! ([`PROGRESS_KEY`]) and [`AgentDirectory`] on the sparse [`ACTIVE_INDEX`] (every minute) and a
+//! filtered Scan (only for snapshots, every `SNAPSHOT_MINUTES`).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use connect_wfm_core::agent::{AgentState, InstanceProgress, InstanceSilence};
+use connect_wfm_core::ports::{AgentDirectory, CommitOutcome, PortError, ProgressStore};
+
+use crate::DynamoStateStore;
+use crate::error::port_error;
+use crate::item::{
+    ACTIVE_INSTANCE, AGENT_ARN, Item, LAST_SEEN, PROGRESS_KEY, agent_key, agent_state_from_item, stored_time,
+};
+use crate::schema::ACTIVE_INDEX;
+
+/// Attribute of an instance's newest event time (epoch ms) on the progress item.
+fn progress_attribute(instance_id: &str) -> String {
+    format!("progress_{instance_id}")
+}
+
+/// Attribute of an instance's recorded silence (a map) on the progress item.
+fn silence_attribute(instance_id: &str) -> String {
+    format!("silence_{instance_id}")
+}
+
+const SINCE_MS: &str = "since_ms";
+const LAST_MS: &str = "last_ms";
+const AGENTS: &str = "agents";
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn millis(at: DateTime<Utc>) -> AttributeValue {
+    n(at.timestamp_millis())
+}
+
+fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// Reads one number of the progress item, naming the attribute when it is not one.
+fn number(table: &str, name: &str, value: &AttributeValue) -> Result<i64, PortError> {
+    let bad = || {
+        PortError::new(
+            format!("read the progress item of table {table}"),
+            format!("attribute `{name}` is not an integer: {value:?}"),
+            false,
+        )
+    };
+    value.as_n().ok().and_then(|v| v.parse().ok()).ok_or_else(bad)
+}
+
+fn instant(table: &str, name: &str, value: &AttributeValue) -> Result<DateTime<Utc>, PortError> {
+    let ms = number(table, name, value)?;
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| {
+        PortError::new(
+            format!("read the progress item of table {table}"),
+            format!("attribute `{name}` is out of range: {ms}"),
+            false,
+        )
+    })
+}
+
+/// Every instance's progress on the progress item.
+fn progress_from_item(table: &str, item: &Item) -> Result<Vec<InstanceProgress>, PortError> {
+    let mut progress = Vec::new();
+    for (name, value) in item {
+        let Some(instance_id) = name.strip_prefix("progress_") else {
+            continue;
+        };
+        let silence = match item.get(&silence_attribute(instance_id)) {
+            None => None,
+            Some(AttributeValue::M(map)) => {
+                let field = |key: &str| {
+                    map.get(key).ok_or_else(|| {
+                        PortError::new(
+                            format!("read the progress item of table {table}"),
+                            format!("attribute `{}.{key}` is missing", silence_attribute(instance_id)),
+                            false,
+                        )
+                    })
+                };
+                Some(InstanceSilence {
+                    since: instant(table, SINCE_MS, field(SINCE_MS)?)?,
+                    last_event_time: instant(table, LAST_MS, field(LAST_MS)?)?,
+                    agents: u32::try_from(number(table, AGENTS, field(AGENTS)?)?).unwrap_or(u32::MAX),
+                })
+            }
+            Some(other) => {
+                return Err(PortError::new(
+                    format!("read the progress item of table {table}"),
+                    format!("attribute `{}` is not a map: {other:?}", silence_attribute(instance_id)),
+                    false,
+                ));
+            }
+        };
+        progress.push(InstanceProgress {
+            instance_id: instance_id.to_owned(),
+            newest_event: instant(table, name, value)?,
+            silence,
+        });
+    }
+    progress.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    Ok(progress)
+}
+
+impl ProgressStore for DynamoStateStore {
+    /// One strongly consistent GetItem of the progress item.
+    async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(agent_key(PROGRESS_KEY)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("read the progress item of table {}", self.table), &e))?;
+        match output.item {
+            Some(item) => progress_from_item(&self.table, &item),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// One conditional UpdateItem: `progress_<instance>` only moves forward.
+    async fn advance_progress(&self, instance_id: &str, newest: DateTime<Utc>) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(agent_key(PROGRESS_KEY)))
+            .update_expression("SET #p = :ms")
+            .condition_expression("attribute_not_exists(#p) OR #p < :ms")
+            .expression_attribute_names("#p", progress_attribute(instance_id))
+            .expression_attribute_values(":ms", millis(newest))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(e) => Err(port_error(
+                format!("advance the progress of instance {instance_id} in table {}", self.table),
+                &e,
+            )),
+        }
+    }
+
+    /// One conditional UpdateItem: set only while the progress is the one the sweep judged.
+    async fn mark_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<CommitOutcome, PortError> {
+        let value = AttributeValue::M(HashMap::from([
+            (SINCE_MS.to_owned(), millis(silence.since)),
+            (LAST_MS.to_owned(), millis(silence.last_event_time)),
+            (AGENTS.to_owned(), n(silence.agents)),
+        ]));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(agent_key(PROGRESS_KEY)))
+            .update_expression("SET #s = :silence")
+            .condition_expression("#p = :last AND attribute_not_exists(#s)")
+            .expression_attribute_names("#p", progress_attribute(instance_id))
+            .expression_attribute_names("#s", silence_attribute(instance_id))
+            .expression_attribute_values(":last", millis(silence.last_event_time))
+            .expression_attribute_values(":silence", value)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CommitOutcome::Committed),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(CommitOutcome::Superseded),
+            Err(e) => Err(port_error(
+                format!("mark instance {instance_id} silent in table {}", self.table),
+                &e,
+            )),
+        }
+    }
+
+    /// One conditional UpdateItem removing the silence it names.
+    async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(agent_key(PROGRESS_KEY)))
+            .update_expression("REMOVE #s")
+            .condition_expression("#s.#since = :since")
+            .expression_attribute_names("#s", silence_attribute(instance_id))
+            .expression_attribute_names("#since", SINCE_MS)
+            .expression_attribute_values(":since", millis(silence.since))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(e) => Err(port_error(
+                format!("clear the silence of instance {instance_id} in table {}", self.table),
+                &e,
+            )),
+        }
+    }
+}
+
+impl DynamoStateStore {
+    /// Agent states of a page of items; an item that cannot be read is logged and skipped (the
+    /// sweep cannot judge it; agent-events keeps such rows as rejects).
+    fn readable_states(&self, items: &[Item], into: &mut Vec<AgentState>) -> usize {
+        let mut unreadable = 0;
+        for item in items {
+            if matches!(item.get(AGENT_ARN), Some(AttributeValue::S(key)) if key == PROGRESS_KEY) {
+                continue;
+            }
+            match agent_state_from_item(&self.table, item) {
+                Ok(state) => into.push(state),
+                Err(e) => {
+                    unreadable += 1;
+                    tracing::warn!(error = %e, "agent-state item skipped by the sweep");
+                }
+            }
+        }
+        unreadable
+    }
+}
+
+impl AgentDirectory for DynamoStateStore {
+    /// Query of the sparse `active_by_instance` index (eventually consistent: every decision
+    /// taken on it is committed with the watermark condition), 1 MB per page.
+    async fn active_agents(&self, instance_id: &str) -> Result<Vec<AgentState>, PortError> {
+        let operation = || {
+            format!(
+                "query index {ACTIVE_INDEX} of table {} for instance {instance_id}",
+                self.table
+            )
+        };
+        let mut states = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACTIVE_INDEX)
+                .key_condition_expression("#i = :i")
+                .expression_attribute_names("#i", ACTIVE_INSTANCE)
+                .expression_attribute_values(":i", AttributeValue::S(instance_id.to_owned()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error(operation(), &e))?;
+            self.readable_states(output.items(), &mut states);
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(states),
+            }
+        }
+    }
+
+    /// A Scan filtered on `last_seen` (it reads, and is charged for, the whole table: only for
+    /// snapshots, every `SNAPSHOT_MINUTES`).
+    async fn agents_seen_since(&self, seen_since: DateTime<Utc>) -> Result<Vec<AgentState>, PortError> {
+        let operation = || format!("scan table {} for agents seen since {seen_since}", self.table);
+        let mut states = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#seen >= :since")
+                .expression_attribute_names("#seen", LAST_SEEN)
+                .expression_attribute_values(":since", AttributeValue::S(stored_time(&seen_since)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| port_error(operation(), &e))?;
+            self.readable_states(output.items(), &mut states);
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        // The string filter is exact to the millisecond; sub-millisecond digits are compared here.
+        states.retain(|s| s.last_seen >= seen_since);
+        states.sort_by(|a, b| a.agent_arn.cmp(&b.agent_arn));
+        Ok(states)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_instance_and_its_silence() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let item: Item = HashMap::from([
+            (AGENT_ARN.to_owned(), AttributeValue::S(PROGRESS_KEY.into())),
+            ("progress_i-2".to_owned(), millis(at("2026-11-21T10:00:00.250Z"))),
+            ("progress_i-1".to_owned(), millis(at("2026-11-21T09:00:00Z"))),
+            (
+                "silence_i-1".to_owned(),
+                AttributeValue::M(HashMap::from([
+                    (SINCE_MS.to_owned(), millis(at("2026-11-21T09:05:00Z"))),
+                    (LAST_MS.to_owned(), millis(at("2026-11-21T09:00:00Z"))),
+                    (AGENTS.to_owned(), n(3)),
+                ])),
+            ),
+        ]);
+        let progress = progress_from_item("t", &item).unwrap();
+        assert_eq!(
+            progress,
+            [
+                InstanceProgress {
+                    instance_id: "i-1".into(),
+                    newest_event: at("2026-11-21T09:00:00Z"),
+                    silence: Some(InstanceSilence {
+                        since: at("2026-11-21T09:05:00Z"),
+                        last_event_time: at("2026-11-21T09:00:00Z"),
+                        agents: 3
+                    }),
+                },
+                InstanceProgress {
+                    instance_id: "i-2".into(),
+                    newest_event: at("2026-11-21T10:00:00.250Z"),
+                    silence: None,
+                },
+            ]
+        );
+        let mut bad = item.clone();
+        bad.insert("progress_i-3".into(), AttributeValue::S("soon".into()));
+        let err = progress_from_item("t", &bad).unwrap_err();
+        assert!(err.message.contains("progress_i-3") && !err.retryable, "{err}");
+    }
+}

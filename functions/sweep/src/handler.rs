@@ -1,0 +1,262 @@
+//! The sweep handler: one run at the clock `now`.
+//!
+//! Per instance (from the progress the agent-events function keeps): read the agents that are
+//! not logged out (the sparse index, never a table scan), judge them ([`sweep_instance`]),
+//! record a new instance silence (conditional on the progress it judged), commit each `UNKNOWN`
+//! with the watermark condition of agent-events, then write the `feed_health` record and the
+//! transitions that committed. A batch that raced ahead wins the condition, so its newer state
+//! is never regressed and the sweep writes nothing for that agent. A repeated or overlapping
+//! sweep emits nothing new: its commits are superseded, its health and snapshot objects have
+//! the same names. Every `SNAPSHOT_MINUTES` the first sweep of the slot writes one
+//! `agent_snapshot` object per instance, after its transitions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use connect_wfm_core::agent::{
+    AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, snapshot_records, snapshot_slot,
+    sweep_instance,
+};
+use connect_wfm_core::feed::{self, AgentSnapshotRecord, AgentStateRecord};
+use connect_wfm_core::ports::{AgentDirectory, AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore};
+use futures_util::StreamExt as _;
+use serde::Serialize;
+
+/// Name of this function in feed object names and logs.
+pub const FUNCTION: &str = "sweep";
+
+/// How many agent commits run at once.
+const COMMIT_CONCURRENCY: usize = 16;
+
+/// What the handler needs besides its ports; built once at cold start.
+#[derive(Debug, Clone, Default)]
+pub struct SweepSettings {
+    /// Its `Unknown` entry names the state of a silent agent; its `Logout` entry the state
+    /// that is never judged silent.
+    pub mapping: AgentStateMapping,
+    pub policy: SweepPolicy,
+}
+
+/// Counts of what one sweep did (logged once per sweep, returned to the caller).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepStats {
+    /// Instances with progress.
+    pub instances: usize,
+    /// Agents not logged out, read from the index.
+    pub active_agents: usize,
+    /// Instances reported silent after this sweep (new or earlier).
+    pub silent_instances: usize,
+    /// Instances this sweep found silent for the first time.
+    pub newly_silent_instances: usize,
+    /// `UNKNOWN` transitions committed and written by this sweep.
+    pub silent_agents: usize,
+    /// `UNKNOWN` commits refused because a batch (or another sweep) got there first.
+    pub superseded: usize,
+    /// Snapshot objects written, and the agents they hold.
+    pub snapshots: usize,
+    pub snapshot_agents: usize,
+    /// Reads, commits or writes that failed (logged; the next sweep tries again).
+    pub failures: usize,
+}
+
+/// A sweep that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// Without the instances' progress there is nothing to judge.
+    #[error("sweep: could not read instance progress: {0}")]
+    Progress(#[source] PortError),
+}
+
+/// The clock of a scheduled run: the `time` of the EventBridge event, so a retried invocation
+/// judges at the same clock and writes the same objects.
+pub fn scheduled_time(event: &serde_json::Value) -> Option<DateTime<Utc>> {
+    let time = event.get("time")?.as_str()?;
+    DateTime::parse_from_rfc3339(time).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Runs one sweep at the clock `now`. Fails only when the progress cannot be read; any other
+/// failure is counted in [`SweepStats::failures`] and logged, and the rest of the sweep goes on.
+pub async fn handle_sweep<S, F>(
+    states: &S,
+    sink: &F,
+    settings: &SweepSettings,
+    now: DateTime<Utc>,
+) -> Result<SweepStats, SweepError>
+where
+    S: AgentStateStore + ProgressStore + AgentDirectory,
+    F: FeedSink,
+{
+    let progress = states.load_progress().await.map_err(SweepError::Progress)?;
+    let mut stats = SweepStats {
+        instances: progress.len(),
+        ..SweepStats::default()
+    };
+    for instance in &progress {
+        sweep_one(instance, states, sink, settings, now, &mut stats).await;
+    }
+    if let Some(as_of) = snapshot_slot(now, settings.policy.snapshot_minutes) {
+        write_snapshots(&progress, as_of, states, sink, &mut stats).await;
+    }
+    tracing::info!(
+        instances = stats.instances,
+        active_agents = stats.active_agents,
+        silent_instances = stats.silent_instances,
+        newly_silent_instances = stats.newly_silent_instances,
+        silent_agents = stats.silent_agents,
+        superseded = stats.superseded,
+        snapshots = stats.snapshots,
+        snapshot_agents = stats.snapshot_agents,
+        failures = stats.failures,
+        now = %now,
+        "sweep done"
+    );
+    Ok(stats)
+}
+
+async fn sweep_one<S, F>(
+    progress: &InstanceProgress,
+    states: &S,
+    sink: &F,
+    settings: &SweepSettings,
+    now: DateTime<Utc>,
+    stats: &mut SweepStats,
+) where
+    S: AgentStateStore + ProgressStore + AgentDirectory,
+    F: FeedSink,
+{
+    let instance = progress.instance_id.as_str();
+    let agents = match states.active_agents(instance).await {
+        Ok(agents) => agents,
+        Err(e) => {
+            tracing::error!(instance, error = %e, "could not read the instance's agents; the next sweep retries");
+            stats.failures += 1;
+            return;
+        }
+    };
+    stats.active_agents += agents.len();
+    let verdict = sweep_instance(progress, &agents, now, &settings.policy, &settings.mapping);
+
+    if let Some(mark) = &verdict.mark {
+        match states.mark_silent(instance, mark).await {
+            Ok(CommitOutcome::Committed) => {
+                stats.newly_silent_instances += 1;
+                tracing::warn!(instance, last_event_time = %mark.last_event_time, agents = mark.agents, "instance's agent events are silent");
+            }
+            Ok(CommitOutcome::Superseded) => {
+                // A batch moved the instance on (or another sweep marked it): not silent by
+                // what this sweep read, judged again next minute.
+                tracing::info!(
+                    instance,
+                    "instance progress moved during the sweep; judged again next time"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::error!(instance, error = %e, "could not record the instance's silence; the next sweep retries");
+                stats.failures += 1;
+                return;
+            }
+        }
+    }
+    if let Some(health) = &verdict.health {
+        stats.silent_instances += 1;
+        // Written by every sweep while the instance is silent: the same object, so a write
+        // that failed once is made good by the next sweep.
+        if let Err(e) = sink.put(&health.object_key(), feed::to_json_lines(&[health])).await {
+            tracing::error!(instance, error = %e, "could not write the feed_health record; the next sweep writes it");
+            stats.failures += 1;
+        }
+    }
+
+    // The conditional commit first, then the records of what committed: a transition is never
+    // published for a state a racing batch has already replaced.
+    let results: Vec<_> = futures_util::stream::iter(verdict.transitions)
+        .map(|(record, next)| async move { (record, states.commit(&next).await) })
+        .buffer_unordered(COMMIT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut committed: BTreeMap<NaiveDate, Vec<AgentStateRecord>> = BTreeMap::new();
+    for (record, result) in results {
+        match result {
+            Ok(CommitOutcome::Committed) => committed
+                .entry(record.event_time.date_naive())
+                .or_default()
+                .push(record),
+            Ok(CommitOutcome::Superseded) => {
+                stats.superseded += 1;
+                tracing::info!(instance, agent_id = %record.agent_id, "agent moved on during the sweep; not UNKNOWN");
+            }
+            Err(e) => {
+                stats.failures += 1;
+                tracing::error!(instance, agent_id = %record.agent_id, error = %e, "could not commit UNKNOWN; the next sweep retries");
+            }
+        }
+    }
+    for (date, mut records) in committed {
+        records.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
+        let key = feed::object_key(AgentStateRecord::KIND, date, &transitions_name(instance, &records));
+        match sink.put(&key, feed::to_json_lines(&records)).await {
+            Ok(()) => stats.silent_agents += records.len(),
+            Err(e) => {
+                // The states are committed: these UNKNOWN records are lost to the feed, the
+                // agents' next events still recover them. Counted and logged as errors.
+                stats.failures += 1;
+                tracing::error!(instance, key, agents = records.len(), error = %e, "could not write UNKNOWN transitions");
+            }
+        }
+    }
+}
+
+/// The object name of a sweep's transitions of one instance: derived from their event ids, so
+/// a sweep that commits the same transitions writes the same object.
+fn transitions_name(instance: &str, records: &[AgentStateRecord]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for record in records {
+        for byte in record.event_id.bytes().chain(std::iter::once(b',')) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{FUNCTION}-{instance}-{hash:016x}")
+}
+
+/// One snapshot object per instance (with progress, or with agents seen within 24 h), named by
+/// instance and slot: `agent_snapshot/<date>/<instance>-<HHMM>.jsonl`.
+async fn write_snapshots<S, F>(
+    progress: &[InstanceProgress],
+    as_of: DateTime<Utc>,
+    states: &S,
+    sink: &F,
+    stats: &mut SweepStats,
+) where
+    S: AgentDirectory,
+    F: FeedSink,
+{
+    let agents = match states.agents_seen_since(as_of - SNAPSHOT_LOOKBACK).await {
+        Ok(agents) => agents,
+        Err(e) => {
+            tracing::error!(as_of = %as_of, error = %e, "could not read agents for the snapshot");
+            stats.failures += 1;
+            return;
+        }
+    };
+    let instances: BTreeSet<&str> = progress
+        .iter()
+        .map(|p| p.instance_id.as_str())
+        .chain(agents.iter().map(|a| a.instance_id.as_str()))
+        .collect();
+    for instance in instances {
+        let records = snapshot_records(instance, &agents, as_of);
+        let name = format!("{instance}-{}", as_of.format("%H%M"));
+        let key = feed::object_key(AgentSnapshotRecord::KIND, as_of.date_naive(), &name);
+        match sink.put(&key, feed::to_json_lines(&records)).await {
+            Ok(()) => {
+                stats.snapshots += 1;
+                stats.snapshot_agents += records.len();
+            }
+            Err(e) => {
+                tracing::error!(instance, key, error = %e, "could not write the snapshot");
+                stats.failures += 1;
+            }
+        }
+    }
+}

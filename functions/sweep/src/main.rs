@@ -1,0 +1,40 @@
+//! Lambda entry point of the sweep function: build the clients once, then serve the schedule.
+
+use chrono::Utc;
+use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
+use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
+use connect_wfm_sweep::{Config, SweepSettings, handle_sweep, scheduled_time};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env(&Env::process())?;
+    let sdk = load_sdk_config().await;
+    let s3 = s3_client(&sdk);
+    let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
+    let states = DynamoStateStore::new(dynamodb_client(&sdk), config.state_table);
+    let sink = S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix);
+    let settings = SweepSettings {
+        mapping: mapping.agent_states,
+        policy: config.policy,
+    };
+    let (states, sink, settings) = (&states, &sink, &settings);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let now = scheduled_time(&event.payload).unwrap_or_else(Utc::now);
+        let stats = handle_sweep(states, sink, settings, now).await?;
+        if stats.failures > 0 {
+            // A failed invocation shows in the function's Errors metric; EventBridge retries it
+            // at the same clock, which writes the same objects.
+            return Err(Error::from(format!(
+                "sweep at {now}: {} failure(s), see the log",
+                stats.failures
+            )));
+        }
+        Ok::<_, Error>(stats)
+    }))
+    .await
+}
