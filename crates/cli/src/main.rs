@@ -13,14 +13,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
-use connect_wfm_aws::{config, reload};
+use connect_wfm_aws::{DynamoStateStore, config, reload};
 use connect_wfm_bucket_notifications::Status;
 use connect_wfm_core::Mapping;
+use connect_wfm_core::agent::{AgentState, SweepPolicy};
 use connect_wfm_core::contact::store::ContactStore as _;
 use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
+use connect_wfm_core::ports::AgentDirectory;
 use connect_wfm_core::report::ReportKind;
 use connect_wfm_core::timefmt::feed_timestamp;
 use connect_wfm_historical_reports::{CreatedObject, ObjectOutcome, Ports, convert, created_notification};
+use connect_wfm_sweep::{SweepSettings, handle_sweep};
 
 use crate::input::{InputFile, classify};
 use crate::local::{
@@ -118,13 +121,38 @@ enum Command {
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
         state: PathBuf,
     },
-    /// Print the last-known state of every agent.
+    /// Print the last-known state of every agent (UNKNOWN for agents the sweep found silent).
     States {
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
         state: PathBuf,
+        /// Read a deployed agent-state table (DynamoDB, credentials and region from the
+        /// environment or profile) instead of the local folder. It scans the table.
+        #[arg(long, value_name = "NAME", conflicts_with = "state")]
+        table: Option<String>,
         /// One JSON object per agent instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Run the sweep's handler on the local state at the clock --now: agents silent for
+    /// --silence-seconds become UNKNOWN, an instance whose events stopped gets a feed_health
+    /// record, and a sweep in the first minute of a --snapshot-minutes slot writes a snapshot
+    /// per instance. Records go to the feed (JSON Lines on stdout by default), a summary to stderr.
+    Sweep {
+        /// Folder of last-known agent states and instance progress (as left by `replay`).
+        #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
+        state: PathBuf,
+        /// Feed folder, or `-` for JSON Lines on standard output.
+        #[arg(long, default_value = "-", value_name = "DIR|-")]
+        feed: String,
+        /// The sweep's clock: RFC 3339, e.g. 2026-11-21T10:15:00Z.
+        #[arg(long, value_name = "TIME")]
+        now: String,
+        /// Seconds without any event after which an agent is UNKNOWN.
+        #[arg(long, default_value_t = 300, value_name = "N")]
+        silence_seconds: u32,
+        /// Minutes between snapshots (0 = never).
+        #[arg(long, default_value_t = 15, value_name = "N")]
+        snapshot_minutes: u32,
     },
 }
 
@@ -181,8 +209,30 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             state,
             file,
         } => report(mapping, kind, instance, &state, &file).await,
-        Command::States { state, json } => states(&state, json),
         Command::Intervals { state } => intervals(&StreamSettings::from_mapping(&mapping), &state).await,
+        Command::States { state, table, json } => match table {
+            Some(table) => states_of_table(&table, json).await,
+            None => states(&state, json),
+        },
+        Command::Sweep {
+            state,
+            feed,
+            now,
+            silence_seconds,
+            snapshot_minutes,
+        } => {
+            let now = DateTime::parse_from_rfc3339(&now)
+                .map_err(|e| format!("--now `{now}` is not an RFC 3339 time: {e}"))?
+                .with_timezone(&Utc);
+            if silence_seconds == 0 {
+                return Err("--silence-seconds must be at least 1".into());
+            }
+            let policy = SweepPolicy {
+                silence: chrono::Duration::seconds(silence_seconds.into()),
+                snapshot_minutes,
+            };
+            sweep(mapping, &state, &feed, now, policy).await
+        }
         Command::Reload {
             bucket,
             prefix,
@@ -504,10 +554,63 @@ async fn reload(
     Ok(ExitCode::SUCCESS)
 }
 
+async fn sweep(
+    mapping: Mapping,
+    state: &Path,
+    feed: &str,
+    now: DateTime<Utc>,
+    policy: SweepPolicy,
+) -> Result<ExitCode, String> {
+    let states = LocalStateStore::new(state);
+    let sink = if feed == "-" {
+        LocalFeedSink::Stdout
+    } else {
+        LocalFeedSink::Folder(PathBuf::from(feed))
+    };
+    let settings = SweepSettings {
+        mapping: mapping.agent_states,
+        policy,
+    };
+    let stats = handle_sweep(&states, &sink, &settings, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "sweep at {}: {} instances, {} silent ({} new), {} agents UNKNOWN, {} snapshots of {} agents",
+        feed_timestamp(&now),
+        stats.instances,
+        stats.silent_instances,
+        stats.newly_silent_instances,
+        stats.silent_agents,
+        stats.snapshots,
+        stats.snapshot_agents
+    );
+    if stats.failures > 0 {
+        eprintln!("connect-wfm: sweep: {} failures; run again", stats.failures);
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn states_of_table(table: &str, json: bool) -> Result<ExitCode, String> {
+    let sdk = config::load_sdk_config().await;
+    let store = DynamoStateStore::new(config::dynamodb_client(&sdk), table);
+    let all = store
+        .agents_seen_since(DateTime::UNIX_EPOCH)
+        .await
+        .map_err(|e| e.to_string())?;
+    print_states(&all, json);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn states(state: &Path, json: bool) -> Result<ExitCode, String> {
     let all = LocalStateStore::new(state).all().map_err(|e| e.to_string())?;
+    print_states(&all, json);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_states(all: &[AgentState], json: bool) {
     if json {
-        for s in &all {
+        for s in all {
             println!("{}", serde_json::to_string(s).expect("agent state serialises"));
         }
     } else {
@@ -515,7 +618,7 @@ fn states(state: &Path, json: bool) -> Result<ExitCode, String> {
             "{:<38} {:<16} {:<34} {:<26} LAST SEEN",
             "AGENT ID", "LOGIN", "STATE", "SINCE"
         );
-        for s in &all {
+        for s in all {
             println!(
                 "{:<38} {:<16} {:<34} {:<26} {}",
                 s.agent_id,
@@ -525,6 +628,7 @@ fn states(state: &Path, json: bool) -> Result<ExitCode, String> {
                 feed_timestamp(&s.last_seen)
             );
         }
+        let silent = all.iter().filter(|s| s.is_silent()).count();
+        eprintln!("{} agents, {silent} UNKNOWN (silent)", all.len());
     }
-    Ok(ExitCode::SUCCESS)
 }
