@@ -208,10 +208,11 @@ fn hundred_heartbeats(agents: usize, minute: usize) -> Vec<Value> {
 }
 
 /// The DynamoDB requests of a 100-record batch for 10 and 100 agents, counted on the wire:
-/// one BatchGetItem (up to 100 keys) and one PutItem per agent whose state changed; nothing but
-/// the BatchGetItem on a replay (no agent changed) and on heartbeats within the last-seen
-/// window; one last-seen PutItem per agent once the window has passed. (Printed for the
-/// benchmark report too: scripts/bench.)
+/// one BatchGetItem (up to 100 keys), one GetItem of the instances' progress, one PutItem per
+/// agent whose state changed and one UpdateItem per instance whose progress moved; no PutItem
+/// on a replay (no agent changed, progress already there) nor on heartbeats within the 150 s
+/// last-seen window; one last-seen PutItem per agent once the window has passed. (Printed for
+/// the benchmark report too: scripts/bench.)
 #[tokio::test]
 async fn a_hundred_records_of_ten_agents_cost_one_batch_get_and_ten_puts() {
     for agents in [10, 100] {
@@ -231,31 +232,35 @@ async fn a_hundred_records_of_ten_agents_cost_one_batch_get_and_ten_puts() {
             seq += events.len() as u64;
             assert_eq!(outcome.failed_from(), None);
             assert_eq!(outcome.stats.transitions, transitions, "{what}");
-            let (gets, puts, total) = (
+            let (gets, puts, progress, total) = (
                 stack.requests.count("BatchGetItem"),
                 stack.requests.count("PutItem"),
+                stack.requests.count("GetItem") + stack.requests.count("UpdateItem"),
                 stack.requests.total(),
             );
             eprintln!(
                 "DynamoDB requests for 100 records of {agents} agents, {what}: {total} \
-                 (BatchGetItem {gets}, PutItem {puts}; target <= 1 + {writers})"
+                 (BatchGetItem {gets}, PutItem {puts}, progress GetItem + UpdateItem {progress}; \
+                 target <= 3 + {writers})"
             );
             (gets, puts, total)
         };
         let changes = hundred_records(agents);
         assert_eq!(
             run("every record a change", &changes, agents, 100).await,
-            (1, agents, 1 + agents)
+            (1, agents, 3 + agents)
         );
-        // The same events again (a retry, or Connect sending them twice): all at or before the watermarks.
-        assert_eq!(run("replayed, no agent changed", &changes, 0, 0).await, (1, 0, 1));
-        // 08:05, within the 10-minute last-seen window of the states written at 08:00-08:01.
-        let heartbeats = hundred_heartbeats(agents, 5);
-        assert_eq!(run("heartbeats only", &heartbeats, 0, 0).await, (1, 0, 1));
+        // The same events again (a retry, or Connect sending them twice): all at or before the
+        // watermarks, and the progress is already there.
+        assert_eq!(run("replayed, no agent changed", &changes, 0, 0).await, (1, 0, 2));
+        // 08:02, within the 150 s last-seen window of the states written at 08:00-08:01 (each
+        // agent's heartbeat is 120 s after its last write); the progress moves.
+        let heartbeats = hundred_heartbeats(agents, 2);
+        assert_eq!(run("heartbeats only", &heartbeats, 0, 0).await, (1, 0, 3));
         // 08:15: the window has passed, so each agent's last-seen is written once.
         let heartbeats = hundred_heartbeats(agents, 15);
-        let last_seen = "heartbeats only, 10-minute last-seen window passed (a last-seen write per agent)";
-        assert_eq!(run(last_seen, &heartbeats, agents, 0).await, (1, agents, 1 + agents));
+        let last_seen = "heartbeats only, 150 s last-seen window passed (a last-seen write per agent)";
+        assert_eq!(run(last_seen, &heartbeats, agents, 0).await, (1, agents, 3 + agents));
     }
 }
 

@@ -1,0 +1,366 @@
+//! The sweep end to end against the AWS emulator: the sparse `active_by_instance` index, the
+//! progress item, the conditional commit of `UNKNOWN` (real ConditionalCheckFailed answers),
+//! and the DynamoDB requests of one sweep at 1,000 and 10,000 agents, counted on the wire.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
+use connect_wfm_aws::item::agent_state_to_item;
+use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
+use connect_wfm_core::agent::{Activity, AgentState, AgentStateMapping, SweepPolicy, Watermark, silence_agent};
+use connect_wfm_core::ports::{AgentDirectory, AgentStateStore, CommitOutcome, ProgressStore};
+use connect_wfm_e2e as support;
+use connect_wfm_sweep::{SweepSettings, handle_sweep};
+use serde_json::{Value, json};
+
+const INSTANCE: &str = "7d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f";
+
+fn t(clock: &str) -> DateTime<Utc> {
+    format!("2026-11-21T{clock}Z").parse().unwrap()
+}
+
+fn agent_arn(agent: &str) -> String {
+    format!("arn:aws:connect:us-east-1:123456789012:instance/{INSTANCE}/agent/{agent}")
+}
+
+fn event(agent: &str, id: &str, clock: &str, event_type: &str, status: &str) -> Value {
+    json!({
+        "AWSAccountId": "123456789012",
+        "AgentARN": agent_arn(agent),
+        "InstanceARN": format!("arn:aws:connect:us-east-1:123456789012:instance/{INSTANCE}"),
+        "EventId": id,
+        "EventTimestamp": format!("2026-11-21T{clock}Z"),
+        "EventType": event_type,
+        "Version": "2019-05-25",
+        "CurrentAgentSnapshot": {
+            "AgentStatus": { "Name": status, "Type": if status == "Available" { "ROUTABLE" } else { "CUSTOM" },
+                             "StartTimestamp": format!("2026-11-21T{clock}Z") },
+            "Configuration": { "Username": format!("login-{agent}") },
+            "Contacts": []
+        }
+    })
+}
+
+fn batch(first_seq: u64, events: &[Value]) -> KinesisBatch {
+    let records = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let seq = format!("{:056}", first_seq + i as u64);
+            json!({ "eventID": format!("shardId-000000000000:{seq}"), "kinesis": {
+                "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(e).unwrap()) } })
+        })
+        .collect();
+    KinesisBatch { records }
+}
+
+struct Stack {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    states: DynamoStateStore,
+    sink: S3FeedSink,
+    requests: support::RequestLog,
+}
+
+async fn stack() -> Stack {
+    let config = support::sdk_config().await;
+    let s3 = support::s3(&config);
+    let (dynamodb, requests) = support::recording_dynamodb(&config);
+    let table = support::create_state_table(&dynamodb).await;
+    let bucket = support::create_bucket(&s3, "feed").await;
+    requests.clear();
+    Stack {
+        states: DynamoStateStore::new(dynamodb, table),
+        sink: S3FeedSink::new(s3.clone(), bucket.clone(), "wfm"),
+        s3,
+        bucket,
+        requests,
+    }
+}
+
+#[tokio::test]
+async fn the_index_holds_only_logged_in_agents_and_the_sweep_commits_unknown_once() {
+    let stack = stack().await;
+    let events = [
+        event("a", "a1", "10:00:00", "STATE_CHANGE", "Available"),
+        event("b", "b1", "10:00:10", "STATE_CHANGE", "Break"),
+        event("c", "c1", "10:00:20", "LOGOUT", "Offline"),
+        event("b", "b2", "10:06:00", "STATE_CHANGE", "Available"),
+    ];
+    let outcome = handle_batch(
+        &batch(1, &events),
+        &stack.states,
+        &stack.sink,
+        &Settings::default(),
+        t("12:00:00"),
+    )
+    .await;
+    assert_eq!(outcome.failed_from(), None);
+    assert_eq!(outcome.stats.progressed, 1);
+
+    let progress = stack.states.load_progress().await.unwrap();
+    assert_eq!(progress.len(), 1);
+    assert_eq!(
+        (progress[0].instance_id.as_str(), progress[0].newest_event),
+        (INSTANCE, t("10:06:00"))
+    );
+    let mut active: Vec<String> = stack
+        .states
+        .active_agents(INSTANCE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.agent_id)
+        .collect();
+    active.sort();
+    assert_eq!(active, ["a", "b"], "the logged-out agent is not in the sparse index");
+    assert!(stack.states.active_agents("another-instance").await.unwrap().is_empty());
+
+    stack.requests.clear();
+    let stats = handle_sweep(&stack.states, &stack.sink, &SweepSettings::default(), t("10:06:10"))
+        .await
+        .unwrap();
+    assert_eq!((stats.silent_agents, stats.superseded, stats.failures), (1, 0, 0));
+    // GetItem (progress), Query (index), PutItem (a's UNKNOWN).
+    assert_eq!(
+        (
+            stack.requests.count("GetItem"),
+            stack.requests.count("Query"),
+            stack.requests.count("PutItem")
+        ),
+        (1, 1, 1)
+    );
+    let a = stack
+        .states
+        .load_many(&[agent_arn("a")])
+        .await
+        .unwrap()
+        .states
+        .remove(&agent_arn("a"))
+        .unwrap();
+    assert_eq!((a.state.as_str(), a.silent_since), ("UNKNOWN", Some(t("10:05:00"))));
+    let lines = support::read_json_lines(&stack.s3, &stack.bucket, "wfm/agent_state/2026-11-21/sweep-").await;
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["event_id"], "silence-a-1795255200000");
+
+    // A second sweep: nothing new, no write.
+    stack.requests.clear();
+    let again = handle_sweep(&stack.states, &stack.sink, &SweepSettings::default(), t("10:06:20"))
+        .await
+        .unwrap();
+    assert_eq!((again.silent_agents, again.superseded), (0, 0));
+    assert_eq!(stack.requests.count("PutItem"), 0);
+
+    // a's heartbeat recovers it; the state leaves UNKNOWN and stays in the index.
+    let hb = [event("a", "a2", "10:07:00", "HEART_BEAT", "Available")];
+    let outcome = handle_batch(
+        &batch(10, &hb),
+        &stack.states,
+        &stack.sink,
+        &Settings::default(),
+        t("12:00:00"),
+    )
+    .await;
+    assert_eq!(outcome.stats.transitions, 1);
+    let a = stack
+        .states
+        .load_many(&[agent_arn("a")])
+        .await
+        .unwrap()
+        .states
+        .remove(&agent_arn("a"))
+        .unwrap();
+    assert_eq!(
+        (a.state.as_str(), a.silent_since, a.last_silence),
+        ("Available", None, Some(t("10:05:00")))
+    );
+}
+
+fn state(agent: &str, state: &str, clock: &str) -> AgentState {
+    AgentState {
+        agent_arn: agent_arn(agent),
+        agent_id: agent.into(),
+        instance_id: INSTANCE.into(),
+        agent_login: Some(format!("login-{agent}")),
+        state: state.into(),
+        reason: "Open".into(),
+        activity: Activity::Open,
+        since: t(clock),
+        contact: None,
+        watermark: Watermark::new(t(clock), format!("{agent}-{clock}")),
+        last_seen: t(clock),
+        silent_since: None,
+        last_silence: None,
+    }
+}
+
+#[tokio::test]
+async fn the_conditional_commit_settles_the_race_in_both_orders() {
+    let stack = stack().await;
+    let mapping = AgentStateMapping::default();
+    let silence = Duration::seconds(300);
+    let loaded = state("a", "Available", "10:00:00");
+    assert_eq!(stack.states.commit(&loaded).await.unwrap(), CommitOutcome::Committed);
+    let (_, unknown) = silence_agent(&loaded, silence, &mapping);
+    let newer = AgentState {
+        watermark: Watermark::new(t("10:06:00"), "a-newer"),
+        last_seen: t("10:06:00"),
+        ..loaded.clone()
+    };
+
+    // A batch commits first: the sweep's UNKNOWN (same watermark) is refused by DynamoDB.
+    assert_eq!(stack.states.commit(&newer).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(stack.states.commit(&unknown).await.unwrap(), CommitOutcome::Superseded);
+
+    // The sweep commits first: a batch that loaded the agent before cannot erase UNKNOWN...
+    let b = state("b", "Available", "10:00:00");
+    stack.states.commit(&b).await.unwrap();
+    let (_, b_unknown) = silence_agent(&b, silence, &mapping);
+    assert_eq!(stack.states.commit(&b_unknown).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(
+        stack.states.commit(&b_unknown).await.unwrap(),
+        CommitOutcome::Superseded,
+        "a second sweep"
+    );
+    let blind = AgentState {
+        watermark: Watermark::new(t("10:06:00"), "b-newer"),
+        last_seen: t("10:06:00"),
+        ..b.clone()
+    };
+    assert_eq!(stack.states.commit(&blind).await.unwrap(), CommitOutcome::Superseded);
+    // ...while the same batch folded over the stored UNKNOWN (its recovery) wins.
+    let recovered = AgentState {
+        last_silence: b_unknown.silent_since,
+        ..blind
+    };
+    assert_eq!(stack.states.commit(&recovered).await.unwrap(), CommitOutcome::Committed);
+    let stored = stack
+        .states
+        .load_many(&[agent_arn("b")])
+        .await
+        .unwrap()
+        .states
+        .remove(&agent_arn("b"))
+        .unwrap();
+    assert_eq!(stored, recovered);
+
+    // The instance silence is conditional on the progress the sweep judged.
+    stack.states.advance_progress(INSTANCE, t("10:00:00")).await.unwrap();
+    stack.states.advance_progress(INSTANCE, t("09:00:00")).await.unwrap();
+    let judged = connect_wfm_core::agent::InstanceSilence {
+        since: t("10:05:00"),
+        last_event_time: t("10:00:00"),
+        agents: 2,
+    };
+    stack.states.advance_progress(INSTANCE, t("10:05:30")).await.unwrap();
+    assert_eq!(
+        stack.states.mark_silent(INSTANCE, &judged).await.unwrap(),
+        CommitOutcome::Superseded
+    );
+    let judged = connect_wfm_core::agent::InstanceSilence {
+        since: t("10:10:30"),
+        last_event_time: t("10:05:30"),
+        agents: 2,
+    };
+    assert_eq!(
+        stack.states.mark_silent(INSTANCE, &judged).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(
+        stack.states.mark_silent(INSTANCE, &judged).await.unwrap(),
+        CommitOutcome::Superseded
+    );
+    let progress = stack.states.load_progress().await.unwrap();
+    assert_eq!(
+        (progress[0].newest_event, progress[0].silence),
+        (t("10:05:30"), Some(judged))
+    );
+    stack.states.clear_silent(INSTANCE, &judged).await.unwrap();
+    assert_eq!(stack.states.load_progress().await.unwrap()[0].silence, None);
+}
+
+/// Writes `count` agent states straight into the table (25 per BatchWriteItem), all Available
+/// and last seen at `clock`, except one in ten logged out.
+async fn populate(stack: &Stack, count: usize, clock: &str) {
+    let client = &stack.states.client;
+    let items: Vec<WriteRequest> = (0..count)
+        .map(|i| {
+            let name = if i % 10 == 9 { "LOGOUT" } else { "Available" };
+            let item = agent_state_to_item(&state(&format!("agent-{i:05}"), name, clock));
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                .build()
+        })
+        .collect();
+    for chunk in items.chunks(25) {
+        let mut pending: HashMap<String, Vec<WriteRequest>> =
+            HashMap::from([(stack.states.table.clone(), chunk.to_vec())]);
+        while !pending.is_empty() {
+            let output = client
+                .batch_write_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .unwrap();
+            pending = output.unprocessed_items.unwrap_or_default();
+            pending.retain(|_, v| !v.is_empty());
+        }
+    }
+}
+
+/// The DynamoDB requests of one sweep, by operation, and the sweep's counts.
+async fn one_sweep(stack: &Stack, clock: &str, policy: &SweepPolicy) -> (Vec<(&'static str, usize)>, usize, usize) {
+    stack.requests.clear();
+    let settings = SweepSettings {
+        policy: policy.clone(),
+        ..SweepSettings::default()
+    };
+    let stats = handle_sweep(&stack.states, &stack.sink, &settings, t(clock))
+        .await
+        .unwrap();
+    assert_eq!(stats.failures, 0);
+    let by_operation = ["GetItem", "Query", "Scan", "UpdateItem", "PutItem"]
+        .into_iter()
+        .map(|op| (op, stack.requests.count(op)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    (by_operation, stack.requests.total(), stats.silent_agents)
+}
+
+/// One sweep at 1,000 and 10,000 agents (one in ten logged out), counted on the wire: a quiet
+/// minute, a snapshot minute, and the minute a whole instance falls silent. Printed for the
+/// README's cost figures.
+#[tokio::test]
+async fn the_requests_of_one_sweep_at_1000_and_10000_agents() {
+    for agents in [1_000usize, 10_000] {
+        let stack = stack().await;
+        populate(&stack, agents, "10:00:00").await;
+        stack.states.advance_progress(INSTANCE, t("10:00:30")).await.unwrap();
+        let active = agents - agents / 10;
+        let policy = SweepPolicy::default();
+
+        let (snapshot, total, silent) = one_sweep(&stack, "10:00:40", &policy).await;
+        eprintln!("sweep requests, {agents} agents, a quiet snapshot minute: {total} {snapshot:?}");
+        assert_eq!(silent, 0);
+        assert!(snapshot.iter().any(|(op, _)| *op == "Scan"));
+
+        let (quiet, total, silent) = one_sweep(&stack, "10:01:10", &policy).await;
+        eprintln!("sweep requests, {agents} agents ({active} not logged out), a quiet minute: {total} {quiet:?}");
+        assert_eq!(silent, 0);
+        assert_eq!(quiet[0], ("GetItem", 1));
+        let pages = quiet.iter().find(|(op, _)| *op == "Query").map(|(_, n)| *n).unwrap();
+        assert_eq!(total, 1 + pages, "one GetItem and the index's pages, nothing else");
+
+        let (silence, total, silent) = one_sweep(&stack, "10:05:30", &policy).await;
+        eprintln!("sweep requests, {agents} agents, the minute the instance falls silent: {total} {silence:?}");
+        assert_eq!(silent, active);
+        assert!(silence.contains(&("PutItem", active)) && silence.contains(&("UpdateItem", 1)));
+
+        let (after, total, silent) = one_sweep(&stack, "10:06:30", &policy).await;
+        eprintln!("sweep requests, {agents} agents, a minute of the instance's silence: {total} {after:?}");
+        assert_eq!(silent, 0);
+    }
+}
