@@ -22,8 +22,8 @@ from generate import HERE, REGION, ACCOUNT, compact, epoch, kinesis_event
 
 import generate
 
-# Sequence numbers after every number generate.py hands out.
-generate.SEQ_BASE = 49657431098765432101234567890123456789012345678999000000
+# Sequence numbers after every number generate.py hands out (it uses fewer than 1000).
+generate.SEQ_BASE += 1000 * generate.SEQ_STEP
 
 INSTANCE_1 = "8f2c3e41-6a7b-4c1d-9e0f-2a3b4c5d6e7f"
 INSTANCE_2 = "3b9d7e52-1c4a-4e8f-b7d6-5a2c9e0f1b3d"
