@@ -3,6 +3,8 @@
 //! `agent_snapshot` object per instance. The handler is a plain async fn over the ports, so the
 //! Lambda binary, the CLI (`connect-wfm sweep`) and the tests all run the same code.
 
+#![forbid(unsafe_code)]
+
 mod config;
 mod handler;
 

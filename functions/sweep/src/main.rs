@@ -1,5 +1,7 @@
 //! Lambda entry point of the sweep function: build the clients once, then serve the schedule.
 
+#![forbid(unsafe_code)]
+
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
 use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
