@@ -112,7 +112,8 @@ impl LocalStateStore {
 /// A stored state file as read: a state, or bytes that are not one.
 enum StoredFile {
     Missing,
-    State(AgentState),
+    // Boxed: a state is three times the size of the other variants.
+    State(Box<AgentState>),
     Unreadable(UnreadableState),
 }
 
@@ -125,7 +126,7 @@ impl LocalStateStore {
             Err(e) => return Err(io_error(format!("read {}", path.display()), e)),
         };
         Ok(match serde_json::from_slice::<AgentState>(&bytes) {
-            Ok(state) => StoredFile::State(state),
+            Ok(state) => StoredFile::State(Box::new(state)),
             Err(e) => StoredFile::Unreadable(UnreadableState {
                 agent_arn: agent_arn.to_owned(),
                 location: format!("state file {}", path.display()),
@@ -159,7 +160,7 @@ impl AgentStateStore for LocalStateStore {
             match self.read(arn)? {
                 StoredFile::Missing => {}
                 StoredFile::State(state) => {
-                    loaded.states.insert(arn.clone(), state);
+                    loaded.states.insert(arn.clone(), *state);
                 }
                 StoredFile::Unreadable(unreadable) => {
                     loaded.unreadable.insert(arn.clone(), unreadable);
