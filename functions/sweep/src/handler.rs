@@ -21,6 +21,7 @@ use connect_wfm_core::feed::{self, AgentSnapshotRecord, AgentStateRecord};
 use connect_wfm_core::ports::{AgentDirectory, AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore};
 use futures_util::StreamExt as _;
 use serde::Serialize;
+use tracing::Instrument as _;
 
 /// Name of this function in feed object names and logs.
 pub const FUNCTION: &str = "sweep";
@@ -92,7 +93,11 @@ where
         ..SweepStats::default()
     };
     for instance in &progress {
-        sweep_one(instance, states, sink, settings, now, &mut stats).await;
+        // Every log line of an instance's sweep carries its id, without repeating it by hand.
+        let span = tracing::info_span!("instance", instance_id = %instance.instance_id);
+        sweep_one(instance, states, sink, settings, now, &mut stats)
+            .instrument(span)
+            .await;
     }
     if let Some(as_of) = snapshot_slot(now, settings.policy.snapshot_minutes) {
         write_snapshots(&progress, as_of, states, sink, &mut stats).await;
