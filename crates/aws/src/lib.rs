@@ -24,6 +24,7 @@ pub mod contact_store;
 mod error;
 pub mod item;
 pub mod memory;
+pub mod metrics;
 pub mod notifications;
 pub mod reload;
 pub mod s3;

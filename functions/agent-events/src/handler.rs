@@ -59,6 +59,29 @@ pub struct BatchStats {
     pub progressed: usize,
     /// `feed_health` `ok` records written (instances reported silent that sent again).
     pub recovered_instances: usize,
+    /// The newest EventTimestamp of the agents that did not fail.
+    pub newest_event: Option<DateTime<Utc>>,
+}
+
+impl BatchStats {
+    /// Counts this batch in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
+    /// elsewhere): counters `Records`, `Transitions`, `Rejects`, `FailedAgents`,
+    /// `RejectedAgents`, `Superseded`, `UnreadableStates`, `RecoveredInstances`, and the
+    /// histogram `EventLagSeconds` (`now` − the batch's newest event time).
+    pub fn record_metrics(&self, now: DateTime<Utc>) {
+        metrics::counter!("Records").increment(self.records as u64);
+        metrics::counter!("Transitions").increment(self.transitions as u64);
+        metrics::counter!("Rejects").increment(self.rejected as u64);
+        metrics::counter!("FailedAgents").increment(self.failed_agents as u64);
+        metrics::counter!("RejectedAgents").increment(self.rejected_agents as u64);
+        metrics::counter!("Superseded").increment(self.superseded as u64);
+        metrics::counter!("UnreadableStates").increment(self.unreadable_states as u64);
+        metrics::counter!("RecoveredInstances").increment(self.recovered_instances as u64);
+        if let Some(newest) = self.newest_event {
+            let lag = (now - newest).num_milliseconds() as f64 / 1000.0;
+            metrics::histogram!("EventLagSeconds").record(lag.max(0.0));
+        }
+    }
 }
 
 /// The Lambda response and the batch's counts.
@@ -229,6 +252,7 @@ async fn record_progress<S: ProgressStore, F: FeedSink>(
                 .or_insert((at, silence));
         }
     }
+    stats.newest_event = newest.values().max().copied();
     for (instance, at) in newest {
         if stored.get(instance).is_some_and(|p| p.newest_event >= at) {
             continue;

@@ -3,8 +3,9 @@
 #![forbid(unsafe_code)]
 
 use chrono::Utc;
-use connect_wfm_agent_events::{Config, KinesisBatch, Settings, handle_batch};
+use connect_wfm_agent_events::{Config, FUNCTION, KinesisBatch, Settings, handle_batch};
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
+use connect_wfm_aws::metrics::Metrics;
 use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
 use connect_wfm_core::agent::FoldPolicy;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -16,7 +17,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env(&Env::process())?;
+    let env = Env::process();
+    let config = Config::from_env(&env)?;
+    let metrics = Metrics::init(&env, FUNCTION)?;
     let sdk = load_sdk_config().await;
     let s3 = s3_client(&sdk);
     let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
@@ -30,11 +33,11 @@ async fn main() -> Result<(), Error> {
     };
     let (states, sink, settings) = (&states, &sink, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisBatch>| async move {
-        Ok::<_, Error>(
-            handle_batch(&event.payload, states, sink, settings, Utc::now())
-                .await
-                .response,
-        )
+        let now = Utc::now();
+        let outcome = handle_batch(&event.payload, states, sink, settings, now).await;
+        outcome.stats.record_metrics(now);
+        metrics.flush_stdout();
+        Ok::<_, Error>(outcome.response)
     }))
     .await
 }

@@ -60,6 +60,21 @@ pub struct SweepStats {
     pub failures: usize,
 }
 
+impl SweepStats {
+    /// Counts this sweep in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
+    /// elsewhere): gauges `SilentInstances` (the alarm's metric) and `ActiveAgents`, counters
+    /// `SilentAgents`, `SweepSuperseded`, `SweepFailures`, `Snapshots`, `SnapshotAgents`.
+    pub fn record_metrics(&self) {
+        metrics::gauge!("SilentInstances").set(self.silent_instances as f64);
+        metrics::gauge!("ActiveAgents").set(self.active_agents as f64);
+        metrics::counter!("SilentAgents").increment(self.silent_agents as u64);
+        metrics::counter!("SweepSuperseded").increment(self.superseded as u64);
+        metrics::counter!("SweepFailures").increment(self.failures as u64);
+        metrics::counter!("Snapshots").increment(self.snapshots as u64);
+        metrics::counter!("SnapshotAgents").increment(self.snapshot_agents as u64);
+    }
+}
+
 /// A sweep that could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {

@@ -4,8 +4,9 @@
 
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
+use connect_wfm_aws::metrics::Metrics;
 use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
-use connect_wfm_sweep::{Config, SweepSettings, handle_sweep, scheduled_time};
+use connect_wfm_sweep::{Config, FUNCTION, SweepSettings, handle_sweep, scheduled_time};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[global_allocator]
@@ -14,7 +15,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env(&Env::process())?;
+    let env = Env::process();
+    let config = Config::from_env(&env)?;
+    let metrics = Metrics::init(&env, FUNCTION)?;
     let sdk = load_sdk_config().await;
     let s3 = s3_client(&sdk);
     let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
@@ -28,6 +31,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let now = scheduled_time(&event.payload).unwrap_or_else(Utc::now);
         let stats = handle_sweep(states, sink, settings, now).await?;
+        stats.record_metrics();
+        metrics.flush_stdout();
         if stats.failures > 0 {
             // A failed invocation shows in the function's Errors metric; EventBridge retries it
             // at the same clock, which writes the same objects.

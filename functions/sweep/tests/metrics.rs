@@ -1,0 +1,61 @@
+//! The sweep's metrics as CloudWatch receives them: one EMF document on standard output per
+//! invocation, with the namespace, the `Function` dimension and the metric names the template's
+//! alarm and the README name. (Its own test binary: the recorder is process-global.)
+
+use connect_wfm_aws::config::Env;
+use connect_wfm_aws::metrics::Metrics;
+use connect_wfm_sweep::SweepStats;
+use serde_json::Value;
+
+#[test]
+fn a_sweep_writes_one_emf_document_with_its_counts() {
+    let metrics = Metrics::init(&Env::from_pairs([("METRICS_NAMESPACE", "connect-wfm/test")]), "sweep").unwrap();
+    let stats = SweepStats {
+        instances: 3,
+        active_agents: 40,
+        silent_instances: 1,
+        newly_silent_instances: 1,
+        silent_agents: 7,
+        superseded: 1,
+        snapshots: 0,
+        snapshot_agents: 0,
+        failures: 0,
+    };
+    stats.record_metrics();
+    let mut out = Vec::new();
+    metrics.flush(&mut out);
+    let lines: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let doc = &lines[0];
+    let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "connect-wfm/test");
+    assert_eq!(directive["Dimensions"], serde_json::json!([["Function"]]));
+    assert_eq!(doc["Function"], "sweep");
+    let names: Vec<&str> = directive["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    for name in ["SilentInstances", "ActiveAgents", "SilentAgents", "SweepSuperseded"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    assert!(!names.contains(&"SweepFailures"), "a zero counter is left out");
+    assert_eq!(
+        (doc["SilentInstances"].as_f64(), doc["SilentAgents"].as_u64()),
+        (Some(1.0), Some(7))
+    );
+
+    // The next invocation reports its own counts, and the gauge again (the alarm needs a value
+    // every minute, zero included).
+    SweepStats::default().record_metrics();
+    let mut out = Vec::new();
+    metrics.flush(&mut out);
+    let doc: Value = serde_json::from_slice(out.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(doc["SilentInstances"].as_f64(), Some(0.0));
+    assert!(doc.get("SilentAgents").is_none());
+}
