@@ -95,6 +95,31 @@ pub struct BatchOutcome {
     pub messages: Vec<MessageReport>,
 }
 
+impl BatchOutcome {
+    /// Counts this batch in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
+    /// elsewhere): `ReportFiles` (converted), `ReportRows` (records written), `ReportErrors`
+    /// (objects that failed), `ReportDuplicates` (converted before), `ReportsSkipped`.
+    pub fn record_metrics(&self) {
+        let (mut files, mut rows, mut errors, mut duplicates, mut skipped) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        for (_, outcome) in self.messages.iter().flat_map(|m| &m.objects) {
+            match outcome {
+                ObjectOutcome::Converted { records } => {
+                    files += 1;
+                    rows += *records as u64;
+                }
+                ObjectOutcome::Duplicate => duplicates += 1,
+                ObjectOutcome::Skipped { .. } => skipped += 1,
+                ObjectOutcome::Failed { .. } => errors += 1,
+            }
+        }
+        metrics::counter!("ReportFiles").increment(files);
+        metrics::counter!("ReportRows").increment(rows);
+        metrics::counter!("ReportErrors").increment(errors);
+        metrics::counter!("ReportDuplicates").increment(duplicates);
+        metrics::counter!("ReportsSkipped").increment(skipped);
+    }
+}
+
 /// The ports of the function.
 pub struct Ports<'a, C, O, S, F> {
     pub claims: &'a C,

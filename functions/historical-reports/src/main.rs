@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
+use connect_wfm_aws::metrics::Metrics;
 use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource};
-use connect_wfm_historical_reports::{Config, Ports, Settings, SqsBatch, handle_messages};
+use connect_wfm_historical_reports::{Config, FUNCTION, Ports, Settings, SqsBatch, handle_messages};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 /// mimalloc: a batch allocates and frees many small JSON strings and maps (see Cargo.toml).
@@ -17,7 +18,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env(&Env::process())?;
+    let env = Env::process();
+    let config = Config::from_env(&env)?;
+    let metrics = Metrics::init(&env, FUNCTION)?;
     let sdk = load_sdk_config().await;
     let (s3, dynamodb) = (s3_client(&sdk), dynamodb_client(&sdk));
     let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
@@ -41,11 +44,10 @@ async fn main() -> Result<(), Error> {
     };
     let (ports, settings) = (&ports, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsBatch>| async move {
-        Ok::<_, Error>(
-            handle_messages(&event.payload, ports, settings, Utc::now())
-                .await
-                .response,
-        )
+        let outcome = handle_messages(&event.payload, ports, settings, Utc::now()).await;
+        outcome.record_metrics();
+        metrics.flush_stdout();
+        Ok::<_, Error>(outcome.response)
     }))
     .await
 }

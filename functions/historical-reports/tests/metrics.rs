@@ -1,0 +1,50 @@
+//! The report metrics as CloudWatch receives them: files, rows, errors of one batch in one EMF
+//! document. (Its own test binary: the recorder is process-global.)
+
+use connect_wfm_aws::config::Env;
+use connect_wfm_aws::metrics::Metrics;
+use connect_wfm_historical_reports::{BatchOutcome, MessageReport, ObjectOutcome};
+use serde_json::Value;
+
+#[test]
+fn a_batch_writes_files_rows_and_errors_as_emf() {
+    let metrics = Metrics::init(&Env::from_pairs([("METRICS_NAMESPACE", "ns")]), "historical-reports").unwrap();
+    let outcome = BatchOutcome {
+        response: Default::default(),
+        messages: vec![
+            MessageReport {
+                message_id: Some("m1".into()),
+                test_event: false,
+                objects: vec![
+                    (None, ObjectOutcome::Converted { records: 5 }),
+                    (None, ObjectOutcome::Converted { records: 6 }),
+                ],
+            },
+            MessageReport {
+                message_id: Some("m2".into()),
+                test_event: false,
+                objects: vec![(
+                    None,
+                    ObjectOutcome::Failed {
+                        reason: "no StartInterval".into(),
+                        permanent: true,
+                    },
+                )],
+            },
+        ],
+    };
+    outcome.record_metrics();
+    let mut out = Vec::new();
+    metrics.flush(&mut out);
+    let doc: Value = serde_json::from_slice(out.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(doc["Function"], "historical-reports");
+    assert_eq!(
+        (
+            doc["ReportFiles"].as_u64(),
+            doc["ReportRows"].as_u64(),
+            doc["ReportErrors"].as_u64()
+        ),
+        (Some(2), Some(11), Some(1))
+    );
+    assert!(doc.get("ReportDuplicates").is_none(), "zero counters are left out");
+}
