@@ -22,6 +22,7 @@ use connect_wfm_core::agent::{
 use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
 use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore, UnreadableState};
 use futures_util::StreamExt as _;
+use tracing::Instrument as _;
 
 use crate::input::{KinesisBatch, StreamRecord, read_records};
 
@@ -425,12 +426,17 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
         .collect();
     stats.unwritten = groups.iter().filter(|g| g.failure.is_none()).count() - to_commit.len();
     let results: Vec<_> = futures_util::stream::iter(to_commit)
-        .map(|(slot, next, unreadable)| async move {
-            let outcome = match unreadable {
-                Some(unreadable) => states.replace_unreadable(next, unreadable).await,
-                None => states.commit(next).await,
-            };
-            (slot, outcome)
+        .map(|(slot, next, unreadable)| {
+            // The store's own log lines (retries, conditions) name the agent they concern.
+            let span = tracing::info_span!("commit", agent_id = %next.agent_id);
+            async move {
+                let outcome = match unreadable {
+                    Some(unreadable) => states.replace_unreadable(next, unreadable).await,
+                    None => states.commit(next).await,
+                };
+                (slot, outcome)
+            }
+            .instrument(span)
         })
         .buffer_unordered(COMMIT_CONCURRENCY)
         .collect()

@@ -18,6 +18,8 @@ use connect_wfm_core::report::{
     AgentIdCache, IntervalRecord, ReportError, ReportKind, ReportMapping, ReportReader, ReportSource, is_csv_key,
 };
 
+use tracing::Instrument as _;
+
 use crate::notification::{CreatedObject, Notification, SqsBatch, SqsMessage, parse_notification};
 
 /// Name of this function in rejects and logs.
@@ -146,7 +148,12 @@ where
     let mut messages = Vec::with_capacity(batch.records.len());
     for raw in &batch.records {
         let message = SqsMessage::from_value(raw);
-        let report = handle_message(&message, ports, settings, now).await;
+        // Every log line of the message, the object's included, says which message it is.
+        let span = tracing::info_span!(
+            "message",
+            message_id = message.message_id.as_deref().unwrap_or("(no messageId)")
+        );
+        let report = handle_message(&message, ports, settings, now).instrument(span).await;
         if report.failed() {
             match &report.message_id {
                 Some(id) => {
