@@ -8,6 +8,8 @@
 //!   queue names in one DynamoDB table with a TTL.
 //! - [`S3ObjectSource`] and [`S3FeedSink`]: report objects streamed from S3, feed objects
 //!   written to S3.
+//! - [`eventbridge`]: the optional EventBridge output ([`FeedOutputs`]: the S3 feed first, then
+//!   every record on the event bus).
 //! - [`reload`]: listing report objects and re-queueing their notifications (`connect-wfm reload`).
 //! - [`schema`]: the table definitions, in one place, for tests and local set-up.
 //! - [`config`]: environment variables, SDK configuration and the mapping file.
@@ -22,6 +24,7 @@ pub mod claim_store;
 pub mod config;
 pub mod contact_store;
 mod error;
+pub mod eventbridge;
 pub mod item;
 pub mod memory;
 pub mod metrics;
@@ -36,6 +39,7 @@ pub use cfn_response::HttpResponseSender;
 pub use claim_store::DynamoClaimStore;
 pub use contact_store::DynamoContactStore;
 pub use error::describe as describe_sdk_error;
+pub use eventbridge::{EventBusOutput, FeedOutputs, SdkEventBus, feed_outputs};
 pub use item::ItemError;
 pub use notifications::S3NotificationStore;
 pub use s3::{S3FeedSink, S3ObjectSource};

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::agent::{Activity, ContactRef};
 use crate::timefmt::serde_feed_time;
@@ -220,6 +220,59 @@ pub fn to_json_lines<T: Serialize>(records: &[T]) -> Vec<u8> {
     out
 }
 
+/// The fields that date a record on an event bus, in order of preference: the first one a record
+/// has is its time. `agent_state` → `event_time`; `queue_interval`, `agent_queue_interval`,
+/// `agent_interval` (both bases) → `interval_start`; `agent_snapshot` → `as_of`; `feed_health` →
+/// `since`. A kind added later gets the first of these it carries, without a change here.
+pub const TIME_FIELDS: [&str; 4] = ["event_time", "interval_start", "as_of", "since"];
+
+/// What an output needs to know of one feed line besides the line itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineHead {
+    /// The record's `kind`.
+    pub kind: String,
+    /// The record's time: the first of [`TIME_FIELDS`] it has; `None` when it has none.
+    pub time: Option<DateTime<Utc>>,
+}
+
+/// A feed line that is not a record (never expected of our own output; kept, not dropped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineHeadError {
+    #[error("not a JSON object: {0}")]
+    NotJson(String),
+    #[error("field `{field}` is not an RFC 3339 timestamp: `{value}`")]
+    BadTime { field: &'static str, value: String },
+}
+
+/// Reads the kind and the time of one feed line (a JSON object; other fields are skipped).
+pub fn read_line_head(line: &[u8]) -> Result<LineHead, LineHeadError> {
+    #[derive(Deserialize)]
+    struct Head {
+        kind: String,
+        event_time: Option<String>,
+        interval_start: Option<String>,
+        as_of: Option<String>,
+        since: Option<String>,
+    }
+    let head: Head = serde_json::from_slice(line).map_err(|e| LineHeadError::NotJson(e.to_string()))?;
+    let found = [head.event_time, head.interval_start, head.as_of, head.since]
+        .into_iter()
+        .zip(TIME_FIELDS)
+        .find_map(|(value, field)| value.map(|v| (field, v)));
+    let time = match found {
+        None => None,
+        Some((field, value)) => Some(
+            DateTime::parse_from_rfc3339(&value)
+                .map_err(|_| LineHeadError::BadTime {
+                    field,
+                    value: value.clone(),
+                })?
+                .with_timezone(&Utc),
+        ),
+    };
+    Ok(LineHead { kind: head.kind, time })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +316,42 @@ mod tests {
         assert_eq!((bin.raw.as_str(), bin.raw_encoding), ("/wA=", "base64"));
         let line = String::from_utf8(to_json_lines(&[text])).unwrap();
         assert!(line.starts_with(r#"{"kind":"reject","schema":1,"#) && line.ends_with("}\n"));
+    }
+
+    #[test]
+    fn a_line_is_dated_by_the_first_time_field_it_has() {
+        let head = |line: &str| read_line_head(line.as_bytes()).unwrap();
+        let at = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+        let state = head(
+            r#"{"kind":"agent_state","since":"2026-11-20T08:00:00.000Z","event_time":"2026-11-20T08:03:12.250Z"}"#,
+        );
+        assert_eq!(state.kind, "agent_state");
+        assert_eq!(state.time, at("2026-11-20T08:03:12.250Z"));
+        let interval = head(
+            r#"{"kind":"queue_interval","basis":"stream","interval_start":"2026-11-20T10:15:00Z","as_of":"2026-11-20T10:31:02.000Z"}"#,
+        );
+        assert_eq!(interval.time, at("2026-11-20T10:15:00Z"));
+        let snapshot =
+            head(r#"{"kind":"agent_snapshot","since":"2026-11-20T08:00:00.000Z","as_of":"2026-11-21T10:00:00.000Z"}"#);
+        assert_eq!(snapshot.time, at("2026-11-21T10:00:00.000Z"));
+        let health = head(
+            r#"{"kind":"feed_health","since":"2026-11-21T10:05:00.000Z","last_event_time":"2026-11-21T10:00:00.000Z"}"#,
+        );
+        assert_eq!(health.time, at("2026-11-21T10:05:00.000Z"));
+        assert_eq!(head(r#"{"kind":"other","x":1}"#).time, None);
+    }
+
+    #[test]
+    fn a_line_that_is_not_a_record_says_why() {
+        assert!(matches!(read_line_head(b"{oops"), Err(LineHeadError::NotJson(_))));
+        assert!(matches!(
+            read_line_head(br#"{"schema":1}"#),
+            Err(LineHeadError::NotJson(_))
+        ));
+        let err = read_line_head(br#"{"kind":"agent_state","event_time":"yesterday"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `event_time` is not an RFC 3339 timestamp: `yesterday`"
+        );
     }
 }

@@ -15,6 +15,8 @@ pub mod vars {
     /// JSON mapping file overriding the built-in mapping: `s3://bucket/key` or a path in the
     /// deployment package (optional).
     pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
+    /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
+    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
     /// Seconds between last-seen-only writes of an idle agent (optional, default 150). With the
     /// 120 s heartbeat period it must stay below `SILENCE_SECONDS`.
     pub const LAST_SEEN_WRITE_SECONDS: &str = "LAST_SEEN_WRITE_SECONDS";
@@ -30,6 +32,7 @@ pub struct Config {
     pub feed_bucket: String,
     pub feed_prefix: String,
     pub mapping_location: Option<String>,
+    pub event_bus_name: Option<String>,
     pub last_seen_write_after: Duration,
 }
 
@@ -60,6 +63,7 @@ impl Config {
             feed_bucket: env.required(vars::FEED_BUCKET)?,
             feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
             mapping_location: env.optional(vars::MAPPING_LOCATION),
+            event_bus_name: env.optional(vars::EVENT_BUS_NAME),
             last_seen_write_after,
         })
     }

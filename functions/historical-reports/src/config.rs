@@ -19,6 +19,8 @@ pub mod vars {
     pub const INSTANCE_NAME: &str = "INSTANCE_NAME";
     /// JSON mapping file: `s3://bucket/key` or a path (optional).
     pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
+    /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
+    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
     /// Seconds a claim stays IN_PROGRESS before another run may take it (default 900; keep it
     /// above the function timeout).
     pub const CLAIM_LEASE_SECONDS: &str = "CLAIM_LEASE_SECONDS";
@@ -36,6 +38,7 @@ pub struct Config {
     pub reports_prefix: Option<String>,
     pub instance: Option<String>,
     pub mapping_location: Option<String>,
+    pub event_bus_name: Option<String>,
     pub claim_lease: Duration,
     pub claim_retention: Duration,
 }
@@ -51,6 +54,7 @@ impl Config {
             reports_prefix: env.optional(vars::REPORTS_PREFIX),
             instance: env.optional(vars::INSTANCE_NAME),
             mapping_location: env.optional(vars::MAPPING_LOCATION),
+            event_bus_name: env.optional(vars::EVENT_BUS_NAME),
             claim_lease: env.duration_secs(vars::CLAIM_LEASE_SECONDS, Duration::minutes(15))?,
             claim_retention: env.duration_secs(vars::CLAIM_RETENTION_SECONDS, Duration::days(35))?,
         })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
 use connect_wfm_aws::metrics::Metrics;
-use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource};
+use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource, feed_outputs};
 use connect_wfm_historical_reports::{Config, FUNCTION, Ports, Settings, SqsBatch, handle_messages};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -28,7 +28,11 @@ async fn main() -> Result<(), Error> {
         .with_durations(config.claim_lease, config.claim_retention);
     let states = DynamoStateStore::new(dynamodb, config.state_table);
     let objects = S3ObjectSource::new(s3.clone());
-    let sink = S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix);
+    let sink = feed_outputs(
+        &sdk,
+        S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix),
+        config.event_bus_name.as_deref(),
+    )?;
     let ports = Ports {
         claims: &claims,
         objects: &objects,

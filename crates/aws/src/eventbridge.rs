@@ -1,0 +1,758 @@
+//! The optional EventBridge output: every feed record also put on an event bus.
+//!
+//! [`FeedOutputs`] is the feed sink the functions use: it writes each feed object to the S3 feed
+//! first, then puts each of its lines on the bus (when one is configured) as one event: source
+//! [`SOURCE`], detail-type = the record's `kind`, detail = the line, Time = the record's time
+//! ([`connect_wfm_core::feed::TIME_FIELDS`]). Calls respect PutEvents' limits
+//! ([`MAX_ENTRIES_PER_CALL`], [`MAX_CALL_BYTES`]); entries PutEvents answers as failed are put
+//! again with backoff; entries still failing fail the whole `put`, retryable, exactly as a failed
+//! S3 write does: the handler does not commit, and the input is delivered again (at least once,
+//! never lost). A record too large for one event is kept under `rejects/<date>/` with the reason
+//! instead of failing the batch forever. Rejects themselves stay in the feed only (see the README).
+//!
+//! The PutEvents call sits behind [`PutEvents`], so tests can answer with failed entries.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use chrono::{DateTime, NaiveDate, Utc};
+use connect_wfm_core::feed::{self, RejectRecord};
+use connect_wfm_core::ports::{FeedSink, PortError};
+use futures_util::StreamExt as _;
+
+use crate::error::port_error;
+
+/// `source` of every event this project puts.
+pub const SOURCE: &str = "connect-wfm";
+
+/// PutEvents takes at most this many entries per call.
+pub const MAX_ENTRIES_PER_CALL: usize = 10;
+
+/// PutEvents takes entries whose sizes (as [`BusEvent::entry_size`] counts them) add up to less
+/// than 256 KiB per call; one entry alone must be below it too.
+pub const MAX_CALL_BYTES: usize = 256 * 1024;
+
+/// `function` of the rejects this output keeps (records too large for an event).
+pub const REJECT_FUNCTION: &str = "event-bus";
+
+/// Environment variable naming the bus (name or ARN) every feed record is also put on; unset
+/// or blank for the S3 feed alone.
+pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+
+/// [`EVENT_BUS_NAME`] holds neither an event bus name nor an event bus ARN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {EVENT_BUS_NAME}=`{0}` is not an event bus name or ARN")]
+pub struct BadBusName(pub String);
+
+/// Checks an event bus name (letters, digits, `.`, `-`, `_`, `/`; at most 256) or ARN
+/// (`arn:...:event-bus/<name>`), so a typo fails the cold start instead of every PutEvents.
+pub fn check_bus_name(value: &str) -> Result<(), BadBusName> {
+    let name = match value.split_once(":event-bus/") {
+        Some((prefix, name)) if prefix.starts_with("arn:") => name,
+        _ => value,
+    };
+    let valid = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
+    if valid {
+        Ok(())
+    } else {
+        Err(BadBusName(value.to_owned()))
+    }
+}
+
+/// The functions' feed sink, built at cold start: `feed`, then the bus `bus_name` (the value of
+/// [`EVENT_BUS_NAME`]) when there is one, through a client built from `config`.
+pub fn feed_outputs<F: FeedSink>(
+    config: &aws_config::SdkConfig,
+    feed: F,
+    bus_name: Option<&str>,
+) -> Result<FeedOutputs<F>, BadBusName> {
+    let Some(name) = bus_name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(FeedOutputs::feed_only(feed));
+    };
+    check_bus_name(name)?;
+    let client = aws_sdk_eventbridge::Client::new(config);
+    Ok(FeedOutputs::with_bus(
+        feed,
+        EventBusOutput::new(SdkEventBus::new(client, name)),
+    ))
+}
+
+/// One event to put; the bus and the source belong to the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusEvent {
+    /// The record's `kind`.
+    pub detail_type: String,
+    /// The feed line, without its line break.
+    pub detail: String,
+    /// The record's time; `None` lets EventBridge use the time of the call.
+    pub time: Option<DateTime<Utc>>,
+}
+
+impl BusEvent {
+    /// The entry's size as PutEvents counts it: 14 bytes for Time when set, plus the UTF-8
+    /// bytes of Source, DetailType and Detail (EventBridge's "Calculating PutEvents event entry
+    /// size").
+    pub fn entry_size(&self, source: &str) -> usize {
+        let time = if self.time.is_some() { 14 } else { 0 };
+        time + source.len() + self.detail_type.len() + self.detail.len()
+    }
+}
+
+/// Why PutEvents did not take one entry: its `ErrorCode` and `ErrorMessage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFailure {
+    pub code: String,
+    pub message: String,
+}
+
+/// One entry's outcome in a PutEvents answer.
+pub type EntryOutcome = Result<(), EntryFailure>;
+
+/// The PutEvents call. `events` respect the per-call limits; the answer has one outcome per
+/// event, in order. An `Err` is a failure of the whole call (after the SDK's own retries).
+pub trait PutEvents: Send + Sync {
+    /// Puts `events` with `source` on the bus.
+    fn put_events(
+        &self,
+        source: &str,
+        events: &[BusEvent],
+    ) -> impl Future<Output = Result<Vec<EntryOutcome>, PortError>> + Send;
+
+    /// The bus, for error messages.
+    fn bus_name(&self) -> &str;
+}
+
+/// [`PutEvents`] on the AWS SDK: one PutEvents request per call, on the named bus.
+#[derive(Debug, Clone)]
+pub struct SdkEventBus {
+    pub client: aws_sdk_eventbridge::Client,
+    /// The bus name or ARN (`EventBusName` of every entry).
+    pub bus_name: String,
+}
+
+impl SdkEventBus {
+    /// Puts on `bus_name` (a name or an ARN) through `client`.
+    pub fn new(client: aws_sdk_eventbridge::Client, bus_name: impl Into<String>) -> Self {
+        Self {
+            client,
+            bus_name: bus_name.into(),
+        }
+    }
+}
+
+impl PutEvents for SdkEventBus {
+    async fn put_events(&self, source: &str, events: &[BusEvent]) -> Result<Vec<EntryOutcome>, PortError> {
+        let entries = events
+            .iter()
+            .map(|event| {
+                PutEventsRequestEntry::builder()
+                    .event_bus_name(&self.bus_name)
+                    .source(source)
+                    .detail_type(&event.detail_type)
+                    .detail(&event.detail)
+                    .set_time(
+                        event
+                            .time
+                            .map(|t| aws_smithy_types::DateTime::from_millis(t.timestamp_millis())),
+                    )
+                    .build()
+            })
+            .collect();
+        let output = self
+            .client
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| {
+                port_error(
+                    format!("put {} events on event bus {}", events.len(), self.bus_name),
+                    &e,
+                )
+            })?;
+        let answered = output.entries();
+        // PutEvents answers one entry per request entry, in order; a short answer would leave
+        // some events unaccounted for, so those count as failed (and are put again).
+        Ok((0..events.len())
+            .map(|i| match answered.get(i) {
+                Some(entry) if entry.error_code().is_none() && entry.event_id().is_some() => Ok(()),
+                Some(entry) => Err(EntryFailure {
+                    code: entry.error_code().unwrap_or("NoEventId").to_owned(),
+                    message: entry.error_message().unwrap_or_default().to_owned(),
+                }),
+                None => Err(EntryFailure {
+                    code: "NoResult".to_owned(),
+                    message: "PutEvents answered fewer entries than it was sent".to_owned(),
+                }),
+            })
+            .collect())
+    }
+
+    fn bus_name(&self) -> &str {
+        &self.bus_name
+    }
+}
+
+/// How failed entries are put again: up to `attempts` calls in all, the n-th retry after a
+/// random delay between half and all of `base_delay × 2^(n−1)`, capped at `max_delay` (the
+/// jitter keeps concurrent invocations from retrying in step against a throttled bus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 5 attempts, 100 ms doubling to at most 2 s: at most about 1.5 s of waiting per call,
+    /// well inside the functions' timeouts.
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry `n` (1-based).
+    fn delay(&self, n: u32) -> Duration {
+        let full = self
+            .base_delay
+            .saturating_mul(1u32 << (n.saturating_sub(1)).min(16))
+            .min(self.max_delay);
+        let half = full / 2;
+        half + full.saturating_sub(half).mul_f64(fastrand::f64())
+    }
+}
+
+/// The event bus output: puts events in calls PutEvents allows, several calls at once,
+/// retrying failed entries.
+#[derive(Debug, Clone)]
+pub struct EventBusOutput<B> {
+    pub bus: B,
+    pub source: String,
+    pub retry: RetryPolicy,
+    /// PutEvents calls in flight at once for one feed object (a report part holds up to
+    /// 10,000 records: 1,000 calls).
+    pub concurrency: usize,
+}
+
+impl<B: PutEvents> EventBusOutput<B> {
+    /// Source [`SOURCE`], the default retry policy, 8 calls at once.
+    pub fn new(bus: B) -> Self {
+        Self {
+            bus,
+            source: SOURCE.to_owned(),
+            retry: RetryPolicy::default(),
+            concurrency: 8,
+        }
+    }
+
+    /// Puts every event (each already known to fit in one call). `what` names the feed
+    /// object in errors. Fails, retryable, when some events are still not taken after the
+    /// retries, or when a call fails as a whole.
+    pub async fn put_all(&self, events: &[BusEvent], what: &str) -> Result<(), PortError> {
+        let calls = pack_calls(events, &self.source);
+        let results: Vec<Result<(), PortError>> = futures_util::stream::iter(calls)
+            .map(|call| self.put_call(call, events, what))
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    /// One call's events, with retries of the failed ones.
+    async fn put_call(&self, mut pending: Vec<usize>, events: &[BusEvent], what: &str) -> Result<(), PortError> {
+        let mut last_failure = None;
+        for attempt in 0..self.retry.attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(self.retry.delay(attempt)).await;
+                tracing::warn!(
+                    feed_object = what,
+                    entries = pending.len(),
+                    attempt = attempt + 1,
+                    "putting failed event bus entries again"
+                );
+            }
+            let batch: Vec<BusEvent> = pending.iter().map(|&i| events[i].clone()).collect();
+            let outcomes = self.bus.put_events(&self.source, &batch).await.map_err(|mut e| {
+                e.operation = format!("{} (events of {what})", e.operation);
+                e
+            })?;
+            let mut still = Vec::new();
+            for (&index, outcome) in pending.iter().zip(outcomes) {
+                if let Err(failure) = outcome {
+                    still.push(index);
+                    last_failure = Some(failure);
+                }
+            }
+            pending = still;
+            if pending.is_empty() {
+                return Ok(());
+            }
+        }
+        let failure = last_failure.unwrap_or(EntryFailure {
+            code: "Unknown".to_owned(),
+            message: String::new(),
+        });
+        Err(PortError::new(
+            format!("put the events of {what} on event bus {}", self.bus.bus_name()),
+            format!(
+                "{} entries still failing after {} attempts, last {}: {}",
+                pending.len(),
+                self.retry.attempts.max(1),
+                failure.code,
+                failure.message
+            ),
+            true,
+        ))
+    }
+}
+
+/// Splits `events` into calls: at most [`MAX_ENTRIES_PER_CALL`] entries whose sizes add up to
+/// less than [`MAX_CALL_BYTES`], in order. Each event must fit alone (see [`events_of`]).
+pub fn pack_calls(events: &[BusEvent], source: &str) -> Vec<Vec<usize>> {
+    let mut calls: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut bytes = 0;
+    for (index, event) in events.iter().enumerate() {
+        let size = event.entry_size(source);
+        if !current.is_empty() && (current.len() == MAX_ENTRIES_PER_CALL || bytes + size >= MAX_CALL_BYTES) {
+            calls.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        current.push(index);
+        bytes += size;
+    }
+    if !current.is_empty() {
+        calls.push(current);
+    }
+    calls
+}
+
+/// The events of one feed object, and the lines that cannot be events (kept as rejects).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectEvents {
+    pub events: Vec<BusEvent>,
+    /// (1-based line number, the line, the reason)
+    pub rejected: Vec<(usize, String, String)>,
+}
+
+/// One event per line of a feed object; a line too large for an event, or not a record, is
+/// set aside with the reason.
+pub fn events_of(body: &[u8], source: &str) -> ObjectEvents {
+    let mut out = ObjectEvents::default();
+    for (n, line) in body.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(line).into_owned();
+        let head = match feed::read_line_head(line) {
+            Ok(head) => head,
+            Err(e) => {
+                out.rejected.push((n + 1, text, format!("not a feed record: {e}")));
+                continue;
+            }
+        };
+        let event = BusEvent {
+            detail_type: head.kind,
+            detail: text,
+            time: head.time,
+        };
+        let size = event.entry_size(source);
+        if size >= MAX_CALL_BYTES {
+            let reason = format!(
+                "the record is {size} bytes as a PutEvents entry; EventBridge takes less than {MAX_CALL_BYTES}: \
+                 it is in the S3 feed but not on the event bus"
+            );
+            out.rejected.push((n + 1, event.detail, reason));
+            continue;
+        }
+        out.events.push(event);
+    }
+    out
+}
+
+/// The rejects key for the records of feed object `key` that could not be put on the bus:
+/// `rejects/<the object's date>/event-bus-<the rest of its key>.jsonl`, so a retry overwrites.
+/// A key without a date folder is dated `today`.
+pub fn reject_key(key: &str, today: NaiveDate) -> String {
+    let mut parts = key.split('/');
+    let kind = parts.next().unwrap_or_default();
+    let date_part = parts.next().unwrap_or_default();
+    let (date, rest) = match NaiveDate::parse_from_str(date_part, "%Y-%m-%d") {
+        Ok(date) => (date, parts.collect::<Vec<_>>().join("/")),
+        Err(_) => (today, key.split_once('/').map(|(_, r)| r).unwrap_or(key).to_owned()),
+    };
+    let rest = rest.strip_suffix(".jsonl").unwrap_or(&rest);
+    feed::object_key(feed::REJECTS, date, &format!("{REJECT_FUNCTION}-{kind}-{rest}"))
+}
+
+/// The functions' feed sink: the S3 feed (always, and first), then the event bus when one is
+/// configured. Objects under `rejects/` go to the feed only.
+#[derive(Debug, Clone)]
+pub struct FeedOutputs<F, B = SdkEventBus> {
+    pub feed: F,
+    pub bus: Option<EventBusOutput<B>>,
+}
+
+impl<F: FeedSink> FeedOutputs<F, SdkEventBus> {
+    /// The feed alone.
+    pub fn feed_only(feed: F) -> Self {
+        Self { feed, bus: None }
+    }
+}
+
+impl<F: FeedSink, B: PutEvents> FeedOutputs<F, B> {
+    /// The feed, then `bus`.
+    pub fn with_bus(feed: F, bus: EventBusOutput<B>) -> Self {
+        Self { feed, bus: Some(bus) }
+    }
+}
+
+impl<F: FeedSink, B: PutEvents> FeedSink for FeedOutputs<F, B> {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+        let bus = match &self.bus {
+            Some(bus) if !key.starts_with(&format!("{}/", feed::REJECTS)) => bus,
+            _ => return self.feed.put(key, body).await,
+        };
+        let ObjectEvents { events, rejected } = events_of(&body, &bus.source);
+        self.feed.put(key, body).await?;
+        if !rejected.is_empty() {
+            let now = Utc::now();
+            let rejects: Vec<RejectRecord> = rejected
+                .into_iter()
+                .map(|(line, raw, reason)| {
+                    tracing::warn!(feed_object = key, line, %reason, "feed record kept out of the event bus");
+                    RejectRecord::new(
+                        REJECT_FUNCTION,
+                        format!("feed {key} line {line}"),
+                        reason,
+                        now,
+                        raw.as_bytes(),
+                    )
+                })
+                .collect();
+            self.feed
+                .put(&reject_key(key, now.date_naive()), feed::to_json_lines(&rejects))
+                .await?;
+        }
+        bus.put_all(&events, key).await?;
+        tracing::debug!(
+            feed_object = key,
+            events = events.len(),
+            "feed records put on the event bus"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use connect_wfm_core::memory::MemoryFeedSink;
+
+    use super::*;
+
+    /// A bus that records every call and answers from a script: each answer lists the
+    /// positions (in that call) to fail; calls past the script succeed.
+    #[derive(Default)]
+    struct ScriptedBus {
+        calls: Mutex<Vec<Vec<BusEvent>>>,
+        failures: Mutex<VecDeque<Vec<usize>>>,
+        /// The positions each call failed, in call order.
+        answers: Mutex<Vec<Vec<usize>>>,
+        fail_every_call: bool,
+    }
+
+    impl ScriptedBus {
+        fn failing(script: Vec<Vec<usize>>) -> Self {
+            Self {
+                failures: Mutex::new(script.into()),
+                ..Self::default()
+            }
+        }
+        fn calls(&self) -> Vec<Vec<BusEvent>> {
+            self.calls.lock().unwrap().clone()
+        }
+        /// The details the bus took, in order.
+        fn delivered(&self) -> Vec<String> {
+            let calls = self.calls();
+            let script: Vec<Vec<usize>> = self.answers.lock().unwrap().clone();
+            calls
+                .iter()
+                .zip(script)
+                .flat_map(|(call, failed)| {
+                    call.iter()
+                        .enumerate()
+                        .filter(move |(i, _)| !failed.contains(i))
+                        .map(|(_, e)| e.detail.clone())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        }
+    }
+
+    impl PutEvents for ScriptedBus {
+        async fn put_events(&self, source: &str, events: &[BusEvent]) -> Result<Vec<EntryOutcome>, PortError> {
+            assert_eq!(source, SOURCE);
+            assert!(
+                events.len() <= MAX_ENTRIES_PER_CALL,
+                "{} entries in one call",
+                events.len()
+            );
+            let bytes: usize = events.iter().map(|e| e.entry_size(source)).sum();
+            assert!(bytes < MAX_CALL_BYTES, "{bytes} bytes in one call");
+            self.calls.lock().unwrap().push(events.to_vec());
+            let failed = if self.fail_every_call {
+                (0..events.len()).collect()
+            } else {
+                self.failures.lock().unwrap().pop_front().unwrap_or_default()
+            };
+            self.answers.lock().unwrap().push(failed.clone());
+            Ok((0..events.len())
+                .map(|i| {
+                    if failed.contains(&i) {
+                        Err(EntryFailure {
+                            code: "ThrottlingException".into(),
+                            message: "Rate exceeded".into(),
+                        })
+                    } else {
+                        Ok(())
+                    }
+                })
+                .collect())
+        }
+
+        fn bus_name(&self) -> &str {
+            "test-bus"
+        }
+    }
+
+    fn quick(bus: ScriptedBus) -> EventBusOutput<ScriptedBus> {
+        EventBusOutput {
+            retry: RetryPolicy {
+                attempts: 3,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+            },
+            // One call at a time, so the scripted answers meet the calls in order.
+            concurrency: 1,
+            ..EventBusOutput::new(bus)
+        }
+    }
+
+    fn line(n: usize) -> String {
+        format!(
+            r#"{{"kind":"agent_state","schema":1,"agent_id":"a{n}","since":"2026-11-20T08:00:00.000Z","event_time":"2026-11-20T08:00:{:02}.000Z"}}"#,
+            n % 60
+        )
+    }
+
+    fn body(lines: &[String]) -> Vec<u8> {
+        lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect()
+    }
+
+    const KEY: &str = "agent_state/2026-11-20/shard-1-9-abc.jsonl";
+
+    #[tokio::test]
+    async fn writes_the_feed_then_puts_every_line_once_ten_per_call() {
+        let lines: Vec<String> = (0..23).map(line).collect();
+        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(ScriptedBus::default()));
+        sink.put(KEY, body(&lines)).await.unwrap();
+        assert_eq!(sink.feed.get(KEY).unwrap(), body(&lines));
+        let bus = &sink.bus.as_ref().unwrap().bus;
+        let sizes: Vec<usize> = bus.calls().iter().map(Vec::len).collect();
+        assert_eq!(sizes, [10, 10, 3]);
+        assert_eq!(bus.delivered(), lines);
+        let first = &bus.calls()[0][0];
+        assert_eq!(first.detail_type, "agent_state");
+        assert_eq!(first.time, Some("2026-11-20T08:00:00Z".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn packs_calls_under_the_byte_limit() {
+        // Six records of ~100 KB: two fit in one call, a third would pass 256 KiB.
+        let big = |n: usize| {
+            format!(
+                r#"{{"kind":"queue_interval","queue":"{}","n":{n}}}"#,
+                "q".repeat(100_000)
+            )
+        };
+        let lines: Vec<String> = (0..6).map(big).collect();
+        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(ScriptedBus::default()));
+        sink.put("queue_interval/2026-11-20/r.jsonl", body(&lines))
+            .await
+            .unwrap();
+        let bus = &sink.bus.as_ref().unwrap().bus;
+        assert_eq!(bus.calls().iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 2]);
+        assert_eq!(bus.delivered(), lines);
+    }
+
+    #[tokio::test]
+    async fn failed_entries_are_put_again_and_only_they() {
+        let lines: Vec<String> = (0..12).map(line).collect();
+        // One call at a time: lines 0-9 fail positions 2 and 7; their retry (lines 2, 7) fails
+        // line 7 again; its retry passes. Then lines 10-11 fail line 11, whose retry passes.
+        let bus = ScriptedBus::failing(vec![vec![2, 7], vec![1], vec![], vec![1]]);
+        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(bus));
+        sink.put(KEY, body(&lines)).await.unwrap();
+        let bus = &sink.bus.as_ref().unwrap().bus;
+        let calls: Vec<Vec<String>> = bus
+            .calls()
+            .iter()
+            .map(|c| c.iter().map(|e| e.detail.clone()).collect())
+            .collect();
+        assert_eq!(calls[0], lines[0..10]);
+        assert_eq!(calls[1], [lines[2].clone(), lines[7].clone()]);
+        assert_eq!(calls[2], [lines[7].clone()]);
+        assert_eq!(calls[3], lines[10..12]);
+        assert_eq!(calls[4], [lines[11].clone()]);
+        let mut delivered = bus.delivered();
+        delivered.sort();
+        let mut expected = lines.clone();
+        expected.sort();
+        assert_eq!(delivered, expected, "every line taken exactly once");
+    }
+
+    #[tokio::test]
+    async fn entries_still_failing_fail_the_put_retryably_after_the_feed_write() {
+        let lines: Vec<String> = (0..3).map(line).collect();
+        let bus = ScriptedBus {
+            fail_every_call: true,
+            ..ScriptedBus::default()
+        };
+        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(bus));
+        let err = sink.put(KEY, body(&lines)).await.unwrap_err();
+        assert!(err.retryable);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "put the events of {KEY} on event bus test-bus failed: 3 entries still failing after 3 attempts, \
+                 last ThrottlingException: Rate exceeded"
+            )
+        );
+        assert_eq!(sink.bus.as_ref().unwrap().bus.calls().len(), 3);
+        // The feed was written first: a replay overwrites the same object.
+        assert!(sink.feed.get(KEY).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_record_too_large_for_an_event_is_kept_under_rejects_and_the_rest_flows() {
+        let huge = format!(r#"{{"kind":"agent_state","state":"{}"}}"#, "x".repeat(MAX_CALL_BYTES));
+        let lines = vec![line(1), huge.clone(), line(2)];
+        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(ScriptedBus::default()));
+        sink.put(KEY, body(&lines)).await.unwrap();
+        let bus = &sink.bus.as_ref().unwrap().bus;
+        assert_eq!(bus.delivered(), [line(1), line(2)]);
+        let reject_key = "rejects/2026-11-20/event-bus-agent_state-shard-1-9-abc.jsonl";
+        let kept = sink.feed.get(reject_key).expect("the reject is kept");
+        let reject: serde_json::Value = serde_json::from_slice(kept.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(reject["kind"], "reject");
+        assert_eq!(reject["function"], "event-bus");
+        assert_eq!(reject["input"], format!("feed {KEY} line 2"));
+        assert_eq!(reject["raw"], huge);
+        assert!(
+            reject["reason"].as_str().unwrap().contains("not on the event bus"),
+            "{reject}"
+        );
+    }
+
+    #[tokio::test]
+    async fn rejects_and_a_sink_without_a_bus_go_to_the_feed_only() {
+        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(ScriptedBus::default()));
+        let reject = br#"{"kind":"reject","schema":1}
+"#;
+        sink.put("rejects/2026-11-20/agent-events-x.jsonl", reject.to_vec())
+            .await
+            .unwrap();
+        assert!(sink.bus.as_ref().unwrap().bus.calls().is_empty());
+        assert!(sink.feed.get("rejects/2026-11-20/agent-events-x.jsonl").is_some());
+
+        let plain = FeedOutputs::feed_only(MemoryFeedSink::default());
+        plain.put(KEY, body(&[line(1)])).await.unwrap();
+        assert!(plain.feed.get(KEY).is_some());
+    }
+
+    struct BrokenFeed;
+
+    impl FeedSink for BrokenFeed {
+        async fn put(&self, key: &str, _body: Vec<u8>) -> Result<(), PortError> {
+            Err(PortError::new(format!("write {key}"), "SlowDown", true))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_feed_write_puts_nothing_on_the_bus() {
+        let sink = FeedOutputs::with_bus(BrokenFeed, quick(ScriptedBus::default()));
+        assert!(sink.put(KEY, body(&[line(1)])).await.is_err());
+        assert!(sink.bus.as_ref().unwrap().bus.calls().is_empty());
+    }
+
+    #[test]
+    fn bus_names_and_arns_are_checked() {
+        assert!(check_bus_name("connect-wfm").is_ok());
+        assert!(check_bus_name("default").is_ok());
+        assert!(check_bus_name("arn:aws:events:eu-west-1:123456789012:event-bus/wfm.bus_1").is_ok());
+        assert_eq!(
+            check_bus_name("my bus").unwrap_err().to_string(),
+            "environment variable EVENT_BUS_NAME=`my bus` is not an event bus name or ARN"
+        );
+        assert!(check_bus_name("arn:aws:events:eu-west-1:123456789012:event-bus/").is_err());
+        assert!(check_bus_name(&"b".repeat(257)).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_bus_is_on_only_when_named() {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        assert!(
+            feed_outputs(&config, MemoryFeedSink::default(), None)
+                .unwrap()
+                .bus
+                .is_none()
+        );
+        assert!(
+            feed_outputs(&config, MemoryFeedSink::default(), Some(" "))
+                .unwrap()
+                .bus
+                .is_none()
+        );
+        let sink = feed_outputs(&config, MemoryFeedSink::default(), Some("wfm")).unwrap();
+        assert_eq!(sink.bus.unwrap().bus.bus_name, "wfm");
+        assert!(feed_outputs(&config, MemoryFeedSink::default(), Some("a b")).is_err());
+    }
+
+    #[test]
+    fn reject_keys_follow_the_layout() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        assert_eq!(
+            reject_key("queue_interval/2026-11-20/stream/acme/q1/1015.json", today),
+            "rejects/2026-11-20/event-bus-queue_interval-stream_acme_q1_1015.json.jsonl"
+        );
+        assert_eq!(
+            reject_key("odd.jsonl", today),
+            "rejects/2026-11-25/event-bus-odd.jsonl-odd.jsonl"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_stays_capped() {
+        let policy = RetryPolicy::default();
+        for n in 1..10 {
+            let full = (Duration::from_millis(100) * (1 << (n - 1))).min(Duration::from_secs(2));
+            let delay = policy.delay(n);
+            assert!(delay >= full / 2 && delay <= full, "retry {n}: {delay:?}");
+        }
+    }
+}
