@@ -164,6 +164,210 @@ impl Intercept for ThrottleBatchGet {
     }
 }
 
+/// An EventBridge client.
+pub fn eventbridge(config: &SdkConfig) -> aws_sdk_eventbridge::Client {
+    aws_sdk_eventbridge::Client::new(config)
+}
+
+/// Creates an event bus named [`unique`]`(prefix)`, a queue, and a rule routing every event of
+/// source `connect-wfm` on the bus to the queue. Returns the bus name and the queue URL.
+pub async fn bus_to_queue(
+    eventbridge: &aws_sdk_eventbridge::Client,
+    sqs: &aws_sdk_sqs::Client,
+    prefix: &str,
+) -> (String, String) {
+    use aws_sdk_eventbridge::error::DisplayErrorContext;
+    let bus = unique(prefix);
+    eventbridge
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create event bus {bus}: {}", DisplayErrorContext(e)));
+    let queue_url = create_queue(sqs, prefix).await;
+    let queue_arn = queue_arn(sqs, &queue_url).await;
+    let rule = unique("to-queue");
+    eventbridge
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source":["connect-wfm"]}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put rule {rule}: {}", DisplayErrorContext(e)));
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn(queue_arn)
+        .build()
+        .expect("a target with an id and an ARN");
+    eventbridge
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(&bus)
+        .targets(target)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put targets {rule}: {}", DisplayErrorContext(e)));
+    (bus, queue_url)
+}
+
+/// The ARN of a queue.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    sqs.get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "queue attributes {queue_url}: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(e)
+            )
+        })
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("the queue has an ARN")
+}
+
+/// Receives and deletes every message in the queue (EventBridge envelopes, as JSON), until a
+/// receive finds none. The emulator delivers an event to its targets within PutEvents, so
+/// what a finished put sent is all there.
+pub async fn drain_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<serde_json::Value> {
+    let mut messages = Vec::new();
+    loop {
+        let output = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(60)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("receive {queue_url}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+        if output.messages().is_empty() {
+            return messages;
+        }
+        for message in output.messages() {
+            let body = message.body().unwrap_or_default();
+            messages.push(serde_json::from_str(body).unwrap_or_else(|e| panic!("a message is not JSON ({e}): {body}")));
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("delete: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+        }
+    }
+}
+
+/// Which entries of the n-th PutEvents call (0-based) to answer as failed, given its number of
+/// entries.
+pub type FailurePlan = Arc<dyn Fn(usize, usize) -> Vec<usize> + Send + Sync>;
+
+/// An EventBridge client whose PutEvents answers say some entries failed, as EventBridge does
+/// when it throttles or has an internal error (the emulator never does), without those entries
+/// reaching any rule: before signing, each entry to fail gets the source `connect-wfm-dropped`
+/// (which no test rule matches), and the answer says `ThrottlingException` at its position.
+/// The real request goes out; the rewritten answer goes through the SDK's real deserializer. Returns the client and a counter of PutEvents calls.
+pub fn failing_put_events_eventbridge(
+    config: &SdkConfig,
+    plan: FailurePlan,
+) -> (aws_sdk_eventbridge::Client, Arc<AtomicU32>) {
+    let calls = Arc::new(AtomicU32::new(0));
+    let interceptor = FailEntries {
+        plan,
+        calls: calls.clone(),
+    };
+    let eventbridge_config = aws_sdk_eventbridge::config::Builder::from(config)
+        .interceptor(interceptor)
+        .build();
+    (aws_sdk_eventbridge::Client::from_conf(eventbridge_config), calls)
+}
+
+#[derive(Clone)]
+struct FailEntries {
+    plan: FailurePlan,
+    calls: Arc<AtomicU32>,
+}
+
+impl std::fmt::Debug for FailEntries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FailEntries").finish_non_exhaustive()
+    }
+}
+
+/// How many entries one PutEvents request has, and which are to be answered as failed (kept in the
+/// request's own config bag, so concurrent calls do not mix).
+#[derive(Debug, Clone)]
+struct FailedPositions(usize, Vec<usize>);
+
+impl aws_smithy_types::config_bag::Storable for FailedPositions {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl Intercept for FailEntries {
+    fn name(&self) -> &'static str {
+        "FailEntries"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_eventbridge::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        if !target.ends_with(".PutEvents") {
+            return Ok(());
+        }
+        let mut body: serde_json::Value = serde_json::from_slice(request.body().bytes().unwrap_or_default())?;
+        let entries = body["Entries"].as_array_mut().ok_or("PutEvents without Entries")?;
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
+        let count = entries.len();
+        let failed = (self.plan)(call, count);
+        for &i in &failed {
+            entries[i]["Source"] = "connect-wfm-dropped".into();
+        }
+        let bytes = serde_json::to_vec(&body)?;
+        request.headers_mut().insert("content-length", bytes.len().to_string());
+        *request.body_mut() = SdkBody::from(bytes);
+        cfg.interceptor_state().store_put(FailedPositions(count, failed));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(FailedPositions(entries, failed)) = cfg.load::<FailedPositions>().cloned() else {
+            return Ok(());
+        };
+        if failed.is_empty() {
+            return Ok(());
+        }
+        // The whole answer is written here (the emulator's body is still a stream at this
+        // point); the entries it took get event ids of their own.
+        let answered: Vec<serde_json::Value> = (0..entries)
+            .map(|i| {
+                if failed.contains(&i) {
+                    serde_json::json!({ "ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded" })
+                } else {
+                    serde_json::json!({ "EventId": format!("intercepted-{i}") })
+                }
+            })
+            .collect();
+        let body = serde_json::json!({ "FailedEntryCount": failed.len(), "Entries": answered });
+        let response = context.response_mut();
+        response.headers_mut().remove("x-amz-crc32");
+        response.headers_mut().remove("content-length");
+        *response.body_mut() = SdkBody::from(body.to_string());
+        Ok(())
+    }
+}
+
 /// An SQS client.
 pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(config)
