@@ -662,3 +662,142 @@ pub fn s3_at(config: &SdkConfig, endpoint: &str) -> aws_sdk_s3::Client {
         .build();
     aws_sdk_s3::Client::from_conf(s3_config)
 }
+
+/// A stand-in for the Lambda Runtime API on 127.0.0.1, for running a real function binary as
+/// Lambda runs it: the binary's `GET .../invocation/next` waits for the test to [`Self::invoke`]
+/// an event, and its `POST .../response` (or `/error`) is handed back to the test.
+#[derive(Debug)]
+pub struct RuntimeApi {
+    /// `127.0.0.1:<port>`, the value of `AWS_LAMBDA_RUNTIME_API`.
+    pub address: String,
+    events: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
+    answers: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>>,
+}
+
+impl RuntimeApi {
+    /// Binds a free port and serves in the background.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let address = listener.local_addr().expect("local address").to_string();
+        let (events, pending) = tokio::sync::mpsc::unbounded_channel();
+        let (answer_tx, answers) = tokio::sync::mpsc::unbounded_channel();
+        let pending = Arc::new(tokio::sync::Mutex::new(pending));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_runtime(stream, pending.clone(), answer_tx.clone()));
+            }
+        });
+        Self {
+            address,
+            events,
+            answers: tokio::sync::Mutex::new(answers),
+        }
+    }
+
+    /// Hands `event` to the function's next `/next` and waits (at most `timeout`) for its
+    /// answer: `("response", body)` or `("error", body)`.
+    pub async fn invoke(&self, event: serde_json::Value, timeout: std::time::Duration) -> (String, serde_json::Value) {
+        self.events.send(event).expect("the runtime API is serving");
+        tokio::time::timeout(timeout, self.answers.lock().await.recv())
+            .await
+            .expect("the function answered the invocation in time")
+            .expect("the runtime API is serving")
+    }
+}
+
+async fn serve_runtime(
+    mut stream: tokio::net::TcpStream,
+    pending: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>>>,
+    answers: tokio::sync::mpsc::UnboundedSender<(String, serde_json::Value)>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    static REQUESTS: AtomicU32 = AtomicU32::new(0);
+    let mut buffer = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+        let mut parts = head.split(' ');
+        let (method, target) = (
+            parts.next().unwrap_or_default().to_owned(),
+            parts.next().unwrap_or_default().to_owned(),
+        );
+        let length: usize = head
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .find(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buffer.len() < head_end + length {
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body = buffer[head_end..head_end + length].to_vec();
+        buffer.drain(..head_end + length);
+
+        let reply = if method == "GET" && target.ends_with("/runtime/invocation/next") {
+            let Some(event) = pending.lock().await.recv().await else {
+                return;
+            };
+            let body = event.to_string();
+            let id = format!("request-{}", REQUESTS.fetch_add(1, Ordering::Relaxed));
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() + 60_000)
+                .unwrap_or_default();
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\
+                 Lambda-Runtime-Deadline-Ms: {deadline}\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:e2e\r\n\
+                 Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        } else {
+            let outcome = if target.ends_with("/response") {
+                "response"
+            } else {
+                "error"
+            };
+            let value = serde_json::from_slice(&body)
+                .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
+            let _ = answers.send((outcome.to_owned(), value));
+            "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}"
+                .to_owned()
+        };
+        if stream.write_all(reply.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A function binary of the workspace, beside this test's own executable (`target/<profile>/`).
+/// `cargo test --workspace` (scripts/test) builds it; run alone, build it first
+/// (`cargo build -p connect-wfm-agent-events`).
+pub fn function_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = dir.join(name);
+    assert!(
+        binary.exists(),
+        "{} is not built: cargo build -p connect-wfm-{name}",
+        binary.display()
+    );
+    binary
+}
