@@ -13,7 +13,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::{Activity, ContactRef};
 use connect_wfm_core::feed::{AgentStateRecord, RejectRecord, SCHEMA};
-use connect_wfm_core::report::{AgentInterval, AgentQueueInterval, QueueInterval, RecordSource, ServiceLevel};
+use connect_wfm_core::report::{
+    AgentInterval, AgentQueueInterval, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
+};
 use serde_json::Value;
 use serde_norway::Value as Yaml;
 
@@ -61,6 +63,7 @@ fn samples() -> BTreeMap<String, Vec<Value>> {
     let queue = QueueInterval {
         kind: QueueInterval::KIND,
         schema: SCHEMA,
+        basis: REPORT_BASIS,
         instance: Arc::from("acme"),
         queue: "Support".into(),
         interval_start: at("2026-11-20T10:15:00Z"),
@@ -98,6 +101,7 @@ fn samples() -> BTreeMap<String, Vec<Value>> {
     let agent_queue = AgentQueueInterval {
         kind: AgentQueueInterval::KIND,
         schema: SCHEMA,
+        basis: REPORT_BASIS,
         instance: Arc::from("acme"),
         agent_login: "jdoe".into(),
         agent_id: Some("a".into()),
@@ -119,6 +123,7 @@ fn samples() -> BTreeMap<String, Vec<Value>> {
     let agent = AgentInterval {
         kind: AgentInterval::KIND,
         schema: SCHEMA,
+        basis: REPORT_BASIS,
         instance: Arc::from("acme"),
         agent_login: "jdoe".into(),
         agent_id: Some("a".into()),
