@@ -2,9 +2,10 @@
 //! drift apart: one sample of each record type, serialised by the feed's own code, is checked
 //! against the Glue table of its kind, column by column (nested struct fields and types too).
 //! Every field the code writes must be a column of the right type, every column must be
-//! written by some record of its kind, and every record kind the code declares
-//! (`const KIND: &str = "..."` anywhere in crates/ or functions/) must have a sample here and a
-//! table in the template: a new kind or a new field fails this test until both sides agree.
+//! written by some record of its kind, every record kind the code declares
+//! (`const KIND: &str = "..."` anywhere in crates/ or functions/) must have a table, and every
+//! record type (a struct with a `pub kind: &'static str` field) a sample here: a new kind, a new
+//! record type or a new field fails this test until both sides agree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -36,9 +37,9 @@ fn source() -> RecordSource {
 }
 
 /// One record of each type the code writes, every optional field set (so nested fields and
-/// value types show), serialised as its feed line. Keyed by `kind`; a kind may have several
-/// shapes (the table holds the union).
-fn samples() -> BTreeMap<String, Vec<Value>> {
+/// value types show), with its type name. A kind may have several types (the table holds the
+/// union of their fields).
+fn samples() -> Vec<(String, Value)> {
     let agent_state = AgentStateRecord {
         kind: AgentStateRecord::KIND,
         schema: SCHEMA,
@@ -144,16 +145,26 @@ fn samples() -> BTreeMap<String, Vec<Value>> {
         at("2026-11-20T10:15:00Z"),
         b"{",
     );
-    let lines = [
-        serde_json::to_value(&agent_state),
-        serde_json::to_value(&queue),
-        serde_json::to_value(&agent_queue),
-        serde_json::to_value(&agent),
-        serde_json::to_value(&reject),
-    ];
+    [
+        sample(&agent_state),
+        sample(&queue),
+        sample(&agent_queue),
+        sample(&agent),
+        sample(&reject),
+    ]
+    .into()
+}
+
+/// A record's type name (last path segment) and its feed line as JSON.
+fn sample<T: serde::Serialize>(record: &T) -> (String, Value) {
+    let name = std::any::type_name::<T>().rsplit("::").next().unwrap_or_default();
+    (name.to_owned(), serde_json::to_value(record).unwrap())
+}
+
+/// The samples by `kind`.
+fn samples_by_kind() -> BTreeMap<String, Vec<Value>> {
     let mut by_kind: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for line in lines {
-        let line = line.unwrap();
+    for (_, line) in samples() {
         by_kind
             .entry(line["kind"].as_str().unwrap().to_owned())
             .or_default()
@@ -352,17 +363,36 @@ fn glue_tables() -> BTreeMap<String, GlueTable> {
     tables
 }
 
-/// Every `const KIND: &str = "..."` in the workspace's crates and functions, with its file.
-fn declared_kinds() -> BTreeMap<String, PathBuf> {
-    fn walk(dir: &Path, out: &mut BTreeMap<String, PathBuf>) {
+/// What the workspace's sources declare: every `const KIND: &str = "..."` (a record kind) and
+/// every struct with a `pub kind: &'static str` field (a record type), each with its file.
+#[derive(Debug, Default)]
+struct Declared {
+    kinds: BTreeMap<String, PathBuf>,
+    record_types: BTreeMap<String, PathBuf>,
+}
+
+fn declared() -> Declared {
+    fn walk(dir: &Path, out: &mut Declared) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();
             if path.is_dir() {
                 walk(&path, out);
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path).unwrap();
+                let mut current_struct = None;
                 for line in text.lines() {
                     let line = line.trim();
+                    if let Some(rest) = line.strip_prefix("pub struct ") {
+                        current_struct = rest
+                            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                            .next()
+                            .map(str::to_owned);
+                    }
+                    if line == "pub kind: &'static str," {
+                        if let Some(name) = &current_struct {
+                            out.record_types.insert(name.clone(), path.clone());
+                        }
+                    }
                     let Some(rest) = line
                         .strip_prefix("pub const KIND: &'static str = \"")
                         .or_else(|| line.strip_prefix("pub const KIND: &str = \""))
@@ -370,29 +400,30 @@ fn declared_kinds() -> BTreeMap<String, PathBuf> {
                         continue;
                     };
                     if let Some((kind, _)) = rest.split_once('"') {
-                        out.insert(kind.to_owned(), path.clone());
+                        out.kinds.insert(kind.to_owned(), path.clone());
                     }
                 }
             }
         }
     }
-    let mut kinds = BTreeMap::new();
-    walk(&root().join("crates"), &mut kinds);
-    walk(&root().join("functions"), &mut kinds);
-    kinds
+    let mut declared = Declared::default();
+    walk(&root().join("crates"), &mut declared);
+    walk(&root().join("functions"), &mut declared);
+    declared
 }
 
 #[test]
-fn every_record_kind_has_a_sample_and_a_table() {
-    let kinds = declared_kinds();
-    let samples = samples();
+fn every_record_kind_and_type_has_a_sample_and_a_table() {
+    let declared = declared();
+    let sampled_types: BTreeSet<String> = samples().into_iter().map(|(name, _)| name).collect();
+    let samples = samples_by_kind();
     let tables = glue_tables();
     assert!(
-        kinds.contains_key("agent_state"),
-        "the KIND scan finds the record kinds: {kinds:?}"
+        declared.kinds.contains_key("agent_state") && declared.record_types.contains_key("AgentStateRecord"),
+        "the scan finds the record kinds and types: {declared:?}"
     );
     let mut problems = Vec::new();
-    for (kind, file) in &kinds {
+    for (kind, file) in &declared.kinds {
         if !samples.contains_key(kind) {
             problems.push(format!(
                 "kind `{kind}` ({}) has no sample in tests/athena_tables.rs",
@@ -406,8 +437,16 @@ fn every_record_kind_has_a_sample_and_a_table() {
             ));
         }
     }
+    for (name, file) in &declared.record_types {
+        if !sampled_types.contains(name) {
+            problems.push(format!(
+                "record type `{name}` ({}) has no sample in tests/athena_tables.rs",
+                file.display()
+            ));
+        }
+    }
     for name in tables.keys() {
-        if !kinds.keys().any(|k| folder(k) == *name) {
+        if !declared.kinds.keys().any(|k| folder(k) == *name) {
             problems.push(format!("Glue table `{name}` matches no record kind of the code"));
         }
     }
@@ -418,7 +457,7 @@ fn every_record_kind_has_a_sample_and_a_table() {
 fn every_table_has_the_columns_the_code_writes() {
     let tables = glue_tables();
     let mut problems = Vec::new();
-    for (kind, samples) in samples() {
+    for (kind, samples) in samples_by_kind() {
         let name = folder(&kind);
         let Some(table) = tables.get(&name) else {
             problems.push(format!("no Glue table `{name}` for kind `{kind}`"));
