@@ -136,7 +136,9 @@ async fn agent_states(config: &aws_config::SdkConfig) -> DynamoStateStore {
 async fn agent_events_put_every_feed_line_on_the_bus_once_and_a_replay_puts_none() {
     let outputs = Outputs::new().await;
     let states = agent_states(&outputs.config).await;
-    let sink = outputs.plain_sink();
+    // A plan that fails nothing: the client only counts its PutEvents calls.
+    let (eventbridge, calls) = support::failing_put_events_eventbridge(&outputs.config, Arc::new(|_, _| vec![]));
+    let sink = outputs.sink(eventbridge);
     let batch = events_file("kinesis-all-stories.json");
 
     let outcome = handle_batch(&batch, &states, &sink, &AgentSettings::default(), now()).await;
@@ -144,11 +146,28 @@ async fn agent_events_put_every_feed_line_on_the_bus_once_and_a_replay_puts_none
     let lines = outputs.feed_lines().await;
     assert_eq!(lines.len(), outcome.stats.transitions);
     assert_each_line_once(&lines, &outputs.events().await);
+    // Ten entries a call: one call per started ten lines of each feed object.
+    let objects = support::read_objects(&outputs.s3, &outputs.bucket, "wfm/agent_state/").await;
+    let needed: usize = objects
+        .iter()
+        .map(|(_, body)| {
+            body.split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count()
+                .div_ceil(10)
+        })
+        .sum();
+    assert_eq!(calls.load(Ordering::SeqCst) as usize, needed, "{} lines", lines.len());
 
     let again = handle_batch(&batch, &states, &sink, &AgentSettings::default(), now()).await;
     assert_eq!(again.failed_from(), None);
     assert_eq!(again.stats.transitions, 0);
     assert_eq!(outputs.events().await, Vec::<Value>::new(), "a replay puts nothing");
+    assert_eq!(
+        calls.load(Ordering::SeqCst) as usize,
+        needed,
+        "a replay calls PutEvents not at all"
+    );
     assert_eq!(outputs.feed_lines().await, lines, "a replay writes nothing");
 }
 
