@@ -75,6 +75,7 @@ pub fn feed_outputs<F: FeedSink>(
         return Ok(FeedOutputs::feed_only(feed));
     };
     check_bus_name(name)?;
+    tracing::info!(event_bus = name, "feed records also go to the event bus");
     let client = aws_sdk_eventbridge::Client::new(config);
     Ok(FeedOutputs::with_bus(
         feed,
