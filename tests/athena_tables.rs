@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::{Activity, ContactRef};
+use connect_wfm_core::contact::{StreamQueueInterval, StreamSource};
 use connect_wfm_core::feed::{AgentStateRecord, RejectRecord, SCHEMA};
 use connect_wfm_core::report::{
     AgentInterval, AgentQueueInterval, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
@@ -99,6 +100,49 @@ fn samples() -> Vec<(String, Value)> {
         active: true,
         source: source(),
     };
+    let stream = StreamQueueInterval {
+        kind: QueueInterval::KIND,
+        schema: SCHEMA,
+        basis: StreamQueueInterval::BASIS,
+        instance: "acme".into(),
+        instance_id: "i".into(),
+        queue: Some("Support".into()),
+        queue_id: "q".into(),
+        interval_start: at("2026-11-20T10:15:00Z"),
+        interval_minutes: 15,
+        contacts_received: Some(1),
+        handled: Some(1),
+        handled_short: Some(1),
+        handled_long: Some(0),
+        abandoned: Some(0),
+        abandoned_short: Some(0),
+        abandoned_long: Some(0),
+        transferred_out: Some(0),
+        talk_time_s: Some(1),
+        hold_time_s: Some(1),
+        acw_time_s: Some(1),
+        handle_time_s: Some(3),
+        queue_delay_s: Some(1),
+        service_level_seconds: Some(20),
+        service_level_pct: Some(100.0),
+        service_levels: vec![ServiceLevel {
+            seconds: 20,
+            answered: Some(1),
+            abandoned: Some(0),
+            pct: Some(100.0),
+        }],
+        backlog: Some(0),
+        backlog_expired: Some(0),
+        backlog_not_expired: Some(0),
+        right_party_contacts: None,
+        right_party_handle_time_s: None,
+        wrong_party_contacts: None,
+        wrong_party_handle_time_s: None,
+        active: true,
+        as_of: Some(at("2026-11-20T10:31:02.000Z")),
+        ctr_pending: 0,
+        source: StreamSource::CONTACT_EVENTS,
+    };
     let agent_queue = AgentQueueInterval {
         kind: AgentQueueInterval::KIND,
         schema: SCHEMA,
@@ -148,6 +192,7 @@ fn samples() -> Vec<(String, Value)> {
     [
         sample(&agent_state),
         sample(&queue),
+        sample(&stream),
         sample(&agent_queue),
         sample(&agent),
         sample(&reject),
