@@ -225,7 +225,10 @@ async fn agent_events_entries_still_failing_fail_the_batch_without_committing() 
     assert_eq!(outcome.stats.committed, 0);
     let arns: Vec<String> = agent_arns(&batch);
     let loaded = states.load_many(&arns).await.unwrap();
-    assert!(loaded.states.is_empty() && loaded.unreadable.is_empty(), "no agent committed");
+    assert!(
+        loaded.states.is_empty() && loaded.unreadable.is_empty(),
+        "no agent committed"
+    );
     assert_eq!(outputs.events().await, Vec::<Value>::new());
 
     // Lambda's replay, with the bus healthy again: every line once on the bus, and the feed

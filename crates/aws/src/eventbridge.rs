@@ -7,7 +7,9 @@
 //! ([`MAX_ENTRIES_PER_CALL`], [`MAX_CALL_BYTES`]); entries PutEvents answers as failed are put
 //! again with backoff; entries still failing fail the whole `put`, retryable, exactly as a failed
 //! S3 write does: the handler does not commit, and the input is delivered again (at least once,
-//! never lost). A record too large for one event is kept under `rejects/<date>/` with the reason
+//! never lost). An entry refused with a code no retry can change (access denied, a bus policy
+//! that does not allow the source) fails the `put` as permanent, as an access-denied S3 write
+//! does: the handler keeps the input under rejects instead of stalling on it. A record too large for one event is kept under `rejects/<date>/` with the reason
 //! instead of failing the batch forever. Rejects themselves stay in the feed only (see the README).
 //!
 //! The PutEvents call sits behind [`PutEvents`], so tests can answer with failed entries.
@@ -32,6 +34,18 @@ pub const MAX_ENTRIES_PER_CALL: usize = 10;
 /// PutEvents takes entries whose sizes (as [`BusEvent::entry_size`] counts them) add up to less
 /// than 256 KiB per call; one entry alone must be below it too.
 pub const MAX_CALL_BYTES: usize = 256 * 1024;
+
+/// PutEvents entry error codes that no retry can change (PutEventsResultEntry: "non-retryable
+/// errors"); any other code (ThrottlingException, InternalFailure, one added later) is retried.
+pub const PERMANENT_ENTRY_CODES: &[&str] = &[
+    "AccessDeniedException",
+    "InvalidAccountIdException",
+    "InvalidArgument",
+    "MalformedDetail",
+    "RedactionFailure",
+    "NotAuthorizedForSourceException",
+    "NotAuthorizedForDetailTypeException",
+];
 
 /// `function` of the rejects this output keeps (records too large for an event).
 pub const REJECT_FUNCTION: &str = "event-bus";
@@ -269,9 +283,13 @@ impl<B: PutEvents> EventBusOutput<B> {
         results.into_iter().collect()
     }
 
-    /// One call's events, with retries of the failed ones.
+    /// One call's events, with retries of the failed ones. An entry refused with a code that
+    /// no retry can change ([`PERMANENT_ENTRY_CODES`]) is not put again and fails the call
+    /// permanently (the handlers keep such input under rejects instead of stalling on it); the
+    /// others are put again until taken or out of attempts (then a retryable failure).
     async fn put_call(&self, mut pending: Vec<usize>, events: &[BusEvent], what: &str) -> Result<(), PortError> {
         let mut last_failure = None;
+        let mut refused: Vec<(usize, EntryFailure)> = Vec::new();
         for attempt in 0..self.retry.attempts.max(1) {
             if attempt > 0 {
                 tokio::time::sleep(self.retry.delay(attempt)).await;
@@ -289,22 +307,45 @@ impl<B: PutEvents> EventBusOutput<B> {
             })?;
             let mut still = Vec::new();
             for (&index, outcome) in pending.iter().zip(outcomes) {
-                if let Err(failure) = outcome {
-                    still.push(index);
-                    last_failure = Some(failure);
+                match outcome {
+                    Ok(()) => {}
+                    Err(failure) if PERMANENT_ENTRY_CODES.contains(&failure.code.as_str()) => {
+                        refused.push((index, failure));
+                    }
+                    Err(failure) => {
+                        still.push(index);
+                        last_failure = Some(failure);
+                    }
                 }
             }
             pending = still;
-            if pending.is_empty() {
-                return Ok(());
+            if pending.is_empty() || !refused.is_empty() {
+                break;
             }
+        }
+        let operation = || format!("put the events of {what} on event bus {}", self.bus.bus_name());
+        if let Some((index, failure)) = refused.first() {
+            return Err(PortError::new(
+                operation(),
+                format!(
+                    "{} entries refused, the first (record {} of the object) with {}: {}",
+                    refused.len(),
+                    index + 1,
+                    failure.code,
+                    failure.message
+                ),
+                false,
+            ));
+        }
+        if pending.is_empty() {
+            return Ok(());
         }
         let failure = last_failure.unwrap_or(EntryFailure {
             code: "Unknown".to_owned(),
             message: String::new(),
         });
         Err(PortError::new(
-            format!("put the events of {what} on event bus {}", self.bus.bus_name()),
+            operation(),
             format!(
                 "{} entries still failing after {} attempts, last {}: {}",
                 pending.len(),
@@ -473,6 +514,8 @@ mod tests {
         /// The positions each call failed, in call order.
         answers: Mutex<Vec<Vec<usize>>>,
         fail_every_call: bool,
+        /// The error code of failed entries; ThrottlingException when None.
+        code: Option<&'static str>,
     }
 
     impl ScriptedBus {
@@ -524,7 +567,7 @@ mod tests {
                 .map(|i| {
                     if failed.contains(&i) {
                         Err(EntryFailure {
-                            code: "ThrottlingException".into(),
+                            code: self.code.unwrap_or("ThrottlingException").into(),
                             message: "Rate exceeded".into(),
                         })
                     } else {
@@ -682,6 +725,23 @@ mod tests {
         let plain = FeedOutputs::feed_only(MemoryFeedSink::default());
         plain.put(KEY, body(&[line(1)])).await.unwrap();
         assert!(plain.feed.get(KEY).is_some());
+    }
+
+    #[tokio::test]
+    async fn an_entry_refused_for_good_is_not_put_again_and_fails_the_put_permanently() {
+        let lines: Vec<String> = (0..3).map(line).collect();
+        let bus = ScriptedBus {
+            code: Some("NotAuthorizedForSourceException"),
+            ..ScriptedBus::failing(vec![vec![1]])
+        };
+        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(bus));
+        let err = sink.put(KEY, body(&lines)).await.unwrap_err();
+        assert!(!err.retryable, "{err}");
+        assert_eq!(
+            err.message,
+            "1 entries refused, the first (record 2 of the object) with NotAuthorizedForSourceException: Rate exceeded"
+        );
+        assert_eq!(sink.bus.as_ref().unwrap().bus.calls().len(), 1, "no retry");
     }
 
     struct BrokenFeed;
