@@ -13,6 +13,8 @@ pub mod vars {
     /// JSON mapping file (thresholds, SLAs, instance aliases): `s3://bucket/key` or a path in
     /// the deployment package (optional).
     pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
+    /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
+    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 }
 
 /// The function's configuration.
@@ -26,6 +28,8 @@ pub struct Config {
     pub feed_prefix: String,
     /// [`vars::MAPPING_LOCATION`].
     pub mapping_location: Option<String>,
+    /// [`vars::EVENT_BUS_NAME`].
+    pub event_bus_name: Option<String>,
 }
 
 impl Config {
@@ -36,6 +40,7 @@ impl Config {
             feed_bucket: env.required(vars::FEED_BUCKET)?,
             feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
             mapping_location: env.optional(vars::MAPPING_LOCATION),
+            event_bus_name: env.optional(vars::EVENT_BUS_NAME),
         })
     }
 }

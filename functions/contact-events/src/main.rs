@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
-use connect_wfm_aws::{DynamoContactStore, S3FeedSink};
+use connect_wfm_aws::{DynamoContactStore, S3FeedSink, feed_outputs};
 use connect_wfm_contact_events::{Clock, Config, KinesisBatch, Settings, SqsBatch, handle_kinesis, handle_sqs};
 use connect_wfm_core::contact::StreamSettings;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -24,7 +24,11 @@ async fn main() -> Result<(), Error> {
     let s3 = s3_client(&sdk);
     let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
     let store = DynamoContactStore::new(dynamodb_client(&sdk), config.contact_table);
-    let sink = S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix);
+    let sink = feed_outputs(
+        &sdk,
+        S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix),
+        config.event_bus_name.as_deref(),
+    )?;
     let settings = Settings {
         stream: StreamSettings::from_mapping(&mapping),
     };
