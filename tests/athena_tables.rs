@@ -14,7 +14,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::{Activity, ContactRef};
 use connect_wfm_core::contact::{StreamQueueInterval, StreamSource};
-use connect_wfm_core::feed::{AgentStateRecord, RejectRecord, SCHEMA};
+use connect_wfm_core::feed::{
+    AgentSnapshotRecord, AgentStateRecord, FeedHealthRecord, HealthStatus, RejectRecord, SCHEMA,
+};
 use connect_wfm_core::report::{
     AgentInterval, AgentQueueInterval, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
 };
@@ -61,6 +63,31 @@ fn samples() -> Vec<(String, Value)> {
         event_id: "e".into(),
         event_type: "STATE_CHANGE".into(),
         event_time: at("2026-11-20T08:03:12.250Z"),
+    };
+    let snapshot = AgentSnapshotRecord {
+        kind: AgentSnapshotRecord::KIND,
+        schema: SCHEMA,
+        instance_id: "i".into(),
+        agent_id: "a".into(),
+        agent_login: Some("jdoe".into()),
+        state: "Available".into(),
+        reason: "Open".into(),
+        activity: Activity::Open,
+        since: at("2026-11-21T09:55:00.000Z"),
+        contact: agent_state.contact.clone(),
+        last_seen: at("2026-11-21T09:59:00.000Z"),
+        as_of: at("2026-11-21T10:00:00.000Z"),
+    };
+    let health = FeedHealthRecord {
+        kind: FeedHealthRecord::KIND,
+        schema: SCHEMA,
+        instance_id: "i".into(),
+        source: "agent_events",
+        status: HealthStatus::Silent,
+        since: at("2026-11-21T10:05:00.000Z"),
+        last_event_time: at("2026-11-21T10:00:00.000Z"),
+        agents: 3,
+        event_id: "health-i-agent_events-silent-1".into(),
     };
     let queue = QueueInterval {
         kind: QueueInterval::KIND,
@@ -191,6 +218,8 @@ fn samples() -> Vec<(String, Value)> {
     );
     [
         sample(&agent_state),
+        sample(&snapshot),
+        sample(&health),
         sample(&queue),
         sample(&stream),
         sample(&agent_queue),

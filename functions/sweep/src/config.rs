@@ -19,6 +19,8 @@ pub mod vars {
     pub const SILENCE_SECONDS: &str = "SILENCE_SECONDS";
     /// Minutes between snapshots, 0 for none (optional, default 15).
     pub const SNAPSHOT_MINUTES: &str = "SNAPSHOT_MINUTES";
+    /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
+    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 }
 
 /// The function's configuration.
@@ -28,6 +30,7 @@ pub struct Config {
     pub feed_bucket: String,
     pub feed_prefix: String,
     pub mapping_location: Option<String>,
+    pub event_bus_name: Option<String>,
     pub policy: SweepPolicy,
 }
 
@@ -45,6 +48,7 @@ impl Config {
             feed_bucket: env.required(vars::FEED_BUCKET)?,
             feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
             mapping_location: env.optional(vars::MAPPING_LOCATION),
+            event_bus_name: env.optional(vars::EVENT_BUS_NAME),
             policy: SweepPolicy {
                 silence,
                 snapshot_minutes: env.number(vars::SNAPSHOT_MINUTES, DEFAULT_SNAPSHOT_MINUTES)?,

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
 use connect_wfm_aws::metrics::Metrics;
-use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
+use connect_wfm_aws::{DynamoStateStore, S3FeedSink, feed_outputs};
 use connect_wfm_sweep::{Config, FUNCTION, SweepSettings, handle_sweep, scheduled_time};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -22,7 +22,11 @@ async fn main() -> Result<(), Error> {
     let s3 = s3_client(&sdk);
     let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
     let states = DynamoStateStore::new(dynamodb_client(&sdk), config.state_table);
-    let sink = S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix);
+    let sink = feed_outputs(
+        &sdk,
+        S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix),
+        config.event_bus_name.as_deref(),
+    )?;
     let settings = SweepSettings {
         mapping: mapping.agent_states,
         policy: config.policy,
