@@ -13,7 +13,7 @@ use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
 use connect_wfm_core::agent::{Activity, AgentState, AgentStateMapping, SweepPolicy, Watermark, silence_agent};
 use connect_wfm_core::ports::{AgentDirectory, AgentStateStore, CommitOutcome, ProgressStore};
 use connect_wfm_e2e as support;
-use connect_wfm_sweep::{SweepSettings, handle_sweep};
+use connect_wfm_sweep::{SweepSettings, sweep_agents};
 use serde_json::{Value, json};
 
 const INSTANCE: &str = "7d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f";
@@ -120,7 +120,7 @@ async fn the_index_holds_only_logged_in_agents_and_the_sweep_commits_unknown_onc
     assert!(stack.states.active_agents("another-instance").await.unwrap().is_empty());
 
     stack.requests.clear();
-    let stats = handle_sweep(&stack.states, &stack.sink, &SweepSettings::default(), t("10:06:10"))
+    let stats = sweep_agents(&stack.states, &stack.sink, &SweepSettings::default(), t("10:06:10"))
         .await
         .unwrap();
     assert_eq!((stats.silent_agents, stats.superseded, stats.failures), (1, 0, 0));
@@ -148,7 +148,7 @@ async fn the_index_holds_only_logged_in_agents_and_the_sweep_commits_unknown_onc
 
     // A second sweep: nothing new, no write.
     stack.requests.clear();
-    let again = handle_sweep(&stack.states, &stack.sink, &SweepSettings::default(), t("10:06:20"))
+    let again = sweep_agents(&stack.states, &stack.sink, &SweepSettings::default(), t("10:06:20"))
         .await
         .unwrap();
     assert_eq!((again.silent_agents, again.superseded), (0, 0));
@@ -318,7 +318,7 @@ async fn one_sweep(stack: &Stack, clock: &str, policy: &SweepPolicy) -> (Vec<(&'
         policy: policy.clone(),
         ..SweepSettings::default()
     };
-    let stats = handle_sweep(&stack.states, &stack.sink, &settings, t(clock))
+    let stats = sweep_agents(&stack.states, &stack.sink, &settings, t(clock))
         .await
         .unwrap();
     assert_eq!(stats.failures, 0);

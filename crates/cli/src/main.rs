@@ -136,7 +136,9 @@ enum Command {
     /// Run the sweep's handler on the local state at the clock --now: agents silent for
     /// --silence-seconds become UNKNOWN, an instance whose events stopped gets a feed_health
     /// record, and a sweep in the first minute of a --snapshot-minutes slot writes a snapshot
-    /// per instance. Records go to the feed (JSON Lines on stdout by default), a summary to stderr.
+    /// per instance; stream-basis intervals that ended within the last 2 minutes get their
+    /// backlog record (contact legs of the state folder). Records go to the feed (JSON Lines on
+    /// stdout by default), a summary to stderr.
     Sweep {
         /// Folder of last-known agent states and instance progress (as left by `replay`).
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
@@ -562,27 +564,33 @@ async fn sweep(
     policy: SweepPolicy,
 ) -> Result<ExitCode, String> {
     let states = LocalStateStore::new(state);
+    // The contact legs of the state folder: the sweep closes their intervals as in AWS.
+    let contacts = LocalContactStore::open(state).map_err(|e| e.to_string())?;
     let sink = if feed == "-" {
         LocalFeedSink::Stdout
     } else {
         LocalFeedSink::Folder(PathBuf::from(feed))
     };
     let settings = SweepSettings {
+        stream: connect_wfm_contact_events::Settings {
+            stream: StreamSettings::from_mapping(&mapping),
+        },
         mapping: mapping.agent_states,
         policy,
     };
-    let stats = handle_sweep(&states, &sink, &settings, now)
-        .await
-        .map_err(|e| e.to_string())?;
+    let stats = handle_sweep(&states, Some(&contacts.store), &sink, &settings, now).await;
+    contacts.save().map_err(|e| e.to_string())?;
     eprintln!(
-        "sweep at {}: {} instances, {} silent ({} new), {} agents UNKNOWN, {} snapshots of {} agents",
+        "sweep at {}: {} instances, {} silent ({} new), {} agents UNKNOWN, {} snapshots of {} agents, {} stream-basis intervals closed ({} records)",
         feed_timestamp(&now),
         stats.instances,
         stats.silent_instances,
         stats.newly_silent_instances,
         stats.silent_agents,
         stats.snapshots,
-        stats.snapshot_agents
+        stats.snapshot_agents,
+        stats.intervals_closed,
+        stats.interval_records
     );
     if stats.failures > 0 {
         eprintln!("connect-wfm: sweep: {} failures; run again", stats.failures);

@@ -205,3 +205,49 @@ fn snapshots_in_the_first_minute_of_each_slot_and_a_mapping_that_renames_unknown
     assert!(records(&none).iter().all(|r| r["kind"] != "agent_snapshot"));
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// The sweep closes the stream-basis intervals of the state folder's contact legs: a queue
+/// whose only contact is waiting gets its backlog record from the first sweep after the end.
+#[test]
+fn the_sweep_writes_the_backlog_record_of_a_queue_with_only_waiting_contacts() {
+    let state = temp_state("backlog");
+    std::fs::create_dir_all(&state).unwrap();
+    let event = state.join("queued.json");
+    let instance = "arn:aws:connect:us-east-1:123456789012:instance/i-1";
+    let body = serde_json::json!({
+        "id": "c1-QUEUED", "time": "2026-11-21T10:05:00.000Z", "detail-type": "Amazon Connect Contact Event",
+        "source": "aws.connect",
+        "detail": {
+            "eventType": "QUEUED", "contactId": "c1", "channel": "VOICE", "initiationMethod": "INBOUND",
+            "initiationTimestamp": "2026-11-21T10:04:50.000Z", "instanceArn": instance,
+            "queueInfo": { "queueArn": format!("{instance}/queue/q1"), "enqueueTimestamp": "2026-11-21T10:05:00.000Z" }
+        }
+    });
+    std::fs::write(&event, body.to_string()).unwrap();
+    let replayed = run(&["replay", event.to_str().unwrap()], &state);
+    assert!(records(&replayed).is_empty(), "nothing before the interval's end");
+    let before = run(&["sweep", "--now", "2026-11-21T10:14:59Z"], &state);
+    assert!(records(&before).is_empty());
+    let swept = records(&run(&["sweep", "--now", "2026-11-21T10:15:20Z"], &state));
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    let r = &swept[0];
+    assert_eq!(
+        (
+            &r["kind"],
+            &r["basis"],
+            &r["queue_id"],
+            &r["interval_start"],
+            &r["backlog"]
+        ),
+        (
+            &Value::from("queue_interval"),
+            &Value::from("stream"),
+            &Value::from("q1"),
+            &Value::from("2026-11-21T10:00:00Z"),
+            &Value::from(1)
+        )
+    );
+    let later = run(&["sweep", "--now", "2026-11-21T10:18:00Z"], &state);
+    assert!(records(&later).is_empty(), "closed once the window has passed");
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -21,6 +21,9 @@ pub mod vars {
     pub const SNAPSHOT_MINUTES: &str = "SNAPSHOT_MINUTES";
     /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
     pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+    /// DynamoDB table of the contact-events function (optional): when set, every sweep closes
+    /// the stream-basis intervals that have ended.
+    pub const CONTACT_TABLE: &str = "CONTACT_TABLE";
 }
 
 /// The function's configuration.
@@ -32,6 +35,8 @@ pub struct Config {
     pub mapping_location: Option<String>,
     pub event_bus_name: Option<String>,
     pub policy: SweepPolicy,
+    /// [`vars::CONTACT_TABLE`]; none when contact events are off.
+    pub contact_table: Option<String>,
 }
 
 impl Config {
@@ -53,6 +58,7 @@ impl Config {
                 silence,
                 snapshot_minutes: env.number(vars::SNAPSHOT_MINUTES, DEFAULT_SNAPSHOT_MINUTES)?,
             },
+            contact_table: env.optional(vars::CONTACT_TABLE),
         })
     }
 }
@@ -70,13 +76,16 @@ mod tests {
             (config.state_table.as_str(), config.feed_prefix.as_str()),
             ("states", "")
         );
+        assert_eq!(config.contact_table, None);
         let env = Env::from_pairs([
             ("STATE_TABLE", "s"),
             ("FEED_BUCKET", "f"),
             ("SILENCE_SECONDS", "600"),
             ("SNAPSHOT_MINUTES", "0"),
+            ("CONTACT_TABLE", "contacts"),
         ]);
         let config = Config::from_env(&env).unwrap();
+        assert_eq!(config.contact_table.as_deref(), Some("contacts"));
         assert_eq!(
             config.policy,
             SweepPolicy {

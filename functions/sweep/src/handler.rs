@@ -9,14 +9,23 @@
 //! sweep emits nothing new: its commits are superseded, its health and snapshot objects have
 //! the same names. Every `SNAPSHOT_MINUTES` the first sweep of the slot writes one
 //! `agent_snapshot` object per instance, after its transitions.
+//!
+//! When contact events are on, the same run also closes the stream-basis intervals that have
+//! ended (contact-events' [`close_intervals`] at the sweep's clock), so a queue with only waiting
+//! contacts gets its backlog record within a minute of the interval's end (feed.md "Stream
+//! basis"). The two parts run side by side and fail apart: a contact table that cannot be read
+//! never delays an `UNKNOWN`, and an agent-state table that cannot be read never delays a
+//! backlog record.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use connect_wfm_contact_events::close_intervals;
 use connect_wfm_core::agent::{
     AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, snapshot_records, snapshot_slot,
     sweep_instance,
 };
+use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::feed::{self, AgentSnapshotRecord, AgentStateRecord};
 use connect_wfm_core::ports::{AgentDirectory, AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore};
 use futures_util::StreamExt as _;
@@ -36,6 +45,8 @@ pub struct SweepSettings {
     /// that is never judged silent.
     pub mapping: AgentStateMapping,
     pub policy: SweepPolicy,
+    /// Thresholds, SLAs and instance aliases of the stream-basis records it closes.
+    pub stream: connect_wfm_contact_events::Settings,
 }
 
 /// Counts of what one sweep did (logged once per sweep, returned to the caller).
@@ -56,14 +67,20 @@ pub struct SweepStats {
     /// Snapshot objects written, and the agents they hold.
     pub snapshots: usize,
     pub snapshot_agents: usize,
-    /// Reads, commits or writes that failed (logged; the next sweep tries again).
+    /// Stream-basis intervals closed (written with their backlog and out of the closing set).
+    pub intervals_closed: usize,
+    /// Stream-basis records written by closing them.
+    pub interval_records: usize,
+    /// Reads, commits or writes that failed (logged; the next sweep tries again), closing
+    /// intervals included.
     pub failures: usize,
 }
 
 impl SweepStats {
     /// Counts this sweep in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
     /// elsewhere): gauges `SilentInstances` (the alarm's metric) and `ActiveAgents`, counters
-    /// `SilentAgents`, `SweepSuperseded`, `SweepFailures`, `Snapshots`, `SnapshotAgents`.
+    /// `SilentAgents`, `SweepSuperseded`, `SweepFailures`, `Snapshots`, `SnapshotAgents`,
+    /// `IntervalsClosed`, `IntervalRecords`.
     pub fn record_metrics(&self) {
         metrics::gauge!("SilentInstances").set(self.silent_instances as f64);
         metrics::gauge!("ActiveAgents").set(self.active_agents as f64);
@@ -72,6 +89,8 @@ impl SweepStats {
         metrics::counter!("SweepFailures").increment(self.failures as u64);
         metrics::counter!("Snapshots").increment(self.snapshots as u64);
         metrics::counter!("SnapshotAgents").increment(self.snapshot_agents as u64);
+        metrics::counter!("IntervalsClosed").increment(self.intervals_closed as u64);
+        metrics::counter!("IntervalRecords").increment(self.interval_records as u64);
     }
 }
 
@@ -90,9 +109,83 @@ pub fn scheduled_time(event: &serde_json::Value) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(time).ok().map(|t| t.with_timezone(&Utc))
 }
 
-/// Runs one sweep at the clock `now`. Fails only when the progress cannot be read; any other
-/// failure is counted in [`SweepStats::failures`] and logged, and the rest of the sweep goes on.
-pub async fn handle_sweep<S, F>(
+/// Runs one scheduled sweep at the clock `now`: the agents' part ([`sweep_agents`]) and, when
+/// a contact store is given, the closing of stream-basis intervals ([`close_stream_intervals`]),
+/// side by side. Never fails as a whole: a failure of either part (the progress that cannot be
+/// read included) is logged and counted in [`SweepStats::failures`], and the other part goes
+/// on; the next minute's sweep tries again.
+pub async fn handle_sweep<S, C, F>(
+    states: &S,
+    contacts: Option<&C>,
+    sink: &F,
+    settings: &SweepSettings,
+    now: DateTime<Utc>,
+) -> SweepStats
+where
+    S: AgentStateStore + ProgressStore + AgentDirectory,
+    C: ContactStore,
+    F: FeedSink,
+{
+    let agents = sweep_agents(states, sink, settings, now);
+    let intervals = async {
+        match contacts {
+            Some(contacts) => close_stream_intervals(contacts, sink, settings, now).await,
+            None => SweepStats::default(),
+        }
+    };
+    let (agents, intervals) = futures_util::join!(agents, intervals);
+    let mut stats = agents.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "agents not swept; the next sweep tries again");
+        SweepStats {
+            failures: 1,
+            ..SweepStats::default()
+        }
+    });
+    stats.intervals_closed = intervals.intervals_closed;
+    stats.interval_records = intervals.interval_records;
+    stats.failures += intervals.failures;
+    stats
+}
+
+/// Closes the stream-basis intervals that have ended by `now` (contact-events'
+/// [`close_intervals`]); counts what it closed and wrote, and each interval it could not close
+/// (or the one failure that stopped it) as a failure. Logged under a `close_intervals` span.
+pub async fn close_stream_intervals<C, F>(
+    contacts: &C,
+    sink: &F,
+    settings: &SweepSettings,
+    now: DateTime<Utc>,
+) -> SweepStats
+where
+    C: ContactStore,
+    F: FeedSink,
+{
+    let span = tracing::info_span!("close_intervals", clock = %now);
+    async {
+        match close_intervals(contacts, sink, &settings.stream, now).await {
+            Ok(outcome) => SweepStats {
+                intervals_closed: outcome.closed,
+                interval_records: outcome.written,
+                failures: outcome.failed.len(),
+                ..SweepStats::default()
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "could not close stream-basis intervals; the next sweep tries again");
+                SweepStats {
+                    failures: 1,
+                    ..SweepStats::default()
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// The agents' part of a sweep at the clock `now`: silence, instance health, snapshots. Fails
+/// only when the progress cannot be read; any other failure is counted in
+/// [`SweepStats::failures`] and logged, and the rest of the sweep goes on.
+pub async fn sweep_agents<S, F>(
     states: &S,
     sink: &F,
     settings: &SweepSettings,

@@ -9,4 +9,6 @@ mod config;
 mod handler;
 
 pub use config::{Config, vars};
-pub use handler::{FUNCTION, SweepError, SweepSettings, SweepStats, handle_sweep, scheduled_time};
+pub use handler::{
+    FUNCTION, SweepError, SweepSettings, SweepStats, close_stream_intervals, handle_sweep, scheduled_time, sweep_agents,
+};

@@ -5,7 +5,8 @@
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
 use connect_wfm_aws::metrics::Metrics;
-use connect_wfm_aws::{DynamoStateStore, S3FeedSink, feed_outputs};
+use connect_wfm_aws::{DynamoContactStore, DynamoStateStore, S3FeedSink, feed_outputs};
+use connect_wfm_core::contact::StreamSettings;
 use connect_wfm_sweep::{Config, FUNCTION, SweepSettings, handle_sweep, scheduled_time};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -21,20 +22,27 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     let s3 = s3_client(&sdk);
     let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
-    let states = DynamoStateStore::new(dynamodb_client(&sdk), config.state_table);
+    let dynamodb = dynamodb_client(&sdk);
+    let contacts = config
+        .contact_table
+        .map(|table| DynamoContactStore::new(dynamodb.clone(), table));
+    let states = DynamoStateStore::new(dynamodb, config.state_table);
     let sink = feed_outputs(
         &sdk,
         S3FeedSink::new(s3, config.feed_bucket, config.feed_prefix),
         config.event_bus_name.as_deref(),
     )?;
     let settings = SweepSettings {
+        stream: connect_wfm_contact_events::Settings {
+            stream: StreamSettings::from_mapping(&mapping),
+        },
         mapping: mapping.agent_states,
         policy: config.policy,
     };
-    let (states, sink, settings) = (&states, &sink, &settings);
+    let (states, contacts, sink, settings) = (&states, contacts.as_ref(), &sink, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let now = scheduled_time(&event.payload).unwrap_or_else(Utc::now);
-        let stats = handle_sweep(states, sink, settings, now).await?;
+        let stats = handle_sweep(states, contacts, sink, settings, now).await;
         stats.record_metrics();
         metrics.flush_stdout();
         if stats.failures > 0 {

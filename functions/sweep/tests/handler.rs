@@ -12,7 +12,7 @@ use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
 use connect_wfm_core::ports::{
     AgentDirectory, AgentStateStore, CommitOutcome, KnownAgent, LoadedStates, PortError, ProgressStore, UnreadableState,
 };
-use connect_wfm_sweep::{SweepSettings, SweepStats, handle_sweep};
+use connect_wfm_sweep::{SweepSettings, SweepStats, sweep_agents};
 use serde_json::{Value, json};
 
 fn instance_arn(instance: &str) -> String {
@@ -82,7 +82,7 @@ async fn sweep<S>(store: &S, sink: &MemoryFeedSink, clock: &str) -> SweepStats
 where
     S: AgentStateStore + ProgressStore + AgentDirectory,
 {
-    handle_sweep(store, sink, &SweepSettings::default(), t(clock))
+    sweep_agents(store, sink, &SweepSettings::default(), t(clock))
         .await
         .unwrap()
 }
@@ -138,7 +138,7 @@ async fn a_silent_agent_goes_unknown_once_and_a_heartbeat_brings_it_back() {
         .await;
         // The sweep runs a little after the batch: the instance is not silent.
         let after = t(clock) + Duration::milliseconds(900);
-        let stats = handle_sweep(&store, &sink, &SweepSettings::default(), after)
+        let stats = sweep_agents(&store, &sink, &SweepSettings::default(), after)
             .await
             .unwrap();
         assert_eq!(stats.failures, 0);
@@ -440,7 +440,7 @@ async fn snapshots_are_written_in_the_first_minute_of_each_slot_after_the_transi
         policy,
         ..SweepSettings::default()
     };
-    let never = handle_sweep(&store, &sink, &settings, t("10:15:00")).await.unwrap();
+    let never = sweep_agents(&store, &sink, &settings, t("10:15:00")).await.unwrap();
     assert_eq!(never.snapshots, 0);
 }
 
@@ -465,7 +465,7 @@ async fn a_mapping_renames_unknown_in_transitions_recoveries_and_snapshots() {
     };
     run(vec![event("a", "a1", "10:00:00", "STATE_CHANGE", "Available")]).await;
     run(vec![event("b", "b1", "10:06:00", "STATE_CHANGE", "Available")]).await;
-    handle_sweep(&store, &sink, &settings, t("10:06:10")).await.unwrap();
+    sweep_agents(&store, &sink, &settings, t("10:06:10")).await.unwrap();
     run(vec![event("a", "a2", "10:07:00", "HEART_BEAT", "Available")]).await;
     let a: Vec<_> = transitions(&sink).into_iter().filter(|r| r.0 == "a").collect();
     assert_eq!(
@@ -611,7 +611,7 @@ async fn two_overlapping_sweeps_write_the_same_objects_and_one_transition() {
     .await;
     // The second sweep read the agents before the first committed.
     *store.stale_active.lock().unwrap() = Some(store.inner.active_agents("i-1").await.unwrap());
-    let first = handle_sweep(&store.inner, &sink, &SweepSettings::default(), t("10:15:10"))
+    let first = sweep_agents(&store.inner, &sink, &SweepSettings::default(), t("10:15:10"))
         .await
         .unwrap();
     let keys = sink.keys();

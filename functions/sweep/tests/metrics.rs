@@ -19,6 +19,8 @@ fn a_sweep_writes_one_emf_document_with_its_counts() {
         superseded: 1,
         snapshots: 0,
         snapshot_agents: 0,
+        intervals_closed: 2,
+        interval_records: 2,
         failures: 0,
     };
     stats.record_metrics();
@@ -41,7 +43,14 @@ fn a_sweep_writes_one_emf_document_with_its_counts() {
         .iter()
         .map(|m| m["Name"].as_str().unwrap())
         .collect();
-    for name in ["SilentInstances", "ActiveAgents", "SilentAgents", "SweepSuperseded"] {
+    for name in [
+        "SilentInstances",
+        "ActiveAgents",
+        "SilentAgents",
+        "SweepSuperseded",
+        "IntervalsClosed",
+        "IntervalRecords",
+    ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
     assert!(!names.contains(&"SweepFailures"), "a zero counter is left out");
