@@ -346,6 +346,10 @@ async fn the_requests_of_one_sweep_at_1000_and_10000_agents() {
         eprintln!("sweep requests, {agents} agents, a quiet snapshot minute: {total} {snapshot:?}");
         assert_eq!(silent, 0);
         assert!(snapshot.iter().any(|(op, _)| *op == "Scan"));
+        assert!(
+            snapshot.contains(&("UpdateItem", 1)),
+            "the slot recorded as written on the progress item"
+        );
 
         let (quiet, total, silent) = one_sweep(&stack, "10:01:10", &policy).await;
         eprintln!("sweep requests, {agents} agents ({active} not logged out), a quiet minute: {total} {quiet:?}");

@@ -26,6 +26,11 @@ fn silence_attribute(instance_id: &str) -> String {
     format!("silence_{instance_id}")
 }
 
+/// Attribute of an instance's newest snapshot slot written (epoch ms) on the progress item.
+fn snapshot_attribute(instance_id: &str) -> String {
+    format!("snapshot_{instance_id}")
+}
+
 const SINCE_MS: &str = "since_ms";
 const LAST_MS: &str = "last_ms";
 const AGENTS: &str = "agents";
@@ -98,10 +103,15 @@ fn progress_from_item(table: &str, item: &Item) -> Result<Vec<InstanceProgress>,
                 ));
             }
         };
+        let snapshot_slot = match item.get(&snapshot_attribute(instance_id)) {
+            Some(value) => Some(instant(table, &snapshot_attribute(instance_id), value)?),
+            None => None,
+        };
         progress.push(InstanceProgress {
             instance_id: instance_id.to_owned(),
             newest_event: instant(table, name, value)?,
             silence,
+            snapshot_slot,
         });
     }
     progress.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
@@ -198,6 +208,29 @@ impl ProgressStore for DynamoStateStore {
             Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
             Err(e) => Err(port_error(
                 format!("clear the silence of instance {instance_id} in table {}", self.table),
+                &e,
+            )),
+        }
+    }
+
+    /// One conditional UpdateItem: `snapshot_<instance>` only moves forward.
+    async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(agent_key(PROGRESS_KEY)))
+            .update_expression("SET #s = :ms")
+            .condition_expression("attribute_not_exists(#s) OR #s < :ms")
+            .expression_attribute_names("#s", snapshot_attribute(instance_id))
+            .expression_attribute_values(":ms", millis(slot))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(e) => Err(port_error(
+                format!("record the snapshot of instance {instance_id} in table {}", self.table),
                 &e,
             )),
         }
@@ -308,6 +341,7 @@ mod tests {
                     (AGENTS.to_owned(), n(3)),
                 ])),
             ),
+            ("snapshot_i-1".to_owned(), millis(at("2026-11-21T09:00:00Z"))),
         ]);
         let progress = progress_from_item("t", &item).unwrap();
         assert_eq!(
@@ -321,11 +355,13 @@ mod tests {
                         last_event_time: at("2026-11-21T09:00:00Z"),
                         agents: 3
                     }),
+                    snapshot_slot: Some(at("2026-11-21T09:00:00Z")),
                 },
                 InstanceProgress {
                     instance_id: "i-2".into(),
                     newest_event: at("2026-11-21T10:00:00.250Z"),
                     silence: None,
+                    snapshot_slot: None,
                 },
             ]
         );

@@ -59,6 +59,8 @@ struct ProgressFile {
     newest_event: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     silence: Option<InstanceSilence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    snapshot_slot: Option<DateTime<Utc>>,
 }
 
 impl LocalStateStore {
@@ -216,6 +218,7 @@ impl ProgressStore for LocalStateStore {
                 instance_id,
                 newest_event: p.newest_event,
                 silence: p.silence,
+                snapshot_slot: p.snapshot_slot,
             })
             .collect())
     }
@@ -225,6 +228,7 @@ impl ProgressStore for LocalStateStore {
         let entry = progress.entry(instance_id.to_owned()).or_insert(ProgressFile {
             newest_event: newest,
             silence: None,
+            snapshot_slot: None,
         });
         entry.newest_event = entry.newest_event.max(newest);
         self.write_progress(&progress)
@@ -248,6 +252,17 @@ impl ProgressStore for LocalStateStore {
             && p.silence.as_ref() == Some(silence)
         {
             p.silence = None;
+            self.write_progress(&progress)?;
+        }
+        Ok(())
+    }
+
+    async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
+        let mut progress = self.read_progress()?;
+        if let Some(p) = progress.get_mut(instance_id)
+            && p.snapshot_slot.is_none_or(|written| written < slot)
+        {
+            p.snapshot_slot = Some(slot);
             self.write_progress(&progress)?;
         }
         Ok(())

@@ -185,6 +185,11 @@ impl<S: ProgressStore> ProgressStore for FaultyStateStore<'_, S> {
         let operation = || format!("clear the silence of instance {instance_id}");
         faulty(self.plan, operation, self.inner.clear_silent(instance_id, silence)).await
     }
+
+    async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
+        let operation = || format!("record the snapshot of instance {instance_id}");
+        faulty(self.plan, operation, self.inner.snapshot_written(instance_id, slot)).await
+    }
 }
 
 impl<S: AgentDirectory> AgentDirectory for FaultyStateStore<'_, S> {

@@ -91,6 +91,7 @@ impl ProgressStore for MemoryStateStore {
                 instance_id: instance_id.to_owned(),
                 newest_event: newest,
                 silence: None,
+                snapshot_slot: None,
             });
         entry.newest_event = entry.newest_event.max(newest);
         Ok(())
@@ -113,6 +114,14 @@ impl ProgressStore for MemoryStateStore {
             && p.silence.as_ref() == Some(silence)
         {
             p.silence = None;
+        }
+        Ok(())
+    }
+
+    async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
+        self.progress_writes.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = lock(&self.progress).get_mut(instance_id) {
+            p.snapshot_slot = p.snapshot_slot.max(Some(slot));
         }
         Ok(())
     }

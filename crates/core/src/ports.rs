@@ -140,6 +140,14 @@ pub trait ProgressStore: Send + Sync {
         instance_id: &str,
         silence: &InstanceSilence,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Records that the instance's snapshot of `slot` is written; a stored slot at or past it
+    /// is kept (an overlapping sweep got there), which is not an error.
+    fn snapshot_written(
+        &self,
+        instance_id: &str,
+        slot: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// The sweep's reads of the agent states: only the agents it must judge, and every minute no

@@ -356,6 +356,9 @@ impl ProgressStore for FailingStore {
     async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
         self.inner.clear_silent(instance_id, silence).await
     }
+    async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
+        self.inner.snapshot_written(instance_id, slot).await
+    }
 }
 
 /// A feed sink that fails puts whose key starts with a prefix.

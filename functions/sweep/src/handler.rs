@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_contact_events::close_intervals;
 use connect_wfm_core::agent::{
-    AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, snapshot_records, snapshot_slot,
-    sweep_instance,
+    AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot, snapshot_records,
+    snapshot_slot, sweep_instance,
 };
 use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::feed::{self, AgentSnapshotRecord, AgentStateRecord};
@@ -207,8 +207,9 @@ where
             .instrument(span)
             .await;
     }
-    if let Some(as_of) = snapshot_slot(now, settings.policy.snapshot_minutes) {
-        write_snapshots(&progress, as_of, states, sink, &mut stats).await;
+    if let Some(slot) = current_snapshot_slot(now, settings.policy.snapshot_minutes) {
+        let first_minute = snapshot_slot(now, settings.policy.snapshot_minutes).is_some();
+        write_snapshots(&progress, slot, first_minute, states, sink, &mut stats).await;
     }
     tracing::info!(
         instances = stats.instances,
@@ -333,17 +334,35 @@ fn transitions_name(instance: &str, records: &[AgentStateRecord]) -> String {
 }
 
 /// One snapshot object per instance (with progress, or with agents seen within 24 h), named by
-/// instance and slot: `agent_snapshot/<date>/<instance>-<HHMM>.jsonl`.
+/// instance and slot: `agent_snapshot/<date>/<instance>-<HHMM>.jsonl`. Written for each
+/// instance whose progress does not record the slot as written (the slot's first sweep, or a
+/// later one when that sweep failed or did not run), then recorded on its progress; an
+/// instance known only from its agents (no progress to record on) in the slot's first minute
+/// only. Nothing is read when every instance has its snapshot: the Scan runs once per slot.
+/// Overlapping sweeps write the same object (the later one with the states after its own
+/// transitions) and record the same slot.
 async fn write_snapshots<S, F>(
     progress: &[InstanceProgress],
     as_of: DateTime<Utc>,
+    first_minute: bool,
     states: &S,
     sink: &F,
     stats: &mut SweepStats,
 ) where
-    S: AgentDirectory,
+    S: AgentDirectory + ProgressStore,
     F: FeedSink,
 {
+    let due: BTreeSet<&str> = progress
+        .iter()
+        .filter(|p| p.snapshot_slot.is_none_or(|written| written < as_of))
+        .map(|p| p.instance_id.as_str())
+        .collect();
+    if due.is_empty() && !first_minute {
+        return;
+    }
+    if !first_minute {
+        tracing::info!(as_of = %as_of, instances = due.len(), "writing the slot's missed snapshots");
+    }
     let agents = match states.agents_seen_since(as_of - SNAPSHOT_LOOKBACK).await {
         Ok(agents) => agents,
         Err(e) => {
@@ -352,12 +371,13 @@ async fn write_snapshots<S, F>(
             return;
         }
     };
-    let instances: BTreeSet<&str> = progress
+    let with_progress: BTreeSet<&str> = progress.iter().map(|p| p.instance_id.as_str()).collect();
+    let agents_only: BTreeSet<&str> = agents
         .iter()
-        .map(|p| p.instance_id.as_str())
-        .chain(agents.iter().map(|a| a.instance_id.as_str()))
+        .map(|a| a.instance_id.as_str())
+        .filter(|i| first_minute && !with_progress.contains(i))
         .collect();
-    for instance in instances {
+    for instance in due.iter().chain(agents_only.iter()).copied() {
         let records = snapshot_records(instance, &agents, as_of);
         let name = format!("{instance}-{}", as_of.format("%H%M"));
         let key = feed::object_key(AgentSnapshotRecord::KIND, as_of.date_naive(), &name);
@@ -365,9 +385,16 @@ async fn write_snapshots<S, F>(
             Ok(()) => {
                 stats.snapshots += 1;
                 stats.snapshot_agents += records.len();
+                if with_progress.contains(instance)
+                    && let Err(e) = states.snapshot_written(instance, as_of).await
+                {
+                    // The next sweep of the slot writes the same object again.
+                    tracing::error!(instance, key, error = %e, "could not record the snapshot as written");
+                    stats.failures += 1;
+                }
             }
             Err(e) => {
-                tracing::error!(instance, key, error = %e, "could not write the snapshot");
+                tracing::error!(instance, key, error = %e, "could not write the snapshot; the next sweep of the slot writes it");
                 stats.failures += 1;
             }
         }

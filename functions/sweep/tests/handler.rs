@@ -8,6 +8,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use connect_wfm_agent_events::{BatchStats, KinesisBatch, Settings, handle_batch};
 use connect_wfm_core::agent::{AgentState, AgentStateMapping, InstanceProgress, InstanceSilence, SweepPolicy};
+use connect_wfm_core::faults::{Fault, FaultPlan, FaultyFeedSink};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
 use connect_wfm_core::ports::{
     AgentDirectory, AgentStateStore, CommitOutcome, KnownAgent, LoadedStates, PortError, ProgressStore, UnreadableState,
@@ -375,7 +376,7 @@ async fn a_whole_instance_silent_and_back_with_a_second_instance_unaffected() {
 }
 
 #[tokio::test]
-async fn snapshots_are_written_in_the_first_minute_of_each_slot_after_the_transitions() {
+async fn snapshots_are_written_once_per_slot_after_the_transitions() {
     let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
     feed(
         &store,
@@ -387,8 +388,14 @@ async fn snapshots_are_written_in_the_first_minute_of_each_slot_after_the_transi
         ],
     )
     .await;
-    let off_slot = sweep(&store, &sink, "09:59:30").await;
-    assert_eq!(off_slot.snapshots, 0);
+    // No snapshot of the 09:45 slot was written (the state is new): this sweep, late in the
+    // slot, writes it for each instance with progress.
+    let late = sweep(&store, &sink, "09:59:30").await;
+    assert_eq!(late.snapshots, 2);
+    assert!(
+        sink.keys()
+            .contains(&"agent_snapshot/2026-11-21/i-1-0945.jsonl".to_owned())
+    );
     let stats = sweep(&store, &sink, "10:00:20").await;
     assert_eq!((stats.snapshots, stats.snapshot_agents), (2, 3));
     let keys = sink.keys();
@@ -428,10 +435,11 @@ async fn snapshots_are_written_in_the_first_minute_of_each_slot_after_the_transi
             "last_seen": "2026-11-21T09:59:00.000Z", "as_of": "2026-11-21T10:00:00.000Z"
         })
     );
-    // The next minute writes none; a second sweep in the slot writes the same objects.
+    // The slot's snapshots are recorded as written: no later sweep of the slot writes them.
     assert_eq!(sweep(&store, &sink, "10:01:00").await.snapshots, 0);
-    assert_eq!(sweep(&store, &sink, "10:00:50").await.snapshots, 2);
+    assert_eq!(sweep(&store, &sink, "10:00:50").await.snapshots, 0);
     assert_eq!(sink.keys(), keys);
+    assert_eq!(store.progress_of("i-1").unwrap().snapshot_slot, Some(t("10:00:00")));
     let policy = SweepPolicy {
         snapshot_minutes: 0,
         ..SweepPolicy::default()
@@ -487,6 +495,7 @@ struct StaleStore {
     inner: MemoryStateStore,
     stale_active: Mutex<Option<Vec<AgentState>>>,
     stale_load: Mutex<Option<LoadedStates>>,
+    stale_progress: Mutex<Option<Vec<InstanceProgress>>>,
 }
 
 impl AgentStateStore for StaleStore {
@@ -513,6 +522,9 @@ impl AgentStateStore for StaleStore {
 
 impl ProgressStore for StaleStore {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
+        if let Some(stale) = self.stale_progress.lock().unwrap().take() {
+            return Ok(stale);
+        }
         self.inner.load_progress().await
     }
     async fn advance_progress(&self, instance_id: &str, newest: DateTime<Utc>) -> Result<(), PortError> {
@@ -523,6 +535,9 @@ impl ProgressStore for StaleStore {
     }
     async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
         self.inner.clear_silent(instance_id, silence).await
+    }
+    async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
+        self.inner.snapshot_written(instance_id, slot).await
     }
 }
 
@@ -609,8 +624,9 @@ async fn two_overlapping_sweeps_write_the_same_objects_and_one_transition() {
         &[event("b", "b2", "10:15:00", "HEART_BEAT", "Available")],
     )
     .await;
-    // The second sweep read the agents before the first committed.
+    // The second sweep read the progress and the agents before the first committed.
     *store.stale_active.lock().unwrap() = Some(store.inner.active_agents("i-1").await.unwrap());
+    *store.stale_progress.lock().unwrap() = Some(store.inner.load_progress().await.unwrap());
     let first = sweep_agents(&store.inner, &sink, &SweepSettings::default(), t("10:15:10"))
         .await
         .unwrap();
@@ -622,7 +638,45 @@ async fn two_overlapping_sweeps_write_the_same_objects_and_one_transition() {
     );
     assert_eq!(sink.keys(), keys, "the snapshot object is the same, no other object");
     assert_eq!(unknowns(&sink).len(), 1);
-    assert_eq!(first.snapshots, second.snapshots);
+    assert_eq!(
+        (first.snapshots, second.snapshots),
+        (1, 1),
+        "both write the slot's one object"
+    );
+    // Recorded once for the slot: a third sweep writes no snapshot.
+    assert_eq!(sweep(&store, &sink, "10:16:10").await.snapshots, 0);
+}
+
+#[tokio::test]
+async fn a_snapshot_the_slots_first_sweep_could_not_write_is_written_by_a_later_sweep_of_the_slot() {
+    let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    feed(
+        &store,
+        &sink,
+        &[event("a", "a1", "10:14:00", "STATE_CHANGE", "Available")],
+    )
+    .await;
+    sweep(&store, &sink, "10:14:30").await;
+    // S3 refuses snapshot objects during the slot's first minute.
+    let plan = FaultPlan::new(std::iter::repeat_n(Some(Fault::Throttle), 1));
+    let failing = FaultyFeedSink {
+        inner: &sink,
+        plan: &plan,
+    };
+    let first = sweep_agents(&store, &failing, &SweepSettings::default(), t("10:15:10"))
+        .await
+        .unwrap();
+    assert_eq!((first.snapshots, first.failures), (0, 1));
+    assert!(!sink.keys().iter().any(|k| k.ends_with("i-1-1015.jsonl")));
+    assert_eq!(store.progress_of("i-1").unwrap().snapshot_slot, Some(t("10:00:00")));
+    // The next sweep, in the slot's second minute, writes it.
+    let next = sweep(&store, &sink, "10:16:10").await;
+    assert_eq!((next.snapshots, next.snapshot_agents, next.failures), (1, 1, 0));
+    let snapshot = sink.lines("agent_snapshot/2026-11-21/i-1-1015");
+    assert_eq!(snapshot.len(), 1);
+    assert_eq!(snapshot[0]["as_of"], "2026-11-21T10:15:00.000Z");
+    assert_eq!(store.progress_of("i-1").unwrap().snapshot_slot, Some(t("10:15:00")));
+    assert_eq!(sweep(&store, &sink, "10:17:10").await.snapshots, 0);
 }
 
 #[tokio::test]

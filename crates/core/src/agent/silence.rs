@@ -86,6 +86,9 @@ pub struct InstanceProgress {
     pub newest_event: DateTime<Utc>,
     /// Set from the sweep that reported the instance silent until the first new event.
     pub silence: Option<InstanceSilence>,
+    /// The newest snapshot slot whose object was written for the instance: a sweep later in a
+    /// slot writes the snapshot the slot's first sweep missed.
+    pub snapshot_slot: Option<DateTime<Utc>>,
 }
 
 /// True when the agent's state is `LOGOUT` (as the mapping names it): such an agent is never
@@ -195,6 +198,15 @@ pub fn snapshot_slot(now: DateTime<Utc>, minutes: u32) -> Option<DateTime<Utc>> 
     (now - slot < Duration::minutes(1)).then_some(slot)
 }
 
+/// The start of the snapshot slot `now` is in, whatever its minute (None when `minutes` is 0):
+/// the slot a sweep writes when the instance's snapshot of it is not written yet.
+pub fn current_snapshot_slot(now: DateTime<Utc>, minutes: u32) -> Option<DateTime<Utc>> {
+    if minutes == 0 {
+        return None;
+    }
+    now.duration_trunc(Duration::minutes(i64::from(minutes))).ok()
+}
+
 /// The snapshot of one instance's agents as of `as_of`: one record per agent seen within 24 h
 /// before it, by agent id.
 pub fn snapshot_records(instance_id: &str, agents: &[AgentState], as_of: DateTime<Utc>) -> Vec<AgentSnapshotRecord> {
@@ -262,6 +274,7 @@ mod tests {
             instance_id: "i-1".into(),
             newest_event: t(newest),
             silence: None,
+            snapshot_slot: None,
         }
     }
 
