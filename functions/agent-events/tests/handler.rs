@@ -208,6 +208,10 @@ async fn replaying_a_processed_batch_emits_and_writes_nothing() {
     let again = handle_batch(&input, &store, &sink, &Settings::default(), now()).await;
     assert_eq!(again.failed_from(), None);
     assert_eq!(again.stats.transitions, 0);
+    assert_eq!(
+        again.stats.duplicates, again.stats.records,
+        "every replayed event is covered by its agent's watermark"
+    );
     assert_eq!(sink.puts.load(Ordering::Relaxed), puts, "no feed object written");
     assert_eq!(store.commits.load(Ordering::Relaxed), commits, "no state written");
 }
@@ -223,7 +227,7 @@ async fn duplicate_records_in_one_batch_count_once() {
         shift[0].clone(),
         shift[2].clone(),
     ];
-    handle_batch(
+    let outcome = handle_batch(
         &batch(1, &payloads(&with_dupes)),
         &store,
         &sink,
@@ -233,6 +237,7 @@ async fn duplicate_records_in_one_batch_count_once() {
     .await;
     let events: Vec<String> = states_by_event(&sink).into_iter().map(|(e, _)| e).collect();
     assert_eq!(events, ["a1", "a2"]);
+    assert_eq!(outcome.stats.duplicates, 3, "the three repeats");
 }
 
 #[tokio::test]

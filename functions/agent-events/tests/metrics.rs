@@ -27,8 +27,9 @@ async fn a_batch_writes_its_counts_and_lag_as_emf() {
         "EventId": "e1", "EventTimestamp": "2026-11-20T10:00:00.000Z", "EventType": "STATE_CHANGE", "Version": "2019-05-25",
         "CurrentAgentSnapshot": { "AgentStatus": { "Name": "Break", "StartTimestamp": "2026-11-20T10:00:00.000Z" }, "Contacts": [] }
     });
+    let data = serde_json::to_vec(&event).unwrap();
     let batch = KinesisBatch {
-        records: vec![record(1, &serde_json::to_vec(&event).unwrap()), record(2, b"{not json")],
+        records: vec![record(1, &data), record(2, b"{not json"), record(3, &data)],
     };
     let now: DateTime<Utc> = "2026-11-20T10:00:02.500Z".parse().unwrap();
     let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
@@ -45,7 +46,8 @@ async fn a_batch_writes_its_counts_and_lag_as_emf() {
             doc["Transitions"].as_u64(),
             doc["Rejects"].as_u64()
         ),
-        (Some(2), Some(1), Some(1))
+        (Some(3), Some(1), Some(1))
     );
+    assert_eq!(doc["Duplicates"].as_u64(), Some(1), "the repeated event");
     assert_eq!(doc["EventLagSeconds"], json!([2.5]));
 }

@@ -46,6 +46,9 @@ pub struct AgentFold {
     /// Whether `next` must be committed. False when only last_seen/watermark moved (heartbeats,
     /// no-op changes) and the stored last_seen is younger than policy.last_seen_write_after.
     pub write: bool,
+    /// Events skipped as duplicates: an EventId seen before in the batch, or covered by the
+    /// watermark (a replay, or a late event at or before it).
+    pub skipped: usize,
 }
 
 /// Folds one agent's events (all with the same AgentARN, in stream order) over its last-known
@@ -60,15 +63,20 @@ pub fn fold_agent(
     let mut accepted = false;
     let mut transitions = Vec::new();
     let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
+    let mut skipped = 0;
 
     for (index, event) in events.iter().copied().enumerate() {
         if !seen.insert(event.event_id.as_str()) {
+            skipped += 1;
             continue;
         }
         let at = event.event_timestamp;
         match running.as_mut() {
             // Covered also means late: earlier than the watermark, whatever its id.
-            Some(state) if state.watermark.covers(at, &event.event_id) => continue,
+            Some(state) if state.watermark.covers(at, &event.event_id) => {
+                skipped += 1;
+                continue;
+            }
             Some(state) => {
                 // Once the state is known a heartbeat only says the agent is alive, unless the
                 // agent is UNKNOWN: then any event, a heartbeat included, recovers it (rule 4).
@@ -129,6 +137,7 @@ pub fn fold_agent(
         transitions,
         next,
         write,
+        skipped,
     }
 }
 
@@ -487,6 +496,7 @@ mod tests {
         let e = status_event("e1", "10:00:00", "Break");
         let result = fold(None, &[e.clone(), e.clone(), e]);
         assert_eq!(states(&result), [(0, "Break")]);
+        assert_eq!(result.skipped, 2, "the repeats are counted as duplicates");
         assert_eq!(result.next.unwrap().watermark, Watermark::new(t("10:00:00"), "e1"));
     }
 
@@ -506,7 +516,8 @@ mod tests {
             AgentFold {
                 transitions: vec![],
                 next: None,
-                write: false
+                write: false,
+                skipped: batch.len()
             }
         );
     }
