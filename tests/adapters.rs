@@ -32,6 +32,8 @@ fn agent(n: usize) -> AgentState {
         last_seen: at("2026-03-01T08:02:00.250Z"),
         silent_since: None,
         last_silence: None,
+        silenced_at: None,
+        silenced_from: None,
     }
 }
 

@@ -194,6 +194,8 @@ fn state(agent: &str, state: &str, clock: &str) -> AgentState {
         last_seen: t(clock),
         silent_since: None,
         last_silence: None,
+        silenced_at: None,
+        silenced_from: None,
     }
 }
 
@@ -234,6 +236,8 @@ async fn the_conditional_commit_settles_the_race_in_both_orders() {
     // ...while the same batch folded over the stored UNKNOWN (its recovery) wins.
     let recovered = AgentState {
         last_silence: b_unknown.silent_since,
+        silenced_at: None,
+        silenced_from: None,
         ..blind
     };
     assert_eq!(stack.states.commit(&recovered).await.unwrap(), CommitOutcome::Committed);

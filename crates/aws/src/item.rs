@@ -21,6 +21,8 @@
 //! | `last_seen` | S | latest EventTimestamp of any event, RFC 3339 UTC |
 //! | `silent_since` | S | while the agent is `UNKNOWN`: when the silence began (absent otherwise) |
 //! | `last_silence` | S | `silent_since` of the last silence the agent recovered from (absent if none) |
+//! | `silenced_at` | S | while `UNKNOWN`: the clock of the sweep that committed it |
+//! | `silenced_from` | S | while `UNKNOWN`: the state it replaced (the record's `previous_state`) |
 //! | `active_instance` | S | the instance id while the state is not `LOGOUT`, absent otherwise: partition key of the sparse `active_by_instance` index the sweep queries |
 //!
 //! The same table holds one more item, key [`PROGRESS_KEY`]: per Connect instance, the newest
@@ -71,6 +73,10 @@ pub const WM_N: &str = "wm_n";
 pub const LAST_SEEN: &str = "last_seen";
 /// While the agent is `UNKNOWN`: when the silence began (compared by the commit condition).
 pub const SILENT_SINCE: &str = "silent_since";
+/// While `UNKNOWN`: the clock of the sweep that committed it.
+pub const SILENCED_AT: &str = "silenced_at";
+/// While `UNKNOWN`: the state it replaced.
+pub const SILENCED_FROM: &str = "silenced_from";
 const LAST_SILENCE: &str = "last_silence";
 /// The instance id of an agent that is not logged out: partition key of the sparse
 /// `active_by_instance` index.
@@ -166,6 +172,12 @@ pub fn agent_state_to_item(state: &AgentState) -> Item {
     }
     if let Some(since) = &state.last_silence {
         item.insert(LAST_SILENCE.to_owned(), s(stored_time(since)));
+    }
+    if let Some(at) = &state.silenced_at {
+        item.insert(SILENCED_AT.to_owned(), s(stored_time(at)));
+    }
+    if let Some(from) = &state.silenced_from {
+        item.insert(SILENCED_FROM.to_owned(), s(from));
     }
     if let Some(contact) = &state.contact {
         let mut map = HashMap::from([
@@ -327,6 +339,8 @@ pub fn agent_state_from_item(table: &str, item: &Item) -> Result<AgentState, Ite
         last_seen: r.time(LAST_SEEN)?,
         silent_since: r.opt_time(SILENT_SINCE)?,
         last_silence: r.opt_time(LAST_SILENCE)?,
+        silenced_at: r.opt_time(SILENCED_AT)?,
+        silenced_from: r.opt_string(SILENCED_FROM)?.map(str::to_owned),
     })
 }
 
@@ -361,6 +375,8 @@ mod tests {
             last_seen: at("2026-01-02T03:04:05.123456Z"),
             silent_since: None,
             last_silence: None,
+            silenced_at: None,
+            silenced_from: None,
         }
     }
 
@@ -391,6 +407,8 @@ mod tests {
             state: "UNKNOWN".into(),
             silent_since: Some(at("2026-01-02T03:09:05.123Z")),
             last_silence: Some(at("2026-01-01T00:05:00Z")),
+            silenced_at: Some(at("2026-01-02T03:09:10Z")),
+            silenced_from: Some("Available".into()),
             ..sample()
         };
         let item = agent_state_to_item(&silent);

@@ -80,13 +80,20 @@ fn silent_agent_and_silent_instance_in_one_state_then_the_instance_comes_back() 
     );
     // i-1 streams until 09:08:30: its zombie Available is judged by that progress at once; i-2
     // stopped at 09:01:00 and is not silent by the clock yet.
-    let early = run(&["sweep", "--now", "2026-11-20T09:05:59.999Z"], &state);
+    // Snapshots are another test's subject.
+    let early = run(
+        &["sweep", "--now", "2026-11-20T09:05:59.999Z", "--snapshot-minutes", "0"],
+        &state,
+    );
     assert_eq!(
         summary(&records(&early)),
         [line("agent_state", I1, JDOE, "UNKNOWN", "2026-11-20T09:05:02.500Z")]
     );
 
-    let sweep = run(&["sweep", "--now", "2026-11-20T09:08:40Z"], &state);
+    let sweep = run(
+        &["sweep", "--now", "2026-11-20T09:08:40Z", "--snapshot-minutes", "0"],
+        &state,
+    );
     assert_eq!(
         summary(&records(&sweep)),
         [
@@ -111,9 +118,26 @@ fn silent_agent_and_silent_instance_in_one_state_then_the_instance_comes_back() 
             .contains("4 agents, 3 UNKNOWN")
     );
 
-    // The next sweep repeats only the health record (same id), no transition.
-    let again = run(&["sweep", "--now", "2026-11-20T09:09:40Z"], &state);
-    assert_eq!(records(&again), records(&sweep)[..1]);
+    // The next sweep repeats the health record and, within two minutes of their commit, the
+    // UNKNOWN records (same ids, same objects): no new transition. The one after, only health.
+    let again = run(
+        &["sweep", "--now", "2026-11-20T09:09:40Z", "--snapshot-minutes", "0"],
+        &state,
+    );
+    let ids = |output: &Output| {
+        let mut ids: Vec<String> = records(output)
+            .iter()
+            .map(|r| r["event_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&again), ids(&sweep));
+    let later = run(
+        &["sweep", "--now", "2026-11-20T09:11:40Z", "--snapshot-minutes", "0"],
+        &state,
+    );
+    assert_eq!(records(&later), records(&sweep)[..1]);
 
     // The instance sends again: ok, then pwong's recovery.
     let back = run(&["replay", "events/kinesis-silent-instance-back.json"], &state);
@@ -133,14 +157,14 @@ fn heartbeats_after_logout_never_go_unknown() {
     let state = temp_state("logout");
     run(&["replay", "events/kinesis-logout.json"], &state);
     for now in ["2026-11-20T10:05:00Z", "2026-11-20T12:01:00Z"] {
-        let sweep = run(&["sweep", "--now", now], &state);
+        let sweep = run(&["sweep", "--now", now, "--snapshot-minutes", "0"], &state);
         assert_eq!(records(&sweep), Vec::<Value>::new(), "at {now}");
     }
     let _ = std::fs::remove_dir_all(&state);
 }
 
 #[test]
-fn snapshots_in_the_first_minute_of_each_slot_and_a_mapping_that_renames_unknown() {
+fn snapshots_once_per_slot_and_a_mapping_that_renames_unknown() {
     let state = temp_state("snapshot");
     let feed = state.join("feed");
     let mapping = state.join("mapping.json");
@@ -156,8 +180,17 @@ fn snapshots_in_the_first_minute_of_each_slot_and_a_mapping_that_renames_unknown
         &["--mapping", mapping, "sweep", "--now", "2026-11-20T09:14:30Z"],
         &state,
     );
-    let silenced = records(&off_slot);
-    assert_eq!(silenced.len(), 3, "health + 2 transitions, no snapshot");
+    let silenced: Vec<Value> = records(&off_slot)
+        .into_iter()
+        .filter(|r| r["kind"] != "agent_snapshot")
+        .collect();
+    assert_eq!(silenced.len(), 3, "health + 2 transitions");
+    // Late in the 09:00 slot, whose snapshot no sweep wrote: this one writes it.
+    assert!(
+        records(&off_slot)
+            .iter()
+            .any(|r| r["kind"] == "agent_snapshot" && r["as_of"] == "2026-11-20T09:00:00.000Z")
+    );
     assert_eq!(
         (silenced[1]["state"].as_str(), silenced[1]["reason"].as_str()),
         (Some("NO-SIGNAL"), Some("Stale"))

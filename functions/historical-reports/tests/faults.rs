@@ -217,6 +217,8 @@ impl World {
                 last_seen: at,
                 silent_since: None,
                 last_silence: None,
+                silenced_at: None,
+                silenced_from: None,
             });
         }
         Self {

@@ -298,6 +298,8 @@ async fn agent_ids_come_from_the_agent_state_store() {
         last_seen: at,
         silent_since: None,
         last_silence: None,
+        silenced_at: None,
+        silenced_from: None,
     });
     world.run(&sqs_file("sqs-report-aspr.json")).await;
     let lines = world.sink.lines("agent_interval/");
@@ -331,6 +333,8 @@ async fn agent_ids_are_looked_up_by_instance_and_login() {
             last_seen: seen,
             silent_since: None,
             last_silence: None,
+            silenced_at: None,
+            silenced_from: None,
         });
     }
     let id_of_jdoe = |sink: &MemoryFeedSink| {

@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_contact_events::close_intervals;
 use connect_wfm_core::agent::{
-    AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot, snapshot_records,
-    snapshot_slot, sweep_instance,
+    AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot, silence_rewrites,
+    snapshot_records, snapshot_slot, sweep_instance,
 };
 use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::feed::{self, AgentSnapshotRecord, AgentStateRecord};
@@ -64,6 +64,9 @@ pub struct SweepStats {
     pub silent_agents: usize,
     /// `UNKNOWN` commits refused because a batch (or another sweep) got there first.
     pub superseded: usize,
+    /// `UNKNOWN` records of the last two minutes' silences written again (same ids, same
+    /// objects), so a record whose first write failed after its commit is not lost.
+    pub rewritten: usize,
     /// Snapshot objects written, and the agents they hold.
     pub snapshots: usize,
     pub snapshot_agents: usize,
@@ -218,6 +221,7 @@ where
         newly_silent_instances = stats.newly_silent_instances,
         silent_agents = stats.silent_agents,
         superseded = stats.superseded,
+        rewritten = stats.rewritten,
         snapshots = stats.snapshots,
         snapshot_agents = stats.snapshot_agents,
         failures = stats.failures,
@@ -249,6 +253,21 @@ async fn sweep_one<S, F>(
     };
     stats.active_agents += agents.len();
     let verdict = sweep_instance(progress, &agents, now, &settings.policy, &settings.mapping);
+
+    // The records of silences committed in the last two minutes, written again: the UNKNOWN
+    // commit comes before its record (never a record for a state a batch replaced), so a record
+    // write that fails after its commit is made good here, by the same object with the same ids.
+    for group in silence_rewrites(&agents, now) {
+        for (key, records) in transition_objects(instance, group) {
+            match sink.put(&key, feed::to_json_lines(&records)).await {
+                Ok(()) => stats.rewritten += records.len(),
+                Err(e) => {
+                    stats.failures += 1;
+                    tracing::error!(instance, key, agents = records.len(), error = %e, "could not write UNKNOWN transitions again; the next sweep tries");
+                }
+            }
+        }
+    }
 
     if let Some(mark) = &verdict.mark {
         match states.mark_silent(instance, mark).await {
@@ -289,13 +308,10 @@ async fn sweep_one<S, F>(
         .buffer_unordered(COMMIT_CONCURRENCY)
         .collect()
         .await;
-    let mut committed: BTreeMap<NaiveDate, Vec<AgentStateRecord>> = BTreeMap::new();
+    let mut committed = Vec::new();
     for (record, result) in results {
         match result {
-            Ok(CommitOutcome::Committed) => committed
-                .entry(record.event_time.date_naive())
-                .or_default()
-                .push(record),
+            Ok(CommitOutcome::Committed) => committed.push(record),
             Ok(CommitOutcome::Superseded) => {
                 stats.superseded += 1;
                 tracing::info!(instance, agent_id = %record.agent_id, "agent moved on during the sweep; not UNKNOWN");
@@ -306,19 +322,33 @@ async fn sweep_one<S, F>(
             }
         }
     }
-    for (date, mut records) in committed {
-        records.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
-        let key = feed::object_key(AgentStateRecord::KIND, date, &transitions_name(instance, &records));
+    for (key, records) in transition_objects(instance, committed) {
         match sink.put(&key, feed::to_json_lines(&records)).await {
             Ok(()) => stats.silent_agents += records.len(),
             Err(e) => {
-                // The states are committed: these UNKNOWN records are lost to the feed, the
-                // agents' next events still recover them. Counted and logged as errors.
+                // The states are committed: the next two sweeps write these records again.
                 stats.failures += 1;
-                tracing::error!(instance, key, agents = records.len(), error = %e, "could not write UNKNOWN transitions");
+                tracing::error!(instance, key, agents = records.len(), error = %e, "could not write UNKNOWN transitions; the next sweep writes them");
             }
         }
     }
+}
+
+/// The feed objects of one sweep's `UNKNOWN` records of an instance: one per UTC date of their
+/// event time, records by agent id, named by their event ids ([`transitions_name`]).
+fn transition_objects(instance: &str, records: Vec<AgentStateRecord>) -> Vec<(String, Vec<AgentStateRecord>)> {
+    let mut by_date: BTreeMap<NaiveDate, Vec<AgentStateRecord>> = BTreeMap::new();
+    for record in records {
+        by_date.entry(record.event_time.date_naive()).or_default().push(record);
+    }
+    by_date
+        .into_iter()
+        .map(|(date, mut records)| {
+            records.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
+            let key = feed::object_key(AgentStateRecord::KIND, date, &transitions_name(instance, &records));
+            (key, records)
+        })
+        .collect()
 }
 
 /// The object name of a sweep's transitions of one instance: derived from their event ids, so

@@ -705,3 +705,87 @@ async fn a_throttled_idle_agent_is_never_judged_silent() {
     // What an idle agent costs: one commit every other heartbeat, 15 per hour.
     assert_eq!(store.commits.load(Ordering::Relaxed), 1 + 15);
 }
+
+/// a Available since 10:00, b keeps i-1's stream at 10:06: a is silent by 10:06:10.
+async fn a_is_silent(store: &MemoryStateStore, sink: &MemoryFeedSink) {
+    feed(
+        store,
+        sink,
+        &[
+            event("a", "a1", "10:00:00", "STATE_CHANGE", "Available"),
+            event("b", "b1", "10:06:00", "STATE_CHANGE", "Available"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_record_whose_write_failed_is_written_by_the_next_sweep_with_its_id_and_object() {
+    // What a fault-free sweep writes.
+    let (clean_store, clean_sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    a_is_silent(&clean_store, &clean_sink).await;
+    sweep(&clean_store, &clean_sink, "10:06:10").await;
+    let clean: Vec<String> = clean_sink
+        .keys()
+        .into_iter()
+        .filter(|k| k.contains("/sweep-"))
+        .collect();
+    assert_eq!(clean.len(), 1);
+
+    let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    a_is_silent(&store, &sink).await;
+    // S3 refuses the sweep's one put: the UNKNOWN is committed, its record is not written.
+    let plan = FaultPlan::new([Some(Fault::Throttle)]);
+    let failing = FaultyFeedSink {
+        inner: &sink,
+        plan: &plan,
+    };
+    let first = sweep_agents(&store, &failing, &SweepSettings::default(), t("10:06:10"))
+        .await
+        .unwrap();
+    assert_eq!((first.silent_agents, first.failures), (0, 1));
+    assert!(unknowns(&sink).is_empty());
+    assert_eq!(store.get(&agent_arn("i-1", "a")).unwrap().state, "UNKNOWN");
+    let commits = store.commits.load(Ordering::Relaxed);
+
+    // The next sweep writes it: the same object and record as the fault-free run, no new
+    // commit (the state already says UNKNOWN: nothing is judged twice).
+    let next = sweep(&store, &sink, "10:07:10").await;
+    assert_eq!((next.rewritten, next.silent_agents, next.failures), (1, 0, 0));
+    assert_eq!(store.commits.load(Ordering::Relaxed), commits);
+    let keys: Vec<String> = sink.keys().into_iter().filter(|k| k.contains("/sweep-")).collect();
+    assert_eq!(keys, clean);
+    assert_eq!(unknowns(&sink), unknowns(&clean_sink));
+    assert_eq!(unknowns(&sink)[0]["previous_state"], "Available");
+    assert_eq!(unknowns(&sink)[0]["event_id"], "silence-a-1795255200000");
+
+    // Two minutes after the commit, no sweep writes it again.
+    let later = sweep(&store, &sink, "10:08:20").await;
+    assert_eq!(later.rewritten, 0);
+}
+
+#[tokio::test]
+async fn a_rewrite_never_writes_a_record_for_a_state_a_batch_replaced() {
+    let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    a_is_silent(&store, &sink).await;
+    let plan = FaultPlan::new([Some(Fault::Throttle)]);
+    let failing = FaultyFeedSink {
+        inner: &sink,
+        plan: &plan,
+    };
+    sweep_agents(&store, &failing, &SweepSettings::default(), t("10:06:10"))
+        .await
+        .unwrap();
+    // a sends again before the next sweep: recovered, its state is no longer UNKNOWN.
+    feed(
+        &store,
+        &sink,
+        &[event("a", "a2", "10:06:30", "HEART_BEAT", "Available")],
+    )
+    .await;
+    let a = store.get(&agent_arn("i-1", "a")).unwrap();
+    assert_eq!((a.silenced_at, a.silenced_from.as_deref()), (None, None));
+    let next = sweep(&store, &sink, "10:07:10").await;
+    assert_eq!(next.rewritten, 0);
+    assert!(unknowns(&sink).is_empty(), "no UNKNOWN record after the recovery");
+}

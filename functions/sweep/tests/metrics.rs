@@ -17,6 +17,7 @@ fn a_sweep_writes_one_emf_document_with_its_counts() {
         newly_silent_instances: 1,
         silent_agents: 7,
         superseded: 1,
+        rewritten: 0,
         snapshots: 0,
         snapshot_agents: 0,
         intervals_closed: 2,

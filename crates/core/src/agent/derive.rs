@@ -223,6 +223,8 @@ mod tests {
             last_seen: at("2026-11-20T09:00:00Z"),
             silent_since: None,
             last_silence: None,
+            silenced_at: None,
+            silenced_from: None,
         }
     }
 

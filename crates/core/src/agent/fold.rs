@@ -117,6 +117,8 @@ pub fn fold_agent(
                     last_seen: at,
                     silent_since: None,
                     last_silence: None,
+                    silenced_at: None,
+                    silenced_from: None,
                 });
             }
         }
@@ -173,6 +175,8 @@ fn record(
 fn apply(state: &mut AgentState, derived: DerivedState) {
     if let Some(since) = state.silent_since.take() {
         state.last_silence = Some(since);
+        state.silenced_at = None;
+        state.silenced_from = None;
     }
     state.state = derived.state;
     state.reason = derived.reason;
@@ -300,6 +304,8 @@ mod tests {
             last_seen: t(clock),
             silent_since: None,
             last_silence: None,
+            silenced_at: None,
+            silenced_from: None,
         }
     }
 
@@ -673,6 +679,8 @@ mod tests {
                 last_seen: t("10:00:00"),
                 silent_since: None,
                 last_silence: None,
+                silenced_at: None,
+                silenced_from: None,
             }
         );
         let record = &result.transitions[0].1;

@@ -22,7 +22,8 @@ pub(crate) use mapping::AgentStatesSection;
 pub use mapping::{AgentStateEntry, AgentStateMapping};
 pub use silence::{
     DEFAULT_SILENCE_SECONDS, DEFAULT_SNAPSHOT_MINUTES, HEARTBEAT_PERIOD, InstanceProgress, InstanceSilence,
-    InstanceSweep, SILENCE_EVENT_TYPE, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot, is_logged_out,
-    is_silent_at, silence_agent, snapshot_records, snapshot_slot, sweep_instance, throttle_fits_silence,
+    InstanceSweep, SILENCE_EVENT_TYPE, SILENCE_REWRITE, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot,
+    is_logged_out, is_silent_at, silence_agent, silence_record, silence_rewrites, snapshot_records, snapshot_slot,
+    sweep_instance, throttle_fits_silence,
 };
 pub use state::{Activity, AgentState, ContactRef, Watermark, instance_id_of_agent_arn};

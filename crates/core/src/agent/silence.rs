@@ -113,22 +113,6 @@ pub fn silence_agent(
 ) -> (AgentStateRecord, AgentState) {
     let unknown = mapping.resolve_status(AgentStateMapping::UNKNOWN);
     let since = state.last_seen + silence;
-    let record = AgentStateRecord {
-        kind: AgentStateRecord::KIND,
-        schema: SCHEMA,
-        instance_id: state.instance_id.clone(),
-        agent_id: state.agent_id.clone(),
-        agent_login: state.agent_login.clone(),
-        state: unknown.event_id.clone(),
-        reason: unknown.reason.clone(),
-        activity: unknown.activity,
-        since,
-        previous_state: Some(state.state.clone()),
-        contact: None,
-        event_id: format!("silence-{}-{}", state.agent_id, state.last_seen.timestamp_millis()),
-        event_type: SILENCE_EVENT_TYPE.to_owned(),
-        event_time: since,
-    };
     let next = AgentState {
         state: unknown.event_id,
         reason: unknown.reason,
@@ -136,9 +120,55 @@ pub fn silence_agent(
         since,
         contact: None,
         silent_since: Some(since),
+        silenced_from: Some(state.state.clone()),
         ..state.clone()
     };
+    let record = silence_record(&next).expect("the state is UNKNOWN");
     (record, next)
+}
+
+/// How long after its commit a sweep still re-writes a silence's `UNKNOWN` record: two
+/// sweeps, so a record whose write failed after its commit is written by one of the next two.
+pub const SILENCE_REWRITE: Duration = Duration::seconds(120);
+
+/// The `UNKNOWN` record of a state the sweep silenced, rebuilt from the state alone (the same
+/// record, id included, as when it was committed); None when the state is not `UNKNOWN`.
+pub fn silence_record(state: &AgentState) -> Option<AgentStateRecord> {
+    let since = state.silent_since?;
+    Some(AgentStateRecord {
+        kind: AgentStateRecord::KIND,
+        schema: SCHEMA,
+        instance_id: state.instance_id.clone(),
+        agent_id: state.agent_id.clone(),
+        agent_login: state.agent_login.clone(),
+        state: state.state.clone(),
+        reason: state.reason.clone(),
+        activity: state.activity,
+        since,
+        previous_state: state.silenced_from.clone(),
+        contact: None,
+        event_id: format!("silence-{}-{}", state.agent_id, state.last_seen.timestamp_millis()),
+        event_type: SILENCE_EVENT_TYPE.to_owned(),
+        event_time: since,
+    })
+}
+
+/// The `UNKNOWN` records a sweep at `now` writes again: those of the agents (as the sweep read
+/// them, before its own commits) that a sweep silenced within [`SILENCE_REWRITE`] before `now`
+/// (its own clock included: a retried sweep), grouped by the clock that committed them, so
+/// each group is the very set, and object, that sweep wrote.
+pub fn silence_rewrites(agents: &[AgentState], now: DateTime<Utc>) -> Vec<Vec<AgentStateRecord>> {
+    let mut groups: std::collections::BTreeMap<DateTime<Utc>, Vec<AgentStateRecord>> = Default::default();
+    for agent in agents {
+        if let Some(at) = agent.silenced_at
+            && at <= now
+            && now - at <= SILENCE_REWRITE
+            && let Some(record) = silence_record(agent)
+        {
+            groups.entry(at).or_default().push(record);
+        }
+    }
+    groups.into_values().collect()
 }
 
 /// What one sweep does for one instance.
@@ -178,7 +208,11 @@ pub fn sweep_instance(
     let mut transitions: Vec<_> = agents
         .iter()
         .filter(|a| a.instance_id == progress.instance_id && is_silent_at(a, clock, policy.silence, mapping))
-        .map(|a| silence_agent(a, policy.silence, mapping))
+        .map(|a| {
+            let (record, mut next) = silence_agent(a, policy.silence, mapping);
+            next.silenced_at = Some(now);
+            (record, next)
+        })
         .collect();
     transitions.sort_by(|(a, _), (b, _)| a.agent_id.cmp(&b.agent_id));
     InstanceSweep {
@@ -266,6 +300,8 @@ mod tests {
             last_seen: t(last_seen),
             silent_since: None,
             last_silence: None,
+            silenced_at: None,
+            silenced_from: None,
         }
     }
 

@@ -95,6 +95,15 @@ pub struct AgentState {
     /// marked it `UNKNOWN` cannot overwrite that mark without emitting the recovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_silence: Option<DateTime<Utc>>,
+    /// While `UNKNOWN`: the clock of the sweep that committed the silence. A sweep re-writes
+    /// the `UNKNOWN` records of silences committed in the last [`crate::agent::SILENCE_REWRITE`]
+    /// (the same records, ids and objects), so a record whose write failed after its commit is
+    /// not lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_at: Option<DateTime<Utc>>,
+    /// While `UNKNOWN`: the state it replaced (the record's `previous_state`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_from: Option<String>,
 }
 
 impl AgentState {
