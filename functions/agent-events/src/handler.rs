@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
-    AgentEvent, AgentState, AgentStateMapping, FoldPolicy, InstanceProgress, InstanceSilence, decode_agent_event,
-    fold_agent,
+    AgentEvent, AgentState, AgentStateMapping, FoldPolicy, InstanceProgress, InstanceSilence, SILENCE_REWRITE,
+    decode_agent_event, fold_agent, silence_record,
 };
 use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
 use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore, UnreadableState};
@@ -173,10 +173,18 @@ where
         last_seq = %sequence(records.last()),
         records = records.len(),
     );
-    process_batch(records, states, sink, settings).instrument(span).await
+    process_batch(records, states, sink, settings, now)
+        .instrument(span)
+        .await
 }
 
-async fn process_batch<S, F>(records: Vec<StreamRecord>, states: &S, sink: &F, settings: &Settings) -> BatchOutcome
+async fn process_batch<S, F>(
+    records: Vec<StreamRecord>,
+    states: &S,
+    sink: &F,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> BatchOutcome
 where
     S: AgentStateStore + ProgressStore,
     F: FeedSink,
@@ -195,7 +203,7 @@ where
     stats.agents = groups.len();
     if !groups.is_empty() {
         let progress = load_progress(states).await;
-        process_agents(&mut groups, states, sink, settings, &records, &mut stats).await;
+        process_agents(&mut groups, states, sink, settings, &records, now, &mut stats).await;
         record_progress(&groups, &progress, states, sink, &mut stats).await;
         let mut set_aside = Vec::new();
         for group in &groups {
@@ -386,6 +394,7 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
     sink: &F,
     settings: &Settings,
     records: &[StreamRecord],
+    now: DateTime<Utc>,
     stats: &mut BatchStats,
 ) {
     let arns: Vec<String> = groups.iter().map(|g| g.arn.clone()).collect();
@@ -424,6 +433,20 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
             &settings.policy,
         );
         if group.failure.is_none() {
+            // A recovery within two minutes of the sweep's UNKNOWN commit may come before any
+            // sweep could write that record again (its first write may have failed): the
+            // batch writes it first, the same record and id (consumers drop the repeat).
+            if let (Some(last), Some((first, _))) = (loaded.states.get(&group.arn), fold.transitions.first())
+                && last.is_silent()
+                && last.silenced_at.is_some_and(|at| now - at <= SILENCE_REWRITE)
+                && let Some(record) = silence_record(last)
+            {
+                let record_index = group.events[*first].0;
+                transitions
+                    .entry(record.event_time.date_naive())
+                    .or_default()
+                    .push((record_index, slot, record));
+            }
             for (event_index, record) in &fold.transitions {
                 let record_index = group.events[*event_index].0;
                 transitions.entry(record.event_time.date_naive()).or_default().push((

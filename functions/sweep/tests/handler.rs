@@ -789,3 +789,40 @@ async fn a_rewrite_never_writes_a_record_for_a_state_a_batch_replaced() {
     assert_eq!(next.rewritten, 0);
     assert!(unknowns(&sink).is_empty(), "no UNKNOWN record after the recovery");
 }
+
+#[tokio::test]
+async fn a_recovery_right_after_a_failed_unknown_write_writes_the_unknown_record_first() {
+    let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    a_is_silent(&store, &sink).await;
+    let plan = FaultPlan::new([Some(Fault::Throttle)]);
+    let failing = FaultyFeedSink {
+        inner: &sink,
+        plan: &plan,
+    };
+    sweep_agents(&store, &failing, &SweepSettings::default(), t("10:06:10"))
+        .await
+        .unwrap();
+    assert!(unknowns(&sink).is_empty());
+    // a's heartbeat reaches agent-events 30 s later, before any sweep could write the record.
+    let outcome = handle_batch(
+        &batch(&[event("a", "a2", "10:06:30", "HEART_BEAT", "Available")]),
+        &store,
+        &sink,
+        &Settings::default(),
+        t("10:06:40"),
+    )
+    .await;
+    assert_eq!(outcome.failed_from(), None);
+    let a: Vec<_> = transitions(&sink).into_iter().filter(|r| r.0 == "a").collect();
+    assert_eq!(
+        a,
+        [
+            row("a", "Available", "null", "STATE_CHANGE"),
+            row("a", "UNKNOWN", "Available", "SILENCE"),
+            row("a", "Available", "UNKNOWN", "HEART_BEAT"),
+        ]
+    );
+    assert_eq!(unknowns(&sink)[0]["event_id"], "silence-a-1795255200000");
+    // The next sweep has nothing to write again: a is no longer UNKNOWN.
+    assert_eq!(sweep(&store, &sink, "10:07:10").await.rewritten, 0);
+}
