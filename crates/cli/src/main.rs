@@ -135,8 +135,8 @@ enum Command {
     },
     /// Run the sweep's handler on the local state at the clock --now: agents silent for
     /// --silence-seconds become UNKNOWN, an instance whose events stopped gets a feed_health
-    /// record, and a sweep in the first minute of a --snapshot-minutes slot writes a snapshot
-    /// per instance; stream-basis intervals that ended within the last 2 minutes get their
+    /// record, the --snapshot-minutes slot's snapshot is written per instance when it is not
+    /// yet; stream-basis intervals that ended within the last 2 minutes get their
     /// backlog record (contact legs of the state folder). Records go to the feed (JSON Lines on
     /// stdout by default), a summary to stderr.
     Sweep {

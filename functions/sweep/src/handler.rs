@@ -7,7 +7,10 @@
 //! transitions that committed. A batch that raced ahead wins the condition, so its newer state
 //! is never regressed and the sweep writes nothing for that agent. A repeated or overlapping
 //! sweep emits nothing new: its commits are superseded, its health and snapshot objects have
-//! the same names. Every `SNAPSHOT_MINUTES` the first sweep of the slot writes one
+//! the same names. The records of silences committed in the last two minutes are written again
+//! (rebuilt from the `UNKNOWN` rows: the same objects and ids), so a record whose write failed
+//! after its commit is not lost. Every `SNAPSHOT_MINUTES` slot, the first sweep that finds an
+//! instance's snapshot of the slot not written (kept on its progress) writes one
 //! `agent_snapshot` object per instance, after its transitions.
 //!
 //! When contact events are on, the same run also closes the stream-basis intervals that have
