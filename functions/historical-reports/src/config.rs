@@ -26,6 +26,9 @@ pub mod vars {
     pub const CLAIM_LEASE_SECONDS: &str = "CLAIM_LEASE_SECONDS";
     /// Seconds a COMPLETED claim is kept, i.e. the de-duplication window (default 35 days).
     pub const CLAIM_RETENTION_SECONDS: &str = "CLAIM_RETENTION_SECONDS";
+    /// DynamoDB table of the contact-events function (optional): when set, each report's
+    /// queue intervals are reconciled with the stream basis; absent when contact events are off.
+    pub const CONTACT_TABLE: &str = "CONTACT_TABLE";
 }
 
 /// The function's configuration.
@@ -41,6 +44,8 @@ pub struct Config {
     pub event_bus_name: Option<String>,
     pub claim_lease: Duration,
     pub claim_retention: Duration,
+    /// [`vars::CONTACT_TABLE`]; none when contact events are off (no reconciliation).
+    pub contact_table: Option<String>,
 }
 
 impl Config {
@@ -57,6 +62,7 @@ impl Config {
             event_bus_name: env.optional(vars::EVENT_BUS_NAME),
             claim_lease: env.duration_secs(vars::CLAIM_LEASE_SECONDS, Duration::minutes(15))?,
             claim_retention: env.duration_secs(vars::CLAIM_RETENTION_SECONDS, Duration::days(35))?,
+            contact_table: env.optional(vars::CONTACT_TABLE),
         })
     }
 }
@@ -72,6 +78,17 @@ mod tests {
         assert_eq!(config.claim_lease, Duration::minutes(15));
         assert_eq!(config.claim_retention, Duration::days(35));
         assert_eq!(config.reports_prefix, None);
+        assert_eq!(config.contact_table, None);
+        let env = Env::from_pairs([
+            ("CLAIM_TABLE", "c"),
+            ("STATE_TABLE", "s"),
+            ("FEED_BUCKET", "f"),
+            ("CONTACT_TABLE", "contacts"),
+        ]);
+        assert_eq!(
+            Config::from_env(&env).unwrap().contact_table.as_deref(),
+            Some("contacts")
+        );
         let err = Config::from_env(&Env::from_pairs([("STATE_TABLE", "s")])).unwrap_err();
         assert_eq!(err.to_string(), "environment variable CLAIM_TABLE is missing");
     }

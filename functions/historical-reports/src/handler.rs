@@ -7,15 +7,21 @@
 //! parse fails every delivery and so rests in the DLQ after the receive limit.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use chrono::{DateTime, NaiveDate, Utc};
+use connect_wfm_core::contact::Reconciliation;
+use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::feed;
 use connect_wfm_core::mapping::Instances;
 use connect_wfm_core::ports::{AgentStateStore, ClaimOutcome, ClaimStore, FeedSink, ObjectSource, PortError};
 use connect_wfm_core::report::{
-    AgentIdCache, IntervalRecord, ReportError, ReportKind, ReportMapping, ReportReader, ReportSource, is_csv_key,
+    AgentIdCache, IntervalRecord, QueueInterval, ReportError, ReportKind, ReportMapping, ReportReader, ReportSource,
+    is_csv_key,
 };
 
 use tracing::Instrument as _;
@@ -44,6 +50,82 @@ pub struct Settings {
     /// Records held back until the whole report has parsed, so a report that fails part-way
     /// leaves nothing in the feed; a larger report is written as it goes.
     pub spool_records: usize,
+    /// Compares each report's queue_interval records with the stream basis once they are
+    /// written (None: contact events are off, no reconciliation). Optional and off by default,
+    /// so it lives here rather than in [`Ports`], which every caller names in full.
+    pub reconciler: Option<Arc<dyn Reconciler>>,
+}
+
+/// Reconciliation of report-basis queue_interval records with the stream basis (issue 12,
+/// item 7): a boxed future so that [`Settings`] can hold any contact store.
+pub trait Reconciler: Send + Sync {
+    /// The comparisons of `reports` with the stream-basis records of the same instance, queue
+    /// and interval (rows without one are left out), computed at `now`.
+    fn reconcile<'a>(
+        &'a self,
+        reports: &'a [QueueInterval],
+        now: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Reconciliation>, PortError>> + Send + 'a>>;
+}
+
+impl fmt::Debug for dyn Reconciler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Reconciler")
+    }
+}
+
+/// The [`Reconciler`] over the contact-events function's store: the stream basis recomputed
+/// from the stored legs (`reconcile_reports`, which also logs one line per compared record).
+pub struct StreamReconciler<S> {
+    /// The contact store (the contact-events function's table).
+    pub store: S,
+    /// Thresholds and instance aliases, as the contact-events function has them.
+    pub settings: connect_wfm_contact_events::Settings,
+}
+
+impl<S: ContactStore> Reconciler for StreamReconciler<S> {
+    fn reconcile<'a>(
+        &'a self,
+        reports: &'a [QueueInterval],
+        now: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Reconciliation>, PortError>> + Send + 'a>> {
+        Box::pin(connect_wfm_contact_events::reconcile_reports(
+            reports,
+            &self.store,
+            &self.settings,
+            now,
+        ))
+    }
+}
+
+/// What reconciliation found in one batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReconcileStats {
+    /// Report records compared with a stream-basis record.
+    pub reconciled: usize,
+    /// Of those, the ones that differ on at least one field.
+    pub drifting: usize,
+    /// Reports whose reconciliation failed (logged; the report itself is converted).
+    pub failures: usize,
+    /// Each differing field of each drifting record: the field and |stream − report| (1 when
+    /// only one basis has a value).
+    pub field_drift: Vec<(String, f64)>,
+}
+
+impl ReconcileStats {
+    fn add(&mut self, reconciliations: &[Reconciliation]) {
+        for r in reconciliations {
+            self.reconciled += 1;
+            let before = self.field_drift.len();
+            self.field_drift.extend(
+                r.differences()
+                    .map(|d| (d.field.clone(), d.delta().map_or(1.0, f64::abs))),
+            );
+            if self.field_drift.len() > before {
+                self.drifting += 1;
+            }
+        }
+    }
 }
 
 impl Default for Settings {
@@ -55,6 +137,7 @@ impl Default for Settings {
             instances: Arc::default(),
             kind: None,
             spool_records: 5 * PART_RECORDS,
+            reconciler: None,
         }
     }
 }
@@ -95,12 +178,16 @@ impl MessageReport {
 pub struct BatchOutcome {
     pub response: SqsBatchResponse,
     pub messages: Vec<MessageReport>,
+    /// What comparing the reports' queue intervals with the stream basis found.
+    pub reconciliation: ReconcileStats,
 }
 
 impl BatchOutcome {
     /// Counts this batch in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
     /// elsewhere): `ReportFiles` (converted), `ReportRows` (records written), `ReportErrors`
-    /// (objects that failed), `ReportDuplicates` (converted before), `ReportsSkipped`.
+    /// (objects that failed), `ReportDuplicates` (converted before), `ReportsSkipped`; and of
+    /// reconciliation, `ReconciledIntervals`, `DriftingIntervals`, `ReconcileErrors`, and
+    /// `FieldDrift` (dimension `Field`): the largest |stream − report| of each differing field.
     pub fn record_metrics(&self) {
         let (mut files, mut rows, mut errors, mut duplicates, mut skipped) = (0u64, 0u64, 0u64, 0u64, 0u64);
         for (_, outcome) in self.messages.iter().flat_map(|m| &m.objects) {
@@ -119,6 +206,20 @@ impl BatchOutcome {
         metrics::counter!("ReportErrors").increment(errors);
         metrics::counter!("ReportDuplicates").increment(duplicates);
         metrics::counter!("ReportsSkipped").increment(skipped);
+        let reconciliation = &self.reconciliation;
+        metrics::counter!("ReconciledIntervals").increment(reconciliation.reconciled as u64);
+        metrics::counter!("DriftingIntervals").increment(reconciliation.drifting as u64);
+        metrics::counter!("ReconcileErrors").increment(reconciliation.failures as u64);
+        // One value per field and batch, the largest: EMF keeps at most 100 values of a
+        // histogram per document, and a QR of many queues could drift on one field in more.
+        let mut largest: BTreeMap<&str, f64> = BTreeMap::new();
+        for (field, difference) in &reconciliation.field_drift {
+            let value = largest.entry(field).or_insert(0.0);
+            *value = value.max(*difference);
+        }
+        for (field, difference) in largest {
+            metrics::histogram!("FieldDrift", "Field" => field.to_owned()).record(difference);
+        }
     }
 }
 
@@ -146,6 +247,7 @@ where
 {
     let mut response = SqsBatchResponse::default();
     let mut messages = Vec::with_capacity(batch.records.len());
+    let mut reconciliation = ReconcileStats::default();
     for raw in &batch.records {
         let message = SqsMessage::from_value(raw);
         // Every log line of the message, the object's included, says which message it is.
@@ -153,7 +255,9 @@ where
             "message",
             message_id = message.message_id.as_deref().unwrap_or("(no messageId)")
         );
-        let report = handle_message(&message, ports, settings, now).instrument(span).await;
+        let report = handle_message(&message, ports, settings, now, &mut reconciliation)
+            .instrument(span)
+            .await;
         if report.failed() {
             match &report.message_id {
                 Some(id) => {
@@ -168,7 +272,11 @@ where
     }
     let failed = response.batch_item_failures.len();
     tracing::info!(messages = messages.len(), failed, "report batch processed");
-    BatchOutcome { response, messages }
+    BatchOutcome {
+        response,
+        messages,
+        reconciliation,
+    }
 }
 
 async fn handle_message<C, O, S, F>(
@@ -176,6 +284,7 @@ async fn handle_message<C, O, S, F>(
     ports: &Ports<'_, C, O, S, F>,
     settings: &Settings,
     now: DateTime<Utc>,
+    reconciliation: &mut ReconcileStats,
 ) -> MessageReport
 where
     C: ClaimStore,
@@ -217,7 +326,7 @@ where
     };
     let mut objects = Vec::with_capacity(created.len());
     for object in created {
-        let outcome = handle_object(&object, ports, settings, now).await;
+        let outcome = handle_object(&object, ports, settings, now, reconciliation).await;
         let file = format!("s3://{}/{}", object.bucket, object.key);
         match &outcome {
             ObjectOutcome::Converted { records } => tracing::info!(message_id = id, file, records, "report converted"),
@@ -297,6 +406,7 @@ async fn handle_object<C, O, S, F>(
     ports: &Ports<'_, C, O, S, F>,
     settings: &Settings,
     now: DateTime<Utc>,
+    reconciliation: &mut ReconcileStats,
 ) -> ObjectOutcome
 where
     C: ClaimStore,
@@ -329,12 +439,25 @@ where
         }
         Ok(ClaimOutcome::Claimed) => {}
     }
-    match convert(object, ports, settings).await {
-        Ok(records) => match ports.claims.complete(&claim_id, now).await {
-            Ok(()) => ObjectOutcome::Converted { records },
-            // The records are written; a retry rewrites the same objects.
-            Err(e) => port_failure(&e),
-        },
+    match convert_collecting(object, ports, settings, settings.reconciler.is_some()).await {
+        Ok((records, queues)) => {
+            if let Some(reconciler) = settings.reconciler.as_deref().filter(|_| !queues.is_empty()) {
+                // Only for the operator's eyes: a failure is logged and counted, never a
+                // failure of the report, whose records are written.
+                match reconciler.reconcile(&queues, now).await {
+                    Ok(found) => reconciliation.add(&found),
+                    Err(e) => {
+                        reconciliation.failures += 1;
+                        tracing::warn!(error = %e, "could not reconcile the report with the stream basis");
+                    }
+                }
+            }
+            match ports.claims.complete(&claim_id, now).await {
+                Ok(()) => ObjectOutcome::Converted { records },
+                // The records are written; a retry rewrites the same objects.
+                Err(e) => port_failure(&e),
+            }
+        }
         Err(failure) => {
             if let Err(e) = ports.claims.release(&claim_id).await {
                 // The claim's in-progress lease expires on its own.
@@ -355,6 +478,22 @@ pub async fn convert<C, O, S, F>(
     ports: &Ports<'_, C, O, S, F>,
     settings: &Settings,
 ) -> Result<usize, ObjectOutcome>
+where
+    O: ObjectSource,
+    S: AgentStateStore,
+    F: FeedSink,
+{
+    Ok(convert_collecting(object, ports, settings, false).await?.0)
+}
+
+/// [`convert`], also returning the queue_interval records written when `collect_queues` (for
+/// reconciliation; a QR has one per queue and interval, so few).
+async fn convert_collecting<C, O, S, F>(
+    object: &CreatedObject,
+    ports: &Ports<'_, C, O, S, F>,
+    settings: &Settings,
+    collect_queues: bool,
+) -> Result<(usize, Vec<QueueInterval>), ObjectOutcome>
 where
     O: ObjectSource,
     S: AgentStateStore,
@@ -407,6 +546,7 @@ where
         agent_ids: AgentIdCache::default(),
         parts: 0,
         records: 0,
+        queues: collect_queues.then(Vec::new),
     };
     let mut spooled: Vec<Vec<IntervalRecord>> = Vec::new();
     let mut spooled_records = 0;
@@ -439,7 +579,7 @@ where
     for records in spooled {
         writer.write(records).await?;
     }
-    Ok(writer.records)
+    Ok((writer.records, writer.queues.unwrap_or_default()))
 }
 
 /// Writes parts of one report's records, filling agent ids on the way.
@@ -451,6 +591,8 @@ struct PartWriter<'p, 'a, C, O, S, F> {
     agent_ids: AgentIdCache,
     parts: usize,
     records: usize,
+    /// The queue_interval records written, when collected.
+    queues: Option<Vec<QueueInterval>>,
 }
 
 impl<C, O, S: AgentStateStore, F: FeedSink> PartWriter<'_, '_, C, O, S, F> {
@@ -491,6 +633,12 @@ impl<C, O, S: AgentStateStore, F: FeedSink> PartWriter<'_, '_, C, O, S, F> {
         }
         self.parts += 1;
         self.records += records.len();
+        if let Some(queues) = &mut self.queues {
+            queues.extend(records.into_iter().filter_map(|record| match record {
+                IntervalRecord::Queue(queue) => Some(queue),
+                _ => None,
+            }));
+        }
         Ok(())
     }
 }

@@ -10,7 +10,8 @@ mod notification;
 
 pub use config::{Config, vars};
 pub use handler::{
-    BatchOutcome, FUNCTION, MessageReport, ObjectOutcome, PART_RECORDS, Ports, Settings, convert, handle_messages,
+    BatchOutcome, FUNCTION, MessageReport, ObjectOutcome, PART_RECORDS, Ports, ReconcileStats, Reconciler, Settings,
+    StreamReconciler, convert, handle_messages,
 };
 pub use notification::{
     CreatedObject, Notification, RELOAD_FIELD, SqsBatch, SqsMessage, created_notification, parse_notification,

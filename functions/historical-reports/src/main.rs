@@ -7,8 +7,13 @@ use std::sync::Arc;
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
 use connect_wfm_aws::metrics::Metrics;
-use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource, feed_outputs};
-use connect_wfm_historical_reports::{Config, FUNCTION, Ports, Settings, SqsBatch, handle_messages};
+use connect_wfm_aws::{
+    DynamoClaimStore, DynamoContactStore, DynamoStateStore, S3FeedSink, S3ObjectSource, feed_outputs,
+};
+use connect_wfm_core::contact::StreamSettings;
+use connect_wfm_historical_reports::{
+    Config, FUNCTION, Ports, Reconciler, Settings, SqsBatch, StreamReconciler, handle_messages,
+};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 /// mimalloc: a batch allocates and frees many small JSON strings and maps (see Cargo.toml).
@@ -24,6 +29,15 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     let (s3, dynamodb) = (s3_client(&sdk), dynamodb_client(&sdk));
     let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
+    // Contact events on: each report's queue intervals are compared with the stream basis.
+    let reconciler = config.contact_table.map(|table| {
+        Arc::new(StreamReconciler {
+            store: DynamoContactStore::new(dynamodb.clone(), table),
+            settings: connect_wfm_contact_events::Settings {
+                stream: StreamSettings::from_mapping(&mapping),
+            },
+        }) as Arc<dyn Reconciler>
+    });
     let claims = DynamoClaimStore::new(dynamodb.clone(), config.claim_table)
         .with_durations(config.claim_lease, config.claim_retention);
     let states = DynamoStateStore::new(dynamodb, config.state_table);
@@ -44,6 +58,7 @@ async fn main() -> Result<(), Error> {
         reports_prefix: config.reports_prefix,
         instance: config.instance,
         instances: Arc::new(mapping.instances),
+        reconciler,
         ..Settings::default()
     };
     let (ports, settings) = (&ports, &settings);

@@ -3,7 +3,7 @@
 
 use connect_wfm_aws::config::Env;
 use connect_wfm_aws::metrics::Metrics;
-use connect_wfm_historical_reports::{BatchOutcome, MessageReport, ObjectOutcome};
+use connect_wfm_historical_reports::{BatchOutcome, MessageReport, ObjectOutcome, ReconcileStats};
 use serde_json::Value;
 
 #[test]
@@ -32,6 +32,16 @@ fn a_batch_writes_files_rows_and_errors_as_emf() {
                 )],
             },
         ],
+        reconciliation: ReconcileStats {
+            reconciled: 3,
+            drifting: 1,
+            failures: 0,
+            field_drift: vec![
+                ("handled".into(), 1.0),
+                ("handled".into(), 2.0),
+                ("abandoned".into(), 1.0),
+            ],
+        },
     };
     outcome.record_metrics();
     let mut out = Vec::new();
@@ -47,4 +57,25 @@ fn a_batch_writes_files_rows_and_errors_as_emf() {
         (Some(2), Some(11), Some(1))
     );
     assert!(doc.get("ReportDuplicates").is_none(), "zero counters are left out");
+    assert_eq!(
+        (doc["ReconciledIntervals"].as_u64(), doc["DriftingIntervals"].as_u64()),
+        (Some(3), Some(1))
+    );
+    // Drift per field: its own document per `Field`, the batch's largest difference.
+    let docs: Vec<Value> = out
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect();
+    let handled = docs
+        .iter()
+        .find(|d| d["Field"] == "handled")
+        .expect("a FieldDrift document for handled");
+    let value = &handled["FieldDrift"];
+    assert_eq!(value.as_f64().or_else(|| value[0].as_f64()), Some(2.0), "{handled}");
+    assert_eq!(
+        handled["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+        serde_json::json!(["Function", "Field"]),
+        "{handled}"
+    );
 }
