@@ -6,9 +6,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
-use connect_wfm_bucket_notifications::{
-    CustomResourceResponse, Fetched, NotificationConfiguration, NotificationStore, ResponseSender, Stored,
-};
 use connect_wfm_core::agent::{AgentState, InstanceProgress, InstanceSilence};
 use connect_wfm_core::contact::store::{ContactState, MemoryContactStore};
 use connect_wfm_core::feed::{self, sanitize_name};
@@ -412,65 +409,83 @@ fn print_rejects(body: &[u8]) {
     }
 }
 
-/// The notification configuration of a local bucket: the bucket is the folder
-/// `<dir>/<bucket>` (absent folder: the bucket does not exist), its configuration the file
-/// `<dir>/<bucket>.notification.json` beside it (absent file: no configuration).
-#[derive(Debug, Clone)]
-pub struct LocalNotificationStore {
-    dir: PathBuf,
-}
+#[cfg(feature = "aws")]
+pub use notifications::{LocalNotificationStore, StdoutResponseSender};
 
-impl LocalNotificationStore {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+/// Local ports of bucket-notifications, whose model is on the AWS SDK's S3 types: with the
+/// `aws` feature only.
+#[cfg(feature = "aws")]
+mod notifications {
+    use std::io::Write as _;
+    use std::path::PathBuf;
+
+    use connect_wfm_bucket_notifications::{
+        CustomResourceResponse, Fetched, NotificationConfiguration, NotificationStore, ResponseSender, Stored,
+    };
+    use connect_wfm_core::ports::PortError;
+
+    use super::{io_error, read_json, write_atomically};
+
+    /// The notification configuration of a local bucket: the bucket is the folder
+    /// `<dir>/<bucket>` (absent folder: the bucket does not exist), its configuration the file
+    /// `<dir>/<bucket>.notification.json` beside it (absent file: no configuration).
+    #[derive(Debug, Clone)]
+    pub struct LocalNotificationStore {
+        dir: PathBuf,
     }
 
-    /// Where the configuration of `bucket` is kept.
-    pub fn path(&self, bucket: &str) -> PathBuf {
-        self.dir.join(format!("{bucket}.notification.json"))
-    }
-
-    fn exists(&self, bucket: &str) -> bool {
-        self.dir.join(bucket).is_dir()
-    }
-}
-
-impl NotificationStore for LocalNotificationStore {
-    async fn get(&self, bucket: &str) -> Result<Fetched, PortError> {
-        if !self.exists(bucket) {
-            return Ok(Fetched::BucketGone);
+    impl LocalNotificationStore {
+        pub fn new(dir: impl Into<PathBuf>) -> Self {
+            Self { dir: dir.into() }
         }
-        Ok(Fetched::Found(read_json(&self.path(bucket))?.unwrap_or_default()))
-    }
 
-    async fn put(
-        &self,
-        bucket: &str,
-        configuration: &NotificationConfiguration,
-        _validate_destinations: bool,
-    ) -> Result<Stored, PortError> {
-        if !self.exists(bucket) {
-            return Ok(Stored::BucketGone);
+        /// Where the configuration of `bucket` is kept.
+        pub fn path(&self, bucket: &str) -> PathBuf {
+            self.dir.join(format!("{bucket}.notification.json"))
         }
-        let path = self.path(bucket);
-        let body = serde_json::to_vec_pretty(configuration).expect("a notification configuration serialises");
-        write_atomically(&path, &body).map_err(|e| io_error(format!("write {}", path.display()), e))?;
-        Ok(Stored::Written)
+
+        fn exists(&self, bucket: &str) -> bool {
+            self.dir.join(bucket).is_dir()
+        }
     }
-}
 
-/// Answers CloudFormation on standard output: the body that would be PUT to the
-/// ResponseURL, one JSON line per request.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StdoutResponseSender;
+    impl NotificationStore for LocalNotificationStore {
+        async fn get(&self, bucket: &str) -> Result<Fetched, PortError> {
+            if !self.exists(bucket) {
+                return Ok(Fetched::BucketGone);
+            }
+            Ok(Fetched::Found(read_json(&self.path(bucket))?.unwrap_or_default()))
+        }
 
-impl ResponseSender for StdoutResponseSender {
-    async fn send(&self, _response_url: &str, response: &CustomResourceResponse) -> Result<(), PortError> {
-        let mut out = std::io::stdout().lock();
-        out.write_all(&response.to_body())
-            .and_then(|_| out.write_all(b"\n"))
-            .and_then(|_| out.flush())
-            .map_err(|e| io_error("write stdout".into(), e))
+        async fn put(
+            &self,
+            bucket: &str,
+            configuration: &NotificationConfiguration,
+            _validate_destinations: bool,
+        ) -> Result<Stored, PortError> {
+            if !self.exists(bucket) {
+                return Ok(Stored::BucketGone);
+            }
+            let path = self.path(bucket);
+            let body = serde_json::to_vec_pretty(configuration).expect("a notification configuration serialises");
+            write_atomically(&path, &body).map_err(|e| io_error(format!("write {}", path.display()), e))?;
+            Ok(Stored::Written)
+        }
+    }
+
+    /// Answers CloudFormation on standard output: the body that would be PUT to the
+    /// ResponseURL, one JSON line per request.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct StdoutResponseSender;
+
+    impl ResponseSender for StdoutResponseSender {
+        async fn send(&self, _response_url: &str, response: &CustomResourceResponse) -> Result<(), PortError> {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&response.to_body())
+                .and_then(|_| out.write_all(b"\n"))
+                .and_then(|_| out.flush())
+                .map_err(|e| io_error("write stdout".into(), e))
+        }
     }
 }
 

@@ -13,27 +13,30 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+#[cfg(feature = "aws")]
 use connect_wfm_aws::{DynamoStateStore, config, reload};
+#[cfg(feature = "aws")]
 use connect_wfm_bucket_notifications::Status;
 use connect_wfm_core::Mapping;
 use connect_wfm_core::agent::{AgentState, SweepPolicy};
 use connect_wfm_core::contact::store::ContactStore as _;
 use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
+#[cfg(feature = "aws")]
 use connect_wfm_core::ports::AgentDirectory;
 use connect_wfm_core::report::ReportKind;
 use connect_wfm_core::timefmt::feed_timestamp;
-use connect_wfm_historical_reports::{CreatedObject, ObjectOutcome, Ports, convert, created_notification};
+use connect_wfm_historical_reports::{CreatedObject, ObjectOutcome, Ports, convert};
 use connect_wfm_sweep::{SweepSettings, handle_sweep};
 
 use crate::input::{InputFile, classify};
-use crate::local::{
-    LocalClaimStore, LocalContactStore, LocalFeedSink, LocalNotificationStore, LocalObjectSource, LocalStateStore,
-    StdoutResponseSender,
-};
+use crate::local::{LocalClaimStore, LocalContactStore, LocalFeedSink, LocalObjectSource, LocalStateStore};
+#[cfg(feature = "aws")]
+use crate::local::{LocalNotificationStore, StdoutResponseSender};
 
 const DEFAULT_STATE: &str = ".connect-wfm/state";
 
 /// How long a replayed custom-resource request may take (Lambda gives it its timeout).
+#[cfg(feature = "aws")]
 const CUSTOM_RESOURCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, Parser)]
@@ -383,6 +386,18 @@ async fn replay(
                         code = ExitCode::FAILURE;
                     }
                 }
+                #[cfg(not(feature = "aws"))]
+                InputFile::CustomResource(request) => {
+                    eprintln!(
+                        "connect-wfm: {}: a CloudFormation custom-resource request ({}): bucket-notifications works \
+                         on the AWS SDK's S3 types, and this build has no AWS SDK; run it with \
+                         `cargo run -p connect-wfm-cli --features aws -- replay ...`",
+                        path.display(),
+                        request["RequestType"].as_str().unwrap_or("no RequestType")
+                    );
+                    code = ExitCode::FAILURE;
+                }
+                #[cfg(feature = "aws")]
                 InputFile::CustomResource(request) => {
                     let store = LocalNotificationStore::new(objects);
                     let deadline = tokio::time::Instant::now() + CUSTOM_RESOURCE_TIMEOUT;
@@ -515,6 +530,7 @@ fn parse_time(flag: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>
         .map_err(|_| format!("{flag} `{value}` is neither an RFC 3339 time nor a date YYYY-MM-DD"))
 }
 
+#[cfg(feature = "aws")]
 async fn reload(
     bucket: &str,
     prefix: &str,
@@ -530,7 +546,9 @@ async fn reload(
     let reload_id = force.then(|| Utc::now().format("%Y%m%dT%H%M%SZ").to_string());
     let bodies: Vec<String> = objects
         .iter()
-        .map(|o| created_notification(bucket, &o.key, &o.etag, o.size, reload_id.as_deref()))
+        .map(|o| {
+            connect_wfm_historical_reports::created_notification(bucket, &o.key, &o.etag, o.size, reload_id.as_deref())
+        })
         .collect();
     for object in &objects {
         println!(
@@ -599,6 +617,7 @@ async fn sweep(
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "aws")]
 async fn states_of_table(table: &str, json: bool) -> Result<ExitCode, String> {
     let sdk = config::load_sdk_config().await;
     let store = DynamoStateStore::new(config::dynamodb_client(&sdk), table);
@@ -608,6 +627,34 @@ async fn states_of_table(table: &str, json: bool) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     print_states(&all, json);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Without the AWS SDK (the default build) `reload` says how to get a build that has it.
+#[cfg(not(feature = "aws"))]
+async fn reload(
+    _bucket: &str,
+    _prefix: &str,
+    _queue_url: Option<&str>,
+    _period: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    _force: bool,
+    _dry_run: bool,
+) -> Result<ExitCode, String> {
+    Err(no_aws("reload"))
+}
+
+/// Without the AWS SDK (the default build) `states --table` says how to get a build that has it.
+#[cfg(not(feature = "aws"))]
+async fn states_of_table(_table: &str, _json: bool) -> Result<ExitCode, String> {
+    Err(no_aws("states --table"))
+}
+
+/// What a command that talks to AWS answers in a build without the SDK.
+#[cfg(not(feature = "aws"))]
+fn no_aws(command: &str) -> String {
+    format!(
+        "{command} talks to AWS, and this build has no AWS SDK (the local commands do not need it): build with \
+         the `aws` feature, e.g. `cargo run -p connect-wfm-cli --features aws -- {command} ...`"
+    )
 }
 
 fn states(state: &Path, json: bool) -> Result<ExitCode, String> {

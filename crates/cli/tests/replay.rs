@@ -87,6 +87,7 @@ fn a_broken_report_exits_non_zero_naming_the_file_and_column() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 5);
 }
 
+#[cfg(feature = "aws")]
 #[test]
 fn custom_resource_requests_configure_a_local_bucket_and_keep_foreign_entries() {
     let state = temp_state("cfn-state");

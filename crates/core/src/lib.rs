@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod config;
 pub mod contact;
 pub mod custom_resource;
 #[cfg(feature = "faults")]

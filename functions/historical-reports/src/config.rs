@@ -1,7 +1,7 @@
 //! Configuration of the historical-reports function, read and validated once at cold start.
 
 use chrono::Duration;
-use connect_wfm_aws::config::{ConfigError, Env};
+use connect_wfm_core::config::{ConfigError, Env};
 
 /// Environment variables of the function.
 pub mod vars {

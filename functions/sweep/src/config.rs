@@ -1,8 +1,8 @@
 //! Configuration of the sweep function, read and validated once at cold start.
 
 use chrono::Duration;
-use connect_wfm_aws::config::{ConfigError, Env};
 use connect_wfm_core::agent::{DEFAULT_SILENCE_SECONDS, DEFAULT_SNAPSHOT_MINUTES, SweepPolicy};
+use connect_wfm_core::config::{ConfigError, Env};
 
 /// Environment variables of the function.
 pub mod vars {
