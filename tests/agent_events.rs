@@ -86,10 +86,7 @@ async fn a_batch_lands_in_dynamodb_and_s3_and_its_replay_adds_nothing() {
             .records
             .iter()
             .filter_map(|r| {
-                let data = base64::engine::general_purpose::STANDARD
-                    .decode(r["kinesis"]["data"].as_str()?)
-                    .ok()?;
-                let event: Value = serde_json::from_slice(&data).ok()?;
+                let event: Value = serde_json::from_slice(r.data.as_ref().ok()?).ok()?;
                 Some(event["AgentARN"].as_str()?.to_owned())
             })
             .collect();
@@ -158,7 +155,7 @@ fn event(agent: &str, id: &str, at: &str, status: &str) -> Value {
 }
 
 fn batch(first_seq: u64, events: &[Value]) -> KinesisBatch {
-    let records = events
+    let records: Vec<Value> = events
         .iter()
         .enumerate()
         .map(|(i, e)| {
@@ -167,7 +164,7 @@ fn batch(first_seq: u64, events: &[Value]) -> KinesisBatch {
                 "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(e).unwrap()) } })
         })
         .collect();
-    KinesisBatch { records }
+    KinesisBatch::from_records(records)
 }
 
 /// 100 records spread over `agents` agents, each agent's status alternating, so every record

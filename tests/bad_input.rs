@@ -95,13 +95,11 @@ fn kinesis_record(seq: &str, data: &[u8]) -> Value {
 async fn run_kinesis(case: &Case, bad: Value) -> Result<(), String> {
     let before = format!("{}1", &SEQ[..SEQ.len() - 1]);
     let after = format!("{}3", &SEQ[..SEQ.len() - 1]);
-    let batch = KinesisBatch {
-        records: vec![
-            kinesis_record(&before, &good_event("before", "good-1")),
-            bad,
-            kinesis_record(&after, &good_event("after", "good-2")),
-        ],
-    };
+    let batch = KinesisBatch::from_records([
+        kinesis_record(&before, &good_event("before", "good-1")),
+        bad,
+        kinesis_record(&after, &good_event("after", "good-2")),
+    ]);
     let (states, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
     let outcome = connect_wfm_agent_events::handle_batch(&batch, &states, &sink, &Default::default(), now()).await;
     check(

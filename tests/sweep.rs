@@ -45,7 +45,7 @@ fn event(agent: &str, id: &str, clock: &str, event_type: &str, status: &str) -> 
 }
 
 fn batch(first_seq: u64, events: &[Value]) -> KinesisBatch {
-    let records = events
+    let records: Vec<Value> = events
         .iter()
         .enumerate()
         .map(|(i, e)| {
@@ -54,7 +54,7 @@ fn batch(first_seq: u64, events: &[Value]) -> KinesisBatch {
                 "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(e).unwrap()) } })
         })
         .collect();
-    KinesisBatch { records }
+    KinesisBatch::from_records(records)
 }
 
 struct Stack {

@@ -74,7 +74,8 @@ pub fn classify(path: &Path, bytes: &[u8]) -> Vec<InputFile> {
                         Err(e) => InputFile::Unknown(format!("not a Kinesis event: {e}")),
                     }
                 } else {
-                    match serde_json::from_value(Value::Object(object)) {
+                    // From the bytes: the batch borrows each record from them while reading it.
+                    match serde_json::from_slice(bytes) {
                         Ok(batch) => InputFile::Kinesis(batch),
                         Err(e) => InputFile::Unknown(format!("not a Kinesis event: {e}")),
                     }
@@ -137,7 +138,7 @@ fn wrap_lines<'a>(shard: &str, lines: impl IntoIterator<Item = (usize, &'a [u8])
     }
     let mut batches = Vec::new();
     if !agent.is_empty() || (events.is_empty() && records.is_empty()) {
-        batches.push(InputFile::Kinesis(KinesisBatch { records: agent }));
+        batches.push(InputFile::Kinesis(KinesisBatch::from_records(agent)));
     }
     if !events.is_empty() {
         batches.push(InputFile::ContactEvents(connect_wfm_contact_events::SqsBatch {
@@ -166,13 +167,11 @@ mod tests {
         let seqs: Vec<_> = batch
             .records
             .iter()
-            .map(|r| r["kinesis"]["sequenceNumber"].clone())
+            .map(|r| r.sequence_number.as_deref().unwrap())
             .collect();
-        assert_eq!(
-            seqs,
-            vec![json!("0000000001"), json!("0000000003"), json!("0000000004")]
-        );
-        assert_eq!(batch.records[1]["eventID"], json!("file-x.jsonl:0000000003"));
+        assert_eq!(seqs, ["0000000001", "0000000003", "0000000004"]);
+        assert_eq!(batch.records[1].shard, "file-x.jsonl");
+        assert_eq!(batch.records[1].data.as_deref().unwrap(), b"{oops");
     }
 
     fn one(path: &str, bytes: &[u8]) -> InputFile {

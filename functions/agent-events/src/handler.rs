@@ -158,7 +158,7 @@ where
     S: AgentStateStore + ProgressStore,
     F: FeedSink,
 {
-    let records = read_records(batch, now);
+    let records = read_records(batch);
     // Every log line of the batch, the stores' included, names its shard and sequence range;
     // the runtime's invocation span around it carries the request id.
     let sequence = |record: Option<&StreamRecord>| {
@@ -179,7 +179,7 @@ where
 }
 
 async fn process_batch<S, F>(
-    records: Vec<StreamRecord>,
+    records: &[StreamRecord],
     states: &S,
     sink: &F,
     settings: &Settings,
@@ -196,9 +196,9 @@ where
     // Records whose outcome could not be stored: Lambda must deliver them again.
     let mut failed_records: Vec<usize> = Vec::new();
 
-    let (mut groups, rejects) = decode_and_group(&records);
+    let (mut groups, rejects) = decode_and_group(records);
     stats.rejected = rejects.len();
-    failed_records.extend(write_rejects(&records, rejects, sink).await);
+    failed_records.extend(write_rejects(records, rejects, sink, now).await);
 
     stats.agents = groups.len();
     if !groups.is_empty() {
@@ -222,10 +222,10 @@ where
             }
         }
         stats.rejected += set_aside.len();
-        failed_records.extend(write_rejects(&records, set_aside, sink).await);
+        failed_records.extend(write_rejects(records, set_aside, sink, now).await);
     }
 
-    let response = failure_response(&records, failed_records);
+    let response = failure_response(records, failed_records);
     tracing::info!(
         records = stats.records,
         rejected = stats.rejected,
@@ -354,7 +354,12 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
 
 /// Keeps rejected records with their raw bytes; returns the records whose reject could not be
 /// written (they must be delivered again, not lost).
-async fn write_rejects<F: FeedSink>(records: &[StreamRecord], rejects: Vec<(usize, String)>, sink: &F) -> Vec<usize> {
+async fn write_rejects<F: FeedSink>(
+    records: &[StreamRecord],
+    rejects: Vec<(usize, String)>,
+    sink: &F,
+    now: DateTime<Utc>,
+) -> Vec<usize> {
     if rejects.is_empty() {
         return Vec::new();
     }
@@ -365,11 +370,9 @@ async fn write_rejects<F: FeedSink>(records: &[StreamRecord], rejects: Vec<(usiz
             Ok(bytes) => bytes,
             Err((_, raw)) => raw,
         };
-        let reject = RejectRecord::new(FUNCTION, record.describe(), reason, record.arrival, raw);
-        by_date
-            .entry(record.arrival.date_naive())
-            .or_default()
-            .push((index, reject));
+        let arrival = record.arrival_or(now);
+        let reject = RejectRecord::new(FUNCTION, record.describe(), reason, arrival, raw);
+        by_date.entry(arrival.date_naive()).or_default().push((index, reject));
     }
     let mut failed = Vec::new();
     for (date, rejects) in by_date {
@@ -409,7 +412,7 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
     stats.unreadable_states = loaded.unreadable.len();
     for group in groups.iter_mut() {
         if let Some(unreadable) = loaded.unreadable.get(&group.arn) {
-            let arrival = records[group.events[0].0].arrival;
+            let arrival = records[group.events[0].0].arrival_or(now);
             if let Err(e) = keep_unreadable(unreadable, arrival, sink).await {
                 // Not kept yet: the agent waits, so the row is not replaced before it is kept.
                 group.fail(AgentFailure {

@@ -1,26 +1,92 @@
-//! The Kinesis Lambda event, read leniently.
+//! The Kinesis Lambda event, read leniently and without a JSON tree.
 //!
 //! `aws_lambda_events`' `KinesisEvent` fails the whole batch when one record's `data` is not
-//! base64, which would block the shard. Here each record is read on its own, so a broken record
-//! becomes a reject and its neighbours are processed.
+//! base64, which would block the shard. Here each record is read on its own as the event is
+//! deserialised, so a broken record becomes a reject and its neighbours are processed. A
+//! record's fields are borrowed from the invocation's bytes and its data base64-decoded from
+//! where it lies: nothing of the envelope is copied, no `serde_json::Value` is built.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
-/// A Kinesis Lambda event: `{"Records": [...]}`.
-#[derive(Debug, Default, Deserialize)]
+/// A Kinesis Lambda event, `{"Records": [...]}`, its records read one by one
+/// ([`StreamRecord`]). Deserialise it from bytes or text (`serde_json::from_slice`, as the Lambda
+/// runtime does): each record is borrowed from them while it is read, which a
+/// `serde_json::Value` cannot lend.
+#[derive(Debug, Default)]
 pub struct KinesisBatch {
-    #[serde(rename = "Records")]
-    pub records: Vec<serde_json::Value>,
+    pub records: Vec<StreamRecord>,
 }
 
-/// Read straight from the batch's JSON value, borrowing its strings (the data of a record is
-/// its largest part: it is base64-decoded from where it lies, never copied first).
+impl KinesisBatch {
+    /// A batch of these records (JSON values of Kinesis Lambda records), as the Lambda runtime
+    /// would deliver them; for tests and tools that build events.
+    pub fn from_records(records: impl IntoIterator<Item = serde_json::Value>) -> Self {
+        let records: Vec<serde_json::Value> = records.into_iter().collect();
+        let text = serde_json::json!({ "Records": records }).to_string();
+        serde_json::from_str(&text).expect("a Kinesis event of JSON values reads")
+    }
+}
+
+impl<'de> Deserialize<'de> for KinesisBatch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BatchVisitor;
+        impl<'de> Visitor<'de> for BatchVisitor {
+            type Value = KinesisBatch;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Kinesis Lambda event")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KinesisBatch, A::Error> {
+                let mut records = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "Records" {
+                        records = Some(map.next_value::<Records>()?.0);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                let records = records.ok_or_else(|| serde::de::Error::missing_field("Records"))?;
+                Ok(KinesisBatch { records })
+            }
+        }
+        deserializer.deserialize_map(BatchVisitor)
+    }
+}
+
+/// `Records`: each element taken as its raw JSON text and read there.
+struct Records(Vec<StreamRecord>);
+
+impl<'de> Deserialize<'de> for Records {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RecordsVisitor;
+        impl<'de> Visitor<'de> for RecordsVisitor {
+            type Value = Records;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of Kinesis records")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Records, A::Error> {
+                let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+                    records.push(read_record(records.len(), raw));
+                }
+                Ok(Records(records))
+            }
+        }
+        deserializer.deserialize_seq(RecordsVisitor)
+    }
+}
+
+/// The parts of a record the connector uses, borrowed from the event's bytes.
 #[derive(Debug, Default, Deserialize)]
 struct RecordEnvelope<'a> {
     #[serde(rename = "eventID", default, borrow)]
-    event_id: Option<&'a str>,
+    event_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     kinesis: Option<Payload<'a>>,
 }
@@ -29,9 +95,9 @@ struct RecordEnvelope<'a> {
 #[serde(rename_all = "camelCase")]
 struct Payload<'a> {
     #[serde(borrow)]
-    sequence_number: Option<&'a str>,
+    sequence_number: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    data: Option<&'a str>,
+    data: Option<Cow<'a, str>>,
     approximate_arrival_timestamp: Option<f64>,
 }
 
@@ -44,7 +110,8 @@ pub struct StreamRecord {
     pub shard: String,
     /// Sequence number; None only when the envelope itself is broken.
     pub sequence_number: Option<String>,
-    pub arrival: DateTime<Utc>,
+    /// `approximateArrivalTimestamp`, when the record has a usable one.
+    pub arrival: Option<DateTime<Utc>>,
     /// The decoded data, or why the envelope could not give it (with the raw bytes to keep).
     pub data: Result<Vec<u8>, (String, Vec<u8>)>,
 }
@@ -57,53 +124,66 @@ impl StreamRecord {
             None => format!("kinesis {} record #{}", self.shard, self.index),
         }
     }
+
+    /// When the record reached the stream, or `now` when it does not say.
+    pub fn arrival_or(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.arrival.unwrap_or(now)
+    }
 }
 
-/// Reads each record of a batch; never fails as a whole.
-pub fn read_records(batch: &KinesisBatch, now: DateTime<Utc>) -> Vec<StreamRecord> {
-    batch
-        .records
-        .iter()
-        .enumerate()
-        .map(|(index, raw)| read_record(index, raw, now))
-        .collect()
+/// The records of a batch, each read as the batch was deserialised; never fails as a whole.
+pub fn read_records(batch: &KinesisBatch) -> &[StreamRecord] {
+    &batch.records
 }
 
-fn read_record(index: usize, raw: &serde_json::Value, now: DateTime<Utc>) -> StreamRecord {
-    let raw_bytes = || raw.to_string().into_bytes();
-    let envelope = match RecordEnvelope::deserialize(raw) {
+fn read_record(index: usize, raw: &RawValue) -> StreamRecord {
+    let raw_bytes = || raw.get().as_bytes().to_vec();
+    let envelope = match serde_json::from_str::<RecordEnvelope<'_>>(raw.get()) {
         Ok(envelope) => envelope,
         Err(e) => {
-            // Still name the record by whatever ids it has, so the reject points at it.
+            // Still name the record by whatever ids it has, so the reject points at it (a
+            // broken record is rare: a JSON tree is fine here).
+            let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
             let text = |value: Option<&serde_json::Value>| value.and_then(serde_json::Value::as_str).map(str::to_owned);
             return StreamRecord {
                 index,
-                shard: shard_of(text(raw.get("eventID")).as_deref()),
-                sequence_number: text(raw.get("kinesis").and_then(|k| k.get("sequenceNumber"))),
-                arrival: now,
+                shard: shard_of(text(value.get("eventID")).as_deref()),
+                sequence_number: text(value.get("kinesis").and_then(|k| k.get("sequenceNumber"))),
+                arrival: None,
                 data: Err((format!("not a Kinesis record: {e}"), raw_bytes())),
             };
         }
     };
-    let shard = shard_of(envelope.event_id);
+    let shard = shard_of(envelope.event_id.as_deref());
     let payload = envelope.kinesis.unwrap_or_default();
     let arrival = payload
         .approximate_arrival_timestamp
-        .and_then(|secs| Utc.timestamp_millis_opt((secs * 1000.0).round() as i64).single())
-        .unwrap_or(now);
+        .and_then(|secs| Utc.timestamp_millis_opt((secs * 1000.0).round() as i64).single());
     let data = match (&payload.sequence_number, &payload.data) {
         (None, _) => Err(("Kinesis record without kinesis.sequenceNumber".to_owned(), raw_bytes())),
         (_, None) => Err(("Kinesis record without kinesis.data".to_owned(), raw_bytes())),
-        (Some(_), Some(data)) => base64::engine::general_purpose::STANDARD
-            .decode(data.trim())
-            .map_err(|e| (format!("kinesis.data is not base64: {e}"), data.as_bytes().to_vec())),
+        (Some(_), Some(data)) => base64_simd::STANDARD.decode_to_vec(data.trim()).map_err(|_| {
+            (
+                format!("kinesis.data is not base64: {}", base64_error(data.trim())),
+                data.as_bytes().to_vec(),
+            )
+        }),
     };
     StreamRecord {
         index,
         shard,
-        sequence_number: payload.sequence_number.map(str::to_owned),
+        sequence_number: payload.sequence_number.map(Cow::into_owned),
         arrival,
         data,
+    }
+}
+
+/// What is wrong with data that is not base64: the SIMD decoder only says that it is not, the
+/// scalar one says which symbol at which offset.
+fn base64_error(data: &str) -> String {
+    match base64::engine::general_purpose::STANDARD.decode(data) {
+        Err(e) => e.to_string(),
+        Ok(_) => "not canonical base64".to_owned(),
     }
 }
 
@@ -120,7 +200,7 @@ mod tests {
     use serde_json::json;
 
     fn batch(records: serde_json::Value) -> KinesisBatch {
-        serde_json::from_value(json!({ "Records": records })).unwrap()
+        serde_json::from_slice(&serde_json::to_vec(&json!({ "Records": records })).unwrap()).unwrap()
     }
 
     #[test]
@@ -130,11 +210,27 @@ mod tests {
             "kinesis": { "sequenceNumber": "49590338271490256608559692538361571095921575989136588898",
                          "data": "eyJhIjoxfQ==", "approximateArrivalTimestamp": 1763633700.123 }
         }]));
-        let r = &read_records(&b, Utc::now())[0];
+        let r = &read_records(&b)[0];
         assert_eq!(r.shard, "shardId-000000000003");
         assert_eq!(r.data.as_deref().unwrap(), br#"{"a":1}"#);
-        assert_eq!(r.arrival.timestamp_millis(), 1_763_633_700_123);
+        assert_eq!(r.arrival.unwrap().timestamp_millis(), 1_763_633_700_123);
         assert!(r.describe().starts_with("kinesis shardId-000000000003 seq 4959"));
+    }
+
+    #[test]
+    fn reads_through_the_lambda_runtimes_deserializer() {
+        // lambda_runtime 1.x: serde_path_to_error over serde_json::Deserializer::from_slice.
+        let body = br#"{"Records": [{"eventID": "shardId-000000000001:7",
+            "kinesis": {"sequenceNumber": "7", "data": "eyJhIjoxfQ\u003d\u003d"}}, 42]}"#;
+        let json = &mut serde_json::Deserializer::from_slice(body);
+        let batch: KinesisBatch = serde_path_to_error::deserialize(json).unwrap();
+        assert_eq!(batch.records.len(), 2);
+        assert_eq!(batch.records[0].shard, "shardId-000000000001");
+        assert_eq!(batch.records[0].data.as_deref().unwrap(), br#"{"a":1}"#);
+        assert_eq!(batch.records[1].data.as_ref().unwrap_err().1, b"42");
+        let no_records = &mut serde_json::Deserializer::from_slice(br#"{"records": []}"#);
+        let error = serde_path_to_error::deserialize::<_, KinesisBatch>(no_records).unwrap_err();
+        assert!(error.to_string().contains("missing field `Records`"), "{error}");
     }
 
     #[test]
@@ -145,7 +241,7 @@ mod tests {
             42,
             { "eventID": "s:4", "kinesis": { "sequenceNumber": "4", "data": "eyJhIjoxfQ==" } }
         ]));
-        let rs = read_records(&b, Utc::now());
+        let rs = read_records(&b);
         assert!(rs[0].data.as_ref().unwrap_err().0.contains("not base64"));
         assert!(rs[1].data.as_ref().unwrap_err().0.contains("sequenceNumber"));
         assert!(rs[2].data.as_ref().unwrap_err().0.starts_with("not a Kinesis record"));

@@ -121,9 +121,7 @@ async fn drive(stream: &[Value], batch_size: usize, extend_retries: bool, plan: 
             Some(end) if !extend_retries => end,
             _ => (pos + batch_size).min(stream.len()),
         };
-        let batch = KinesisBatch {
-            records: stream[pos..end].to_vec(),
-        };
+        let batch = KinesisBatch::from_records(stream[pos..end].to_vec());
         let outcome = handle_batch(&batch, &faulty_store, &faulty_sink, &settings, now()).await;
         invocations += 1;
         assert!(
@@ -143,7 +141,7 @@ async fn drive(stream: &[Value], batch_size: usize, extend_retries: bool, plan: 
                 let at = batch
                     .records
                     .iter()
-                    .position(|r| r["kinesis"]["sequenceNumber"] == seq)
+                    .position(|r| r.sequence_number.as_deref() == Some(seq))
                     .unwrap_or_else(|| panic!("reported sequence number {seq} is not in the batch"));
                 pos += at;
                 retry_end = Some(end);

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
+use connect_wfm_agent_events::{KinesisBatch, Settings, StreamRecord, handle_batch};
 use connect_wfm_core::agent::{AgentState, InstanceProgress, InstanceSilence};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
 use connect_wfm_core::ports::{
@@ -51,7 +51,7 @@ fn voice(contact: &str, state: &str, at: &str) -> Value {
 
 /// A Kinesis batch of raw payloads with sequence numbers `first_seq`, `first_seq + 1`, ...
 fn batch(first_seq: u64, payloads: &[Vec<u8>]) -> KinesisBatch {
-    let records = payloads
+    let records: Vec<Value> = payloads
         .iter()
         .enumerate()
         .map(|(i, data)| {
@@ -64,7 +64,7 @@ fn batch(first_seq: u64, payloads: &[Vec<u8>]) -> KinesisBatch {
             })
         })
         .collect();
-    KinesisBatch { records }
+    KinesisBatch::from_records(records)
 }
 
 fn payloads(events: &[Value]) -> Vec<Vec<u8>> {
@@ -386,10 +386,13 @@ fn from_seq(input: &KinesisBatch, seq: &str) -> KinesisBatch {
     let at = input
         .records
         .iter()
-        .position(|r| r["kinesis"]["sequenceNumber"] == seq)
+        .position(|r| r.sequence_number.as_deref() == Some(seq))
         .expect("reported seq is in the batch");
+    let records = input.records[at..].iter().cloned().enumerate();
     KinesisBatch {
-        records: input.records[at..].to_vec(),
+        records: records
+            .map(|(index, record)| StreamRecord { index, ..record })
+            .collect(),
     }
 }
 

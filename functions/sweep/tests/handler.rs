@@ -55,7 +55,7 @@ fn event(agent: &str, id: &str, clock: &str, event_type: &str, status: &str) -> 
 static SEQ: AtomicU64 = AtomicU64::new(1);
 
 fn batch(events: &[Value]) -> KinesisBatch {
-    let records = events
+    let records: Vec<Value> = events
         .iter()
         .map(|e| {
             let seq = format!("{:056}", SEQ.fetch_add(1, Ordering::Relaxed));
@@ -67,7 +67,7 @@ fn batch(events: &[Value]) -> KinesisBatch {
             })
         })
         .collect();
-    KinesisBatch { records }
+    KinesisBatch::from_records(records)
 }
 
 async fn feed<S>(store: &S, sink: &MemoryFeedSink, events: &[Value]) -> BatchStats
