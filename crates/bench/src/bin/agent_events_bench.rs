@@ -5,7 +5,8 @@
 //!   agent_events_bench [records] [agents] [compact]
 //!                                            throughput (default 200,000 records, 1,000 agents;
 //!                                            `compact`: only the fields the connector reads)
-//!   agent_events_bench rss [records]        peak RSS of one batch of `records` (default 10,000)
+//!   agent_events_bench rss [records] [n]    peak RSS of one batch of `records` (default 10,000),
+//!                                            and after `n` such invocations (default 1)
 //!
 //! Events are Connect's full snapshots (names, routing profile, hierarchy), about 4 KB each,
 //! with 2 % duplicates, 2 % late copies and 1 % bad records mixed in.
@@ -119,35 +120,64 @@ fn run_batches(
     (transitions, rejected)
 }
 
-/// One batch of `records` records, parsed from the Lambda event bytes and handled, in a fresh
-/// process (run `rss` mode alone): the peak RSS is what the function needs for such a batch.
-fn peak_rss(records: usize) {
-    let before = rss_kib();
+/// Peak RSS of the handler on one batch of `records` records, and after `invocations` such
+/// batches: the Lambda event is generated here and written to a file, then a fresh process
+/// (this program, `rss-of`) reads it like the runtime receives an invocation's body, parses
+/// and handles it, `invocations` times; so the figures hold only what the function holds.
+fn peak_rss(records: usize, invocations: usize) {
     // Compact events: a 10,000-record batch of full snapshots would not fit Lambda's 6 MB
     // invocation payload.
     let data = agent_event_stream(&spec(records, 1000, false));
     let event = lambda_events(&data, records).remove(0);
     drop(data);
-    let payload = event.len();
-    let (states, sink, settings) = (
-        MemoryStateStore::default(),
-        CountingSink::default(),
-        Settings::default(),
-    );
+    let path = std::env::temp_dir().join(format!("agent-events-bench-{}.json", std::process::id()));
+    std::fs::write(&path, &event).expect("write the Lambda event");
+    let status = std::process::Command::new(std::env::current_exe().expect("this program"))
+        .arg("rss-of")
+        .arg(&path)
+        .arg(invocations.to_string())
+        .status()
+        .expect("run rss-of");
+    let _ = std::fs::remove_file(&path);
+    assert!(status.success(), "rss-of failed");
+}
+
+/// `rss-of FILE N`: the measuring half of [`peak_rss`].
+fn rss_of(path: &str, invocations: usize) {
+    let at_start = rss_kib();
     let rt = runtime();
-    let batch: KinesisBatch = serde_json::from_slice(&event).expect("a Kinesis event");
-    drop(event);
-    let outcome = rt.block_on(handle_batch(&batch, &states, &sink, &settings, Utc::now()));
+    let settings = Settings::default();
+    let mut after_first = (0, 0);
+    let mut stats = None;
+    for invocation in 1..=invocations.max(1) {
+        let event = std::fs::read(path).expect("read the Lambda event");
+        let payload = event.len();
+        // A fresh store each time: every invocation does the first batch's full work.
+        let (states, sink) = (MemoryStateStore::default(), CountingSink::default());
+        let batch: KinesisBatch = serde_json::from_slice(&event).expect("a Kinesis event");
+        drop(event);
+        let outcome = rt.block_on(handle_batch(&batch, &states, &sink, &settings, Utc::now()));
+        drop(batch);
+        if invocation == 1 {
+            after_first = (peak_rss_kib(), rss_kib());
+            stats = Some((outcome.stats.records, outcome.stats.transitions, payload));
+        }
+    }
+    let (records, transitions, payload) = stats.expect("one invocation ran");
+    let mb = |kib: u64| kib as f64 / 1024.0;
     println!(
         "agent events: one batch of {} records ({} transitions), Lambda payload {:.1} MB",
         thousands(records as u64),
-        thousands(outcome.stats.transitions as u64),
+        thousands(transitions as u64),
         payload as f64 / 1e6
     );
     println!(
-        "  peak RSS {:.1} MB (process at start {:.1} MB)",
-        peak_rss_kib() as f64 / 1024.0,
-        before as f64 / 1024.0
+        "  peak RSS {:.1} MB after the first invocation, {:.1} MB after {invocations}; RSS between invocations {:.1} -> {:.1} MB (process at start {:.1} MB)",
+        mb(after_first.0),
+        mb(peak_rss_kib()),
+        mb(after_first.1),
+        mb(rss_kib()),
+        mb(at_start)
     );
 }
 
@@ -155,7 +185,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     match args.first().map(String::as_str) {
-        Some("rss") => peak_rss(number(1, 10_000)),
+        Some("rss") => peak_rss(number(1, 10_000), number(2, 1)),
+        Some("rss-of") => rss_of(&args[1], number(2, 1)),
         _ => throughput(
             number(0, 200_000),
             number(1, 1_000),
