@@ -315,7 +315,7 @@ async fn record_progress<S: ProgressStore, F: FeedSink>(
 /// Decodes every record; groups agent events by agent in stream order, collects rejects.
 fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, String)>) {
     let mut groups: Vec<AgentGroup> = Vec::new();
-    let mut by_arn: HashMap<String, usize> = HashMap::new();
+    let mut by_arn: HashMap<String, usize> = HashMap::with_capacity(records.len());
     let mut rejects = Vec::new();
     for record in records {
         // DEBUG, so the hot path pays only tracing's disabled-callsite check at the deployed
