@@ -31,9 +31,7 @@ async fn a_batch_writes_its_counts_and_lag_as_emf() {
         "CurrentAgentSnapshot": { "AgentStatus": { "Name": "Break", "StartTimestamp": "2026-11-20T10:00:00.000Z" }, "Contacts": [] }
     });
     let data = serde_json::to_vec(&event).unwrap();
-    let batch = KinesisBatch {
-        records: vec![record(1, &data), record(2, b"{not json"), record(3, &data)],
-    };
+    let batch = KinesisBatch::from_records([record(1, &data), record(2, b"{not json"), record(3, &data)]);
     let now: DateTime<Utc> = "2026-11-20T10:00:02.500Z".parse().unwrap();
     let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
     let outcome = handle_batch(&batch, &store, &sink, &Settings::default(), now).await;
