@@ -39,10 +39,8 @@ fn agent_batch() -> KinesisBatch {
         }
     });
     let seq = format!("{:056}", 1);
-    KinesisBatch {
-        records: vec![json!({ "eventID": format!("shardId-000000000000:{seq}"), "kinesis": {
-            "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&event).unwrap()) } })],
-    }
+    KinesisBatch::from_records([json!({ "eventID": format!("shardId-000000000000:{seq}"), "kinesis": {
+        "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&event).unwrap()) } })])
 }
 
 /// Contact `c1` enqueued in q1 at 10:05 and never answered: its queue's only activity.

@@ -203,7 +203,7 @@ where
     stats.agents = groups.len();
     if !groups.is_empty() {
         let progress = load_progress(states).await;
-        process_agents(&mut groups, states, sink, settings, &records, now, &mut stats).await;
+        process_agents(&mut groups, states, sink, settings, records, now, &mut stats).await;
         record_progress(&groups, &progress, states, sink, &mut stats).await;
         let mut set_aside = Vec::new();
         for group in &groups {
