@@ -43,14 +43,12 @@ fn agent_batch(clock: &str) -> KinesisBatch {
         }
     });
     let seq = format!("{:056}", SEQ.fetch_add(1, Ordering::Relaxed));
-    KinesisBatch {
-        records: vec![json!({
-            "eventID": format!("shardId-000000000000:{seq}"),
-            "kinesis": { "sequenceNumber": seq, "partitionKey": "pk",
-                         "data": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&event).unwrap()),
-                         "approximateArrivalTimestamp": 1795165200.5 }
-        })],
-    }
+    KinesisBatch::from_records([json!({
+        "eventID": format!("shardId-000000000000:{seq}"),
+        "kinesis": { "sequenceNumber": seq, "partitionKey": "pk",
+                     "data": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&event).unwrap()),
+                     "approximateArrivalTimestamp": 1795165200.5 }
+    })])
 }
 
 /// Contact `c1` enqueued in q1 at 10:05 and still waiting: the only activity of its queue.
