@@ -24,7 +24,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, TimeDelta, Utc};
 use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, StoredLeg};
 use connect_wfm_core::contact::{Fact, IntervalKey, Leg, LegKey, QueueNames, Stamp};
@@ -43,8 +43,6 @@ pub const EXPIRES_AT: &str = "expires_at";
 /// after their end; contacts may wait for hours before that).
 pub const DEFAULT_RETENTION: TimeDelta = TimeDelta::hours(72);
 
-/// Keys per BatchGetItem request (the DynamoDB limit).
-const BATCH_GET_LIMIT: usize = 100;
 /// Requests per BatchWriteItem (the DynamoDB limit).
 const BATCH_WRITE_LIMIT: usize = 25;
 /// Requests per batch chunk before unprocessed keys become a retryable error.
@@ -155,48 +153,7 @@ impl DynamoContactStore {
 
     /// BatchGetItem of any number of keys (chunks of 100, unprocessed keys asked again).
     async fn batch_get(&self, keys: Vec<Item>, what: &str) -> Result<Vec<Item>, PortError> {
-        let mut found = Vec::new();
-        for chunk in keys.chunks(BATCH_GET_LIMIT) {
-            let operation = || format!("load {} {what} from table {}", chunk.len(), self.table);
-            let mut pending = chunk.to_vec();
-            let mut pause = BATCH_BACKOFF;
-            for attempt in 1..=BATCH_ATTEMPTS {
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| PortError::new(operation(), e.to_string(), false))?;
-                let mut output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| port_error(operation(), &e))?;
-                found.extend(
-                    output
-                        .responses
-                        .take()
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default(),
-                );
-                pending = output
-                    .unprocessed_keys
-                    .take()
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                if attempt == BATCH_ATTEMPTS {
-                    return Err(PortError::new(operation(), "keys still unprocessed (throttled)", true));
-                }
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-        }
-        Ok(found)
+        crate::batch::batch_get(&self.client, &self.table, keys, what).await
     }
 
     /// BatchWriteItem of any number of requests (chunks of 25, unprocessed ones sent again).

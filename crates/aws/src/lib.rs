@@ -19,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+mod batch;
 pub mod cfn_response;
 pub mod claim_store;
 pub mod config;

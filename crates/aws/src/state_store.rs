@@ -1,16 +1,16 @@
 //! [`DynamoStateStore`]: the agent-state port on a DynamoDB table (layout in [`crate::item`]).
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::AgentState;
 use connect_wfm_core::agent::instance_id_of_agent_arn;
 use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, KnownAgent, LoadedStates, PortError, UnreadableState};
 use futures_util::future::try_join_all;
 
+use crate::batch::batch_get;
 use crate::error::port_error;
 use crate::item::{
     AGENT_ARN, AGENT_ID, AGENT_LOGIN, Item, ItemError, ItemReader, LAST_SEEN, SILENT_SINCE, WM_MS, WM_N, agent_key,
@@ -19,12 +19,6 @@ use crate::item::{
 };
 use crate::schema::BY_LOGIN_INDEX;
 
-/// Keys per BatchGetItem request: the DynamoDB limit.
-const BATCH_GET_LIMIT: usize = 100;
-/// BatchGetItem requests per chunk before unprocessed keys become a retryable error.
-const BATCH_GET_ATTEMPTS: u32 = 6;
-/// First pause before re-requesting unprocessed keys; doubled each time (25 ms .. 400 ms).
-const BATCH_GET_BACKOFF: Duration = Duration::from_millis(25);
 /// Login queries in flight at once.
 const LOGIN_QUERY_CONCURRENCY: usize = 8;
 
@@ -74,66 +68,6 @@ impl DynamoStateStore {
             client,
             table: table.into(),
         }
-    }
-
-    /// Loads up to 100 distinct agents: one BatchGetItem, plus one more per round of
-    /// unprocessed keys (throttled reads), with exponential backoff.
-    async fn load_chunk(&self, arns: &[&str], into: &mut LoadedStates) -> Result<(), PortError> {
-        let operation = || format!("load agent-state {} agents from table {}", arns.len(), self.table);
-        let mut keys: Vec<Item> = arns.iter().map(|arn| agent_key(arn)).collect();
-        let mut pause = BATCH_GET_BACKOFF;
-        for attempt in 1..=BATCH_GET_ATTEMPTS {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| PortError::new(operation(), e.to_string(), false))?;
-            let mut output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| port_error(operation(), &e))?;
-            for item in output
-                .responses
-                .take()
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                match agent_state_from_item(&self.table, &item) {
-                    Ok(state) => {
-                        into.states.insert(state.agent_arn.clone(), state);
-                    }
-                    Err(e) => {
-                        let unreadable = self.unreadable(&item, e);
-                        into.unreadable.insert(unreadable.agent_arn.clone(), unreadable);
-                    }
-                }
-            }
-            keys = output
-                .unprocessed_keys
-                .take()
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-            if keys.is_empty() {
-                return Ok(());
-            }
-            if attempt < BATCH_GET_ATTEMPTS {
-                tracing::debug!(table = %self.table, unprocessed = keys.len(), attempt, "BatchGetItem left keys unprocessed, retrying");
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-        }
-        Err(PortError::new(
-            operation(),
-            format!(
-                "{} keys still unprocessed after {BATCH_GET_ATTEMPTS} BatchGetItem requests (throttled)",
-                keys.len()
-            ),
-            true,
-        ))
     }
 
     /// An item that cannot be read, as the handler keeps it: location, reason, raw attributes
@@ -217,9 +151,18 @@ impl AgentStateStore for DynamoStateStore {
             .map(String::as_str)
             .filter(|arn| seen.insert(*arn))
             .collect();
+        let keys = distinct.iter().map(|arn| agent_key(arn)).collect();
         let mut loaded = LoadedStates::default();
-        for chunk in distinct.chunks(BATCH_GET_LIMIT) {
-            self.load_chunk(chunk, &mut loaded).await?;
+        for item in batch_get(&self.client, &self.table, keys, "agent states").await? {
+            match agent_state_from_item(&self.table, &item) {
+                Ok(state) => {
+                    loaded.states.insert(state.agent_arn.clone(), state);
+                }
+                Err(e) => {
+                    let unreadable = self.unreadable(&item, e);
+                    loaded.unreadable.insert(unreadable.agent_arn.clone(), unreadable);
+                }
+            }
         }
         Ok(loaded)
     }

@@ -138,25 +138,15 @@ impl ProgressStore for DynamoStateStore {
 
     /// One conditional UpdateItem: `progress_<instance>` only moves forward.
     async fn advance_progress(&self, instance_id: &str, newest: DateTime<Utc>) -> Result<(), PortError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(agent_key(PROGRESS_KEY)))
-            .update_expression("SET #p = :ms")
-            .condition_expression("attribute_not_exists(#p) OR #p < :ms")
-            .expression_attribute_names("#p", progress_attribute(instance_id))
-            .expression_attribute_values(":ms", millis(newest))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
-            Err(e) => Err(port_error(
-                format!("advance the progress of instance {instance_id} in table {}", self.table),
-                &e,
-            )),
-        }
+        self.update_progress(
+            "SET #p = :ms",
+            "attribute_not_exists(#p) OR #p < :ms",
+            &[("#p", progress_attribute(instance_id))],
+            vec![(":ms", millis(newest))],
+            || format!("advance the progress of instance {instance_id}"),
+        )
+        .await
+        .map(drop)
     }
 
     /// One conditional UpdateItem: set only while the progress is the one the sweep judged.
@@ -166,73 +156,80 @@ impl ProgressStore for DynamoStateStore {
             (LAST_MS.to_owned(), millis(silence.last_event_time)),
             (AGENTS.to_owned(), n(silence.agents)),
         ]));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(agent_key(PROGRESS_KEY)))
-            .update_expression("SET #s = :silence")
-            .condition_expression("#p = :last AND attribute_not_exists(#s)")
-            .expression_attribute_names("#p", progress_attribute(instance_id))
-            .expression_attribute_names("#s", silence_attribute(instance_id))
-            .expression_attribute_values(":last", millis(silence.last_event_time))
-            .expression_attribute_values(":silence", value)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(CommitOutcome::Committed),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(CommitOutcome::Superseded),
-            Err(e) => Err(port_error(
-                format!("mark instance {instance_id} silent in table {}", self.table),
-                &e,
-            )),
-        }
+        let applied = self
+            .update_progress(
+                "SET #s = :silence",
+                "#p = :last AND attribute_not_exists(#s)",
+                &[
+                    ("#p", progress_attribute(instance_id)),
+                    ("#s", silence_attribute(instance_id)),
+                ],
+                vec![(":last", millis(silence.last_event_time)), (":silence", value)],
+                || format!("mark instance {instance_id} silent"),
+            )
+            .await?;
+        Ok(if applied {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::Superseded
+        })
     }
 
     /// One conditional UpdateItem removing the silence it names.
     async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(agent_key(PROGRESS_KEY)))
-            .update_expression("REMOVE #s")
-            .condition_expression("#s.#since = :since")
-            .expression_attribute_names("#s", silence_attribute(instance_id))
-            .expression_attribute_names("#since", SINCE_MS)
-            .expression_attribute_values(":since", millis(silence.since))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
-            Err(e) => Err(port_error(
-                format!("clear the silence of instance {instance_id} in table {}", self.table),
-                &e,
-            )),
-        }
+        self.update_progress(
+            "REMOVE #s",
+            "#s.#since = :since",
+            &[("#s", silence_attribute(instance_id)), ("#since", SINCE_MS.to_owned())],
+            vec![(":since", millis(silence.since))],
+            || format!("clear the silence of instance {instance_id}"),
+        )
+        .await
+        .map(drop)
     }
 
     /// One conditional UpdateItem: `snapshot_<instance>` only moves forward.
     async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
-        let result = self
+        self.update_progress(
+            "SET #s = :ms",
+            "attribute_not_exists(#s) OR #s < :ms",
+            &[("#s", snapshot_attribute(instance_id))],
+            vec![(":ms", millis(slot))],
+            || format!("record the snapshot of instance {instance_id}"),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+impl DynamoStateStore {
+    /// One conditional UpdateItem of the progress item: true when it was applied, false when
+    /// its condition did not hold (another sweep or batch got there first: not an error).
+    async fn update_progress(
+        &self,
+        update: &str,
+        condition: &str,
+        names: &[(&str, String)],
+        values: Vec<(&str, AttributeValue)>,
+        what: impl FnOnce() -> String,
+    ) -> Result<bool, PortError> {
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(agent_key(PROGRESS_KEY)))
-            .update_expression("SET #s = :ms")
-            .condition_expression("attribute_not_exists(#s) OR #s < :ms")
-            .expression_attribute_names("#s", snapshot_attribute(instance_id))
-            .expression_attribute_values(":ms", millis(slot))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
-            Err(e) => Err(port_error(
-                format!("record the snapshot of instance {instance_id} in table {}", self.table),
-                &e,
-            )),
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, attribute) in names {
+            request = request.expression_attribute_names(*name, attribute);
+        }
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(e) => Err(port_error(format!("{} in table {}", what(), self.table), &e)),
         }
     }
 }
