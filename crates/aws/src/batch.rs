@@ -1,9 +1,10 @@
-//! BatchGetItem with DynamoDB's limits and its unprocessed keys, shared by the stores.
+//! DynamoDB reads shared by the stores: BatchGetItem with its limits and unprocessed keys, and
+//! an index Query over all its pages.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::KeysAndAttributes;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use connect_wfm_core::ports::PortError;
 
 use crate::error::port_error;
@@ -79,4 +80,36 @@ pub(crate) async fn batch_get(
         }
     }
     Ok(found)
+}
+
+/// Every item of `index` of `table` whose partition key `key_attribute` is `key`, all pages
+/// (DynamoDB pages a Query at 1 MB). `operation` names the query in errors.
+pub(crate) async fn query_index(
+    client: &Client,
+    table: &str,
+    index: &str,
+    key_attribute: &str,
+    key: &str,
+    operation: impl Fn() -> String,
+) -> Result<Vec<Item>, PortError> {
+    let mut items = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let output = client
+            .query()
+            .table_name(table)
+            .index_name(index)
+            .key_condition_expression("#k = :k")
+            .expression_attribute_names("#k", key_attribute)
+            .expression_attribute_values(":k", AttributeValue::S(key.to_owned()))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| port_error(operation(), &e))?;
+        items.extend(output.items.unwrap_or_default());
+        match output.last_evaluated_key {
+            Some(last) if !last.is_empty() => start = Some(last),
+            _ => return Ok(items),
+        }
+    }
 }

@@ -10,7 +10,7 @@ use connect_wfm_core::agent::instance_id_of_agent_arn;
 use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, KnownAgent, LoadedStates, PortError, UnreadableState};
 use futures_util::future::try_join_all;
 
-use crate::batch::batch_get;
+use crate::batch::{batch_get, query_index};
 use crate::error::port_error;
 use crate::item::{
     AGENT_ARN, AGENT_ID, AGENT_LOGIN, Item, ItemError, ItemReader, LAST_SEEN, SILENT_SINCE, WM_MS, WM_N, agent_key,
@@ -90,32 +90,15 @@ impl DynamoStateStore {
     async fn agents_of_login(&self, login: &str) -> Result<Vec<KnownAgent>, PortError> {
         // Never put the login (personal data) in an error or log line.
         let operation = || format!("query index {BY_LOGIN_INDEX} of table {}", self.table);
-        let mut agents = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_LOGIN_INDEX)
-                .key_condition_expression("#login = :login")
-                .expression_attribute_names("#login", AGENT_LOGIN)
-                .expression_attribute_values(":login", AttributeValue::S(login.to_owned()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| port_error(operation(), &e))?;
-            for item in output.items() {
-                match known_agent_from_index_item(&self.table, login, item) {
-                    Ok(agent) => agents.push(agent),
-                    Err(e) => tracing::warn!(error = %e, "index item cannot be read; left out of the agent-id lookup"),
-                }
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(agents),
+        let items = query_index(&self.client, &self.table, BY_LOGIN_INDEX, AGENT_LOGIN, login, operation).await?;
+        let mut agents = Vec::with_capacity(items.len());
+        for item in &items {
+            match known_agent_from_index_item(&self.table, login, item) {
+                Ok(agent) => agents.push(agent),
+                Err(e) => tracing::warn!(error = %e, "index item cannot be read; left out of the agent-id lookup"),
             }
         }
+        Ok(agents)
     }
 }
 

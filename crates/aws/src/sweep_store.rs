@@ -10,6 +10,7 @@ use connect_wfm_core::agent::{AgentState, InstanceProgress, InstanceSilence};
 use connect_wfm_core::ports::{AgentDirectory, CommitOutcome, PortError, ProgressStore};
 
 use crate::DynamoStateStore;
+use crate::batch::query_index;
 use crate::error::port_error;
 use crate::item::{
     ACTIVE_INSTANCE, AGENT_ARN, Item, LAST_SEEN, PROGRESS_KEY, agent_key, agent_state_from_item, stored_time,
@@ -265,27 +266,18 @@ impl AgentDirectory for DynamoStateStore {
                 self.table
             )
         };
-        let mut states = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(ACTIVE_INDEX)
-                .key_condition_expression("#i = :i")
-                .expression_attribute_names("#i", ACTIVE_INSTANCE)
-                .expression_attribute_values(":i", AttributeValue::S(instance_id.to_owned()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| port_error(operation(), &e))?;
-            self.readable_states(output.items(), &mut states);
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(states),
-            }
-        }
+        let items = query_index(
+            &self.client,
+            &self.table,
+            ACTIVE_INDEX,
+            ACTIVE_INSTANCE,
+            instance_id,
+            operation,
+        )
+        .await?;
+        let mut states = Vec::with_capacity(items.len());
+        self.readable_states(&items, &mut states);
+        Ok(states)
     }
 
     /// A Scan filtered on `last_seen` (it reads, and is charged for, the whole table: only for
