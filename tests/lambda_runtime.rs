@@ -168,3 +168,207 @@ async fn historical_reports_binary_puts_exactly_its_feed_records_on_the_bus_and_
 
     function.kill().await.expect("stop historical-reports");
 }
+
+/// Waits (at most `limit`) for the function to ask for its first event, the end of its init.
+async fn ready(runtime: &support::RuntimeApi, limit: Duration) -> std::time::Instant {
+    tokio::time::timeout(limit, async {
+        loop {
+            match runtime.ready_at() {
+                Some(at) => break at,
+                None => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        }
+    })
+    .await
+    .expect("the function finished its init")
+}
+
+#[tokio::test]
+async fn agent_events_binary_opens_its_connections_to_the_table_the_bucket_and_the_bus_during_init() {
+    // Every AWS request goes to a listener that answers 200 and keeps what it received.
+    let aws = support::ResponseListener::start().await;
+    let runtime = support::RuntimeApi::start().await;
+    let mut function = lambda_command("agent-events", &runtime)
+        .env("AWS_ENDPOINT_URL", &aws.base_url)
+        .env("STATE_TABLE", "states")
+        .env("FEED_BUCKET", "feed")
+        .env("FEED_PREFIX", "wfm")
+        .env("EVENT_BUS_NAME", "bus")
+        .spawn()
+        .expect("spawn agent-events");
+    ready(&runtime, Duration::from_secs(30)).await;
+    let received = aws.received();
+    let target = |name: &str| received.iter().find(|r| r.header("x-amz-target") == Some(name));
+    let get_item = target("DynamoDB_20120810.GetItem").expect("a GetItem during init");
+    assert_eq!(get_item.json()["TableName"], "states");
+    assert!(
+        target("AWSEvents.PutEvents").is_some(),
+        "a request to the event bus during init: {received:?}"
+    );
+    assert!(
+        received
+            .iter()
+            .any(|r| r.method == "HEAD" && r.target.starts_with("/feed/wfm/")),
+        "a HEAD under the feed prefix during init: {received:?}"
+    );
+    function.kill().await.expect("stop agent-events");
+}
+
+#[tokio::test]
+async fn agent_events_binary_finishes_its_init_when_aws_does_not_answer() {
+    // Connections accepted, never answered: the warm-up gives up, init goes on.
+    let silent = support::silent_endpoint().await;
+    let runtime = support::RuntimeApi::start().await;
+    let mut function = lambda_command("agent-events", &runtime)
+        .env("AWS_ENDPOINT_URL", &silent)
+        .env("STATE_TABLE", "states")
+        .env("FEED_BUCKET", "feed")
+        .spawn()
+        .expect("spawn agent-events");
+    ready(&runtime, Duration::from_secs(30)).await;
+    function.kill().await.expect("stop agent-events");
+}
+
+/// The `MIMALLOC_*` variables of template.yaml's `Globals.Function.Environment`.
+fn template_allocator_settings() -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let template: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let variables = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .expect("Globals.Function.Environment.Variables in template.yaml");
+    variables
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str()?.to_owned(), value.as_str()?.to_owned())))
+        .filter(|(name, _)| name.starts_with("MIMALLOC_"))
+        .collect()
+}
+
+/// VmRSS and VmHWM (peak) of a process, in KiB.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the function's /proc status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a memory figure")
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The agent-events binary over a run of the largest batches Lambda delivers (4,000 records,
+/// about 6 MB), each new records of the same agents, as one warm Lambda sandbox sees them: the
+/// process's resident and peak memory after every invocation, its init (spawn to the first
+/// `GET /next`) and each batch's time. A measurement, not a check of figures: `scripts/bench`
+/// runs it against the release binary (`CONNECT_WFM_FUNCTION_DIR`), with
+/// `CONNECT_WFM_INVOCATIONS` invocations (default 100). It checks only that every batch was
+/// handled in full.
+#[tokio::test]
+#[ignore = "a measurement for scripts/bench (release binary, about 2 minutes)"]
+async fn agent_events_binary_memory_over_the_largest_batches() {
+    use connect_wfm_core::synthetic::{StreamSpec, agent_event_stream, kinesis_records};
+    const RECORDS: usize = 4_000;
+    let invocations: usize = std::env::var("CONNECT_WFM_INVOCATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    let config = support::sdk_config().await;
+    let s3 = support::s3(&config);
+    let table = support::create_state_table(&support::dynamodb(&config)).await;
+    let bucket = support::create_bucket(&s3, "feed").await;
+    let stream = agent_event_stream(&StreamSpec {
+        seed: 11,
+        agents: 250,
+        records: RECORDS * invocations,
+        ..StreamSpec::default()
+    });
+
+    let runtime = support::RuntimeApi::start().await;
+    let spawned = std::time::Instant::now();
+    let mut function = lambda_command("agent-events", &runtime)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        // The allocator settings the template gives every function, then the caller's own
+        // MIMALLOC_* variables (to compare settings).
+        .envs(template_allocator_settings())
+        .envs(std::env::vars().filter(|(name, _)| name.starts_with("MIMALLOC_")))
+        .env("STATE_TABLE", &table)
+        .env("FEED_BUCKET", &bucket)
+        .env("FEED_PREFIX", "wfm")
+        .spawn()
+        .expect("spawn agent-events");
+    let pid = function.id().expect("a running process");
+    let init = ready(&runtime, Duration::from_secs(60)).await - spawned;
+    let (rss_at_ready, _) = memory_kib(pid);
+
+    let mb = |kib: u64| kib as f64 / 1024.0;
+    let mut rows = Vec::new();
+    let mut payload_bytes = 0;
+    for (n, chunk) in stream.chunks(RECORDS).enumerate() {
+        let event = json!({ "Records": kinesis_records(chunk, "shardId-000000000000", 1 + (n * RECORDS) as u64) });
+        payload_bytes = payload_bytes.max(event.to_string().len());
+        let started = std::time::Instant::now();
+        let (outcome, response) = runtime.invoke(event, Duration::from_secs(300)).await;
+        let took = started.elapsed();
+        assert_eq!(outcome, "response", "{response}");
+        assert_eq!(
+            response["batchItemFailures"],
+            json!([]),
+            "invocation {}: {response}",
+            n + 1
+        );
+        let (rss, peak) = memory_kib(pid);
+        rows.push((took, rss, peak));
+        // Each invocation's own peak: the kernel resets VmHWM to the current RSS.
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak RSS");
+    }
+    assert_eq!(rows.len(), invocations);
+    let feed = support::read_objects(&s3, &bucket, "wfm/").await;
+    assert!(!feed.is_empty(), "the batches wrote the feed");
+
+    println!(
+        "memory: agent-events (this build) over {invocations} invocations of {RECORDS} records (Lambda payload up to {:.1} MB, 250 agents), emulator on loopback",
+        payload_bytes as f64 / 1e6
+    );
+    println!(
+        "memory: allocator settings from template.yaml: {:?}",
+        template_allocator_settings()
+    );
+    println!(
+        "memory: init (spawn to the first GET /next) {:.1} ms, RSS at ready {:.1} MB",
+        init.as_secs_f64() * 1e3,
+        mb(rss_at_ready)
+    );
+    for (n, (took, rss, peak)) in rows.iter().enumerate() {
+        let n = n + 1;
+        if n <= 3 || n % 10 == 0 || n == invocations {
+            println!(
+                "memory: invocation {n:>3}: peak {:>5.1} MB, RSS after it {:>5.1} MB, batch {:>6.1} ms",
+                mb(*peak),
+                mb(*rss),
+                took.as_secs_f64() * 1e3
+            );
+        }
+    }
+    let peaks = |rows: &[(Duration, u64, u64)]| {
+        let mut peaks: Vec<u64> = rows.iter().map(|r| r.2).collect();
+        peaks.sort_unstable();
+        (mb(peaks[peaks.len() / 2]), mb(peaks[peaks.len() - 1]))
+    };
+    let tenth = (invocations / 10).max(1);
+    let ((first_median, first_max), (last_median, last_max)) =
+        (peaks(&rows[..tenth]), peaks(&rows[invocations - tenth..]));
+    println!(
+        "memory: peak of each invocation, first {tenth}: median {first_median:.1} MB, max {first_max:.1} MB; last {tenth}: median {last_median:.1} MB, max {last_max:.1} MB; highest of all {:.1} MB",
+        peaks(&rows).1
+    );
+    let mut later: Vec<f64> = rows[1..].iter().map(|r| r.0.as_secs_f64() * 1e3).collect();
+    later.sort_by(f64::total_cmp);
+    if let Some(median) = later.get(later.len() / 2) {
+        println!(
+            "memory: first batch {:.1} ms, median of the later ones {median:.1} ms",
+            rows[0].0.as_secs_f64() * 1e3
+        );
+    }
+    function.kill().await.expect("stop agent-events");
+}

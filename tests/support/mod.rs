@@ -672,6 +672,7 @@ pub struct RuntimeApi {
     pub address: String,
     events: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
     answers: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>>,
+    ready: Arc<std::sync::OnceLock<std::time::Instant>>,
 }
 
 impl RuntimeApi {
@@ -684,16 +685,30 @@ impl RuntimeApi {
         let (events, pending) = tokio::sync::mpsc::unbounded_channel();
         let (answer_tx, answers) = tokio::sync::mpsc::unbounded_channel();
         let pending = Arc::new(tokio::sync::Mutex::new(pending));
+        let ready = Arc::new(std::sync::OnceLock::new());
+        let first_next = ready.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve_runtime(stream, pending.clone(), answer_tx.clone()));
+                tokio::spawn(serve_runtime(
+                    stream,
+                    pending.clone(),
+                    answer_tx.clone(),
+                    first_next.clone(),
+                ));
             }
         });
         Self {
             address,
             events,
             answers: tokio::sync::Mutex::new(answers),
+            ready,
         }
+    }
+
+    /// When the function first asked for an event (`GET .../invocation/next`): the end of its
+    /// init phase.
+    pub fn ready_at(&self) -> Option<std::time::Instant> {
+        self.ready.get().copied()
     }
 
     /// Hands `event` to the function's next `/next` and waits (at most `timeout`) for its
@@ -711,6 +726,7 @@ async fn serve_runtime(
     mut stream: tokio::net::TcpStream,
     pending: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>>>,
     answers: tokio::sync::mpsc::UnboundedSender<(String, serde_json::Value)>,
+    ready: Arc<std::sync::OnceLock<std::time::Instant>>,
 ) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     static REQUESTS: AtomicU32 = AtomicU32::new(0);
@@ -749,6 +765,7 @@ async fn serve_runtime(
         buffer.drain(..head_end + length);
 
         let reply = if method == "GET" && target.ends_with("/runtime/invocation/next") {
+            ready.get_or_init(std::time::Instant::now);
             let Some(event) = pending.lock().await.recv().await else {
                 return;
             };
@@ -784,15 +801,20 @@ async fn serve_runtime(
     }
 }
 
-/// A function binary of the workspace, beside this test's own executable (`target/<profile>/`).
+/// A function binary of the workspace, beside this test's own executable (`target/<profile>/`),
+/// or in `CONNECT_WFM_FUNCTION_DIR` when set (`scripts/bench` measures the release build so).
 /// `cargo test --workspace` (scripts/test) builds it; run alone, build it first
 /// (`cargo build -p connect-wfm-agent-events`).
 pub fn function_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("the test's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
+    let dir = match std::env::var_os("CONNECT_WFM_FUNCTION_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>/deps")
+            .to_path_buf(),
+    };
     let binary = dir.join(name);
     assert!(
         binary.exists(),

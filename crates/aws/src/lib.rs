@@ -16,6 +16,7 @@
 //! - [`notifications`]: a bucket's S3 event notification configuration, its port and its S3
 //!   adapter ([`S3NotificationStore`]); [`memory`] holds the port's in-memory double.
 //! - [`HttpResponseSender`]: answers to CloudFormation custom-resource requests.
+//! - [`warm`]: connections opened during a function's init ([`WarmUp`]).
 
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ pub mod s3;
 pub mod schema;
 pub mod state_store;
 mod sweep_store;
+pub mod warm;
 
 pub use cfn_response::HttpResponseSender;
 pub use claim_store::DynamoClaimStore;
@@ -45,3 +47,4 @@ pub use item::ItemError;
 pub use notifications::S3NotificationStore;
 pub use s3::{S3FeedSink, S3ObjectSource};
 pub use state_store::DynamoStateStore;
+pub use warm::WarmUp;

@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
-use connect_wfm_aws::{DynamoContactStore, S3FeedSink, feed_outputs};
+use connect_wfm_aws::{DynamoContactStore, S3FeedSink, WarmUp, feed_outputs};
 use connect_wfm_contact_events::{Clock, Config, KinesisBatch, Settings, SqsBatch, handle_kinesis, handle_sqs};
 use connect_wfm_core::contact::StreamSettings;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -16,7 +16,9 @@ use serde_json::Value;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
+// One thread: Lambda gives a function under 1,769 MB less than one vCPU, the concurrency here is
+// waiting on AWS, and one allocator heap keeps memory flat over invocations (README, Performance).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env(&Env::process())?;
@@ -32,6 +34,7 @@ async fn main() -> Result<(), Error> {
     let settings = Settings {
         stream: StreamSettings::from_mapping(&mapping),
     };
+    WarmUp::default().contact_table(&store).feed(&sink).run().await;
     let (store, sink, settings) = (&store, &sink, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = Utc::now();
