@@ -257,22 +257,117 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// One invocation of a measured run.
+struct Invocation {
+    took: Duration,
+    /// Resident memory after it, KiB.
+    rss: u64,
+    /// The process's peak resident memory during it (VmHWM, reset after each), KiB.
+    peak: u64,
+}
+
+/// Spawns `command` (a function binary as [`lambda_command`] builds it, with the allocator
+/// settings of the template, then the caller's own `MIMALLOC_*` variables to compare settings),
+/// waits for its init, then hands it `events` one by one; `answered` checks each answer.
+/// Prints the function's init, each invocation's peak memory and time, and whether the peaks
+/// grow (first tenth against last tenth).
+async fn measure_invocations(
+    label: &str,
+    mut command: tokio::process::Command,
+    runtime: &support::RuntimeApi,
+    events: impl IntoIterator<Item = Value>,
+    answered: impl Fn(usize, &Value),
+) {
+    let spawned = std::time::Instant::now();
+    let mut function = command
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .envs(template_allocator_settings())
+        .envs(std::env::vars().filter(|(name, _)| name.starts_with("MIMALLOC_")))
+        .spawn()
+        .expect("spawn the function");
+    let pid = function.id().expect("a running process");
+    let init = ready(runtime, Duration::from_secs(60)).await - spawned;
+    let (rss_at_ready, _) = memory_kib(pid);
+    let mut runs = Vec::new();
+    for (n, event) in events.into_iter().enumerate() {
+        let started = std::time::Instant::now();
+        let (outcome, response) = runtime.invoke(event, Duration::from_secs(300)).await;
+        let took = started.elapsed();
+        assert_eq!(outcome, "response", "invocation {}: {response}", n + 1);
+        answered(n + 1, &response);
+        let (rss, peak) = memory_kib(pid);
+        runs.push(Invocation { took, rss, peak });
+        // Each invocation's own peak: the kernel resets VmHWM to the current RSS.
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak RSS");
+    }
+    function.kill().await.expect("stop the function");
+
+    let mb = |kib: u64| kib as f64 / 1024.0;
+    let count = runs.len();
+    println!("memory: {label}; emulator on loopback");
+    println!(
+        "memory: allocator settings from template.yaml: {:?}",
+        template_allocator_settings()
+    );
+    println!(
+        "memory: init (spawn to the first GET /next) {:.1} ms, RSS at ready {:.1} MB",
+        init.as_secs_f64() * 1e3,
+        mb(rss_at_ready)
+    );
+    for (n, run) in runs.iter().enumerate().map(|(n, run)| (n + 1, run)) {
+        if n <= 3 || n % 10 == 0 || n == count {
+            println!(
+                "memory: invocation {n:>3}: peak {:>5.1} MB, RSS after it {:>5.1} MB, {:>6.1} ms",
+                mb(run.peak),
+                mb(run.rss),
+                run.took.as_secs_f64() * 1e3
+            );
+        }
+    }
+    let peaks = |runs: &[Invocation]| {
+        let mut peaks: Vec<u64> = runs.iter().map(|r| r.peak).collect();
+        peaks.sort_unstable();
+        (mb(peaks[peaks.len() / 2]), mb(peaks[peaks.len() - 1]))
+    };
+    let tenth = (count / 10).max(1);
+    let ((first_median, first_max), (last_median, last_max)) = (peaks(&runs[..tenth]), peaks(&runs[count - tenth..]));
+    println!(
+        "memory: peak of each invocation, first {tenth}: median {first_median:.1} MB, max {first_max:.1} MB; last {tenth}: median {last_median:.1} MB, max {last_max:.1} MB; highest of all {:.1} MB",
+        peaks(&runs).1
+    );
+    let mut later: Vec<f64> = runs[1..].iter().map(|r| r.took.as_secs_f64() * 1e3).collect();
+    later.sort_by(f64::total_cmp);
+    if let Some(median) = later.get(later.len() / 2) {
+        println!(
+            "memory: first invocation {:.1} ms, median of the later ones {median:.1} ms",
+            runs[0].took.as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// Invocations of a measured run: `CONNECT_WFM_INVOCATIONS` (default `default`).
+fn invocations(default: usize) -> usize {
+    std::env::var("CONNECT_WFM_INVOCATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+fn no_batch_item_failures(n: usize, response: &Value) {
+    assert_eq!(response["batchItemFailures"], json!([]), "invocation {n}: {response}");
+}
+
 /// The agent-events binary over a run of the largest batches Lambda delivers (4,000 records,
-/// about 6 MB), each new records of the same agents, as one warm Lambda sandbox sees them: the
-/// process's resident and peak memory after every invocation, its init (spawn to the first
-/// `GET /next`) and each batch's time. A measurement, not a check of figures: `scripts/bench`
-/// runs it against the release binary (`CONNECT_WFM_FUNCTION_DIR`), with
-/// `CONNECT_WFM_INVOCATIONS` invocations (default 100). It checks only that every batch was
-/// handled in full.
+/// about 6 MB), each new records of the same agents, as one warm Lambda sandbox sees them. A
+/// measurement, not a check of figures: `scripts/bench` runs it against the release binary
+/// (`CONNECT_WFM_FUNCTION_DIR`) with `CONNECT_WFM_INVOCATIONS` invocations (default 100). It
+/// checks only that every batch was handled in full.
 #[tokio::test]
 #[ignore = "a measurement for scripts/bench (release binary, about 2 minutes)"]
 async fn agent_events_binary_memory_over_the_largest_batches() {
     use connect_wfm_core::synthetic::{StreamSpec, agent_event_stream, kinesis_records};
     const RECORDS: usize = 4_000;
-    let invocations: usize = std::env::var("CONNECT_WFM_INVOCATIONS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100);
+    let invocations = invocations(100);
     let config = support::sdk_config().await;
     let s3 = support::s3(&config);
     let table = support::create_state_table(&support::dynamodb(&config)).await;
@@ -283,92 +378,108 @@ async fn agent_events_binary_memory_over_the_largest_batches() {
         records: RECORDS * invocations,
         ..StreamSpec::default()
     });
+    let events: Vec<Value> = stream
+        .chunks(RECORDS)
+        .enumerate()
+        .map(
+            |(n, chunk)| json!({ "Records": kinesis_records(chunk, "shardId-000000000000", 1 + (n * RECORDS) as u64) }),
+        )
+        .collect();
+    drop(stream);
+    let largest = events.iter().map(|e| e.to_string().len()).max().unwrap_or_default();
 
     let runtime = support::RuntimeApi::start().await;
-    let spawned = std::time::Instant::now();
-    let mut function = lambda_command("agent-events", &runtime)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        // The allocator settings the template gives every function, then the caller's own
-        // MIMALLOC_* variables (to compare settings).
-        .envs(template_allocator_settings())
-        .envs(std::env::vars().filter(|(name, _)| name.starts_with("MIMALLOC_")))
+    let mut command = lambda_command("agent-events", &runtime);
+    command
         .env("STATE_TABLE", &table)
         .env("FEED_BUCKET", &bucket)
-        .env("FEED_PREFIX", "wfm")
-        .spawn()
-        .expect("spawn agent-events");
-    let pid = function.id().expect("a running process");
-    let init = ready(&runtime, Duration::from_secs(60)).await - spawned;
-    let (rss_at_ready, _) = memory_kib(pid);
+        .env("FEED_PREFIX", "wfm");
+    let label = format!(
+        "agent-events over {invocations} invocations of {RECORDS} records (Lambda payload up to {:.1} MB, 250 agents)",
+        largest as f64 / 1e6
+    );
+    measure_invocations(&label, command, &runtime, events, no_batch_item_failures).await;
+    assert!(
+        !support::read_objects(&s3, &bucket, "wfm/").await.is_empty(),
+        "the batches wrote the feed"
+    );
+}
 
-    let mb = |kib: u64| kib as f64 / 1024.0;
-    let mut rows = Vec::new();
-    let mut payload_bytes = 0;
-    for (n, chunk) in stream.chunks(RECORDS).enumerate() {
-        let event = json!({ "Records": kinesis_records(chunk, "shardId-000000000000", 1 + (n * RECORDS) as u64) });
-        payload_bytes = payload_bytes.max(event.to_string().len());
-        let started = std::time::Instant::now();
-        let (outcome, response) = runtime.invoke(event, Duration::from_secs(300)).await;
-        let took = started.elapsed();
-        assert_eq!(outcome, "response", "{response}");
-        assert_eq!(
-            response["batchItemFailures"],
-            json!([]),
-            "invocation {}: {response}",
-            n + 1
-        );
-        let (rss, peak) = memory_kib(pid);
-        rows.push((took, rss, peak));
-        // Each invocation's own peak: the kernel resets VmHWM to the current RSS.
-        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak RSS");
-    }
-    assert_eq!(rows.len(), invocations);
-    let feed = support::read_objects(&s3, &bucket, "wfm/").await;
-    assert!(!feed.is_empty(), "the batches wrote the feed");
-
-    println!(
-        "memory: agent-events (this build) over {invocations} invocations of {RECORDS} records (Lambda payload up to {:.1} MB, 250 agents), emulator on loopback",
-        payload_bytes as f64 / 1e6
+/// The historical-reports binary over SQS batches of 10 large queue reports (10,000 rows, about
+/// 0.9 MB each), as one warm sandbox sees them. A measurement like the one above
+/// (`CONNECT_WFM_INVOCATIONS`, default 10).
+#[tokio::test]
+#[ignore = "a measurement for scripts/bench (release binary, about a minute)"]
+async fn historical_reports_binary_memory_over_batches_of_large_reports() {
+    const PREFIX: &str = "connect/acme-support/Reports/";
+    const ROWS: usize = 10_000;
+    let invocations = invocations(10);
+    let config = support::sdk_config().await;
+    let (s3, dynamodb) = (support::s3(&config), support::dynamodb(&config));
+    let claim_table = support::create_claim_table(&dynamodb).await;
+    let state_table = support::create_state_table(&dynamodb).await;
+    let (feed_bucket, reports_bucket) = (
+        support::create_bucket(&s3, "feed").await,
+        support::create_bucket(&s3, "reports").await,
     );
-    println!(
-        "memory: allocator settings from template.yaml: {:?}",
-        template_allocator_settings()
-    );
-    println!(
-        "memory: init (spawn to the first GET /next) {:.1} ms, RSS at ready {:.1} MB",
-        init.as_secs_f64() * 1e3,
-        mb(rss_at_ready)
-    );
-    for (n, (took, rss, peak)) in rows.iter().enumerate() {
-        let n = n + 1;
-        if n <= 3 || n % 10 == 0 || n == invocations {
-            println!(
-                "memory: invocation {n:>3}: peak {:>5.1} MB, RSS after it {:>5.1} MB, batch {:>6.1} ms",
-                mb(*peak),
-                mb(*rss),
-                took.as_secs_f64() * 1e3
+    let header = "StartInterval,EndInterval,Queue,Contacts queued,Contacts handled,Contacts abandoned,\
+        Contacts answered in 20 seconds,Contacts answered in 60 seconds,Service level 20 seconds,\
+        Agent interaction time,Customer hold time,After contact work time,Average queue answer time\n";
+    let mut events = Vec::new();
+    for invocation in 0..invocations {
+        let mut records = Vec::new();
+        for file in 0..10 {
+            // Each report its own interval, so every row is a new record.
+            let start = chrono::DateTime::from_timestamp(1_795_000_000 + ((invocation * 10 + file) * 900) as i64, 0)
+                .expect("a time");
+            let interval = format!(
+                "{},{}",
+                start.format("%Y-%m-%dT%H:%M:%SZ"),
+                (start + chrono::Duration::minutes(15)).format("%Y-%m-%dT%H:%M:%SZ")
             );
+            let mut body = header.to_owned();
+            for row in 0..ROWS {
+                let handled = 10 + row % 37;
+                body.push_str(&format!(
+                    "{interval},\"Queue {row:05}, EMEA\",{},{handled},3,{},{},{:.2}%,\"1,{:03}\",{},{},{}.5\n",
+                    handled + 3,
+                    handled * 2 / 3,
+                    handled - 1,
+                    (handled * 2 / 3) as f64 * 100.0 / handled as f64,
+                    row % 1000,
+                    row % 90,
+                    handled * 30,
+                    row % 40
+                ));
+            }
+            let key = format!("{PREFIX}wfm/QR-{}.csv", start.format("%Y-%m-%dT%H:%M:%SZ"));
+            let size = body.len() as i64;
+            support::put_object(&s3, &reports_bucket, &key, body).await;
+            let head = s3.head_object().bucket(&reports_bucket).key(&key).send().await.unwrap();
+            let etag = head.e_tag().unwrap().trim_matches('"').to_owned();
+            records.push(json!({
+                "messageId": format!("m{invocation}-{file}"), "receiptHandle": format!("r{invocation}-{file}"),
+                "eventSource": "aws:sqs",
+                "body": created_notification(&reports_bucket, &key, &etag, size, None),
+            }));
         }
+        events.push(json!({ "Records": records }));
     }
-    let peaks = |rows: &[(Duration, u64, u64)]| {
-        let mut peaks: Vec<u64> = rows.iter().map(|r| r.2).collect();
-        peaks.sort_unstable();
-        (mb(peaks[peaks.len() / 2]), mb(peaks[peaks.len() - 1]))
-    };
-    let tenth = (invocations / 10).max(1);
-    let ((first_median, first_max), (last_median, last_max)) =
-        (peaks(&rows[..tenth]), peaks(&rows[invocations - tenth..]));
-    println!(
-        "memory: peak of each invocation, first {tenth}: median {first_median:.1} MB, max {first_max:.1} MB; last {tenth}: median {last_median:.1} MB, max {last_max:.1} MB; highest of all {:.1} MB",
-        peaks(&rows).1
+
+    let runtime = support::RuntimeApi::start().await;
+    let mut command = lambda_command("historical-reports", &runtime);
+    command
+        .env("CLAIM_TABLE", &claim_table)
+        .env("STATE_TABLE", &state_table)
+        .env("FEED_BUCKET", &feed_bucket)
+        .env("FEED_PREFIX", "wfm")
+        .env("REPORTS_PREFIX", PREFIX);
+    let label = format!("historical-reports over {invocations} invocations of 10 queue reports of {ROWS} rows");
+    measure_invocations(&label, command, &runtime, events, no_batch_item_failures).await;
+    let records = support::read_json_lines(&s3, &feed_bucket, "wfm/").await;
+    assert_eq!(
+        records.iter().filter(|r| r["kind"] == "queue_interval").count(),
+        invocations * 10 * ROWS,
+        "every row became a record"
     );
-    let mut later: Vec<f64> = rows[1..].iter().map(|r| r.0.as_secs_f64() * 1e3).collect();
-    later.sort_by(f64::total_cmp);
-    if let Some(median) = later.get(later.len() / 2) {
-        println!(
-            "memory: first batch {:.1} ms, median of the later ones {median:.1} ms",
-            rows[0].0.as_secs_f64() * 1e3
-        );
-    }
-    function.kill().await.expect("stop agent-events");
 }
