@@ -257,9 +257,23 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat` (clock ticks of
+/// 10 ms).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the function's /proc stat");
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("a command name") + 2..]
+        .split(' ')
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    Duration::from_millis(ticks * 10)
+}
+
 /// One invocation of a measured run.
 struct Invocation {
     took: Duration,
+    /// CPU time the process used for it.
+    cpu: Duration,
     /// Resident memory after it, KiB.
     rss: u64,
     /// The process's peak resident memory during it (VmHWM, reset after each), KiB.
@@ -290,13 +304,13 @@ async fn measure_invocations(
     let (rss_at_ready, _) = memory_kib(pid);
     let mut runs = Vec::new();
     for (n, event) in events.into_iter().enumerate() {
-        let started = std::time::Instant::now();
+        let (started, cpu_before) = (std::time::Instant::now(), cpu_time(pid));
         let (outcome, response) = runtime.invoke(event, Duration::from_secs(300)).await;
-        let took = started.elapsed();
+        let (took, cpu) = (started.elapsed(), cpu_time(pid) - cpu_before);
         assert_eq!(outcome, "response", "invocation {}: {response}", n + 1);
         answered(n + 1, &response);
         let (rss, peak) = memory_kib(pid);
-        runs.push(Invocation { took, rss, peak });
+        runs.push(Invocation { took, cpu, rss, peak });
         // Each invocation's own peak: the kernel resets VmHWM to the current RSS.
         std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak RSS");
     }
@@ -343,6 +357,16 @@ async fn measure_invocations(
             runs[0].took.as_secs_f64() * 1e3
         );
     }
+    // Lambda gives a function a share of a vCPU in proportion to its memory: a full one at
+    // 1,769 MB, so 128 MB gets 1/13.8 of one.
+    let mut cpu: Vec<f64> = runs.iter().map(|r| r.cpu.as_secs_f64() * 1e3).collect();
+    cpu.sort_by(f64::total_cmp);
+    let median = cpu[cpu.len() / 2];
+    println!(
+        "memory: CPU time per invocation (user + system, this machine) median {median:.0} ms, max {:.0} ms: at 128 MB's share of a vCPU about {:.1} s",
+        cpu[cpu.len() - 1],
+        median * 1769.0 / 128.0 / 1e3
+    );
 }
 
 /// Invocations of a measured run: `CONNECT_WFM_INVOCATIONS` (default `default`).
