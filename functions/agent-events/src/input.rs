@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone, Utc};
@@ -82,7 +83,8 @@ impl<'de> Deserialize<'de> for Records {
     }
 }
 
-/// The parts of a record the connector uses, borrowed from the event's bytes.
+/// The parts of a record the connector uses, borrowed from the event's bytes: the checked
+/// reading, whose errors are what a reject says.
 #[derive(Debug, Default, Deserialize)]
 struct RecordEnvelope<'a> {
     #[serde(rename = "eventID", default, borrow)]
@@ -99,6 +101,76 @@ struct Payload<'a> {
     #[serde(borrow)]
     data: Option<Cow<'a, str>>,
     approximate_arrival_timestamp: Option<f64>,
+}
+
+/// The same fields with `data` read as bytes, the quick reading of a well-formed record. Its
+/// text was checked as JSON when it was borrowed; serde_json reads a string as bytes with a
+/// `memchr` for its end, as text with a scan that checks it again byte by byte, and the base64
+/// data is most of a record.
+#[derive(Debug, Deserialize)]
+struct LeanEnvelope<'a> {
+    #[serde(rename = "eventID", default, borrow)]
+    event_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    kinesis: Option<LeanPayload<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeanPayload<'a> {
+    #[serde(borrow)]
+    sequence_number: Option<Str<'a>>,
+    #[serde(borrow)]
+    data: Option<Bytes<'a>>,
+    approximate_arrival_timestamp: Option<f64>,
+}
+
+/// A string, borrowed from the input when it holds no escapes (serde borrows a `Cow` only
+/// when it is a field's whole type, not inside an `Option`).
+#[derive(Debug)]
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for StrVisitor<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(StrVisitor(PhantomData))
+    }
+}
+
+/// A string's bytes, unescaped, borrowed from the input when it holds no escapes; not
+/// checked as UTF-8.
+#[derive(Debug)]
+struct Bytes<'a>(Cow<'a, [u8]>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Bytes<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for BytesVisitor<'a> {
+            type Value = Bytes<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_bytes<E>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+                Ok(Bytes(Cow::Borrowed(v)))
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Self::Value, E> {
+                Ok(Bytes(Cow::Owned(v.to_vec())))
+            }
+        }
+        deserializer.deserialize_bytes(BytesVisitor(PhantomData))
+    }
 }
 
 /// One record of the batch, as far as it could be read.
@@ -137,6 +209,39 @@ pub fn read_records(batch: &KinesisBatch) -> &[StreamRecord] {
 }
 
 fn read_record(index: usize, raw: &RawValue) -> StreamRecord {
+    if let Ok(envelope) = serde_json::from_str::<LeanEnvelope<'_>>(raw.get())
+        && let Some(record) = read_lean(index, envelope)
+    {
+        return record;
+    }
+    read_checked(index, raw)
+}
+
+/// A record whose quick reading gives what the checked one would, or None: a record with a
+/// problem to name, data whose escapes hold a lone surrogate (which the checked reading
+/// refuses), data that starts or ends with something else than base64 (trimmed by the
+/// checked reading).
+fn read_lean(index: usize, envelope: LeanEnvelope<'_>) -> Option<StreamRecord> {
+    let payload = envelope.kinesis?;
+    let (Str(sequence_number), Bytes(data)) = (payload.sequence_number?, payload.data?);
+    if matches!(data, Cow::Owned(_)) && std::str::from_utf8(&data).is_err() {
+        return None;
+    }
+    let is_base64 = |byte: &u8| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'=');
+    if !(data.first().is_some_and(is_base64) && data.last().is_some_and(is_base64)) {
+        return None;
+    }
+    let data = base64_simd::STANDARD.decode_to_vec(&data).ok()?;
+    Some(StreamRecord {
+        index,
+        shard: shard_of(envelope.event_id.as_ref().map(|Str(id)| id.as_ref())),
+        sequence_number: Some(sequence_number.into_owned()),
+        arrival: arrival(payload.approximate_arrival_timestamp),
+        data: Ok(data),
+    })
+}
+
+fn read_checked(index: usize, raw: &RawValue) -> StreamRecord {
     let raw_bytes = || raw.get().as_bytes().to_vec();
     let envelope = match serde_json::from_str::<RecordEnvelope<'_>>(raw.get()) {
         Ok(envelope) => envelope,
@@ -156,9 +261,7 @@ fn read_record(index: usize, raw: &RawValue) -> StreamRecord {
     };
     let shard = shard_of(envelope.event_id.as_deref());
     let payload = envelope.kinesis.unwrap_or_default();
-    let arrival = payload
-        .approximate_arrival_timestamp
-        .and_then(|secs| Utc.timestamp_millis_opt((secs * 1000.0).round() as i64).single());
+    let arrival = arrival(payload.approximate_arrival_timestamp);
     let data = match (&payload.sequence_number, &payload.data) {
         (None, _) => Err(("Kinesis record without kinesis.sequenceNumber".to_owned(), raw_bytes())),
         (_, None) => Err(("Kinesis record without kinesis.data".to_owned(), raw_bytes())),
@@ -176,6 +279,11 @@ fn read_record(index: usize, raw: &RawValue) -> StreamRecord {
         arrival,
         data,
     }
+}
+
+/// `approximateArrivalTimestamp` (seconds) as a time, when it is one.
+fn arrival(seconds: Option<f64>) -> Option<DateTime<Utc>> {
+    seconds.and_then(|secs| Utc.timestamp_millis_opt((secs * 1000.0).round() as i64).single())
 }
 
 /// What is wrong with data that is not base64: the SIMD decoder only says that it is not, the
@@ -231,6 +339,30 @@ mod tests {
         let no_records = &mut serde_json::Deserializer::from_slice(br#"{"records": []}"#);
         let error = serde_path_to_error::deserialize::<_, KinesisBatch>(no_records).unwrap_err();
         assert!(error.to_string().contains("missing field `Records`"), "{error}");
+    }
+
+    #[test]
+    fn data_the_quick_reading_leaves_is_read_as_before() {
+        let b = batch(json!([
+            { "eventID": "s:1", "kinesis": { "sequenceNumber": "1", "data": " eyJhIjoxfQ==\n" } },
+            { "eventID": "s:2", "kinesis": { "sequenceNumber": "2", "data": "eyJhIjoxfQ==\u{2003}" } },
+            { "eventID": "s:3", "kinesis": { "sequenceNumber": 3, "data": "eyJhIjoxfQ==" } },
+        ]));
+        let rs = read_records(&b);
+        assert_eq!(rs[0].data.as_deref().unwrap(), br#"{"a":1}"#, "trimmed");
+        assert_eq!(rs[1].data.as_deref().unwrap(), br#"{"a":1}"#, "trimmed");
+        assert!(rs[2].data.as_ref().unwrap_err().0.starts_with("not a Kinesis record"));
+        // A repeated field, a lone surrogate in an escape: refused as the checked reading
+        // refuses them.
+        let body = br#"{"Records": [
+            {"eventID": "s:4", "kinesis": {"sequenceNumber": "4", "data": "eyJhIjoxfQ==", "data": "x"}},
+            {"eventID": "s:5", "kinesis": {"sequenceNumber": "5", "data": "eyJhIjoxfQ\ud800"}}]}"#;
+        let b: KinesisBatch = serde_json::from_slice(body).unwrap();
+        let (repeated, _) = b.records[0].data.as_ref().unwrap_err();
+        assert!(repeated.contains("duplicate field `data`"), "{repeated}");
+        let (surrogate, raw) = b.records[1].data.as_ref().unwrap_err();
+        assert!(surrogate.contains("hex escape"), "{surrogate}");
+        assert!(raw.starts_with(b"{\"eventID\""));
     }
 
     #[test]
