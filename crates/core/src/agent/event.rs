@@ -263,12 +263,17 @@ pub fn decode_agent_event(bytes: &[u8]) -> Result<AgentEvent, DecodeError> {
     // Some producers prepend a UTF-8 BOM; it is not part of the JSON text.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let failed_snapshot = Cell::new(None);
-    let mut json = serde_json::Deserializer::from_slice(bytes);
-    let read = TopLevelSeed {
+    let seed = TopLevelSeed {
         failed_snapshot: &failed_snapshot,
-    }
-    .deserialize(&mut json)
-    .and_then(|top| json.end().map(|()| top));
+    };
+    // Text checked as UTF-8 once, in one pass, is read without checking each string it holds
+    // again (most of a record's strings are short: the check's set-up is most of its cost).
+    // Other bytes are read as before, so what is refused, and how it is named, stays the same:
+    // serde_json does not check the strings it skips.
+    let read = match std::str::from_utf8(bytes) {
+        Ok(text) => read_top_level(seed, &mut serde_json::Deserializer::from_str(text)),
+        Err(_) => read_top_level(seed, &mut serde_json::Deserializer::from_slice(bytes)),
+    };
     let fields = match read {
         Ok(TopLevel::Object(fields)) => fields,
         Ok(TopLevel::Other(kind)) => return Err(DecodeError::NotAnObject(kind)),
@@ -283,6 +288,14 @@ pub fn decode_agent_event(bytes: &[u8]) -> Result<AgentEvent, DecodeError> {
         }
     };
     fields.into_event()
+}
+
+/// The top level of a record, and nothing after it but whitespace.
+fn read_top_level<'de, R: serde_json::de::Read<'de>>(
+    seed: TopLevelSeed<'_>,
+    json: &mut serde_json::Deserializer<R>,
+) -> Result<TopLevel<'de>, serde_json::Error> {
+    seed.deserialize(&mut *json).and_then(|top| json.end().map(|()| top))
 }
 
 /// What the top level of a record is: an object (its fields as read), or another JSON kind.
@@ -985,6 +998,23 @@ pub(crate) mod tests {
         assert!(
             bad_contacts.starts_with("PreviousAgentSnapshot: invalid type: integer"),
             "{bad_contacts}"
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_read_as_before() {
+        // In a field the decoder skips: not checked, the event decodes.
+        let mut bytes = minimal().to_string().into_bytes();
+        bytes.pop();
+        bytes.extend_from_slice(b",\"Note\":\"caf\xE9\"}");
+        assert_eq!(decode_agent_event(&bytes).unwrap().event_id, "e-1");
+        // In a field it reads: not JSON, at the byte where the text breaks.
+        let bytes = minimal().to_string().replace("e-1", "e-\u{FFFF}").into_bytes();
+        let bytes: Vec<u8> = bytes.into_iter().map(|b| if b == 0xBF { 0xFF } else { b }).collect();
+        let error = decode_agent_event(&bytes).unwrap_err().to_string();
+        assert!(
+            error.starts_with("not JSON: invalid unicode code point at line 1 column"),
+            "{error}"
         );
     }
 
