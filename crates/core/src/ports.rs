@@ -4,7 +4,6 @@
 //! the CLI and an AWS one in the adapters crate. Methods return `Send` futures so handlers can
 //! run on any executor without naming one here.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io::Read;
 
@@ -63,11 +62,12 @@ pub struct UnreadableState {
 }
 
 /// What [`AgentStateStore::load_many`] found: readable states and unreadable rows, by agent ARN.
-/// Agents with no row are in neither.
+/// Agents with no row are in neither. The maps hash with foldhash: a batch looks every agent
+/// up in them, and the keys are the batch's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadedStates {
-    pub states: HashMap<String, AgentState>,
-    pub unreadable: HashMap<String, UnreadableState>,
+    pub states: foldhash::HashMap<String, AgentState>,
+    pub unreadable: foldhash::HashMap<String, UnreadableState>,
 }
 
 /// An agent the state store knows by login name: what the agent id of a report row (which

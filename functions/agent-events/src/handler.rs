@@ -315,7 +315,7 @@ async fn record_progress<S: ProgressStore, F: FeedSink>(
 /// Decodes every record; groups agent events by agent in stream order, collects rejects.
 fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, String)>) {
     let mut groups: Vec<AgentGroup> = Vec::new();
-    let mut by_arn: HashMap<String, usize> = HashMap::with_capacity(records.len());
+    let mut by_arn: foldhash::HashMap<String, usize> = foldhash::HashMapExt::with_capacity(records.len());
     let mut rejects = Vec::new();
     for record in records {
         // DEBUG, so the hot path pays only tracing's disabled-callsite check at the deployed
@@ -332,15 +332,20 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
         };
         match decoded {
             Ok(event) => {
-                let slot = *by_arn.entry(event.agent_arn.clone()).or_insert_with(|| {
-                    groups.push(AgentGroup {
-                        arn: event.agent_arn.clone(),
-                        agent_id: event.agent_id().to_owned(),
-                        events: Vec::new(),
-                        failure: None,
-                    });
-                    groups.len() - 1
-                });
+                // The ARN is copied for an agent's first event only.
+                let slot = match by_arn.get(event.agent_arn.as_str()) {
+                    Some(&slot) => slot,
+                    None => {
+                        by_arn.insert(event.agent_arn.clone(), groups.len());
+                        groups.push(AgentGroup {
+                            arn: event.agent_arn.clone(),
+                            agent_id: event.agent_id().to_owned(),
+                            events: Vec::new(),
+                            failure: None,
+                        });
+                        groups.len() - 1
+                    }
+                };
                 groups[slot].events.push((record.index, event));
             }
             Err(reason) => {

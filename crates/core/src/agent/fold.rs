@@ -4,9 +4,8 @@
 //! Replays are harmless: an event covered by the watermark (at or before it, or a duplicate
 //! EventId) is skipped, and a late event never regresses the state.
 
-use std::collections::HashSet;
-
 use chrono::Duration;
+use foldhash::{HashSet, HashSetExt as _};
 
 use super::derive::{DerivedState, derive_state};
 use super::event::{AgentEvent, EventType};
