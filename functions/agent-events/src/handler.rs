@@ -11,13 +11,14 @@
 //! - a stored state that cannot be read is kept under rejects (its raw attributes and the
 //!   reason), the agent continues as first sight, and its commit replaces the row.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
-    AgentEvent, AgentState, AgentStateMapping, FoldPolicy, InstanceProgress, InstanceSilence, SILENCE_REWRITE,
-    decode_agent_event, fold_agent, silence_record,
+    AgentEvent, AgentFold, AgentState, AgentStateMapping, FoldPolicy, InstanceProgress, InstanceSilence,
+    SILENCE_REWRITE, decode_agent_event, fold_agent, silence_record,
 };
 use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
 use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore, UnreadableState};
@@ -428,44 +429,46 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
         }
     }
 
-    let mut folds = Vec::with_capacity(groups.len());
-    // Transitions by UTC date of their event, each with the group and the record it came from.
-    let mut transitions: BTreeMap<NaiveDate, Vec<(usize, usize, AgentStateRecord)>> = BTreeMap::new();
-    for (slot, group) in groups.iter().enumerate() {
-        let events: Vec<&AgentEvent> = group.events.iter().map(|(_, e)| e).collect();
-        // An unreadable row is absent from `states`: the agent folds as first sight.
-        let fold = fold_agent(
-            loaded.states.get(&group.arn),
-            &events,
-            &settings.mapping,
-            &settings.policy,
-        );
+    // Each agent's last-known state (an unreadable row is absent from `states`: the agent
+    // folds as first sight) and its fold.
+    let folds: Vec<(Option<&AgentState>, AgentFold)> = groups
+        .iter()
+        .map(|group| {
+            let last = loaded.states.get(&group.arn);
+            let events: Vec<&AgentEvent> = group.events.iter().map(|(_, e)| e).collect();
+            (last, fold_agent(last, &events, &settings.mapping, &settings.policy))
+        })
+        .collect();
+    // Transitions by UTC date of their event, each with the group and the record it came from;
+    // the folds' records are borrowed, not copied, until they are encoded.
+    let mut transitions: BTreeMap<NaiveDate, Vec<(usize, usize, Cow<'_, AgentStateRecord>)>> = BTreeMap::new();
+    for (slot, (group, (last, fold))) in groups.iter().zip(&folds).enumerate() {
         if group.failure.is_none() {
             // A recovery within two minutes of the sweep's UNKNOWN commit may come before any
             // sweep could write that record again (its first write may have failed): the
             // batch writes it first, the same record and id (consumers drop the repeat).
-            if let (Some(last), Some((first, _))) = (loaded.states.get(&group.arn), fold.transitions.first())
+            if let (Some(last), Some((first, _))) = (last, fold.transitions.first())
                 && last.is_silent()
                 && last.silenced_at.is_some_and(|at| now - at <= SILENCE_REWRITE)
                 && let Some(record) = silence_record(last)
             {
                 let record_index = group.events[*first].0;
-                transitions
-                    .entry(record.event_time.date_naive())
-                    .or_default()
-                    .push((record_index, slot, record));
+                transitions.entry(record.event_time.date_naive()).or_default().push((
+                    record_index,
+                    slot,
+                    Cow::Owned(record),
+                ));
             }
             for (event_index, record) in &fold.transitions {
                 let record_index = group.events[*event_index].0;
                 transitions.entry(record.event_time.date_naive()).or_default().push((
                     record_index,
                     slot,
-                    record.clone(),
+                    Cow::Borrowed(record),
                 ));
             }
         }
         stats.duplicates += fold.skipped;
-        folds.push(fold);
     }
 
     for (date, mut day) in transitions {
@@ -473,7 +476,7 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
         stats.transitions += day.len();
         let indices: Vec<usize> = day.iter().map(|(i, _, _)| *i).collect();
         let key = feed::object_key(AgentStateRecord::KIND, date, &object_name(records, &indices));
-        let lines: Vec<AgentStateRecord> = day.iter().map(|(_, _, r)| r.clone()).collect();
+        let lines: Vec<&AgentStateRecord> = day.iter().map(|(_, _, r)| r.as_ref()).collect();
         if let Err(e) = sink.put(&key, feed::to_json_lines(&lines)).await {
             tracing::error!(key, error = %e, retryable = e.retryable, "could not write transitions");
             for (_, slot, _) in &day {
@@ -484,6 +487,7 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
 
     let to_commit: Vec<(usize, &AgentState, Option<&UnreadableState>)> = folds
         .iter()
+        .map(|(_, fold)| fold)
         .enumerate()
         .filter(|(slot, fold)| fold.write && groups[*slot].failure.is_none())
         .filter_map(|(slot, fold)| {
