@@ -341,7 +341,8 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
                         groups.push(AgentGroup {
                             arn: event.agent_arn.clone(),
                             agent_id: event.agent_id().to_owned(),
-                            events: Vec::new(),
+                            // Most agents have one event in a batch.
+                            events: Vec::with_capacity(1),
                             failure: None,
                         });
                         groups.len() - 1
