@@ -380,4 +380,78 @@ mod tests {
         assert_eq!(rs[2].describe(), "kinesis unknown-shard record #2");
         assert!(rs[3].data.is_ok());
     }
+
+    mod quick_reading {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A JSON value's text for a field: absent (None), or one of the kinds a producer might
+        /// send, escapes and odd whitespace included.
+        fn field(strings: impl Strategy<Value = String>) -> impl Strategy<Value = Option<String>> {
+            prop_oneof![
+                1 => Just(None),
+                6 => strings.prop_map(|text| Some(format!("\"{text}\""))),
+                1 => any::<u32>().prop_map(|n| Some(n.to_string())),
+                1 => Just(Some("null".to_owned())),
+            ]
+        }
+
+        fn data() -> impl Strategy<Value = String> {
+            // Mostly nothing, so that most records are ones the quick reading answers.
+            let edge = prop_oneof![
+                12 => Just(""),
+                1 => Just(" "),
+                1 => Just("\\n"),
+                1 => Just("\\u2003"),
+                1 => Just("\\ud800"),
+                1 => Just("!"),
+                1 => Just("é")
+            ];
+            (
+                edge.clone(),
+                proptest::collection::vec(any::<u8>(), 0..40),
+                any::<bool>(),
+                edge,
+            )
+                .prop_map(|(head, bytes, escape_slashes, tail)| {
+                    let mut base64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+                    if escape_slashes {
+                        base64 = base64.replace('/', "\\/");
+                    }
+                    format!("{head}{base64}{tail}")
+                })
+        }
+
+        proptest! {
+            /// Wherever the quick reading answers, it answers what the checked reading does.
+            #[test]
+            fn the_quick_reading_agrees_with_the_checked_one(
+                event_id in field("s(hard)?Id-0{0,3}:?[0-9]{0,3}(\\\\u0041)?"),
+                sequence in field("[0-9]{0,5}(\\\\u0031)?"),
+                data in field(data()),
+                arrival in prop_oneof![Just(None), (0.0..2e9f64).prop_map(|t| Some(t.to_string())), Just(Some("\"x\"".to_owned()))],
+            ) {
+                let mut members = Vec::new();
+                if let Some(id) = event_id {
+                    members.push(format!("\"eventID\":{id}"));
+                }
+                let mut kinesis = Vec::new();
+                for (name, value) in [("sequenceNumber", sequence), ("data", data), ("approximateArrivalTimestamp", arrival)] {
+                    if let Some(value) = value {
+                        kinesis.push(format!("\"{name}\":{value}"));
+                    }
+                }
+                members.push(format!("\"kinesis\":{{{}}}", kinesis.join(",")));
+                let text = format!("{{{}}}", members.join(","));
+                let Ok(raw) = serde_json::from_str::<&RawValue>(&text) else {
+                    return Err(TestCaseError::reject("not JSON"));
+                };
+                if let Ok(envelope) = serde_json::from_str::<LeanEnvelope<'_>>(raw.get())
+                    && let Some(quick) = read_lean(7, envelope)
+                {
+                    prop_assert_eq!(format!("{quick:?}"), format!("{:?}", read_checked(7, raw)), "{}", text);
+                }
+            }
+        }
+    }
 }
