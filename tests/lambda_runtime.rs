@@ -363,9 +363,10 @@ async fn measure_invocations(
     cpu.sort_by(f64::total_cmp);
     let median = cpu[cpu.len() / 2];
     println!(
-        "memory: CPU time per invocation (user + system, this machine) median {median:.0} ms, max {:.0} ms: at 128 MB's share of a vCPU about {:.1} s",
+        "memory: CPU time per invocation (user + system, this machine) median {median:.0} ms, max {:.0} ms: at 128 MB's share of a vCPU about {:.1} s, at 512 MB's {:.1} s",
         cpu[cpu.len() - 1],
-        median * 1769.0 / 128.0 / 1e3
+        median * 1769.0 / 128.0 / 1e3,
+        median * 1769.0 / 512.0 / 1e3
     );
 }
 
@@ -506,4 +507,62 @@ async fn historical_reports_binary_memory_over_batches_of_large_reports() {
         invocations * 10 * ROWS,
         "every row became a record"
     );
+}
+
+/// The sweep binary at the minute a whole instance falls silent, its heaviest minute: every
+/// agent not logged out gets an `UNKNOWN` transition and a conditional write. The agents are
+/// put in the table by the agent-events handler (in this process) from a synthetic stream of
+/// `CONNECT_WFM_AGENTS` agents (default 2,000); the sweep then runs a day later. A measurement
+/// like the ones above: it prints the sweep's memory and CPU time, and checks only that the
+/// agents went `UNKNOWN`.
+#[tokio::test]
+#[ignore = "a measurement for scripts/bench (release binary, about a minute)"]
+async fn sweep_binary_when_an_instance_falls_silent() {
+    use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
+    use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
+    use connect_wfm_core::synthetic::{StreamSpec, agent_event_stream, kinesis_records};
+    let agents: usize = std::env::var("CONNECT_WFM_AGENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000);
+    let config = support::sdk_config().await;
+    let s3 = support::s3(&config);
+    let table = support::create_state_table(&support::dynamodb(&config)).await;
+    let bucket = support::create_bucket(&s3, "feed").await;
+    let (states, sink) = (
+        DynamoStateStore::new(support::dynamodb(&config), &table),
+        S3FeedSink::new(s3.clone(), &bucket, "wfm/"),
+    );
+    let stream = agent_event_stream(&StreamSpec {
+        seed: 5,
+        agents,
+        records: agents * 4,
+        bad_permille: 0,
+        ..StreamSpec::default()
+    });
+    for (n, chunk) in stream.chunks(1_000).enumerate() {
+        let batch = KinesisBatch::from_records(kinesis_records(chunk, "shardId-000000000000", 1 + n as u64 * 1_000));
+        let outcome = handle_batch(&batch, &states, &sink, &Settings::default(), chrono::Utc::now()).await;
+        assert!(outcome.failed_from().is_none(), "the agents are stored");
+    }
+
+    let runtime = support::RuntimeApi::start().await;
+    let mut command = lambda_command("sweep", &runtime);
+    command
+        .env("STATE_TABLE", &table)
+        .env("FEED_BUCKET", &bucket)
+        .env("FEED_PREFIX", "wfm");
+    let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-21T00:07:00Z" });
+    let label = format!("sweep, {agents} agents of one instance, the minute the instance falls silent");
+    measure_invocations(&label, command, &runtime, [event], |_, response| {
+        println!(
+            "memory: the sweep's answer: {} agents not logged out, {} UNKNOWN transitions",
+            response["active_agents"], response["silent_agents"]
+        );
+        assert!(
+            response["silent_agents"].as_u64().unwrap_or_default() > 0,
+            "agents went UNKNOWN: {response}"
+        );
+    })
+    .await;
 }
