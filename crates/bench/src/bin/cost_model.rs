@@ -10,8 +10,9 @@
 //! - agent-events, per batch: 1 invocation; 1 BatchGetItem of the batch's agents; 1 PutItem per
 //!   changed agent; 1 S3 PUT of the feed object (all transitions of a batch share one object per
 //!   UTC date); the instance's progress (1 GetItem, 1 UpdateItem) for the sweep. Duration: CPU
-//!   time at the memory size's share of a core (Lambda gives 1 vCPU at 1,769 MB, proportionally
-//!   less below) plus the round trips (BatchGetItem and progress read, the PUT, the commits in
+//!   time (decoding at the measured rate, plus [`REQUEST_CPU_S`] per request) at the memory
+//!   size's share of a core (Lambda gives 1 vCPU at 1,769 MB, proportionally less below) plus
+//!   the round trips (BatchGetItem and progress read, the PUT, the commits in
 //!   parallel, the progress update), taken as 15 ms each.
 //! - historical-reports, per file: 1 SQS-triggered invocation; 1 S3 GET of the report; the claim
 //!   (2 conditional writes: IN_PROGRESS, COMPLETED); 1 S3 PUT per 1,000 records; 4 round trips.
@@ -45,6 +46,11 @@ const PRICES: Prices = Prices {
 const FULL_CORE_MB: f64 = 1769.0;
 /// One round trip to DynamoDB or S3 from Lambda in the same region, taken as typical.
 const ROUND_TRIP_S: f64 = 0.015;
+/// CPU time of one AWS request in the SDK (building, signing, sending, reading the answer), on
+/// one full core: measured by `scripts/bench` on the release binaries run as Lambda runs them,
+/// about 0.4 ms (agent-events: 100-110 ms for a 4,000-record batch of 250 agents' commits,
+/// less its decoding; the sweep: 0.45 ms per silent agent, a PutItem and a feed line each).
+const REQUEST_CPU_S: f64 = 0.000_4;
 
 const BATCH_RECORDS: f64 = 100.0;
 const CHANGED_AGENTS: f64 = 10.0;
@@ -64,7 +70,10 @@ fn lambda_cost(duration_s: f64, memory_mb: f64) -> f64 {
 
 fn agent_batch(events_per_core_second: f64, memory_mb: f64) -> Cost {
     let cpu_share = (memory_mb / FULL_CORE_MB).min(1.0);
-    let duration_s = BATCH_RECORDS / (events_per_core_second * cpu_share) + 4.0 * ROUND_TRIP_S;
+    // BatchGetItem, progress GetItem, PutItem per changed agent, progress UpdateItem, S3 PUT.
+    let requests_made = 4.0 + CHANGED_AGENTS;
+    let cpu_s = BATCH_RECORDS / events_per_core_second + requests_made * REQUEST_CPU_S;
+    let duration_s = cpu_s / cpu_share + 4.0 * ROUND_TRIP_S;
     // Agent rows are under 1 KB: one write unit per PutItem; BatchGetItem reads are eventually
     // consistent, half a read unit per item under 4 KB. The progress item: the same.
     let commits = CHANGED_AGENTS * PRICES.dynamodb_write_unit + CHANGED_AGENTS * 0.5 * PRICES.dynamodb_read_unit;
@@ -79,7 +88,10 @@ fn agent_batch(events_per_core_second: f64, memory_mb: f64) -> Cost {
 
 fn report_file(rows_per_core_second: f64, memory_mb: f64) -> Cost {
     let cpu_share = (memory_mb / FULL_CORE_MB).min(1.0);
-    let duration_s = REPORT_ROWS / (rows_per_core_second * cpu_share) + 4.0 * ROUND_TRIP_S;
+    // S3 GET, two claim writes, S3 PUT per 1,000 records.
+    let requests_made = 3.0 + (REPORT_ROWS / 1000.0).ceil();
+    let cpu_s = REPORT_ROWS / rows_per_core_second + requests_made * REQUEST_CPU_S;
+    let duration_s = cpu_s / cpu_share + 4.0 * ROUND_TRIP_S;
     let requests = PRICES.sqs_request * 3.0 // receive, delete, and the S3 notification's send
         + PRICES.s3_get
         + 2.0 * PRICES.dynamodb_write_unit
@@ -115,8 +127,9 @@ fn main() -> ExitCode {
     );
     println!(
         "inputs: {events:.0} agent events/s and {rows:.0} report rows/s on one full core; batches of {BATCH_RECORDS} records \
-         with {CHANGED_AGENTS} agents changing; report files of {REPORT_ROWS} rows; {:.0} ms per round trip",
-        ROUND_TRIP_S * 1000.0
+         with {CHANGED_AGENTS} agents changing; report files of {REPORT_ROWS} rows; {:.0} ms per round trip; {:.1} ms of CPU per request",
+        ROUND_TRIP_S * 1000.0,
+        REQUEST_CPU_S * 1000.0
     );
     for memory in sizes {
         let batch = agent_batch(events, memory);
