@@ -584,50 +584,59 @@ impl ResponseListener {
     }
 }
 
-async fn serve_connection(mut stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<ReceivedRequest>>>) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut buffer = Vec::new();
-    loop {
-        // Read up to the end of the head, then the body Content-Length says.
-        let head_end = loop {
-            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end + 4;
-            }
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let mut request_line = lines.next().unwrap_or_default().split(' ');
-        let method = request_line.next().unwrap_or_default().to_owned();
-        let target = request_line.next().unwrap_or_default().to_owned();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        while buffer.len() < head_end + length {
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+/// Reads the next HTTP/1.1 request from `stream` (`buffer` keeps what was read past it); None
+/// when the connection closes.
+async fn read_request(stream: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> Option<ReceivedRequest> {
+    use tokio::io::AsyncReadExt as _;
+    async fn fill(stream: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> Option<()> {
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buffer.extend_from_slice(&chunk[..n]);
+                Some(())
             }
         }
-        let body = buffer[head_end..head_end + length].to_vec();
-        buffer.drain(..head_end + length);
-        store.lock().unwrap().push(ReceivedRequest {
-            method,
-            target,
-            headers,
-            body,
-        });
+    }
+    // Read up to the end of the head, then the body Content-Length says.
+    let head_end = loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        fill(stream, buffer).await?;
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or_default().to_owned();
+    let target = request_line.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        fill(stream, buffer).await?;
+    }
+    let body = buffer[head_end..head_end + length].to_vec();
+    buffer.drain(..head_end + length);
+    Some(ReceivedRequest {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+async fn serve_connection(mut stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<ReceivedRequest>>>) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut buffer = Vec::new();
+    while let Some(request) = read_request(&mut stream, &mut buffer).await {
+        store.lock().unwrap().push(request);
         if stream
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
             .await
@@ -728,42 +737,13 @@ async fn serve_runtime(
     answers: tokio::sync::mpsc::UnboundedSender<(String, serde_json::Value)>,
     ready: Arc<std::sync::OnceLock<std::time::Instant>>,
 ) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     static REQUESTS: AtomicU32 = AtomicU32::new(0);
     let mut buffer = Vec::new();
-    loop {
-        let head_end = loop {
-            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end + 4;
-            }
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-        let mut parts = head.split(' ');
-        let (method, target) = (
-            parts.next().unwrap_or_default().to_owned(),
-            parts.next().unwrap_or_default().to_owned(),
-        );
-        let length: usize = head
-            .split("\r\n")
-            .filter_map(|l| l.split_once(':'))
-            .find(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse().ok())
-            .unwrap_or(0);
-        while buffer.len() < head_end + length {
-            let mut chunk = [0u8; 4096];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body = buffer[head_end..head_end + length].to_vec();
-        buffer.drain(..head_end + length);
-
+    while let Some(ReceivedRequest {
+        method, target, body, ..
+    }) = read_request(&mut stream, &mut buffer).await
+    {
         let reply = if method == "GET" && target.ends_with("/runtime/invocation/next") {
             ready.get_or_init(std::time::Instant::now);
             let Some(event) = pending.lock().await.recv().await else {
