@@ -5,10 +5,10 @@ use std::path::Path;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
 use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
 use connect_wfm_core::ports::{AgentStateStore, CommitOutcome};
 use connect_wfm_e2e as support;
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
 use serde_json::{Value, json};
 
 fn events_file(name: &str) -> KinesisBatch {

@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connect_wfm_agent_events::KinesisBatch;
 use connect_wfm_aws::memory::MemoryNotificationStore;
-use connect_wfm_bucket_notifications::NotificationConfiguration;
+use connect_wfm_aws::notifications::NotificationConfiguration;
 use connect_wfm_core::memory::MemoryResponseSender;
 use connect_wfm_core::memory::{MemoryClaimStore, MemoryFeedSink, MemoryObjectSource, MemoryStateStore};
 use connect_wfm_core::ports::{ClaimOutcome, ClaimStore};
 use connect_wfm_core::report::{IntervalRecord, ReportError, ReportMapping, ReportReader, ReportSource};
-use connect_wfm_historical_reports::{ObjectOutcome, Ports, Settings, SqsBatch};
+use connect_wfm_handlers::agent_events::KinesisBatch;
+use connect_wfm_handlers::reports::{ObjectOutcome, Ports, Settings, SqsBatch};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -101,7 +101,8 @@ async fn run_kinesis(case: &Case, bad: Value) -> Result<(), String> {
         kinesis_record(&after, &good_event("after", "good-2")),
     ]);
     let (states, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
-    let outcome = connect_wfm_agent_events::handle_batch(&batch, &states, &sink, &Default::default(), now()).await;
+    let outcome =
+        connect_wfm_handlers::agent_events::handle_batch(&batch, &states, &sink, &Default::default(), now()).await;
     check(
         outcome.failed_from().is_none(),
         case,
@@ -191,7 +192,7 @@ async fn run_reports(case: &Case, bad_body: String, object: Option<(&str, Vec<u8
             sqs_message("m-after", &notification_body(&good_after)),
         ],
     };
-    let outcome = connect_wfm_historical_reports::handle_messages(&batch, &ports, &settings, now()).await;
+    let outcome = connect_wfm_handlers::reports::handle_messages(&batch, &ports, &settings, now()).await;
     let failed: Vec<&str> = outcome
         .response
         .batch_item_failures
@@ -340,7 +341,7 @@ async fn run_cfn(case: &Case, request: Value) -> Result<(), String> {
     store.insert(BUCKET, foreign.clone());
     let sender = MemoryResponseSender::default();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let result = connect_wfm_bucket_notifications::handle_request(&request, &store, &sender, deadline).await;
+    let result = connect_wfm_handlers::custom_resource::handle_request(&request, &store, &sender, deadline).await;
     let answers = sender.responses();
     if std::env::var_os("BAD_INPUT_SHOW").is_some() {
         let reasons: Vec<&str> = answers.iter().map(|a| a.reason.as_str()).collect();

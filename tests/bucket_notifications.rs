@@ -14,9 +14,9 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use connect_wfm_aws::{HttpResponseSender, S3NotificationStore};
-use connect_wfm_bucket_notifications::{CustomResourceResponse, Status, handle_request, notification_id};
 use connect_wfm_e2e as support;
-use connect_wfm_historical_reports::{Notification, parse_notification};
+use connect_wfm_handlers::custom_resource::{CustomResourceResponse, Status, handle_request, notification_id};
+use connect_wfm_handlers::reports::{Notification, parse_notification};
 use serde_json::{Value, json};
 use support::ResponseListener;
 use tokio::time::Instant;

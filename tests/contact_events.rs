@@ -8,14 +8,14 @@ use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use connect_wfm_aws::{DynamoContactStore, S3FeedSink};
-use connect_wfm_contact_events::{
-    Clock, KinesisBatch, Settings, SqsBatch, close_intervals, handle_kinesis, handle_sqs, reconcile_reports,
-};
 use connect_wfm_core::contact::sim::{SliceSpec, simulate};
 use connect_wfm_core::contact::store::ContactStore as _;
 use connect_wfm_core::contact::{LegBook, decode_contact_input};
 use connect_wfm_core::report::{IntervalRecord, ReportMapping, ReportReader, ReportSource};
 use connect_wfm_e2e as support;
+use connect_wfm_handlers::contacts::{
+    Clock, KinesisBatch, Settings, SqsBatch, close_intervals, handle_kinesis, handle_sqs, reconcile_reports,
+};
 use serde_json::{Value, json};
 
 struct Stack {

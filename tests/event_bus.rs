@@ -9,12 +9,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connect_wfm_agent_events::{KinesisBatch, Settings as AgentSettings, handle_batch};
 use connect_wfm_aws::eventbridge::{EventBusOutput, FeedOutputs, RetryPolicy, SdkEventBus};
 use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource};
 use connect_wfm_core::ports::{AgentStateStore, ClaimOutcome, ClaimStore};
 use connect_wfm_e2e as support;
-use connect_wfm_historical_reports::{
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings as AgentSettings, handle_batch};
+use connect_wfm_handlers::reports::{
     ObjectOutcome, Ports, Settings as ReportSettings, SqsBatch, created_notification, handle_messages,
 };
 use serde_json::{Value, json};

@@ -13,7 +13,7 @@ use chrono::Utc;
 use connect_wfm_aws::{DynamoClaimStore, DynamoStateStore, S3FeedSink, S3ObjectSource, reload};
 use connect_wfm_core::ports::{ClaimOutcome, ClaimStore};
 use connect_wfm_e2e as support;
-use connect_wfm_historical_reports::{ObjectOutcome, Ports, Settings, SqsBatch, created_notification, handle_messages};
+use connect_wfm_handlers::reports::{ObjectOutcome, Ports, Settings, SqsBatch, created_notification, handle_messages};
 use serde_json::json;
 
 const PREFIX: &str = "connect/acme-support/Reports/";

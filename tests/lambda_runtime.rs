@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use connect_wfm_e2e as support;
-use connect_wfm_historical_reports::created_notification;
+use connect_wfm_handlers::reports::created_notification;
 use serde_json::{Value, json};
 
 /// The environment Lambda gives every function here, plus the emulator's endpoint.
@@ -518,9 +518,9 @@ async fn historical_reports_binary_memory_over_batches_of_large_reports() {
 #[tokio::test]
 #[ignore = "a measurement for scripts/bench (release binary, about a minute)"]
 async fn sweep_binary_when_an_instance_falls_silent() {
-    use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
     use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
     use connect_wfm_core::synthetic::{StreamSpec, agent_event_stream, kinesis_records};
+    use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
     let agents: usize = std::env::var("CONNECT_WFM_AGENTS")
         .ok()
         .and_then(|n| n.parse().ok())

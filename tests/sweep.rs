@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
 use connect_wfm_aws::item::agent_state_to_item;
 use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
 use connect_wfm_core::agent::{Activity, AgentState, AgentStateMapping, SweepPolicy, Watermark, silence_agent};
 use connect_wfm_core::ports::{AgentDirectory, AgentStateStore, CommitOutcome, ProgressStore};
 use connect_wfm_e2e as support;
-use connect_wfm_sweep::{SweepSettings, sweep_agents};
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
+use connect_wfm_handlers::sweep::{SweepSettings, sweep_agents};
 use serde_json::{Value, json};
 
 const INSTANCE: &str = "7d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f";

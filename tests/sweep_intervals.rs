@@ -5,11 +5,11 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
 use connect_wfm_aws::{DynamoContactStore, DynamoStateStore, S3FeedSink};
-use connect_wfm_contact_events::{Clock, SqsBatch, handle_sqs};
 use connect_wfm_e2e as support;
-use connect_wfm_sweep::{SweepSettings, handle_sweep};
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
+use connect_wfm_handlers::contacts::{Clock, SqsBatch, handle_sqs};
+use connect_wfm_handlers::sweep::{SweepSettings, handle_sweep};
 use serde_json::{Value, json};
 
 const INSTANCE_ID: &str = "5f0c1d2e-3a4b-4c5d-9e6f-7a8b9c0d1e2f";
@@ -98,7 +98,7 @@ async fn stack() -> Stack {
         &waiting_contact(),
         &stack.contacts,
         &stack.sink,
-        &connect_wfm_contact_events::Settings::default(),
+        &connect_wfm_handlers::contacts::Settings::default(),
         Clock::At(t("10:05:01")),
         t("10:05:01"),
     )

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use connect_wfm_core::ports::PortError;
+use connect_wfm_core::ports::{Fetched, NotificationStore, PortError, Stored};
 
-use crate::notifications::{Fetched, NotificationConfiguration, NotificationStore, Stored};
+use crate::notifications::NotificationConfiguration;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panicking test thread must not hide the data from the assertions that follow.
@@ -56,7 +56,9 @@ impl MemoryNotificationStore {
 }
 
 impl NotificationStore for MemoryNotificationStore {
-    async fn get(&self, bucket: &str) -> Result<Fetched, PortError> {
+    type Configuration = NotificationConfiguration;
+
+    async fn get(&self, bucket: &str) -> Result<Fetched<NotificationConfiguration>, PortError> {
         self.gets.fetch_add(1, Ordering::Relaxed);
         self.check(format!("read the notification configuration of bucket {bucket}"))
             .await?;

@@ -1,13 +1,11 @@
-//! A bucket's S3 event notification configuration: the port it is read and written through
-//! ([`NotificationStore`], used by the bucket-notifications custom resource), its S3 adapter
-//! ([`S3NotificationStore`]) and its JSON form.
+//! A bucket's S3 event notification configuration: the S3 adapter ([`S3NotificationStore`]) of
+//! the custom resource's port (`connect_wfm_core::ports::NotificationStore`), the configuration
+//! type it reads and writes, our entry's edits of it ([`OurEntry`]) and its JSON form.
 //!
 //! The entries are the SDK's own types (`aws_sdk_s3::types::QueueConfiguration`, ...), read
 //! from GetBucketNotificationConfiguration and written with PutBucketNotificationConfiguration
-//! as they are. The port lives here rather than in `connect_wfm_core::ports` because it speaks
-//! those types, which the pure core does not name.
-
-use std::future::Future;
+//! as they are, so a foreign entry is written back exactly as it was read. The handler sees
+//! the configuration only through [`OurEntry`], and never names the SDK.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -15,7 +13,8 @@ use aws_sdk_s3::types::{
     Event, EventBridgeConfiguration, FilterRule, FilterRuleName, LambdaFunctionConfiguration,
     NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter, TopicConfiguration,
 };
-use connect_wfm_core::ports::PortError;
+use connect_wfm_core::custom_resource::{Change, OBJECT_CREATED, OurEntry, ReportsNotification};
+use connect_wfm_core::ports::{Fetched, NotificationStore, PortError, Stored};
 use serde::{Deserialize, Serialize};
 
 use crate::error::describe;
@@ -82,38 +81,105 @@ fn rule_name(name: &str) -> FilterRuleName {
     }
 }
 
-/// What reading a bucket's configuration found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fetched {
-    /// The bucket's configuration (empty when it has none).
-    Found(NotificationConfiguration),
-    /// The bucket does not exist (NoSuchBucket).
-    BucketGone,
+/// The queue entry S3 is given for `ours`: `s3:ObjectCreated:*` for keys with our prefix and
+/// suffix (an empty prefix or suffix is left out: S3 refuses empty rule values).
+pub fn queue_entry(ours: &ReportsNotification) -> QueueConfiguration {
+    let filter_rules: Vec<FilterRule> = [
+        (FilterRuleName::Prefix, &ours.prefix),
+        (FilterRuleName::Suffix, &ours.suffix),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .map(|(name, value)| FilterRule::builder().name(name).value(value).build())
+    .collect();
+    QueueConfiguration::builder()
+        .id(&ours.id)
+        .queue_arn(&ours.queue_arn)
+        .events(Event::from(OBJECT_CREATED))
+        .set_filter((!filter_rules.is_empty()).then(|| {
+            NotificationConfigurationFilter::builder()
+                .key(S3KeyFilter::builder().set_filter_rules(Some(filter_rules)).build())
+                .build()
+        }))
+        .build()
+        .expect("queue ARN and events are set")
 }
 
-/// What writing a bucket's configuration did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    Written,
-    /// The bucket does not exist (NoSuchBucket).
-    BucketGone,
+impl OurEntry for NotificationConfiguration {
+    fn count_id(&self, id: &str) -> usize {
+        let is = |other: Option<&str>| other == Some(id);
+        self.queue_configurations.iter().filter(|e| is(e.id())).count()
+            + self.topic_configurations.iter().filter(|e| is(e.id())).count()
+            + self
+                .lambda_function_configurations
+                .iter()
+                .filter(|e| is(e.id()))
+                .count()
+    }
+
+    fn upsert(&mut self, ours: &ReportsNotification) -> Change {
+        let entry = queue_entry(ours);
+        let is_ours = |id: Option<&str>| id == Some(ours.id.as_str());
+        let existing: Vec<&QueueConfiguration> = self.queue_configurations.iter().filter(|e| is_ours(e.id())).collect();
+        if self.count_id(&ours.id) == 1 && existing.len() == 1 && same_entry(existing[0], &entry) {
+            return Change::Unchanged;
+        }
+        self.topic_configurations.retain(|e| !is_ours(e.id()));
+        self.lambda_function_configurations.retain(|e| !is_ours(e.id()));
+        let mut placed = false;
+        self.queue_configurations.retain_mut(|e| {
+            if !is_ours(e.id()) {
+                true
+            } else if placed {
+                false
+            } else {
+                *e = entry.clone();
+                placed = true;
+                true
+            }
+        });
+        if !placed {
+            self.queue_configurations.push(entry);
+        }
+        Change::Changed
+    }
+
+    fn remove(&mut self, id: &str) -> Change {
+        if self.count_id(id) == 0 {
+            return Change::Unchanged;
+        }
+        let not_ours = |other: Option<&str>| other != Some(id);
+        self.queue_configurations.retain(|e| not_ours(e.id()));
+        self.topic_configurations.retain(|e| not_ours(e.id()));
+        self.lambda_function_configurations.retain(|e| not_ours(e.id()));
+        Change::Changed
+    }
 }
 
-/// A bucket's whole notification configuration, read and written in one call each.
-pub trait NotificationStore: Send + Sync {
-    /// Reads the configuration of `bucket`.
-    fn get(&self, bucket: &str) -> impl Future<Output = Result<Fetched, PortError>> + Send;
-
-    /// Replaces the configuration of `bucket` with `configuration`. With
-    /// `validate_destinations` false the backend does not check that the targets exist and
-    /// accept the bucket's events (used when we only take our entry out, so a broken foreign
-    /// target does not stop us).
-    fn put(
-        &self,
-        bucket: &str,
-        configuration: &NotificationConfiguration,
-        validate_destinations: bool,
-    ) -> impl Future<Output = Result<Stored, PortError>> + Send;
+/// Equal as S3 sees them: rule names compared without case (S3 stores `prefix` and answers
+/// `Prefix`), rule and event order ignored.
+fn same_entry(stored: &QueueConfiguration, wanted: &QueueConfiguration) -> bool {
+    let rules = |e: &QueueConfiguration| {
+        let mut rules: Vec<(String, String)> = e
+            .filter()
+            .and_then(|f| f.key())
+            .map(|k| k.filter_rules())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let name = r.name().map(|n| n.as_str().to_ascii_lowercase()).unwrap_or_default();
+                (name, r.value().unwrap_or_default().to_owned())
+            })
+            .collect();
+        rules.sort();
+        rules
+    };
+    fn events(e: &QueueConfiguration) -> Vec<&str> {
+        let mut events: Vec<&str> = e.events().iter().map(Event::as_str).collect();
+        events.sort();
+        events
+    }
+    stored.queue_arn == wanted.queue_arn && events(stored) == events(wanted) && rules(stored) == rules(wanted)
 }
 
 /// Notification configurations of S3 buckets, with GetBucketNotificationConfiguration and
@@ -135,7 +201,9 @@ fn no_such_bucket<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
 }
 
 impl NotificationStore for S3NotificationStore {
-    async fn get(&self, bucket: &str) -> Result<Fetched, PortError> {
+    type Configuration = NotificationConfiguration;
+
+    async fn get(&self, bucket: &str) -> Result<Fetched<NotificationConfiguration>, PortError> {
         match self
             .client
             .get_bucket_notification_configuration()
@@ -400,6 +468,75 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn ours(prefix: &str) -> ReportsNotification {
+        ReportsNotification {
+            id: "connect-wfm-x".into(),
+            queue_arn: "arn:aws:sqs:us-east-1:1:reports".into(),
+            prefix: prefix.into(),
+            suffix: ".csv".into(),
+        }
+    }
+
+    fn foreign() -> NotificationConfiguration {
+        serde_json::from_value(serde_json::json!({
+            "QueueConfigurations": [{"Id": "theirs", "QueueArn": "arn:aws:sqs:us-east-1:1:other", "Events": ["s3:ObjectRemoved:*"]}],
+            "TopicConfigurations": [{"TopicArn": "arn:aws:sns:us-east-1:1:t", "Events": ["s3:ObjectCreated:Put"]}],
+            "LambdaFunctionConfigurations": [{"Id": "fn", "LambdaFunctionArn": "arn:aws:lambda:us-east-1:1:function:f",
+                "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": [{"Name": "Prefix", "Value": "img/"}]}}}],
+            "EventBridgeConfiguration": {}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn upsert_keeps_every_foreign_entry_and_replaces_ours_in_place() {
+        let mut config = foreign();
+        assert_eq!(config.upsert(&ours("a/")), Change::Changed);
+        assert_eq!(config.upsert(&ours("a/")), Change::Unchanged);
+        assert_eq!(config.queue_configurations.len(), 2);
+        assert_eq!(config.upsert(&ours("b/")), Change::Changed);
+        assert_eq!(config.count_id("connect-wfm-x"), 1);
+        assert_eq!(config.queue_configurations[1], queue_entry(&ours("b/")));
+        let mut expected = foreign();
+        expected.queue_configurations.push(queue_entry(&ours("b/")));
+        assert_eq!(config, expected);
+        assert_eq!(config.remove("connect-wfm-x"), Change::Changed);
+        assert_eq!(config, foreign());
+        assert_eq!(config.remove("connect-wfm-x"), Change::Unchanged);
+    }
+
+    #[test]
+    fn stored_rules_answered_capitalised_are_the_same_entry() {
+        let mut config = NotificationConfiguration::default();
+        let mut stored = queue_entry(&ours("p/"));
+        let key = stored.filter.as_mut().and_then(|f| f.key.as_mut()).unwrap();
+        let rules = key.filter_rules.as_mut().unwrap();
+        for rule in rules.iter_mut() {
+            rule.name = rule
+                .name
+                .take()
+                .map(|n| FilterRuleName::from(n.as_str().to_uppercase().as_str()));
+        }
+        rules.reverse();
+        config.queue_configurations.push(stored);
+        assert_eq!(config.upsert(&ours("p/")), Change::Unchanged);
+    }
+
+    #[test]
+    fn empty_prefix_is_left_out_of_the_filter() {
+        let entry = queue_entry(&ours(""));
+        let rules = entry.filter().and_then(|f| f.key()).map(|k| k.filter_rules()).unwrap();
+        assert_eq!(
+            rules,
+            [FilterRule::builder().name(FilterRuleName::Suffix).value(".csv").build()]
+        );
+        let none = queue_entry(&ReportsNotification {
+            suffix: String::new(),
+            ..ours("")
+        });
+        assert_eq!(none.filter, None);
+    }
 
     fn document() -> serde_json::Value {
         json!({

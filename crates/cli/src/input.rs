@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use connect_wfm_agent_events::KinesisBatch;
-use connect_wfm_historical_reports::SqsBatch;
+use connect_wfm_handlers::agent_events::KinesisBatch;
+use connect_wfm_handlers::reports::SqsBatch;
 use serde_json::{Value, json};
 
 /// A batch of a file given to `connect-wfm replay`.
@@ -15,9 +15,9 @@ pub enum InputFile {
     /// An SQS Lambda event (S3 notifications of reports).
     Sqs(SqsBatch),
     /// An SQS Lambda event of contact events, or contact events wrapped into one.
-    ContactEvents(connect_wfm_contact_events::SqsBatch),
+    ContactEvents(connect_wfm_handlers::contacts::SqsBatch),
     /// A Kinesis Lambda event of contact records (CTRs), or CTRs wrapped into one.
-    ContactRecords(connect_wfm_contact_events::KinesisBatch),
+    ContactRecords(connect_wfm_handlers::contacts::KinesisBatch),
     /// A CloudFormation custom-resource request (bucket-notifications).
     CustomResource(Value),
     /// Not an input we know, with the reason.
@@ -141,14 +141,14 @@ fn wrap_lines<'a>(shard: &str, lines: impl IntoIterator<Item = (usize, &'a [u8])
         batches.push(InputFile::Kinesis(KinesisBatch::from_records(agent)));
     }
     if !events.is_empty() {
-        batches.push(InputFile::ContactEvents(connect_wfm_contact_events::SqsBatch {
+        batches.push(InputFile::ContactEvents(connect_wfm_handlers::contacts::SqsBatch {
             records: events,
         }));
     }
     if !records.is_empty() {
-        batches.push(InputFile::ContactRecords(connect_wfm_contact_events::KinesisBatch {
-            records,
-        }));
+        batches.push(InputFile::ContactRecords(
+            connect_wfm_handlers::contacts::KinesisBatch { records },
+        ));
     }
     batches
 }

@@ -419,10 +419,9 @@ mod notifications {
     use std::io::Write as _;
     use std::path::PathBuf;
 
-    use connect_wfm_bucket_notifications::{
-        CustomResourceResponse, Fetched, NotificationConfiguration, NotificationStore, ResponseSender, Stored,
-    };
-    use connect_wfm_core::ports::PortError;
+    use connect_wfm_aws::notifications::NotificationConfiguration;
+    use connect_wfm_core::custom_resource::CustomResourceResponse;
+    use connect_wfm_core::ports::{Fetched, NotificationStore, PortError, ResponseSender, Stored};
 
     use super::{io_error, read_json, write_atomically};
 
@@ -450,7 +449,9 @@ mod notifications {
     }
 
     impl NotificationStore for LocalNotificationStore {
-        async fn get(&self, bucket: &str) -> Result<Fetched, PortError> {
+        type Configuration = NotificationConfiguration;
+
+        async fn get(&self, bucket: &str) -> Result<Fetched<NotificationConfiguration>, PortError> {
             if !self.exists(bucket) {
                 return Ok(Fetched::BucketGone);
             }

@@ -15,8 +15,6 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 #[cfg(feature = "aws")]
 use connect_wfm_aws::{DynamoStateStore, config, reload};
-#[cfg(feature = "aws")]
-use connect_wfm_bucket_notifications::Status;
 use connect_wfm_core::Mapping;
 use connect_wfm_core::agent::{AgentState, SweepPolicy};
 use connect_wfm_core::contact::store::ContactStore as _;
@@ -25,8 +23,10 @@ use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
 use connect_wfm_core::ports::AgentDirectory;
 use connect_wfm_core::report::ReportKind;
 use connect_wfm_core::timefmt::feed_timestamp;
-use connect_wfm_historical_reports::{CreatedObject, ObjectOutcome, Ports, convert};
-use connect_wfm_sweep::{SweepSettings, handle_sweep};
+#[cfg(feature = "aws")]
+use connect_wfm_handlers::custom_resource::Status;
+use connect_wfm_handlers::reports::{CreatedObject, ObjectOutcome, Ports, convert};
+use connect_wfm_handlers::sweep::{SweepSettings, handle_sweep};
 
 use crate::input::{InputFile, classify};
 use crate::local::{LocalClaimStore, LocalContactStore, LocalFeedSink, LocalObjectSource, LocalStateStore};
@@ -268,15 +268,15 @@ async fn replay(
     } else {
         LocalFeedSink::Folder(PathBuf::from(feed))
     };
-    let contact_settings = connect_wfm_contact_events::Settings {
+    let contact_settings = connect_wfm_handlers::contacts::Settings {
         stream: StreamSettings::from_mapping(&mapping),
     };
     let contacts = LocalContactStore::open(state).map_err(|e| e.to_string())?;
-    let agent_settings = connect_wfm_agent_events::Settings {
+    let agent_settings = connect_wfm_handlers::agent_events::Settings {
         mapping: mapping.agent_states,
         ..Default::default()
     };
-    let report_settings = connect_wfm_historical_reports::Settings {
+    let report_settings = connect_wfm_handlers::reports::Settings {
         mapping: Arc::new(mapping.reports),
         instances: Arc::new(mapping.instances),
         ..Default::default()
@@ -300,12 +300,12 @@ async fn replay(
         for batch in classify(path, &bytes) {
             match batch {
                 InputFile::ContactEvents(batch) => {
-                    let outcome = connect_wfm_contact_events::handle_sqs(
+                    let outcome = connect_wfm_handlers::contacts::handle_sqs(
                         &batch,
                         &contacts.store,
                         &sink,
                         &contact_settings,
-                        connect_wfm_contact_events::Clock::NewestInput,
+                        connect_wfm_handlers::contacts::Clock::NewestInput,
                         Utc::now(),
                     )
                     .await;
@@ -320,12 +320,12 @@ async fn replay(
                     }
                 }
                 InputFile::ContactRecords(batch) => {
-                    let outcome = connect_wfm_contact_events::handle_kinesis(
+                    let outcome = connect_wfm_handlers::contacts::handle_kinesis(
                         &batch,
                         &contacts.store,
                         &sink,
                         &contact_settings,
-                        connect_wfm_contact_events::Clock::NewestInput,
+                        connect_wfm_handlers::contacts::Clock::NewestInput,
                         Utc::now(),
                     )
                     .await;
@@ -339,9 +339,14 @@ async fn replay(
                     }
                 }
                 InputFile::Kinesis(batch) => {
-                    let outcome =
-                        connect_wfm_agent_events::handle_batch(&batch, &states, &sink, &agent_settings, Utc::now())
-                            .await;
+                    let outcome = connect_wfm_handlers::agent_events::handle_batch(
+                        &batch,
+                        &states,
+                        &sink,
+                        &agent_settings,
+                        Utc::now(),
+                    )
+                    .await;
                     let s = &outcome.stats;
                     eprintln!(
                         "{}: {} records, {} transitions, {} rejected, {} agents",
@@ -361,7 +366,7 @@ async fn replay(
                 }
                 InputFile::Sqs(batch) => {
                     let outcome =
-                        connect_wfm_historical_reports::handle_messages(&batch, &ports, &report_settings, Utc::now())
+                        connect_wfm_handlers::reports::handle_messages(&batch, &ports, &report_settings, Utc::now())
                             .await;
                     for message in &outcome.messages {
                         let id = message.message_id.as_deref().unwrap_or("(no messageId)");
@@ -401,7 +406,7 @@ async fn replay(
                 InputFile::CustomResource(request) => {
                     let store = LocalNotificationStore::new(objects);
                     let deadline = tokio::time::Instant::now() + CUSTOM_RESOURCE_TIMEOUT;
-                    match connect_wfm_bucket_notifications::handle_request(
+                    match connect_wfm_handlers::custom_resource::handle_request(
                         &request,
                         &store,
                         &StdoutResponseSender,
@@ -431,8 +436,14 @@ async fn replay(
     // What the scheduled sweep does in AWS, at the replay's clock: intervals that have ended
     // by the newest event time get their backlog, queues with only waiting contacts a record.
     if let Some(clock) = contacts.store.progress().await.map_err(|e| e.to_string())? {
-        match connect_wfm_contact_events::close_intervals_since(&contacts.store, &sink, &contact_settings, None, clock)
-            .await
+        match connect_wfm_handlers::contacts::close_intervals_since(
+            &contacts.store,
+            &sink,
+            &contact_settings,
+            None,
+            clock,
+        )
+        .await
         {
             Ok(closed) => {
                 if closed.written > 0 {
@@ -453,7 +464,7 @@ async fn replay(
     Ok(code)
 }
 
-fn report_contacts(path: &Path, s: &connect_wfm_contact_events::BatchStats) {
+fn report_contacts(path: &Path, s: &connect_wfm_handlers::contacts::BatchStats) {
     eprintln!(
         "{}: {} contact inputs, {} legs changed, {} interval records written, {} rejected",
         path.display(),
@@ -499,7 +510,7 @@ async fn report(
         states: &states,
         sink: &LocalFeedSink::Stdout,
     };
-    let settings = connect_wfm_historical_reports::Settings {
+    let settings = connect_wfm_handlers::reports::Settings {
         mapping: Arc::new(mapping.reports),
         instances: Arc::new(mapping.instances),
         instance,
@@ -547,7 +558,7 @@ async fn reload(
     let bodies: Vec<String> = objects
         .iter()
         .map(|o| {
-            connect_wfm_historical_reports::created_notification(bucket, &o.key, &o.etag, o.size, reload_id.as_deref())
+            connect_wfm_handlers::reports::created_notification(bucket, &o.key, &o.etag, o.size, reload_id.as_deref())
         })
         .collect();
     for object in &objects {
@@ -590,7 +601,7 @@ async fn sweep(
         LocalFeedSink::Folder(PathBuf::from(feed))
     };
     let settings = SweepSettings {
-        stream: connect_wfm_contact_events::Settings {
+        stream: connect_wfm_handlers::contacts::Settings {
             stream: StreamSettings::from_mapping(&mapping),
         },
         mapping: mapping.agent_states,

@@ -1,9 +1,13 @@
-//! The answer to a CloudFormation custom-resource request: SUCCESS or FAILED with a Reason,
-//! the ids that tie it to its request, and the JSON body PUT to the request's ResponseURL.
+//! The bucket-notifications custom resource, as far as it is pure: our entry of a bucket's
+//! notification configuration ([`ReportsNotification`], its deterministic Id, the [`OurEntry`]
+//! edits a configuration type offers), and the answer to a CloudFormation request: SUCCESS or
+//! FAILED with a Reason, the ids that tie it to its request, and the JSON body PUT to the
+//! request's ResponseURL.
 //!
-//! Our own type rather than `aws_lambda_events`' one, which serialises `"Reason": null`:
+//! Our own answer type rather than `aws_lambda_events`' one, which serialises `"Reason": null`:
 //! CloudFormation wants a Reason, and the whole body under 4 KB. Sent through the
-//! [`crate::ports::ResponseSender`] port.
+//! [`crate::ports::ResponseSender`] port. The configuration itself is the adapter's type (the
+//! S3 SDK's entries), edited through [`OurEntry`], so this crate never names the SDK.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -113,6 +117,98 @@ impl CustomResourceResponse {
     }
 }
 
+/// The S3 events our entry subscribes to.
+pub const OBJECT_CREATED: &str = "s3:ObjectCreated:*";
+
+/// Suffix of the objects our entry selects when the resource names none.
+pub const DEFAULT_SUFFIX: &str = ".csv";
+
+/// What our entry is: the reports of a bucket (prefix and suffix) sent to a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportsNotification {
+    /// Our entry's Id, see [`notification_id`].
+    pub id: String,
+    pub queue_arn: String,
+    pub prefix: String,
+    pub suffix: String,
+}
+
+impl ReportsNotification {
+    /// Where our entry sends what, in words: `keys under `p/` ending `.csv``.
+    pub fn describe_filter(&self) -> String {
+        let prefix = if self.prefix.is_empty() {
+            "any key".to_owned()
+        } else {
+            format!("keys under `{}`", self.prefix)
+        };
+        let suffix = if self.suffix.is_empty() {
+            String::new()
+        } else {
+            format!(" ending `{}`", self.suffix)
+        };
+        format!("{prefix}{suffix}")
+    }
+}
+
+/// What a change to the configuration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The configuration changed: it must be written back.
+    Changed,
+    /// It already was as wanted: nothing to write.
+    Unchanged,
+}
+
+/// Our entry's edits of a bucket's notification configuration (implemented by the adapter's
+/// configuration type).
+pub trait OurEntry {
+    /// Number of entries with this Id, of any kind.
+    fn count_id(&self, id: &str) -> usize;
+
+    /// Adds our entry, or replaces the entry that carries its Id (in place, so the order of
+    /// the other entries is kept). Entries with other Ids, of every kind, are untouched.
+    fn upsert(&mut self, ours: &ReportsNotification) -> Change;
+
+    /// Removes every entry that carries our Id; the others are untouched.
+    fn remove(&mut self, id: &str) -> Change;
+}
+
+/// Longest part of the stack name and of the logical id kept in a notification Id.
+const ID_PART_MAX: usize = 64;
+
+/// The Id of our entry, the same for every request about one resource of one stack:
+/// `connect-wfm-<stack name>-<logical id>-<16 hex digits>`, the hex digits a stable hash
+/// (FNV-1a) of the whole stack id and logical id, so two stacks of the same name in different
+/// regions or accounts, or one stack re-created, never take each other's entry. Characters
+/// other than ASCII letters, digits, `-` and `_` become `-`.
+pub fn notification_id(stack_id: &str, logical_resource_id: &str) -> String {
+    // A stack id is `arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>`.
+    let stack_name = stack_id
+        .split_once(":stack/")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
+        .unwrap_or(stack_id);
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(ID_PART_MAX)
+            .collect()
+    };
+    let mut hasher = fnv::FnvHasher::default();
+    std::hash::Hasher::write(&mut hasher, format!("{stack_id}\n{logical_resource_id}").as_bytes());
+    let hash = std::hash::Hasher::finish(&hasher);
+    format!(
+        "connect-wfm-{}-{}-{hash:016x}",
+        clean(stack_name),
+        clean(logical_resource_id)
+    )
+}
+
 /// Longest id echoed in a response (real ones are far shorter).
 pub const MAX_ID_BYTES: usize = 512;
 
@@ -167,5 +263,29 @@ mod tests {
         let body: Value = serde_json::from_slice(&escapes.to_body()).unwrap();
         assert!(serde_json::to_vec(&body).unwrap().len() <= MAX_RESPONSE_BYTES);
         assert_eq!(body["StackId"].as_str().unwrap().len(), MAX_ID_BYTES);
+    }
+    #[test]
+    fn ids_are_deterministic_readable_and_distinct() {
+        let stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/connect-wfm/5b8e-11ef";
+        let id = notification_id(stack, "ReportsNotification");
+        assert_eq!(id, notification_id(stack, "ReportsNotification"));
+        assert!(id.starts_with("connect-wfm-connect-wfm-ReportsNotification-"), "{id}");
+        assert_ne!(
+            id,
+            notification_id(&stack.replace("us-east-1", "eu-west-1"), "ReportsNotification")
+        );
+        assert_ne!(id, notification_id(stack, "Other"));
+        let odd = notification_id("not an arn/with spaces", &"x".repeat(300));
+        assert!(odd.len() < 200 && odd.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn ids_keep_the_hash_they_always_had() {
+        // Ids already stored in buckets must be found again: the hash is FNV-1a 64 of
+        // `<stack id>\n<logical id>`, as before the `fnv` crate computed it.
+        let reference = "a\nb".bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, b| {
+            (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        assert_eq!(notification_id("a", "b"), format!("connect-wfm-a-b-{reference:016x}"));
     }
 }

@@ -10,7 +10,7 @@ use std::io::Read;
 use chrono::{DateTime, Utc};
 
 use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
-use crate::custom_resource::CustomResourceResponse;
+use crate::custom_resource::{CustomResourceResponse, OurEntry};
 
 /// A failure of a storage backend. `retryable` is true for throttling, timeouts and other
 /// transient faults: the caller reports the work as failed so it is delivered again.
@@ -202,6 +202,44 @@ pub trait ObjectSource: Send + Sync {
 /// same key written twice overwrites, so retries never duplicate objects.
 pub trait FeedSink: Send + Sync {
     fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// What reading a bucket's notification configuration found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched<C> {
+    /// The bucket's configuration (empty when it has none).
+    Found(C),
+    /// The bucket does not exist (NoSuchBucket).
+    BucketGone,
+}
+
+/// What writing a bucket's notification configuration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Written,
+    /// The bucket does not exist (NoSuchBucket).
+    BucketGone,
+}
+
+/// A bucket's whole notification configuration, read and written in one call each. The
+/// configuration is the adapter's own type; the custom resource edits it through [`OurEntry`].
+pub trait NotificationStore: Send + Sync {
+    /// The configuration as the backend holds it.
+    type Configuration: OurEntry + Send + Sync;
+
+    /// Reads the configuration of `bucket`.
+    fn get(&self, bucket: &str) -> impl Future<Output = Result<Fetched<Self::Configuration>, PortError>> + Send;
+
+    /// Replaces the configuration of `bucket` with `configuration`. With
+    /// `validate_destinations` false the backend does not check that the targets exist and
+    /// accept the bucket's events (used when we only take our entry out, so a broken foreign
+    /// target does not stop us).
+    fn put(
+        &self,
+        bucket: &str,
+        configuration: &Self::Configuration,
+        validate_destinations: bool,
+    ) -> impl Future<Output = Result<Stored, PortError>> + Send;
 }
 
 /// Delivers the answer to a CloudFormation custom-resource request.

@@ -2,8 +2,13 @@
 
 #![forbid(unsafe_code)]
 
+mod config;
+
 use chrono::Utc;
-use connect_wfm_agent_events::{Config, FUNCTION, KinesisBatch, Settings, handle_batch};
+use connect_wfm_handlers::agent_events::{FUNCTION, Settings, handle_batch};
+use connect_wfm_handlers::kinesis::KinesisBatch;
+
+use crate::config::Config;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
 use connect_wfm_aws::metrics::Metrics;
 use connect_wfm_aws::{DynamoStateStore, S3FeedSink, WarmUp, feed_outputs};

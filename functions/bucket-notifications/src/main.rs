@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use connect_wfm_aws::config::{load_sdk_config, s3_client};
 use connect_wfm_aws::{HttpResponseSender, S3NotificationStore};
-use connect_wfm_bucket_notifications::handle_request;
+use connect_wfm_handlers::custom_resource::handle_request;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tokio::time::Instant;

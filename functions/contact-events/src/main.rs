@@ -4,10 +4,14 @@
 
 #![forbid(unsafe_code)]
 
+mod config;
+
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
 use connect_wfm_aws::{DynamoContactStore, S3FeedSink, WarmUp, feed_outputs};
-use connect_wfm_contact_events::{Clock, Config, KinesisBatch, Settings, SqsBatch, handle_kinesis, handle_sqs};
+use connect_wfm_handlers::contacts::{Clock, KinesisBatch, Settings, SqsBatch, handle_kinesis, handle_sqs};
+
+use crate::config::Config;
 use connect_wfm_core::contact::StreamSettings;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;

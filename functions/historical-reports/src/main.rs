@@ -2,6 +2,8 @@
 
 #![forbid(unsafe_code)]
 
+mod config;
+
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -11,9 +13,10 @@ use connect_wfm_aws::{
     DynamoClaimStore, DynamoContactStore, DynamoStateStore, S3FeedSink, S3ObjectSource, WarmUp, feed_outputs,
 };
 use connect_wfm_core::contact::StreamSettings;
-use connect_wfm_historical_reports::{
-    Config, FUNCTION, Ports, Reconciler, Settings, SqsBatch, StreamReconciler, handle_messages,
-};
+use connect_wfm_handlers::reports::{FUNCTION, Ports, Reconciler, Settings, StreamReconciler, handle_messages};
+use connect_wfm_handlers::s3::SqsBatch;
+
+use crate::config::Config;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 /// mimalloc: a batch allocates and frees many small JSON strings and maps (see Cargo.toml).
@@ -35,7 +38,7 @@ async fn main() -> Result<(), Error> {
     let reconciler = config.contact_table.map(|table| {
         Arc::new(StreamReconciler {
             store: DynamoContactStore::new(dynamodb.clone(), table),
-            settings: connect_wfm_contact_events::Settings {
+            settings: connect_wfm_handlers::contacts::Settings {
                 stream: StreamSettings::from_mapping(&mapping),
             },
         }) as Arc<dyn Reconciler>

@@ -2,12 +2,16 @@
 
 #![forbid(unsafe_code)]
 
+mod config;
+
 use chrono::Utc;
 use connect_wfm_aws::config::{Env, dynamodb_client, load_mapping, load_sdk_config, s3_client};
 use connect_wfm_aws::metrics::Metrics;
 use connect_wfm_aws::{DynamoContactStore, DynamoStateStore, S3FeedSink, WarmUp, feed_outputs};
 use connect_wfm_core::contact::StreamSettings;
-use connect_wfm_sweep::{Config, FUNCTION, SweepSettings, handle_sweep, scheduled_time};
+use connect_wfm_handlers::sweep::{FUNCTION, SweepSettings, handle_sweep, scheduled_time};
+
+use crate::config::Config;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[global_allocator]
@@ -35,7 +39,7 @@ async fn main() -> Result<(), Error> {
         config.event_bus_name.as_deref(),
     )?;
     let settings = SweepSettings {
-        stream: connect_wfm_contact_events::Settings {
+        stream: connect_wfm_handlers::contacts::Settings {
             stream: StreamSettings::from_mapping(&mapping),
         },
         mapping: mapping.agent_states,

@@ -16,11 +16,11 @@
 use std::time::Instant;
 
 use chrono::Utc;
-use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
 use connect_wfm_bench::{peak_rss_kib, rss_kib, thousands};
 use connect_wfm_core::memory::MemoryStateStore;
 use connect_wfm_core::ports::{FeedSink, PortError};
 use connect_wfm_core::synthetic::{StreamSpec, agent_event_stream, kinesis_records};
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
 use serde_json::json;
 
 /// The functions' allocator, so the figures are theirs.

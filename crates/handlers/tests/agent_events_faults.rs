@@ -16,12 +16,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
-use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
 use connect_wfm_core::agent::AgentState;
 use connect_wfm_core::faults::{Fault, FaultPlan, FaultyFeedSink, FaultyStateStore};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
 use connect_wfm_core::ports::{FeedSink, PortError};
 use connect_wfm_core::synthetic::{StreamSpec, agent_event_stream, kinesis_records};
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
 use proptest::prelude::*;
 use serde_json::Value;
 

@@ -26,7 +26,7 @@ use connect_wfm_core::faults::{
     Fault, FaultPlan, FaultyClaimStore, FaultyFeedSink, FaultyObjectSource, FaultyStateStore,
 };
 use connect_wfm_core::memory::{MemoryClaimStore, MemoryFeedSink, MemoryObjectSource, MemoryStateStore};
-use connect_wfm_historical_reports::{ObjectOutcome, Ports, Settings, SqsBatch, handle_messages};
+use connect_wfm_handlers::reports::{ObjectOutcome, Ports, Settings, SqsBatch, handle_messages};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connect_wfm_agent_events::{KinesisBatch, Settings, StreamRecord, handle_batch};
 use connect_wfm_core::agent::{AgentState, InstanceProgress, InstanceSilence};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
 use connect_wfm_core::ports::{
     AgentStateStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates, PortError, ProgressStore, UnreadableState,
 };
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, StreamRecord, handle_batch};
 use serde_json::{Value, json};
 
 const INSTANCE: &str = "arn:aws:connect:us-east-1:123456789012:instance/11111111-2222-3333-4444-555555555555";

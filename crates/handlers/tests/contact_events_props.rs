@@ -4,13 +4,13 @@
 
 use base64::Engine as _;
 use chrono::Utc;
-use connect_wfm_contact_events::{
-    Clock, KinesisBatch, Settings, SqsBatch, close_intervals_since, handle_kinesis, handle_sqs,
-};
 use connect_wfm_core::contact::sim::{SliceSpec, simulate};
 use connect_wfm_core::contact::store::{ContactStore as _, MemoryContactStore};
 use connect_wfm_core::contact::{LegBook, decode_contact_input};
 use connect_wfm_core::memory::MemoryFeedSink;
+use connect_wfm_handlers::contacts::{
+    Clock, KinesisBatch, Settings, SqsBatch, close_intervals_since, handle_kinesis, handle_sqs,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

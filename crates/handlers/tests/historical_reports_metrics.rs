@@ -1,12 +1,9 @@
 //! The report metrics as CloudWatch receives them: files, rows, errors of one batch in one EMF
 //! document. (Its own test binary: the recorder is process-global.)
 
-// The metrics adapter is in connect_wfm_aws: with the function's `aws` feature (its default).
-#![cfg(feature = "aws")]
-
 use connect_wfm_aws::config::Env;
 use connect_wfm_aws::metrics::Metrics;
-use connect_wfm_historical_reports::{BatchOutcome, MessageReport, ObjectOutcome, ReconcileStats};
+use connect_wfm_handlers::reports::{BatchOutcome, MessageReport, ObjectOutcome, ReconcileStats};
 use serde_json::Value;
 
 #[test]

@@ -26,7 +26,9 @@ use connect_wfm_core::report::{
 
 use tracing::Instrument as _;
 
-use crate::notification::{CreatedObject, Notification, SqsBatch, SqsMessage, parse_notification};
+pub use crate::s3::{
+    CreatedObject, Notification, RELOAD_FIELD, SqsBatch, SqsMessage, created_notification, parse_notification,
+};
 
 /// Name of this function in rejects and logs.
 pub const FUNCTION: &str = "historical-reports";
@@ -80,7 +82,7 @@ pub struct StreamReconciler<S> {
     /// The contact store (the contact-events function's table).
     pub store: S,
     /// Thresholds and instance aliases, as the contact-events function has them.
-    pub settings: connect_wfm_contact_events::Settings,
+    pub settings: crate::contacts::Settings,
 }
 
 impl<S: ContactStore> Reconciler for StreamReconciler<S> {
@@ -89,7 +91,7 @@ impl<S: ContactStore> Reconciler for StreamReconciler<S> {
         reports: &'a [QueueInterval],
         now: DateTime<Utc>,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Reconciliation>, PortError>> + Send + 'a>> {
-        Box::pin(connect_wfm_contact_events::reconcile_reports(
+        Box::pin(crate::contacts::reconcile_reports(
             reports,
             &self.store,
             &self.settings,

@@ -8,14 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connect_wfm_contact_events::{
-    Clock, KinesisBatch, Settings, SqsBatch, close_intervals, handle_kinesis, handle_sqs,
-};
 use connect_wfm_core::contact::sim::{SliceSpec, simulate};
 use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, MemoryContactStore, StoredLeg};
 use connect_wfm_core::contact::{ContactInput, IntervalKey, Leg, LegBook, LegKey, QueueNames, decode_contact_input};
 use connect_wfm_core::memory::MemoryFeedSink;
 use connect_wfm_core::ports::PortError;
+use connect_wfm_handlers::contacts::{
+    Clock, KinesisBatch, Settings, SqsBatch, close_intervals, handle_kinesis, handle_sqs,
+};
 use serde_json::{Value, json};
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -133,7 +133,7 @@ async fn the_slice_in_any_batching_order_and_duplication_gives_the_records_of_th
             seq += ctrs.len();
         }
         let clock = store.progress().await.unwrap().unwrap();
-        connect_wfm_contact_events::close_intervals_since(&store, &sink, &settings, None, clock)
+        connect_wfm_handlers::contacts::close_intervals_since(&store, &sink, &settings, None, clock)
             .await
             .unwrap();
         assert_eq!(stream_objects(&sink), expected, "seed {seed}");
@@ -451,7 +451,7 @@ async fn the_queue_report_reconciles_with_the_stored_stream_basis() {
     })
     .collect();
     let clock = store.progress().await.unwrap().unwrap();
-    let reconciliations = connect_wfm_contact_events::reconcile_reports(&rows, &store, &settings, clock)
+    let reconciliations = connect_wfm_handlers::contacts::reconcile_reports(&rows, &store, &settings, clock)
         .await
         .unwrap();
     let active = rows.iter().filter(|r| r.active).count();
@@ -467,7 +467,7 @@ async fn the_queue_report_reconciles_with_the_stored_stream_basis() {
     // A report row that says otherwise is a difference, named by field.
     let mut wrong = rows.iter().find(|r| r.active).unwrap().clone();
     wrong.handled = wrong.handled.map(|h| h + 1);
-    let drift = connect_wfm_contact_events::reconcile_reports(&[wrong], &store, &settings, clock)
+    let drift = connect_wfm_handlers::contacts::reconcile_reports(&[wrong], &store, &settings, clock)
         .await
         .unwrap();
     assert_eq!(drift.len(), 1);

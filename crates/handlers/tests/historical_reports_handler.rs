@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::{Activity, AgentState, Watermark};
 use connect_wfm_core::memory::{MemoryClaimStore, MemoryFeedSink, MemoryObjectSource, MemoryStateStore};
 use connect_wfm_core::ports::{ClaimStore, FeedSink, PortError};
-use connect_wfm_historical_reports::{
+use connect_wfm_handlers::reports::{
     BatchOutcome, Notification, ObjectOutcome, Ports, Settings, SqsBatch, handle_messages, parse_notification,
 };
 use serde_json::{Value, json};

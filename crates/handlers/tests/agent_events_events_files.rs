@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")

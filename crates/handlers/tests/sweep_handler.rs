@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use connect_wfm_agent_events::{BatchStats, KinesisBatch, Settings, handle_batch};
 use connect_wfm_core::agent::{AgentState, AgentStateMapping, InstanceProgress, InstanceSilence, SweepPolicy};
 use connect_wfm_core::faults::{Fault, FaultPlan, FaultyFeedSink};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
 use connect_wfm_core::ports::{
     AgentDirectory, AgentStateStore, CommitOutcome, KnownAgent, LoadedStates, PortError, ProgressStore, UnreadableState,
 };
-use connect_wfm_sweep::{SweepSettings, SweepStats, sweep_agents};
+use connect_wfm_handlers::agent_events::{BatchStats, KinesisBatch, Settings, handle_batch};
+use connect_wfm_handlers::sweep::{SweepSettings, SweepStats, sweep_agents};
 use serde_json::{Value, json};
 
 fn instance_arn(instance: &str) -> String {

@@ -5,7 +5,7 @@
 pub use connect_wfm_core::custom_resource::{CustomResourceResponse, Envelope, MAX_RESPONSE_BYTES, Status};
 use serde_json::{Map, Value};
 
-use crate::model::{DEFAULT_SUFFIX, ReportsNotification, notification_id};
+use connect_wfm_core::custom_resource::{DEFAULT_SUFFIX, ReportsNotification, notification_id};
 
 /// What CloudFormation asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

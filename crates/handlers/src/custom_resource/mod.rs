@@ -10,13 +10,16 @@
 
 use std::time::Duration;
 
-use connect_wfm_aws::notifications::{Fetched, NotificationStore, Stored};
-use connect_wfm_core::ports::{PortError, ResponseSender};
+use connect_wfm_core::custom_resource::Change;
+use connect_wfm_core::ports::{Fetched, NotificationStore, PortError, ResponseSender, Stored};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::model::{Change, OurEntry, ReportsNotification};
-use crate::request::{CustomResourceResponse, RequestType, Status, bucket_name, envelope, id_of, parse, properties};
+pub mod request;
+
+pub use connect_wfm_core::custom_resource::{OurEntry, ReportsNotification, notification_id};
+pub use request::{CustomResourceResponse, Status};
+use request::{RequestType, bucket_name, envelope, id_of, parse, properties};
 
 /// Time kept back from the work to send the answer: a quarter of what is left, at most this.
 pub const MAX_SEND_RESERVE: Duration = Duration::from_secs(5);
@@ -194,20 +197,6 @@ async fn apply<S: NotificationStore>(request: &Value, id: &str, store: &S) -> Re
     }
 }
 
-fn describe_filter(ours: &ReportsNotification) -> String {
-    let prefix = if ours.prefix.is_empty() {
-        "any key".to_owned()
-    } else {
-        format!("keys under `{}`", ours.prefix)
-    };
-    let suffix = if ours.suffix.is_empty() {
-        String::new()
-    } else {
-        format!(" ending `{}`", ours.suffix)
-    };
-    format!("{prefix}{suffix}")
-}
-
 /// Adds or replaces our entry in `bucket`'s configuration.
 async fn configure<S: NotificationStore>(
     store: &S,
@@ -226,7 +215,7 @@ async fn configure<S: NotificationStore>(
     };
     let what = format!(
         "s3://{bucket}: ObjectCreated events of {} go to {} (notification {})",
-        describe_filter(ours),
+        ours.describe_filter(),
         ours.queue_arn,
         ours.id
     );
@@ -277,7 +266,6 @@ mod tests {
     use connect_wfm_core::memory::MemoryResponseSender;
 
     use super::*;
-    use crate::model::notification_id;
 
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/wfm/0c4f";
     const QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:reports";

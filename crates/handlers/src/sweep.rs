@@ -22,8 +22,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::contacts::close_intervals;
 use chrono::{DateTime, NaiveDate, Utc};
-use connect_wfm_contact_events::close_intervals;
 use connect_wfm_core::agent::{
     AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot, silence_rewrites,
     snapshot_records, snapshot_slot, sweep_instance,
@@ -49,7 +49,7 @@ pub struct SweepSettings {
     pub mapping: AgentStateMapping,
     pub policy: SweepPolicy,
     /// Thresholds, SLAs and instance aliases of the stream-basis records it closes.
-    pub stream: connect_wfm_contact_events::Settings,
+    pub stream: crate::contacts::Settings,
 }
 
 /// Counts of what one sweep did (logged once per sweep, returned to the caller).

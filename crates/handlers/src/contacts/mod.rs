@@ -31,7 +31,9 @@ use connect_wfm_core::ports::{FeedSink, PortError};
 use connect_wfm_core::report::QueueInterval;
 use futures_util::StreamExt as _;
 
-use crate::input::{Envelope, KinesisBatch, SqsBatch, read_kinesis, read_sqs};
+mod input;
+
+pub use input::{Envelope, KinesisBatch, SqsBatch, read_kinesis, read_sqs};
 
 /// Name of this function in rejects and logs.
 pub const FUNCTION: &str = "contact-events";

@@ -6,15 +6,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
-use connect_wfm_contact_events::{Clock, SqsBatch, handle_sqs};
 use connect_wfm_core::contact::store::MemoryContactStore;
 use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, StoredLeg};
 use connect_wfm_core::contact::{IntervalKey, Leg, LegKey, QueueNames};
 use connect_wfm_core::faults::{Fault, FaultPlan, FaultyStateStore};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
 use connect_wfm_core::ports::PortError;
-use connect_wfm_sweep::{SweepSettings, handle_sweep};
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
+use connect_wfm_handlers::contacts::{Clock, SqsBatch, handle_sqs};
+use connect_wfm_handlers::sweep::{SweepSettings, handle_sweep};
 use serde_json::{Value, json};
 
 const INSTANCE: &str = "arn:aws:connect:us-east-1:123456789012:instance/i-1";
@@ -86,7 +86,7 @@ async fn world() -> (MemoryStateStore, MemoryContactStore, MemoryFeedSink) {
         &waiting_contact(),
         &contacts,
         &sink,
-        &connect_wfm_contact_events::Settings::default(),
+        &connect_wfm_handlers::contacts::Settings::default(),
         Clock::At(t("10:05:01")),
         t("10:05:01"),
     )

@@ -1,15 +1,12 @@
 //! The batch metrics as CloudWatch receives them: one EMF document per invocation with the
 //! counts of the batch and its lag. (Its own test binary: the recorder is process-global.)
 
-// The metrics adapter is in connect_wfm_aws: with the function's `aws` feature (its default).
-#![cfg(feature = "aws")]
-
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connect_wfm_agent_events::{KinesisBatch, Settings, handle_batch};
 use connect_wfm_aws::config::Env;
 use connect_wfm_aws::metrics::Metrics;
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
+use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
 use serde_json::{Value, json};
 
 fn record(seq: u64, data: &[u8]) -> Value {

@@ -2,12 +2,9 @@
 //! invocation, with the namespace, the `Function` dimension and the metric names the template's
 //! alarm and the README name. (Its own test binary: the recorder is process-global.)
 
-// The metrics adapter is in connect_wfm_aws: with the function's `aws` feature (its default).
-#![cfg(feature = "aws")]
-
 use connect_wfm_aws::config::Env;
 use connect_wfm_aws::metrics::Metrics;
-use connect_wfm_sweep::SweepStats;
+use connect_wfm_handlers::sweep::SweepStats;
 use serde_json::Value;
 
 #[test]

@@ -10,15 +10,15 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connect_wfm_contact_events::SqsBatch as ContactEvents;
-use connect_wfm_contact_events::{Clock, KinesisBatch, handle_kinesis, handle_sqs};
 use connect_wfm_core::contact::sim::{Slice, SliceSpec, simulate};
 use connect_wfm_core::contact::store::{ContactStore, MemoryContactStore};
 use connect_wfm_core::contact::{Reconciliation, StreamSettings};
 use connect_wfm_core::memory::{MemoryClaimStore, MemoryFeedSink, MemoryObjectSource, MemoryStateStore};
 use connect_wfm_core::ports::PortError;
 use connect_wfm_core::report::QueueInterval;
-use connect_wfm_historical_reports::{
+use connect_wfm_handlers::contacts::SqsBatch as ContactEvents;
+use connect_wfm_handlers::contacts::{Clock, KinesisBatch, handle_kinesis, handle_sqs};
+use connect_wfm_handlers::reports::{
     BatchOutcome, ObjectOutcome, Ports, Reconciler, Settings, SqsBatch, StreamReconciler, handle_messages,
 };
 use serde_json::json;
@@ -38,7 +38,7 @@ fn spec() -> SliceSpec {
 /// input time (the clock the stream basis is computed at).
 async fn stream_basis(
     slice: &Slice,
-    settings: &connect_wfm_contact_events::Settings,
+    settings: &connect_wfm_handlers::contacts::Settings,
 ) -> (MemoryContactStore, DateTime<Utc>) {
     let store = MemoryContactStore::default();
     let sink = MemoryFeedSink::default();
@@ -84,8 +84,8 @@ async fn stream_basis(
     (store, clock)
 }
 
-fn contact_settings(spec: &SliceSpec) -> connect_wfm_contact_events::Settings {
-    connect_wfm_contact_events::Settings {
+fn contact_settings(spec: &SliceSpec) -> connect_wfm_handlers::contacts::Settings {
+    connect_wfm_handlers::contacts::Settings {
         stream: StreamSettings {
             service_level_thresholds: spec.thresholds.clone(),
             instances: [(spec.instance_alias.clone(), spec.instance_id.clone())].into(),

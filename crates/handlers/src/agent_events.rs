@@ -25,7 +25,7 @@ use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortErro
 use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 
-use crate::input::{KinesisBatch, StreamRecord, read_records};
+pub use crate::kinesis::{KinesisBatch, StreamRecord, read_records};
 
 /// How many agent commits run at once.
 const COMMIT_CONCURRENCY: usize = 16;

@@ -1,0 +1,22 @@
+//! The use cases of connect-wfm: one SDK-free handler per input, over the ports that
+//! `connect_wfm_core::ports` defines. The Lambda binaries (`functions/*`), the CLI and the
+//! tests all call these same functions, with the AWS adapters, the local-file ones or the
+//! in-memory ones.
+//!
+//! - [`agent_events`]: a Kinesis batch of agent events → transitions, committed states.
+//! - [`reports`]: SQS messages of S3 notifications → Connect's reports → interval records.
+//! - [`contacts`]: contact events (SQS) and contact records (Kinesis) → stream-basis
+//!   `queue_interval` records; closing and reconciling intervals.
+//! - [`sweep`]: the scheduled sweep (silence, feed health, snapshots, closing intervals).
+//! - [`custom_resource`]: the bucket-notifications CloudFormation custom resource.
+//! - [`kinesis`], [`s3`]: the inputs, read leniently (one bad record never fails a batch).
+
+#![forbid(unsafe_code)]
+
+pub mod agent_events;
+pub mod contacts;
+pub mod custom_resource;
+pub mod kinesis;
+pub mod reports;
+pub mod s3;
+pub mod sweep;
