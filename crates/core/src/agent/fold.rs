@@ -1,11 +1,18 @@
 //! The per-agent fold: one agent's events of a batch, in stream order, over its last-known
 //! state, giving the transitions to publish and the state to commit.
 //!
-//! Replays are harmless: an event covered by the watermark (at or before it, or a duplicate
-//! EventId) is skipped, and a late event never regresses the state.
+//! The fold keeps, after each event, exactly the state the store would keep had that event
+//! been a batch of its own: an event is *held* (applied, its watermark and last-seen taken, the
+//! state written) or leaves the state untouched, in memory too. So the outcome does not depend
+//! on how records are cut into batches, and a batch delivered again after its commit emits and
+//! writes nothing. Every event a state is derived from is held, whether or not the state
+//! changes: it says what the agent is doing then, and an older event arriving after it must not
+//! undo that. An event that only shows the agent is alive (a heartbeat over a known state, rule
+//! 4, or an event without a snapshot) is held when it changes the login or when the stored
+//! last-seen is at least [`FoldPolicy::last_seen_write_after`] old; otherwise it is dropped,
+//! and a late event older than it but newer than the watermark is still applied.
 
 use chrono::Duration;
-use foldhash::{HashSet, HashSetExt as _};
 
 use super::derive::{DerivedState, derive_state};
 use super::event::{AgentEvent, EventType};
@@ -16,7 +23,7 @@ use crate::feed::{AgentStateRecord, SCHEMA};
 /// When an agent's state is worth a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoldPolicy {
-    /// A batch that only moves last-seen (heartbeats, events that change nothing) is written
+    /// An event that only shows the agent is alive is held (written, and its watermark taken)
     /// once the stored last-seen is at least this old, so an idle agent does not cost a write
     /// every two minutes while the sweep still sees it alive: the stored last-seen lags by
     /// less than this + one heartbeat period, which must stay below the silence threshold
@@ -39,15 +46,21 @@ impl Default for FoldPolicy {
 pub struct AgentFold {
     /// (index into `events`, record) in stream order.
     pub transitions: Vec<(usize, AgentStateRecord)>,
-    /// The agent's state after the fold; None when no event was accepted (all duplicates /
-    /// covered by the watermark / underivable).
+    /// The state to commit: the last-known state with every event the fold held; None when it
+    /// held none (all covered by the watermark, underivable first sight, or only showing the
+    /// agent alive within the throttle).
     pub next: Option<AgentState>,
-    /// Whether `next` must be committed. False when only last_seen/watermark moved (heartbeats,
-    /// no-op changes) and the stored last_seen is younger than policy.last_seen_write_after.
+    /// Whether `next` must be committed: exactly when an event was held, so `next` is Some.
     pub write: bool,
-    /// Events skipped as duplicates: an EventId seen before in the batch, or covered by the
-    /// watermark (a replay, or a late event at or before it).
+    /// Events covered by the watermark: a replay, a repeat of a held event, or a late event at
+    /// or before it.
     pub skipped: usize,
+}
+
+/// An event the state took (a dropped one leaves the state as the store has it).
+struct Held {
+    /// The transition it emits, if any.
+    transition: Option<AgentStateRecord>,
 }
 
 /// Folds one agent's events (all with the same AgentARN, in stream order) over its last-known
@@ -58,88 +71,114 @@ pub fn fold_agent(
     mapping: &AgentStateMapping,
     policy: &FoldPolicy,
 ) -> AgentFold {
-    let mut running: Option<AgentState> = last.cloned();
-    let mut accepted = false;
+    // What the store holds after each event: never ahead of what a commit would keep.
+    let mut held: Option<AgentState> = last.cloned();
+    let mut write = false;
     let mut transitions = Vec::new();
-    let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
     let mut skipped = 0;
 
     for (index, event) in events.iter().copied().enumerate() {
-        if !seen.insert(event.event_id.as_str()) {
-            skipped += 1;
-            continue;
-        }
-        let at = event.event_timestamp;
-        match running.as_mut() {
+        let folded = match held.as_mut() {
             // Covered also means late: earlier than the watermark, whatever its id.
-            Some(state) if state.watermark.covers(at, &event.event_id) => {
+            Some(state) if state.watermark.covers(event.event_timestamp, &event.event_id) => {
                 skipped += 1;
-                continue;
+                None
             }
-            Some(state) => {
-                // Once the state is known a heartbeat only says the agent is alive, unless the
-                // agent is UNKNOWN: then any event, a heartbeat included, recovers it (rule 4).
-                let derived = match event.event_type {
-                    EventType::HeartBeat if !state.is_silent() => None,
-                    _ => derive_state(event, Some(state), mapping),
-                };
-                if let Some(derived) = derived {
-                    // A recovery is a transition even when the mapping names Unknown like the
-                    // derived state: the WFM must learn the agent is back.
-                    if derived.state != state.state || state.is_silent() {
-                        let previous = Some(std::mem::take(&mut state.state));
-                        transitions.push((index, record(event, state.agent_login.as_deref(), &derived, previous)));
-                        apply(state, derived);
-                    } else if contact_id(&derived) != state.contact.as_ref().map(|c| c.contact_id.as_str()) {
-                        state.contact = derived.contact;
-                    }
+            Some(state) => fold_known(state, event, mapping, policy),
+            // Nothing known and nothing to derive: there is no state to hold the event.
+            None => first_sight(event, mapping).map(|(record, state)| {
+                held = Some(state);
+                Held {
+                    transition: Some(record),
                 }
-                touch(state, event);
-            }
-            None => {
-                // Nothing known and nothing to derive: there is no state to hold the event.
-                let Some(derived) = derive_state(event, None, mapping) else {
-                    continue;
-                };
-                transitions.push((index, record(event, None, &derived, None)));
-                running = Some(AgentState {
-                    agent_arn: event.agent_arn.clone(),
-                    agent_id: event.agent_id().to_owned(),
-                    instance_id: event.instance_id().to_owned(),
-                    agent_login: event.login().map(str::to_owned),
-                    state: derived.state,
-                    reason: derived.reason,
-                    activity: derived.activity,
-                    since: derived.since,
-                    contact: derived.contact,
-                    watermark: Watermark::new(at, event.event_id.clone()),
-                    last_seen: at,
-                    silent_since: None,
-                    last_silence: None,
-                    silenced_at: None,
-                    silenced_from: None,
-                });
-            }
+            }),
+        };
+        if let Some(Held { transition }) = folded {
+            write = true;
+            transitions.extend(transition.map(|record| (index, record)));
         }
-        accepted = true;
     }
 
-    let next = running.filter(|_| accepted);
-    let write = match (last, &next) {
-        (_, None) => false,
-        (None, Some(_)) => true,
-        (Some(last), Some(next)) => {
-            !transitions.is_empty()
-                || !same_except_progress(last, next)
-                || next.last_seen - last.last_seen >= policy.last_seen_write_after
-        }
-    };
     AgentFold {
         transitions,
-        next,
+        next: held.filter(|_| write),
         write,
         skipped,
     }
+}
+
+/// Folds one event that the watermark does not cover over a known state: the state takes it
+/// when it is held, and is left as it is when it is dropped (None).
+fn fold_known(
+    state: &mut AgentState,
+    event: &AgentEvent,
+    mapping: &AgentStateMapping,
+    policy: &FoldPolicy,
+) -> Option<Held> {
+    // Once the state is known a heartbeat only says the agent is alive, unless the agent is
+    // UNKNOWN: then any event, a heartbeat included, recovers it (rule 4).
+    let derived = match event.event_type {
+        EventType::HeartBeat if !state.is_silent() => None,
+        _ => derive_state(event, Some(state), mapping),
+    };
+    let Some(derived) = derived else {
+        if !alive_worth_a_write(state, event, policy) {
+            return None;
+        }
+        touch(state, event);
+        return Some(Held { transition: None });
+    };
+    // A recovery is a transition even when the mapping names Unknown like the derived state:
+    // the WFM must learn the agent is back.
+    let transition = if derived.state != state.state || state.is_silent() {
+        let previous = Some(std::mem::take(&mut state.state));
+        let record = record(event, state.agent_login.as_deref(), &derived, previous);
+        apply(state, derived);
+        Some(record)
+    } else {
+        if contact_id(&derived) != state.contact.as_ref().map(|c| c.contact_id.as_str()) {
+            state.contact = derived.contact;
+        }
+        None
+    };
+    touch(state, event);
+    Some(Held { transition })
+}
+
+/// Whether an event that only shows the agent is alive must be held: it changes the login, or
+/// the stored last-seen is at least `policy.last_seen_write_after` old (the sweep judges
+/// silence by it).
+fn alive_worth_a_write(state: &AgentState, event: &AgentEvent, policy: &FoldPolicy) -> bool {
+    let renamed = event
+        .login()
+        .is_some_and(|login| state.agent_login.as_deref() != Some(login));
+    renamed || event.event_timestamp - state.last_seen >= policy.last_seen_write_after
+}
+
+/// The state of an agent first seen in `event`, and its transition; None when no state can be
+/// derived from the event.
+fn first_sight(event: &AgentEvent, mapping: &AgentStateMapping) -> Option<(AgentStateRecord, AgentState)> {
+    let derived = derive_state(event, None, mapping)?;
+    let record = record(event, None, &derived, None);
+    let at = event.event_timestamp;
+    let state = AgentState {
+        agent_arn: event.agent_arn.clone(),
+        agent_id: event.agent_id().to_owned(),
+        instance_id: event.instance_id().to_owned(),
+        agent_login: event.login().map(str::to_owned),
+        state: derived.state,
+        reason: derived.reason,
+        activity: derived.activity,
+        since: derived.since,
+        contact: derived.contact,
+        watermark: Watermark::new(at, event.event_id.clone()),
+        last_seen: at,
+        silent_since: None,
+        last_silence: None,
+        silenced_at: None,
+        silenced_from: None,
+    };
+    Some((record, state))
 }
 
 fn contact_id(derived: &DerivedState) -> Option<&str> {
@@ -184,7 +223,7 @@ fn apply(state: &mut AgentState, derived: DerivedState) {
     state.contact = derived.contact;
 }
 
-/// Records that an accepted event was applied: login, watermark, last-seen.
+/// Records that a held event was applied: login, watermark, last-seen.
 fn touch(state: &mut AgentState, event: &AgentEvent) {
     let at = event.event_timestamp;
     if let Some(login) = event.login() {
@@ -199,21 +238,6 @@ fn touch(state: &mut AgentState, event: &AgentEvent) {
         state.watermark.event_ids.push(event.event_id.clone());
     }
     state.last_seen = state.last_seen.max(at);
-}
-
-/// True when the states differ at most in watermark and last-seen.
-fn same_except_progress(a: &AgentState, b: &AgentState) -> bool {
-    a.agent_arn == b.agent_arn
-        && a.agent_id == b.agent_id
-        && a.instance_id == b.instance_id
-        && a.agent_login == b.agent_login
-        && a.state == b.state
-        && a.reason == b.reason
-        && a.activity == b.activity
-        && a.since == b.since
-        && a.contact == b.contact
-        && a.silent_since == b.silent_since
-        && a.last_silence == b.last_silence
 }
 
 #[cfg(test)]
@@ -424,19 +448,67 @@ mod tests {
         );
         assert_eq!(states(&result), [(0, "Available")]);
         let next = result.next.unwrap();
-        assert_eq!((next.state.as_str(), next.last_seen), ("Available", t("10:02:00")));
+        // h2 is 120 s after the first sight's write: not held, exactly as if it came in a batch
+        // of its own after h1's commit.
+        assert_eq!((next.state.as_str(), next.last_seen), ("Available", t("10:00:00")));
+        assert_eq!(next.watermark, Watermark::new(t("10:00:00"), "h1"));
 
         // Over a known state.
         let last = known("Available", "10:00:00");
         let result = fold(Some(&last), &[heartbeat("h3", "10:02:00", "Break")]);
         assert!(result.transitions.is_empty());
-        let next = result.next.unwrap();
-        assert_eq!((next.state.as_str(), next.last_seen), ("Available", t("10:02:00")));
-        assert_eq!(next.watermark, Watermark::new(t("10:02:00"), "h3"));
-        assert!(
-            !result.write,
-            "a heartbeat 2 minutes after the last write is not written"
+        assert_eq!(
+            (result.next, result.write),
+            (None, false),
+            "a heartbeat 2 minutes after the last write is not held"
         );
+        // Once the stored last-seen is 150 s old the heartbeat is held: last-seen and watermark.
+        let result = fold(Some(&last), &[heartbeat("h3", "10:02:30", "Break")]);
+        assert!(result.transitions.is_empty() && result.write);
+        let next = result.next.unwrap();
+        assert_eq!((next.state.as_str(), next.last_seen), ("Available", t("10:02:30")));
+        assert_eq!(next.watermark, Watermark::new(t("10:02:30"), "h3"));
+    }
+
+    /// The case: a late event older than an unwritten heartbeat but newer than the
+    /// stored watermark is applied whether the heartbeat came in its batch or in one before.
+    #[test]
+    fn a_heartbeat_the_throttle_does_not_write_does_not_hide_a_late_event() {
+        let logout = {
+            let mut logout = status_event("e1", "10:00:00", "Offline");
+            logout.event_type = EventType::Logout;
+            logout
+        };
+        let stored = fold(None, &[logout]).next.unwrap();
+        let after_logout = heartbeat("h1", "10:02:00", "Offline");
+        let late = status_event("e2", "10:01:00", "Offline");
+
+        let one_batch = fold(Some(&stored), &[after_logout.clone(), late.clone()]);
+        let alone = fold(Some(&stored), &[after_logout]);
+        assert_eq!((alone.next.as_ref(), alone.write), (None, false));
+        let next_batch = fold(Some(&stored), &[late]);
+        assert_eq!(states(&one_batch), [(1, "Offline")]);
+        assert_eq!(states(&next_batch), [(0, "Offline")]);
+        assert_eq!(one_batch.next, next_batch.next);
+        assert_eq!(one_batch.next.unwrap().watermark, Watermark::new(t("10:01:00"), "e2"));
+    }
+
+    /// An event that changes nothing is still held when a state is derived from it: an older
+    /// event delivered after it, in its batch or later, must not undo what it showed.
+    #[test]
+    fn a_no_op_state_change_is_held_and_hides_older_events() {
+        let last = known("Break", "10:00:00");
+        let noop = status_event("e1", "10:02:00", "Break");
+        let older = status_event("e2", "10:01:00", "Available");
+        let result = fold(Some(&last), &[noop.clone(), older.clone()]);
+        assert!(result.transitions.is_empty() && result.write);
+        assert_eq!(result.skipped, 1, "the older event is late");
+        let stored = result.next.unwrap();
+        assert_eq!(stored.watermark, Watermark::new(t("10:02:00"), "e1"));
+        assert_eq!(stored.since, t("10:00:00"), "the state did not begin again");
+        // Delivered again, the batch emits and writes nothing.
+        let again = fold(Some(&stored), &[noop, older]);
+        assert_eq!((again.transitions.len(), again.write, again.skipped), (0, false, 2));
     }
 
     #[test]
@@ -445,7 +517,8 @@ mod tests {
         bare.current = None;
         let result = fold(None, &[bare.clone()]);
         assert_eq!((result.transitions.len(), result.next, result.write), (0, None, false));
-        // Over a known state it still counts as seen.
+        // Over a known state it shows the agent alive: held here, the stored last-seen being an
+        // hour old.
         let last = known("Available", "09:00:00");
         let result = fold(Some(&last), &[bare]);
         assert!(result.transitions.is_empty());
@@ -580,10 +653,16 @@ mod tests {
         let last = known("Available", "10:00:00");
         // 149.999 s after the stored last-seen: not yet.
         let young = fold(Some(&last), &[heartbeat("h1", "10:02:29.999", "Available")]);
-        assert!(young.next.is_some() && !young.write);
-        // A no-op state change counts the same.
+        assert!(young.next.is_none() && !young.write);
+        // Nor is an event without a snapshot: it only shows the agent is alive.
+        let mut bare = status_event("b1", "10:02:00", "Available");
+        bare.current = None;
+        let bare = fold(Some(&last), &[bare]);
+        assert!(bare.next.is_none() && !bare.write);
+        // A no-op state change is not throttled: it says what the agent is doing (see
+        // a_no_op_state_change_is_held_and_hides_older_events).
         let noop = fold(Some(&last), &[status_event("s1", "10:02:00", "Available")]);
-        assert!(noop.transitions.is_empty() && noop.next.is_some() && !noop.write);
+        assert!(noop.transitions.is_empty() && noop.write);
         // 150 s after: write.
         let old = fold(Some(&last), &[heartbeat("h1", "10:02:30", "Available")]);
         assert!(old.write);

@@ -30,9 +30,11 @@ pub struct ContactRef {
 }
 
 /// How far an agent's events have been applied: the latest EventTimestamp and the EventIds
-/// seen at exactly that timestamp (usually one). An event is new when it is later than `at`,
-/// or at `at` with an id not in `event_ids`; so two events sharing a millisecond are both
-/// applied, and a replay of either is not.
+/// seen at exactly that timestamp (usually one) of the events held, i.e. stored (a heartbeat
+/// the last-seen throttle does not write moves it neither in the store nor in a batch, see
+/// [`crate::agent::fold_agent`]). An event is new when it is later than `at`, or at `at` with
+/// an id not in `event_ids`; so two events sharing a millisecond are both applied, and a
+/// replay of either is not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watermark {
     pub at: DateTime<Utc>,
@@ -83,7 +85,9 @@ pub struct AgentState {
     /// The contact of a contact state.
     pub contact: Option<ContactRef>,
     pub watermark: Watermark,
-    /// EventTimestamp of the latest event of any type (heartbeats included).
+    /// EventTimestamp of the latest event held, of any type: a heartbeat counts when the
+    /// last-seen throttle writes it, so this lags the agent's newest event by less than
+    /// [`crate::agent::FoldPolicy::last_seen_write_after`] + one heartbeat period.
     pub last_seen: DateTime<Utc>,
     /// Set while the agent is `UNKNOWN` (feed.md rule 5): when the silence began, i.e.
     /// `last_seen` + the silence threshold. `state`, `reason` and `activity` then hold the
