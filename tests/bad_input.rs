@@ -185,13 +185,11 @@ async fn run_reports(case: &Case, bad_body: String, object: Option<(&str, Vec<u8
         reports_prefix: Some(PREFIX.into()),
         ..Settings::default()
     };
-    let batch = SqsBatch {
-        records: vec![
-            sqs_message("m-before", &notification_body(&good_before)),
-            sqs_message("m-bad", &bad_body),
-            sqs_message("m-after", &notification_body(&good_after)),
-        ],
-    };
+    let batch = SqsBatch::from_records(vec![
+        sqs_message("m-before", &notification_body(&good_before)),
+        sqs_message("m-bad", &bad_body),
+        sqs_message("m-after", &notification_body(&good_after)),
+    ]);
     let outcome = connect_wfm_handlers::reports::handle_messages(&batch, &ports, &settings, now()).await;
     let failed: Vec<&str> = outcome
         .response

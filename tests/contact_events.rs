@@ -47,8 +47,8 @@ fn sqs(bodies: &[&str], first: usize) -> SqsBatch {
         .iter()
         .enumerate()
         .map(|(i, body)| json!({ "messageId": format!("m{}", first + i), "body": body, "eventSource": "aws:sqs" }))
-        .collect();
-    SqsBatch { records }
+        .collect::<Vec<_>>();
+    SqsBatch::from_records(records)
 }
 
 fn kinesis(data: &[&str], first: usize) -> KinesisBatch {
@@ -64,8 +64,8 @@ fn kinesis(data: &[&str], first: usize) -> KinesisBatch {
                 "kinesis": { "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(d) }
             })
         })
-        .collect();
-    KinesisBatch { records }
+        .collect::<Vec<_>>();
+    KinesisBatch::from_records(records)
 }
 
 fn input_time(bytes: &str) -> DateTime<Utc> {

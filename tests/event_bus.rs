@@ -301,7 +301,7 @@ async fn reports(outputs: &Outputs) -> Reports {
         claims: DynamoClaimStore::new(dynamodb.clone(), claim_table),
         states: DynamoStateStore::new(dynamodb, state_table),
         objects: S3ObjectSource::new(outputs.s3.clone()),
-        batch: SqsBatch { records },
+        batch: SqsBatch::from_records(records),
         claim_ids,
     }
 }

@@ -127,7 +127,7 @@ async fn reports_notified_through_sqs_become_feed_records_once() {
     };
 
     let messages = receive(&sqs, &queue_url, REPORTS.len()).await;
-    let batch = SqsBatch { records: messages };
+    let batch = SqsBatch::from_records(messages);
     let outcome = handle_messages(&batch, &ports, &settings, Utc::now()).await;
 
     let outcomes: Vec<(String, ObjectOutcome)> = outcome
@@ -309,10 +309,9 @@ async fn reload_requeues_a_period_and_force_converts_again_without_duplicating()
             .map(|o| created_notification(&reports_bucket, &o.key, &o.etag, o.size, reload_id))
             .collect();
         assert_eq!(reload::send_messages(&sqs, &queue_url, &bodies).await.unwrap(), 4);
-        let batch = SqsBatch {
-            records: receive(&sqs, &queue_url, 4).await,
-        };
-        for message in &batch.records {
+        let received = receive(&sqs, &queue_url, 4).await;
+        let batch = SqsBatch::from_records(received.clone());
+        for message in &received {
             sqs.delete_message()
                 .queue_url(&queue_url)
                 .receipt_handle(message["receiptHandle"].as_str().unwrap())

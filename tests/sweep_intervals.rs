@@ -54,9 +54,9 @@ fn waiting_contact() -> SqsBatch {
             "queueInfo": { "queueArn": format!("{}/queue/q1", instance_arn()), "enqueueTimestamp": "2026-11-21T10:05:00.000Z" }
         }
     });
-    SqsBatch {
-        records: vec![json!({ "messageId": "m1", "body": body.to_string(), "eventSource": "aws:sqs" })],
-    }
+    SqsBatch::from_records(vec![
+        json!({ "messageId": "m1", "body": body.to_string(), "eventSource": "aws:sqs" }),
+    ])
 }
 
 struct Stack {

@@ -7,6 +7,45 @@ pub use connect_wfm_core::config::{ConfigError, Env};
 
 use crate::error::describe;
 
+/// Environment variables every data function reads: the feed, the mapping and the outputs.
+pub mod vars {
+    /// S3 bucket of the feed (required).
+    pub const FEED_BUCKET: &str = "FEED_BUCKET";
+    /// Key prefix of the feed inside the bucket (optional, default none).
+    pub const FEED_PREFIX: &str = "FEED_PREFIX";
+    /// JSON mapping file overriding the built-in mapping: `s3://bucket/key` or a path in the
+    /// deployment package (optional).
+    pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
+    /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
+    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+}
+
+/// Where the feed goes and what maps it: the S3 feed (always), the outputs after it (each one
+/// optional, by its variable) and the mapping file. One definition for every function.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// [`vars::FEED_BUCKET`].
+    pub feed_bucket: String,
+    /// [`vars::FEED_PREFIX`].
+    pub feed_prefix: String,
+    /// [`vars::MAPPING_LOCATION`].
+    pub mapping_location: Option<String>,
+    /// [`vars::EVENT_BUS_NAME`].
+    pub event_bus_name: Option<String>,
+}
+
+impl FeedConfig {
+    /// Reads the variables; a missing [`vars::FEED_BUCKET`] is the error.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            feed_bucket: env.required(vars::FEED_BUCKET)?,
+            feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
+            mapping_location: env.optional(vars::MAPPING_LOCATION),
+            event_bus_name: env.optional(vars::EVENT_BUS_NAME),
+        })
+    }
+}
+
 /// Environment variable that makes the S3 client use path-style URLs
 /// (`http://host/bucket/key`), which emulators need. `true` or `1` turns it on.
 pub const S3_FORCE_PATH_STYLE: &str = "CONNECT_WFM_S3_FORCE_PATH_STYLE";
@@ -72,6 +111,27 @@ pub async fn load_mapping(location: Option<&str>, s3: &aws_sdk_s3::Client) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_config_reads_the_feed_the_mapping_and_the_outputs() {
+        let err = FeedConfig::from_env(&Env::from_pairs([("FEED_PREFIX", "p/")])).unwrap_err();
+        assert_eq!(err.to_string(), "environment variable FEED_BUCKET is missing");
+        let config = FeedConfig::from_env(&Env::from_pairs([
+            ("FEED_BUCKET", "feed"),
+            ("MAPPING_LOCATION", "s3://b/m.json"),
+            ("EVENT_BUS_NAME", "wfm"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config,
+            FeedConfig {
+                feed_bucket: "feed".into(),
+                feed_prefix: String::new(),
+                mapping_location: Some("s3://b/m.json".into()),
+                event_bus_name: Some("wfm".into()),
+            }
+        );
+    }
 
     #[test]
     fn path_style_flag() {

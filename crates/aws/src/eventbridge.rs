@@ -52,7 +52,7 @@ pub const REJECT_FUNCTION: &str = "event-bus";
 
 /// Environment variable naming the bus (name or ARN) every feed record is also put on; unset
 /// or blank for the S3 feed alone.
-pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+pub use crate::config::vars::EVENT_BUS_NAME;
 
 /// [`EVENT_BUS_NAME`] holds neither an event bus name nor an event bus ARN.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

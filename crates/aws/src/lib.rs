@@ -17,6 +17,7 @@
 //!   adapter ([`S3NotificationStore`]); [`memory`] holds the port's in-memory double.
 //! - [`HttpResponseSender`]: answers to CloudFormation custom-resource requests.
 //! - [`warm`]: connections opened during a function's init ([`WarmUp`]).
+//! - [`lambda`]: the start-up path every function binary takes ([`lambda::Start`]).
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +29,7 @@ pub mod contact_store;
 mod error;
 pub mod eventbridge;
 pub mod item;
+pub mod lambda;
 pub mod memory;
 pub mod metrics;
 pub mod notifications;

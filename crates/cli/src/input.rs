@@ -141,13 +141,13 @@ fn wrap_lines<'a>(shard: &str, lines: impl IntoIterator<Item = (usize, &'a [u8])
         batches.push(InputFile::Kinesis(KinesisBatch::from_records(agent)));
     }
     if !events.is_empty() {
-        batches.push(InputFile::ContactEvents(connect_wfm_handlers::contacts::SqsBatch {
-            records: events,
-        }));
+        batches.push(InputFile::ContactEvents(
+            connect_wfm_handlers::contacts::SqsBatch::from_records(events),
+        ));
     }
     if !records.is_empty() {
         batches.push(InputFile::ContactRecords(
-            connect_wfm_handlers::contacts::KinesisBatch { records },
+            connect_wfm_handlers::contacts::KinesisBatch::from_records(records),
         ));
     }
     batches

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
     AgentEvent, AgentFold, AgentState, AgentStateMapping, FoldPolicy, InstanceProgress, InstanceSilence,
@@ -25,7 +25,9 @@ use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortErro
 use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 
-pub use crate::kinesis::{KinesisBatch, StreamRecord, read_records};
+use crate::counts::counts;
+pub use crate::input::kinesis::{KinesisBatch, StreamRecord, read_records};
+use crate::input::{BatchInput as _, keep_rejects, kinesis_response, name_hash, object_name};
 
 /// How many agent commits run at once.
 const COMMIT_CONCURRENCY: usize = 16;
@@ -40,49 +42,43 @@ pub struct Settings {
     pub policy: FoldPolicy,
 }
 
-/// Counts of what one batch did (logged once per batch).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchStats {
-    pub records: usize,
-    pub rejected: usize,
-    pub agents: usize,
-    pub transitions: usize,
-    pub committed: usize,
-    pub superseded: usize,
-    /// Agents whose fold changed nothing worth a write (duplicates, throttled heartbeats).
-    pub unwritten: usize,
-    /// Events skipped as duplicates: an EventId repeated in the batch, or covered by the
-    /// agent's watermark (a replay after a retry, a late event).
-    pub duplicates: usize,
-    /// Agents whose stored state could not be read (kept under rejects, continued as first sight).
-    pub unreadable_states: usize,
-    /// Agents whose records failed transiently: re-delivered by Lambda.
-    pub failed_agents: usize,
-    /// Agents whose records failed permanently: kept under rejects, not retried.
-    pub rejected_agents: usize,
-    /// Instances whose progress (newest event time processed) was written.
-    pub progressed: usize,
-    /// `feed_health` `ok` records written (instances reported silent that sent again).
-    pub recovered_instances: usize,
-    /// The newest EventTimestamp of the agents that did not fail.
-    pub newest_event: Option<DateTime<Utc>>,
+counts! {
+    /// Counts of what one batch did (logged once per batch; the metrics are what an operator
+    /// acts on: input volume, rejects, retries, races).
+    pub struct BatchStats {
+        records => counter "Records",
+        rejected => counter "Rejects",
+        agents,
+        transitions => counter "Transitions",
+        committed,
+        superseded => counter "Superseded",
+        /// Agents whose fold changed nothing worth a write (duplicates, throttled heartbeats).
+        unwritten,
+        /// Events skipped as duplicates: an EventId repeated in the batch, or covered by the
+        /// agent's watermark (a replay after a retry, a late event).
+        duplicates => counter "Duplicates",
+        /// Agents whose stored state could not be read (kept under rejects, continued as first sight).
+        unreadable_states => counter "UnreadableStates",
+        /// Agents whose records failed transiently: re-delivered by Lambda.
+        failed_agents => counter "FailedAgents",
+        /// Agents whose records failed permanently: kept under rejects, not retried.
+        rejected_agents => counter "RejectedAgents",
+        /// Instances whose progress (newest event time processed) was written.
+        progressed,
+        /// `feed_health` `ok` records written (instances reported silent that sent again).
+        recovered_instances => counter "RecoveredInstances",
+        ;
+        /// The newest EventTimestamp of the agents that did not fail.
+        newest_event: Option<DateTime<Utc>>,
+    }
 }
 
 impl BatchStats {
     /// Counts this batch in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
-    /// elsewhere): counters `Records`, `Transitions`, `Rejects`, `FailedAgents`,
-    /// `RejectedAgents`, `Superseded`, `UnreadableStates`, `RecoveredInstances`, `Duplicates`,
-    /// and the histogram `EventLagSeconds` (`now` − the batch's newest event time).
+    /// elsewhere): the counts above, and the histogram `EventLagSeconds` (`now` − the batch's
+    /// newest event time).
     pub fn record_metrics(&self, now: DateTime<Utc>) {
-        metrics::counter!("Records").increment(self.records as u64);
-        metrics::counter!("Duplicates").increment(self.duplicates as u64);
-        metrics::counter!("Transitions").increment(self.transitions as u64);
-        metrics::counter!("Rejects").increment(self.rejected as u64);
-        metrics::counter!("FailedAgents").increment(self.failed_agents as u64);
-        metrics::counter!("RejectedAgents").increment(self.rejected_agents as u64);
-        metrics::counter!("Superseded").increment(self.superseded as u64);
-        metrics::counter!("UnreadableStates").increment(self.unreadable_states as u64);
-        metrics::counter!("RecoveredInstances").increment(self.recovered_instances as u64);
+        self.record_counts();
         if let Some(newest) = self.newest_event {
             let lag = (now - newest).num_milliseconds() as f64 / 1000.0;
             metrics::histogram!("EventLagSeconds").record(lag.max(0.0));
@@ -199,7 +195,7 @@ where
 
     let (mut groups, rejects) = decode_and_group(records);
     stats.rejected = rejects.len();
-    failed_records.extend(write_rejects(records, rejects, sink, now).await);
+    failed_records.extend(keep_rejects(FUNCTION, records, rejects, sink, now).await);
 
     stats.agents = groups.len();
     if !groups.is_empty() {
@@ -223,30 +219,14 @@ where
             }
         }
         stats.rejected += set_aside.len();
-        failed_records.extend(write_rejects(records, set_aside, sink, now).await);
+        failed_records.extend(keep_rejects(FUNCTION, records, set_aside, sink, now).await);
     }
 
-    let response = failure_response(records, failed_records);
-    tracing::info!(
-        records = stats.records,
-        rejected = stats.rejected,
-        agents = stats.agents,
-        transitions = stats.transitions,
-        committed = stats.committed,
-        superseded = stats.superseded,
-        unwritten = stats.unwritten,
-        duplicates = stats.duplicates,
-        unreadable_states = stats.unreadable_states,
-        failed_agents = stats.failed_agents,
-        rejected_agents = stats.rejected_agents,
-        progressed = stats.progressed,
-        recovered_instances = stats.recovered_instances,
-        retry_from = response
-            .batch_item_failures
-            .first()
-            .and_then(|f| f.item_identifier.as_deref()),
-        "agent-event batch processed"
-    );
+    let response = kinesis_response(records, failed_records);
+    stats.log_counts("agent-event batch processed");
+    if let Some(retry_from) = response.batch_item_failures.first() {
+        tracing::warn!(retry_from = ?retry_from.item_identifier, "the batch is delivered again from this record");
+    }
     BatchOutcome { response, stats }
 }
 
@@ -359,45 +339,6 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
     (groups, rejects)
 }
 
-/// Keeps rejected records with their raw bytes; returns the records whose reject could not be
-/// written (they must be delivered again, not lost).
-async fn write_rejects<F: FeedSink>(
-    records: &[StreamRecord],
-    rejects: Vec<(usize, String)>,
-    sink: &F,
-    now: DateTime<Utc>,
-) -> Vec<usize> {
-    if rejects.is_empty() {
-        return Vec::new();
-    }
-    let mut by_date: BTreeMap<NaiveDate, Vec<(usize, RejectRecord)>> = BTreeMap::new();
-    for (index, reason) in rejects {
-        let record = &records[index];
-        let raw: &[u8] = match &record.data {
-            Ok(bytes) => bytes,
-            Err((_, raw)) => raw,
-        };
-        let arrival = record.arrival_or(now);
-        let reject = RejectRecord::new(FUNCTION, record.describe(), reason, arrival, raw);
-        by_date.entry(arrival.date_naive()).or_default().push((index, reject));
-    }
-    let mut failed = Vec::new();
-    for (date, rejects) in by_date {
-        let indices: Vec<usize> = rejects.iter().map(|(i, _)| *i).collect();
-        let key = feed::object_key(
-            feed::REJECTS,
-            date,
-            &format!("{FUNCTION}-{}", object_name(records, &indices)),
-        );
-        let lines: Vec<RejectRecord> = rejects.into_iter().map(|(_, r)| r).collect();
-        if let Err(e) = sink.put(&key, feed::to_json_lines(&lines)).await {
-            tracing::error!(key, error = %e, "could not keep rejected records; they will be retried");
-            failed.extend(indices);
-        }
-    }
-    failed
-}
-
 async fn process_agents<S: AgentStateStore, F: FeedSink>(
     groups: &mut [AgentGroup],
     states: &S,
@@ -419,7 +360,7 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
     stats.unreadable_states = loaded.unreadable.len();
     for group in groups.iter_mut() {
         if let Some(unreadable) = loaded.unreadable.get(&group.arn) {
-            let arrival = records[group.events[0].0].arrival_or(now);
+            let arrival = records[group.events[0].0].received_or(now);
             if let Err(e) = keep_unreadable(unreadable, arrival, sink).await {
                 // Not kept yet: the agent waits, so the row is not replaced before it is kept.
                 group.fail(AgentFailure {
@@ -578,60 +519,11 @@ async fn keep_unreadable<F: FeedSink>(
         unreadable.reason
     );
     let reject = RejectRecord::new(FUNCTION, &unreadable.location, reason, arrival, &unreadable.raw);
-    let hash = fnv1a([unreadable.agent_arn.as_bytes(), unreadable.version.as_bytes()]);
+    let hash = name_hash([unreadable.agent_arn.as_bytes(), unreadable.version.as_bytes()]);
     let key = feed::object_key(
         feed::REJECTS,
         arrival.date_naive(),
         &format!("{FUNCTION}-state-{agent_id}-{hash:016x}"),
     );
     sink.put(&key, feed::to_json_lines(&[reject])).await
-}
-
-/// FNV-1a over byte strings, each followed by a comma: a short, stable name part.
-fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.iter().copied().chain(std::iter::once(b',')) {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    hash
-}
-
-/// A feed object name derived from the records it holds: the shard, the first and last
-/// sequence numbers and a hash of all of them. The same records always give the same name (a
-/// retry overwrites), and a replay that holds fewer records gets another name (it can never
-/// overwrite an object whose other records are already committed).
-fn object_name(records: &[StreamRecord], indices: &[usize]) -> String {
-    let seq = |i: usize| {
-        records[i]
-            .sequence_number
-            .clone()
-            .unwrap_or_else(|| format!("record{i}"))
-    };
-    let first = indices.first().map(|&i| seq(i)).unwrap_or_default();
-    let last = indices.last().map(|&i| seq(i)).unwrap_or_default();
-    let shard = indices
-        .first()
-        .map(|&i| records[i].shard.as_str())
-        .unwrap_or("unknown-shard");
-    let sequences: Vec<String> = indices.iter().map(|&i| seq(i)).collect();
-    let hash = fnv1a(sequences.iter().map(String::as_bytes));
-    format!("{shard}-{first}-{last}-{hash:016x}")
-}
-
-/// The batch item failure: the earliest failed record. Lambda re-delivers from it, so one
-/// identifier is enough; a failed record without a sequence number re-delivers the batch.
-fn failure_response(records: &[StreamRecord], failed: Vec<usize>) -> KinesisEventResponse {
-    let mut response = KinesisEventResponse::default();
-    if let Some(&earliest) = failed.iter().min() {
-        let identifier = records[earliest]
-            .sequence_number
-            .clone()
-            .or_else(|| records.iter().find_map(|r| r.sequence_number.clone()));
-        let mut failure = KinesisBatchItemFailure::default();
-        failure.item_identifier = identifier;
-        response.batch_item_failures.push(failure);
-    }
-    response
 }

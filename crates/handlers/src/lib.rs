@@ -9,14 +9,16 @@
 //!   `queue_interval` records; closing and reconciling intervals.
 //! - [`sweep`]: the scheduled sweep (silence, feed health, snapshots, closing intervals).
 //! - [`custom_resource`]: the bucket-notifications CloudFormation custom resource.
-//! - [`kinesis`], [`s3`]: the inputs, read leniently (one bad record never fails a batch).
+//! - [`input`]: the inputs (Kinesis records, SQS messages, S3 notifications), read leniently
+//!   and in one style, with what every batch does with them (rejects, object names, batch item
+//!   failures).
 
 #![forbid(unsafe_code)]
 
 pub mod agent_events;
 pub mod contacts;
+mod counts;
 pub mod custom_resource;
-pub mod kinesis;
+pub mod input;
 pub mod reports;
-pub mod s3;
 pub mod sweep;

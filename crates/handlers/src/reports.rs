@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::contact::Reconciliation;
 use connect_wfm_core::contact::store::ContactStore;
@@ -26,9 +26,9 @@ use connect_wfm_core::report::{
 
 use tracing::Instrument as _;
 
-pub use crate::s3::{
-    CreatedObject, Notification, RELOAD_FIELD, SqsBatch, SqsMessage, created_notification, parse_notification,
-};
+pub use crate::input::s3::{CreatedObject, Notification, RELOAD_FIELD, created_notification, parse_notification};
+pub use crate::input::sqs::{SqsBatch, SqsMessage};
+use crate::input::{BatchInput as _, keep_rejects, sqs_response};
 
 /// Name of this function in rejects and logs.
 pub const FUNCTION: &str = "historical-reports";
@@ -247,31 +247,24 @@ where
     S: AgentStateStore,
     F: FeedSink,
 {
-    let mut response = SqsBatchResponse::default();
     let mut messages = Vec::with_capacity(batch.records.len());
+    let mut failed = Vec::new();
     let mut reconciliation = ReconcileStats::default();
-    for raw in &batch.records {
-        let message = SqsMessage::from_value(raw);
+    for message in &batch.records {
         // Every log line of the message, the object's included, says which message it is.
         let span = tracing::info_span!(
             "message",
             message_id = message.message_id.as_deref().unwrap_or("(no messageId)")
         );
-        let report = handle_message(&message, ports, settings, now, &mut reconciliation)
+        let report = handle_message(&batch.records, message, ports, settings, now, &mut reconciliation)
             .instrument(span)
             .await;
         if report.failed() {
-            match &report.message_id {
-                Some(id) => {
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id.clone();
-                    response.batch_item_failures.push(failure);
-                }
-                None => tracing::error!("a failed SQS message has no messageId; it cannot be reported for retry"),
-            }
+            failed.push(message.index);
         }
         messages.push(report);
     }
+    let response = sqs_response(&batch.records, failed);
     let failed = response.batch_item_failures.len();
     tracing::info!(messages = messages.len(), failed, "report batch processed");
     BatchOutcome {
@@ -282,6 +275,7 @@ where
 }
 
 async fn handle_message<C, O, S, F>(
+    batch: &[SqsMessage],
     message: &SqsMessage,
     ports: &Ports<'_, C, O, S, F>,
     settings: &Settings,
@@ -296,9 +290,9 @@ where
 {
     let message_id = message.message_id.clone();
     let id = message_id.as_deref().unwrap_or("(no messageId)");
-    let notification = match message.body.as_deref().ok_or_else(|| "message has no body".to_owned()) {
+    let notification = match message.body() {
         Ok(body) => parse_notification(body),
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_owned()),
     };
     let created = match notification {
         Ok(Notification::Test) => {
@@ -313,8 +307,7 @@ where
         Err(reason) => {
             let reason = format!("SQS message {id}: {reason}");
             tracing::error!(message_id = id, %reason, "message is not an S3 notification; it will rest in the DLQ");
-            let raw = message.body.as_deref().unwrap_or_default().as_bytes();
-            keep_rejected(ports.sink, &format!("sqs message {id}"), &reason, raw, now).await;
+            keep_rejected(ports.sink, batch, message.index, &reason, now).await;
             let outcome = ObjectOutcome::Failed {
                 reason,
                 permanent: true,
@@ -344,8 +337,13 @@ where
                     reason,
                     "report cannot be converted; fix the mapping or the report, then reload"
                 );
-                let raw = message.body.as_deref().unwrap_or_default().as_bytes();
-                keep_rejected(ports.sink, &file, reason, raw, now).await;
+                // The reject names the message; its reason names the file (most reasons do already).
+                let reason = if reason.contains(&file) {
+                    reason.clone()
+                } else {
+                    format!("{file}: {reason}")
+                };
+                keep_rejected(ports.sink, batch, message.index, &reason, now).await;
             }
             ObjectOutcome::Failed {
                 reason,
@@ -372,11 +370,10 @@ where
 /// reader sees it at once; the message itself still fails and rests in the DLQ after the
 /// queue's receive limit (architecture.md), from where `connect-wfm reload` brings it back once
 /// the mapping is fixed. The object's name derives from the input, so a redelivery overwrites it.
-async fn keep_rejected<F: FeedSink>(sink: &F, input: &str, reason: &str, raw: &[u8], now: DateTime<Utc>) {
-    let reject = feed::RejectRecord::new(FUNCTION, input, reason, now, raw);
-    let key = feed::object_key(feed::REJECTS, now.date_naive(), &format!("{FUNCTION}-{input}"));
-    if let Err(e) = sink.put(&key, feed::to_json_lines(&[reject])).await {
-        tracing::warn!(input, error = %e, "could not keep the reject; the message still rests in the DLQ");
+async fn keep_rejected<F: FeedSink>(sink: &F, batch: &[SqsMessage], index: usize, reason: &str, now: DateTime<Utc>) {
+    let rejects = vec![(index, reason.to_owned())];
+    if !keep_rejects(FUNCTION, batch, rejects, sink, now).await.is_empty() {
+        tracing::warn!(input = %batch[index].describe(), "could not keep the reject; the message still rests in the DLQ");
     }
 }
 

@@ -35,6 +35,8 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 use tracing::Instrument as _;
 
+use crate::counts::counts;
+
 /// Name of this function in feed object names and logs.
 pub const FUNCTION: &str = "sweep";
 
@@ -52,51 +54,45 @@ pub struct SweepSettings {
     pub stream: crate::contacts::Settings,
 }
 
-/// Counts of what one sweep did (logged once per sweep, returned to the caller).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SweepStats {
-    /// Instances with progress.
-    pub instances: usize,
-    /// Agents not logged out, read from the index.
-    pub active_agents: usize,
-    /// Instances reported silent after this sweep (new or earlier).
-    pub silent_instances: usize,
-    /// Instances this sweep found silent for the first time.
-    pub newly_silent_instances: usize,
-    /// `UNKNOWN` transitions committed and written by this sweep.
-    pub silent_agents: usize,
-    /// `UNKNOWN` commits refused because a batch (or another sweep) got there first.
-    pub superseded: usize,
-    /// `UNKNOWN` records of the last two minutes' silences written again (same ids, same
-    /// objects), so a record whose first write failed after its commit is not lost.
-    pub rewritten: usize,
-    /// Snapshot objects written, and the agents they hold.
-    pub snapshots: usize,
-    pub snapshot_agents: usize,
-    /// Stream-basis intervals closed (written with their backlog and out of the closing set).
-    pub intervals_closed: usize,
-    /// Stream-basis records written by closing them.
-    pub interval_records: usize,
-    /// Reads, commits or writes that failed (logged; the next sweep tries again), closing
-    /// intervals included.
-    pub failures: usize,
+counts! {
+    /// Counts of what one sweep did (logged once per sweep, returned to the caller). The
+    /// metrics: `SilentInstances` is the silence alarm's, `SweepFailures` the failure alarm's.
+    #[derive(Serialize)]
+    pub struct SweepStats {
+        /// Instances with progress.
+        instances,
+        /// Agents not logged out, read from the index.
+        active_agents => gauge "ActiveAgents",
+        /// Instances reported silent after this sweep (new or earlier).
+        silent_instances => gauge "SilentInstances",
+        /// Instances this sweep found silent for the first time.
+        newly_silent_instances,
+        /// `UNKNOWN` transitions committed and written by this sweep.
+        silent_agents => counter "SilentAgents",
+        /// `UNKNOWN` commits refused because a batch (or another sweep) got there first.
+        superseded => counter "SweepSuperseded",
+        /// `UNKNOWN` records of the last two minutes' silences written again (same ids, same
+        /// objects), so a record whose first write failed after its commit is not lost.
+        rewritten,
+        /// Snapshot objects written.
+        snapshots => counter "Snapshots",
+        /// The agents the snapshots hold.
+        snapshot_agents => counter "SnapshotAgents",
+        /// Stream-basis intervals closed (written with their backlog and out of the closing set).
+        intervals_closed => counter "IntervalsClosed",
+        /// Stream-basis records written by closing them.
+        interval_records => counter "IntervalRecords",
+        /// Reads, commits or writes that failed (logged; the next sweep tries again), closing
+        /// intervals included.
+        failures => counter "SweepFailures",
+    }
 }
 
 impl SweepStats {
     /// Counts this sweep in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
-    /// elsewhere): gauges `SilentInstances` (the alarm's metric) and `ActiveAgents`, counters
-    /// `SilentAgents`, `SweepSuperseded`, `SweepFailures`, `Snapshots`, `SnapshotAgents`,
-    /// `IntervalsClosed`, `IntervalRecords`.
+    /// elsewhere).
     pub fn record_metrics(&self) {
-        metrics::gauge!("SilentInstances").set(self.silent_instances as f64);
-        metrics::gauge!("ActiveAgents").set(self.active_agents as f64);
-        metrics::counter!("SilentAgents").increment(self.silent_agents as u64);
-        metrics::counter!("SweepSuperseded").increment(self.superseded as u64);
-        metrics::counter!("SweepFailures").increment(self.failures as u64);
-        metrics::counter!("Snapshots").increment(self.snapshots as u64);
-        metrics::counter!("SnapshotAgents").increment(self.snapshot_agents as u64);
-        metrics::counter!("IntervalsClosed").increment(self.intervals_closed as u64);
-        metrics::counter!("IntervalRecords").increment(self.interval_records as u64);
+        self.record_counts();
     }
 }
 
@@ -217,20 +213,7 @@ where
         let first_minute = snapshot_slot(now, settings.policy.snapshot_minutes).is_some();
         write_snapshots(&progress, slot, first_minute, states, sink, &mut stats).await;
     }
-    tracing::info!(
-        instances = stats.instances,
-        active_agents = stats.active_agents,
-        silent_instances = stats.silent_instances,
-        newly_silent_instances = stats.newly_silent_instances,
-        silent_agents = stats.silent_agents,
-        superseded = stats.superseded,
-        rewritten = stats.rewritten,
-        snapshots = stats.snapshots,
-        snapshot_agents = stats.snapshot_agents,
-        failures = stats.failures,
-        now = %now,
-        "sweep done"
-    );
+    stats.log_counts("sweep done");
     Ok(stats)
 }
 

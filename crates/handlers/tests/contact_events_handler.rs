@@ -27,8 +27,8 @@ fn sqs(bodies: &[&str]) -> SqsBatch {
         .iter()
         .enumerate()
         .map(|(i, body)| json!({ "messageId": format!("m{i}"), "body": body }))
-        .collect();
-    SqsBatch { records }
+        .collect::<Vec<_>>();
+    SqsBatch::from_records(records)
 }
 
 fn kinesis(data: &[&str], first_seq: usize) -> KinesisBatch {
@@ -42,8 +42,8 @@ fn kinesis(data: &[&str], first_seq: usize) -> KinesisBatch {
                 "kinesis": { "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(d) }
             })
         })
-        .collect();
-    KinesisBatch { records }
+        .collect::<Vec<_>>();
+    KinesisBatch::from_records(records)
 }
 
 /// A deterministic shuffle (xorshift), so a failure replays.

@@ -38,9 +38,9 @@ fn run(inputs: &[(bool, String)], batch_sizes: &[usize]) -> Vec<(String, Value)>
                     .iter()
                     .enumerate()
                     .map(|(i, b)| json!({ "messageId": format!("m{at}-{i}"), "body": b }))
-                    .collect();
+                    .collect::<Vec<_>>();
                 let outcome = handle_sqs(
-                    &SqsBatch { records },
+                    &SqsBatch::from_records(records),
                     &store,
                     &sink,
                     &settings,
@@ -57,9 +57,9 @@ fn run(inputs: &[(bool, String)], batch_sizes: &[usize]) -> Vec<(String, Value)>
                         json!({ "eventID": format!("s:{at}{i}"), "kinesis": { "sequenceNumber": format!("{at}{i}"),
                             "data": base64::engine::general_purpose::STANDARD.encode(b) } })
                     })
-                    .collect();
+                    .collect::<Vec<_>>();
                 let outcome = handle_kinesis(
-                    &KinesisBatch { records },
+                    &KinesisBatch::from_records(records),
                     &store,
                     &sink,
                     &settings,

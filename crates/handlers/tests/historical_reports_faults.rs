@@ -299,7 +299,7 @@ async fn drain(
             now = queue.iter().map(|m| m.visible_at).min().unwrap();
             continue;
         }
-        let records = visible
+        let records: Vec<serde_json::Value> = visible
             .iter()
             .map(|&i| {
                 let m = &mut queue[i];
@@ -308,7 +308,7 @@ async fn drain(
                         "attributes": { "ApproximateReceiveCount": m.receives.to_string() } })
             })
             .collect();
-        let outcome = handle_messages(&SqsBatch { records }, &ports, &settings, now).await;
+        let outcome = handle_messages(&SqsBatch::from_records(records), &ports, &settings, now).await;
         invocations += 1;
         assert!(invocations < 10_000, "the queue does not drain");
         let failed: BTreeSet<String> = outcome

@@ -144,9 +144,7 @@ async fn every_report_gives_the_expected_records() {
 
         let world = World::new();
         let outcome = world
-            .run(&SqsBatch {
-                records: vec![message_for("m1", &key.replace(' ', "+"))],
-            })
+            .run(&SqsBatch::from_records(vec![message_for("m1", &key.replace(' ', "+"))]))
             .await;
         let got: Vec<Value> = world
             .sink
@@ -196,7 +194,7 @@ async fn a_mixed_batch_fails_only_the_broken_report() {
     let world = World::new();
     let batch = sqs_file("sqs-mixed-batch.json");
     let outcome = world.run(&batch).await;
-    let broken_id = batch.records[4]["messageId"].as_str().unwrap();
+    let broken_id = batch.records[4].message_id.as_deref().unwrap();
     assert_eq!(failed_ids(&outcome), [broken_id]);
     assert!(outcome.messages[3].test_event);
     let kinds: Vec<String> = world
@@ -256,12 +254,10 @@ async fn the_test_event_and_foreign_objects_are_acknowledged_without_reading() {
 #[tokio::test]
 async fn a_body_that_is_not_a_notification_fails_its_message_naming_it() {
     let world = World::new();
-    let batch = SqsBatch {
-        records: vec![
-            json!({ "messageId": "bad", "body": "hello" }),
-            message_for("good", "connect/acme-support/Reports/wfm/ASPR-2026-11-20T10:15:00Z.csv"),
-        ],
-    };
+    let batch = SqsBatch::from_records(vec![
+        json!({ "messageId": "bad", "body": "hello" }),
+        message_for("good", "connect/acme-support/Reports/wfm/ASPR-2026-11-20T10:15:00Z.csv"),
+    ]);
     let outcome = world.run(&batch).await;
     assert_eq!(failed_ids(&outcome), ["bad"]);
     let ObjectOutcome::Failed { reason, .. } = &outcome.messages[0].objects[0].1 else {
@@ -423,9 +419,9 @@ async fn a_transient_failure_releases_the_claim_and_the_redelivery_converts() {
 async fn a_report_held_by_another_run_is_retried_later_and_a_crashed_claim_expires() {
     let world = World::new();
     let batch = sqs_file("sqs-report-aspr.json");
-    let object = &world.run(&SqsBatch { records: vec![] }).await; // nothing to do
+    let object = &world.run(&SqsBatch::from_records([])).await; // nothing to do
     assert!(object.messages.is_empty());
-    let Ok(Notification::Created(objects)) = parse_notification(batch.records[0]["body"].as_str().unwrap()) else {
+    let Ok(Notification::Created(objects)) = parse_notification(batch.records[0].body().unwrap()) else {
         panic!("the sample is a created-object notification");
     };
     let claim_id = format!(
@@ -485,9 +481,10 @@ async fn large_reports_are_written_in_parts_with_stable_names() {
         states: &world.states,
         sink: &world.sink,
     };
-    let batch = SqsBatch {
-        records: vec![message_for("big", "connect/acme-support/Reports/wfm/ASPR-big.csv")],
-    };
+    let batch = SqsBatch::from_records(vec![message_for(
+        "big",
+        "connect/acme-support/Reports/wfm/ASPR-big.csv",
+    )]);
     let outcome = handle_messages(&batch, &ports, &settings, now()).await;
     assert!(failed_ids(&outcome).is_empty());
     assert_eq!(world.sink.lines("").len(), 25_000);

@@ -47,9 +47,9 @@ async fn stream_basis(
             .iter()
             .enumerate()
             .map(|(j, body)| json!({ "messageId": format!("m{i}-{j}"), "body": body }))
-            .collect();
+            .collect::<Vec<_>>();
         handle_sqs(
-            &ContactEvents { records },
+            &ContactEvents::from_records(records),
             &store,
             &sink,
             settings,
@@ -69,9 +69,9 @@ async fn stream_basis(
                     "kinesis": { "sequenceNumber": seq, "data": base64::engine::general_purpose::STANDARD.encode(data) }
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
         handle_kinesis(
-            &KinesisBatch { records },
+            &KinesisBatch::from_records(records),
             &store,
             &sink,
             settings,
@@ -120,9 +120,9 @@ async fn run_report(
     };
     let body = json!({ "Records": [{ "eventName": "ObjectCreated:Put", "eventSource": "aws:s3",
         "s3": { "bucket": { "name": BUCKET }, "object": { "key": slice.report_key, "eTag": "etag-1" } } }] });
-    let batch = SqsBatch {
-        records: vec![json!({ "messageId": "m1", "body": body.to_string(), "eventSource": "aws:sqs" })],
-    };
+    let batch = SqsBatch::from_records(vec![
+        json!({ "messageId": "m1", "body": body.to_string(), "eventSource": "aws:sqs" }),
+    ]);
     let outcome = handle_messages(&batch, &ports, &settings, now).await;
     (outcome, sink)
 }

@@ -62,9 +62,9 @@ fn waiting_contact() -> SqsBatch {
             "queueInfo": { "queueArn": format!("{INSTANCE}/queue/q1"), "enqueueTimestamp": "2026-11-21T10:05:00.000Z" }
         }
     });
-    SqsBatch {
-        records: vec![json!({ "messageId": "m1", "body": body.to_string(), "eventSource": "aws:sqs" })],
-    }
+    SqsBatch::from_records(vec![
+        json!({ "messageId": "m1", "body": body.to_string(), "eventSource": "aws:sqs" }),
+    ])
 }
 
 /// An agent silent since 10:00 and a queue whose only contact waits since 10:05.

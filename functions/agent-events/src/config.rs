@@ -1,22 +1,13 @@
 //! Configuration of the agent-events function, read and validated once at cold start.
 
 use chrono::Duration;
+use connect_wfm_aws::config::{ConfigError, Env, FeedConfig};
 use connect_wfm_core::agent::{DEFAULT_SILENCE_SECONDS, FoldPolicy, HEARTBEAT_PERIOD, throttle_fits_silence};
-use connect_wfm_core::config::{ConfigError, Env};
 
 /// Environment variables of the function.
 pub mod vars {
     /// DynamoDB table of last-known agent states (required).
     pub const STATE_TABLE: &str = "STATE_TABLE";
-    /// S3 bucket of the feed (required).
-    pub const FEED_BUCKET: &str = "FEED_BUCKET";
-    /// Key prefix of the feed inside the bucket (optional, default none).
-    pub const FEED_PREFIX: &str = "FEED_PREFIX";
-    /// JSON mapping file overriding the built-in mapping: `s3://bucket/key` or a path in the
-    /// deployment package (optional).
-    pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
-    /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
-    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
     /// Seconds between last-seen-only writes of an idle agent (optional, default 150). With the
     /// 120 s heartbeat period it must stay below `SILENCE_SECONDS`.
     pub const LAST_SEEN_WRITE_SECONDS: &str = "LAST_SEEN_WRITE_SECONDS";
@@ -28,11 +19,9 @@ pub mod vars {
 /// The function's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The feed, the mapping and the outputs (shared by every function).
+    pub feed: FeedConfig,
     pub state_table: String,
-    pub feed_bucket: String,
-    pub feed_prefix: String,
-    pub mapping_location: Option<String>,
-    pub event_bus_name: Option<String>,
     pub last_seen_write_after: Duration,
 }
 
@@ -60,10 +49,7 @@ impl Config {
         }
         Ok(Self {
             state_table: env.required(vars::STATE_TABLE)?,
-            feed_bucket: env.required(vars::FEED_BUCKET)?,
-            feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
-            mapping_location: env.optional(vars::MAPPING_LOCATION),
-            event_bus_name: env.optional(vars::EVENT_BUS_NAME),
+            feed: FeedConfig::from_env(env)?,
             last_seen_write_after,
         })
     }
@@ -78,10 +64,13 @@ mod tests {
         let env = Env::from_pairs([("STATE_TABLE", "states"), ("FEED_BUCKET", "feed")]);
         let config = Config::from_env(&env).unwrap();
         assert_eq!(
-            (config.state_table.as_str(), config.feed_bucket.as_str()),
+            (config.state_table.as_str(), config.feed.feed_bucket.as_str()),
             ("states", "feed")
         );
-        assert_eq!((config.feed_prefix.as_str(), config.mapping_location), ("", None));
+        assert_eq!(
+            (config.feed.feed_prefix.as_str(), config.feed.mapping_location),
+            ("", None)
+        );
         assert_eq!(config.last_seen_write_after, Duration::seconds(150));
     }
 

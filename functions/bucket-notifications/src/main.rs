@@ -2,13 +2,16 @@
 //! answer each CloudFormation request before the invocation's deadline.
 
 #![forbid(unsafe_code)]
+// The layout of the serving future nests the SDK's S3 calls inside the request's span and
+// timeout deeper than the default limit lets rustc compute in a test build.
+#![recursion_limit = "256"]
 
 use std::time::SystemTime;
 
-use connect_wfm_aws::config::{load_sdk_config, s3_client};
+use connect_wfm_aws::lambda::Start;
 use connect_wfm_aws::{HttpResponseSender, S3NotificationStore};
-use connect_wfm_handlers::custom_resource::handle_request;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use connect_wfm_handlers::custom_resource::{FUNCTION, handle_request};
+use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -20,22 +23,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 // waiting on AWS, and one allocator heap keeps memory flat over invocations (README, Performance).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = load_sdk_config().await;
-    let store = S3NotificationStore::new(s3_client(&sdk));
+    let start = Start::new(FUNCTION).await?;
+    let store = S3NotificationStore::new(start.s3());
     let sender = HttpResponseSender::new()?;
     let (store, sender) = (&store, &sender);
     // The request is taken as raw JSON: a request that does not fit a type must still be
     // answered. An error goes back to Lambda only when no answer could be sent, so the
     // asynchronous invocation is tried again (every step is idempotent).
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let left = event
-            .context
-            .deadline()
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
-        handle_request(&event.payload, store, sender, Instant::now() + left).await?;
-        Ok::<_, Error>(())
-    }))
-    .await
+    start
+        .serve(move |event: LambdaEvent<Value>| async move {
+            let left = event
+                .context
+                .deadline()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            handle_request(&event.payload, store, sender, Instant::now() + left).await?;
+            Ok::<_, Error>(())
+        })
+        .await
 }

@@ -1,7 +1,7 @@
 //! Configuration of the historical-reports function, read and validated once at cold start.
 
 use chrono::Duration;
-use connect_wfm_core::config::{ConfigError, Env};
+use connect_wfm_aws::config::{ConfigError, Env, FeedConfig};
 
 /// Environment variables of the function.
 pub mod vars {
@@ -9,18 +9,10 @@ pub mod vars {
     pub const CLAIM_TABLE: &str = "CLAIM_TABLE";
     /// DynamoDB table of agent states, for login → agent id (required).
     pub const STATE_TABLE: &str = "STATE_TABLE";
-    /// S3 bucket of the feed (required).
-    pub const FEED_BUCKET: &str = "FEED_BUCKET";
-    /// Key prefix of the feed inside the bucket (optional).
-    pub const FEED_PREFIX: &str = "FEED_PREFIX";
     /// Only keys under this prefix are reports, e.g. `connect/acme/Reports/` (optional).
     pub const REPORTS_PREFIX: &str = "REPORTS_PREFIX";
     /// Instance name for every record, instead of the alias in the key (optional).
     pub const INSTANCE_NAME: &str = "INSTANCE_NAME";
-    /// JSON mapping file: `s3://bucket/key` or a path (optional).
-    pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
-    /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
-    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
     /// Seconds a claim stays IN_PROGRESS before another run may take it (default 900; keep it
     /// above the function timeout).
     pub const CLAIM_LEASE_SECONDS: &str = "CLAIM_LEASE_SECONDS";
@@ -34,14 +26,12 @@ pub mod vars {
 /// The function's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The feed, the mapping and the outputs (shared by every function).
+    pub feed: FeedConfig,
     pub claim_table: String,
     pub state_table: String,
-    pub feed_bucket: String,
-    pub feed_prefix: String,
     pub reports_prefix: Option<String>,
     pub instance: Option<String>,
-    pub mapping_location: Option<String>,
-    pub event_bus_name: Option<String>,
     pub claim_lease: Duration,
     pub claim_retention: Duration,
     /// [`vars::CONTACT_TABLE`]; none when contact events are off (no reconciliation).
@@ -54,12 +44,9 @@ impl Config {
         Ok(Self {
             claim_table: env.required(vars::CLAIM_TABLE)?,
             state_table: env.required(vars::STATE_TABLE)?,
-            feed_bucket: env.required(vars::FEED_BUCKET)?,
-            feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
+            feed: FeedConfig::from_env(env)?,
             reports_prefix: env.optional(vars::REPORTS_PREFIX),
             instance: env.optional(vars::INSTANCE_NAME),
-            mapping_location: env.optional(vars::MAPPING_LOCATION),
-            event_bus_name: env.optional(vars::EVENT_BUS_NAME),
             claim_lease: env.duration_secs(vars::CLAIM_LEASE_SECONDS, Duration::minutes(15))?,
             claim_retention: env.duration_secs(vars::CLAIM_RETENTION_SECONDS, Duration::days(35))?,
             contact_table: env.optional(vars::CONTACT_TABLE),

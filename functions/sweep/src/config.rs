@@ -1,26 +1,17 @@
 //! Configuration of the sweep function, read and validated once at cold start.
 
 use chrono::Duration;
+use connect_wfm_aws::config::{ConfigError, Env, FeedConfig};
 use connect_wfm_core::agent::{DEFAULT_SILENCE_SECONDS, DEFAULT_SNAPSHOT_MINUTES, SweepPolicy};
-use connect_wfm_core::config::{ConfigError, Env};
 
 /// Environment variables of the function.
 pub mod vars {
     /// DynamoDB table of last-known agent states (required).
     pub const STATE_TABLE: &str = "STATE_TABLE";
-    /// S3 bucket of the feed (required).
-    pub const FEED_BUCKET: &str = "FEED_BUCKET";
-    /// Key prefix of the feed inside the bucket (optional, default none).
-    pub const FEED_PREFIX: &str = "FEED_PREFIX";
-    /// JSON mapping file overriding the built-in mapping (optional): its `Unknown` entry names
-    /// the state of a silent agent.
-    pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
     /// Seconds without any event after which an agent is `UNKNOWN` (optional, default 300).
     pub const SILENCE_SECONDS: &str = "SILENCE_SECONDS";
     /// Minutes between snapshots, 0 for none (optional, default 15).
     pub const SNAPSHOT_MINUTES: &str = "SNAPSHOT_MINUTES";
-    /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
-    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
     /// DynamoDB table of the contact-events function (optional): when set, every sweep closes
     /// the stream-basis intervals that have ended.
     pub const CONTACT_TABLE: &str = "CONTACT_TABLE";
@@ -29,11 +20,9 @@ pub mod vars {
 /// The function's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The feed, the mapping and the outputs (shared by every function).
+    pub feed: FeedConfig,
     pub state_table: String,
-    pub feed_bucket: String,
-    pub feed_prefix: String,
-    pub mapping_location: Option<String>,
-    pub event_bus_name: Option<String>,
     pub policy: SweepPolicy,
     /// [`vars::CONTACT_TABLE`]; none when contact events are off.
     pub contact_table: Option<String>,
@@ -50,10 +39,7 @@ impl Config {
         }
         Ok(Self {
             state_table: env.required(vars::STATE_TABLE)?,
-            feed_bucket: env.required(vars::FEED_BUCKET)?,
-            feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
-            mapping_location: env.optional(vars::MAPPING_LOCATION),
-            event_bus_name: env.optional(vars::EVENT_BUS_NAME),
+            feed: FeedConfig::from_env(env)?,
             policy: SweepPolicy {
                 silence,
                 snapshot_minutes: env.number(vars::SNAPSHOT_MINUTES, DEFAULT_SNAPSHOT_MINUTES)?,
@@ -73,7 +59,7 @@ mod tests {
         let config = Config::from_env(&env).unwrap();
         assert_eq!(config.policy, SweepPolicy::default());
         assert_eq!(
-            (config.state_table.as_str(), config.feed_prefix.as_str()),
+            (config.state_table.as_str(), config.feed.feed_prefix.as_str()),
             ("states", "")
         );
         assert_eq!(config.contact_table, None);

@@ -20,20 +20,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use connect_wfm_core::contact::store::{ContactStore, Filing, LegWrite, StoredLeg};
 use connect_wfm_core::contact::{
     ContactInput, INTERVAL_MINUTES, IntervalKey, Leg, LegKey, QueueNames, Reconciliation, StreamSettings,
     decode_contact_input, reconcile, retracted_stream_queue_interval, stream_queue_interval,
 };
-use connect_wfm_core::feed::{self, RejectRecord};
+use connect_wfm_core::feed;
 use connect_wfm_core::ports::{FeedSink, PortError};
 use connect_wfm_core::report::QueueInterval;
 use futures_util::StreamExt as _;
+use tracing::Instrument as _;
 
-mod input;
-
-pub use input::{Envelope, KinesisBatch, SqsBatch, read_kinesis, read_sqs};
+use crate::counts::counts;
+pub use crate::input::kinesis::{KinesisBatch, StreamRecord};
+pub use crate::input::sqs::SqsBatch;
+use crate::input::{BatchInput, keep_rejects, kinesis_response, sqs_response};
 
 /// Name of this function in rejects and logs.
 pub const FUNCTION: &str = "contact-events";
@@ -66,23 +68,128 @@ pub struct Settings {
     pub stream: StreamSettings,
 }
 
-/// Counts of what one batch did (logged once per batch).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchStats {
-    /// Messages or records in the batch.
-    pub inputs: usize,
-    /// Inputs kept under rejects (bad input, or a permanent storage failure).
-    pub rejected: usize,
-    /// Inputs that carry nothing the stream basis reads (an unknown event type).
-    pub ignored: usize,
-    /// Legs the batch changed.
-    pub legs_changed: usize,
-    /// Versioned leg writes that lost a race and were merged again.
-    pub conflicts: usize,
-    /// Interval records written.
-    pub records_written: usize,
-    /// Inputs failed for a retry.
-    pub failed: usize,
+counts! {
+    /// Counts of what one batch did (logged once per batch; the metrics are what an operator
+    /// acts on: input volume by kind, rejects, retries, late data).
+    pub struct BatchStats {
+        /// Messages or records in the batch.
+        inputs,
+        /// Contact events among them (EventBridge, through the queue).
+        contact_events => counter "ContactEvents",
+        /// Contact records among them (the CTR stream, or a CTR on the queue).
+        contact_records => counter "ContactRecords",
+        /// Inputs kept under rejects (bad input, or a permanent storage failure).
+        rejected => counter "Rejects",
+        /// Inputs that carry nothing the stream basis reads (an unknown event type).
+        ignored,
+        /// Inputs more than [`CLOSE_WINDOW`] older than the batch's clock: they arrive after
+        /// the sweep wrote their interval, whose record they now rewrite.
+        late => counter "LateInputs",
+        /// Legs the batch changed (merged into their stored copy).
+        legs_changed => counter "LegsMerged",
+        /// Versioned leg writes that lost a race and were merged again.
+        conflicts,
+        /// Interval records written.
+        records_written => counter "IntervalRecords",
+        /// Inputs failed for a retry.
+        failed => counter "FailedInputs",
+        ;
+        /// The newest input time of the batch (EventBridge `time`, CTR LastUpdateTimestamp).
+        newest_input: Option<DateTime<Utc>>,
+    }
+}
+
+impl BatchStats {
+    /// Counts this batch in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
+    /// elsewhere): the counts above and the histogram `EventLagSeconds` (`now` − the batch's
+    /// newest input time).
+    pub fn record_metrics(&self, now: DateTime<Utc>) {
+        self.record_counts();
+        if let Some(newest) = self.newest_input {
+            let lag = (now - newest).num_milliseconds() as f64 / 1000.0;
+            metrics::histogram!("EventLagSeconds").record(lag.max(0.0));
+        }
+    }
+}
+
+/// The function's event: the contact-event queue's SQS batch or the CTR stream's Kinesis batch,
+/// told apart by the records' `eventSource` (`aws:kinesis` for the stream). Each is read as
+/// leniently as the other functions' inputs.
+#[derive(Debug)]
+pub enum ContactBatch {
+    Sqs(SqsBatch),
+    Kinesis(KinesisBatch),
+}
+
+impl<'de> serde::Deserialize<'de> for ContactBatch {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        /// Only the sources of the records: every other field is skipped.
+        #[derive(serde::Deserialize)]
+        struct Probe {
+            #[serde(rename = "Records", default)]
+            records: Vec<Source>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Source {
+            #[serde(rename = "eventSource")]
+            event_source: Option<String>,
+        }
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        let probe: Probe = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
+        let kinesis = probe
+            .records
+            .iter()
+            .any(|r| r.event_source.as_deref() == Some("aws:kinesis"));
+        if kinesis {
+            serde_json::from_str(raw.get()).map(ContactBatch::Kinesis)
+        } else {
+            serde_json::from_str(raw.get()).map(ContactBatch::Sqs)
+        }
+        .map_err(D::Error::custom)
+    }
+}
+
+/// The Lambda response to either batch: `{"batchItemFailures": [...]}`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum ContactResponse {
+    Sqs(aws_lambda_events::event::sqs::SqsBatchResponse),
+    Kinesis(aws_lambda_events::event::streams::KinesisEventResponse),
+}
+
+/// The response to a [`ContactBatch`] and what it did.
+#[derive(Debug, Clone)]
+pub struct ContactOutcome {
+    pub response: ContactResponse,
+    pub stats: BatchStats,
+}
+
+/// Processes one batch of either source (the Lambda function's entry).
+pub async fn handle_batch<S: ContactStore, F: FeedSink>(
+    batch: &ContactBatch,
+    store: &S,
+    sink: &F,
+    settings: &Settings,
+    clock: Clock,
+    now: DateTime<Utc>,
+) -> ContactOutcome {
+    match batch {
+        ContactBatch::Sqs(batch) => {
+            let outcome = handle_sqs(batch, store, sink, settings, clock, now).await;
+            ContactOutcome {
+                response: ContactResponse::Sqs(outcome.response),
+                stats: outcome.stats,
+            }
+        }
+        ContactBatch::Kinesis(batch) => {
+            let outcome = handle_kinesis(batch, store, sink, settings, clock, now).await;
+            ContactOutcome {
+                response: ContactResponse::Kinesis(outcome.response),
+                stats: outcome.stats,
+            }
+        }
+    }
 }
 
 /// The Lambda response to an SQS batch and what the batch did.
@@ -123,15 +230,20 @@ pub async fn handle_sqs<S: ContactStore, F: FeedSink>(
     clock: Clock,
     now: DateTime<Utc>,
 ) -> SqsOutcome {
-    let envelopes = read_sqs(batch, now);
-    let (failed, stats) = process(&envelopes, store, sink, settings, clock).await;
-    let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
-    for index in failed {
-        let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
-        failure.item_identifier = envelopes[index].item_identifier.clone().unwrap_or_default();
-        response.batch_item_failures.push(failure);
+    let messages = &batch.records;
+    let span = tracing::info_span!(
+        "batch",
+        source = "sqs",
+        first_message = messages.first().and_then(|m| m.message_id.as_deref()).unwrap_or("-"),
+        messages = messages.len(),
+    );
+    let (failed, stats) = process(messages, store, sink, settings, clock, now)
+        .instrument(span)
+        .await;
+    SqsOutcome {
+        response: sqs_response(messages, failed),
+        stats,
     }
-    SqsOutcome { response, stats }
 }
 
 /// Processes one Kinesis batch of contact records. Never fails as a whole.
@@ -143,20 +255,26 @@ pub async fn handle_kinesis<S: ContactStore, F: FeedSink>(
     clock: Clock,
     now: DateTime<Utc>,
 ) -> KinesisOutcome {
-    let envelopes = read_kinesis(batch, now);
-    let (failed, stats) = process(&envelopes, store, sink, settings, clock).await;
-    let mut response = aws_lambda_events::event::streams::KinesisEventResponse::default();
-    // Lambda replays from the earliest failure, so naming it is enough; a record without a
-    // sequence number makes the whole batch come again.
-    if let Some(&earliest) = failed.first() {
-        let mut failure = aws_lambda_events::event::streams::KinesisBatchItemFailure::default();
-        failure.item_identifier = envelopes[earliest]
-            .item_identifier
-            .clone()
-            .or_else(|| envelopes.iter().find_map(|e| e.item_identifier.clone()));
-        response.batch_item_failures.push(failure);
+    let records = &batch.records;
+    let sequence = |record: Option<&StreamRecord>| {
+        record
+            .and_then(|r| r.sequence_number.clone())
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    let span = tracing::info_span!(
+        "batch",
+        shard = records.first().map_or("-", |r| r.shard.as_str()),
+        first_seq = %sequence(records.first()),
+        last_seq = %sequence(records.last()),
+        records = records.len(),
+    );
+    let (failed, stats) = process(records, store, sink, settings, clock, now)
+        .instrument(span)
+        .await;
+    KinesisOutcome {
+        response: kinesis_response(records, failed),
+        stats,
     }
-    KinesisOutcome { response, stats }
 }
 
 /// What [`close_intervals`] did.
@@ -294,38 +412,47 @@ impl Failures {
 }
 
 /// The batch's work; returns the inputs to fail (ascending) and the counts.
-async fn process<S: ContactStore, F: FeedSink>(
-    envelopes: &[Envelope],
+async fn process<I: BatchInput, S: ContactStore, F: FeedSink>(
+    inputs: &[I],
     store: &S,
     sink: &F,
     settings: &Settings,
     clock: Clock,
+    now: DateTime<Utc>,
 ) -> (Vec<usize>, BatchStats) {
     let mut stats = BatchStats {
-        inputs: envelopes.len(),
+        inputs: inputs.len(),
         ..BatchStats::default()
     };
     let mut rejects = Vec::new();
     let mut decoded = Vec::new();
-    for envelope in envelopes {
-        let result = match &envelope.data {
+    for input in inputs {
+        let result = match input.data() {
             Ok(bytes) => decode_contact_input(bytes).map_err(|e| e.to_string()),
             Err((reason, _)) => Err(reason.clone()),
         };
         match result {
-            Ok(input) => decoded.push(Decoded {
-                index: envelope.index,
-                input,
-            }),
+            Ok(decoded_input) => {
+                match &decoded_input {
+                    ContactInput::Event(_) => stats.contact_events += 1,
+                    ContactInput::Record(_) => stats.contact_records += 1,
+                }
+                decoded.push(Decoded {
+                    index: input.index(),
+                    input: decoded_input,
+                });
+            }
             Err(reason) => {
-                tracing::warn!(input = %envelope.origin, %reason, "contact input rejected");
-                rejects.push((envelope.index, reason));
+                tracing::warn!(input = %input.describe(), %reason, "contact input rejected");
+                rejects.push((input.index(), reason));
             }
         }
     }
     let mut failures = Failures::default();
     stats.rejected = rejects.len();
-    failures.transient.extend(write_rejects(envelopes, rejects, sink).await);
+    failures
+        .transient
+        .extend(keep_rejects(FUNCTION, inputs, rejects, sink, now).await);
 
     if !decoded.is_empty() {
         process_inputs(&decoded, store, sink, settings, clock, &mut failures, &mut stats).await;
@@ -339,18 +466,9 @@ async fn process<S: ContactStore, F: FeedSink>(
     stats.rejected += set_aside.len();
     failures
         .transient
-        .extend(write_rejects(envelopes, set_aside, sink).await);
+        .extend(keep_rejects(FUNCTION, inputs, set_aside, sink, now).await);
     stats.failed = failures.transient.len();
-    tracing::info!(
-        inputs = stats.inputs,
-        rejected = stats.rejected,
-        ignored = stats.ignored,
-        legs_changed = stats.legs_changed,
-        conflicts = stats.conflicts,
-        records_written = stats.records_written,
-        failed = stats.failed,
-        "contact input batch processed"
-    );
+    stats.log_counts("contact input batch processed");
     (failures.transient.into_iter().collect(), stats)
 }
 
@@ -413,6 +531,12 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
             }
         },
     };
+
+    stats.newest_input = newest;
+    stats.late = decoded
+        .iter()
+        .filter(|d| !d.input.leg_patches().is_empty() && d.input.time() < clock - CLOSE_WINDOW)
+        .count();
 
     let keys: Vec<LegKey> = work.keys().cloned().collect();
     let loaded: BTreeMap<LegKey, StoredLeg> = match store.load_legs(&keys).await {
@@ -643,51 +767,6 @@ async fn write_record<S: ContactStore, F: FeedSink>(
         }
     }
     Ok(written)
-}
-
-/// Keeps rejected inputs with their raw bytes; returns the inputs whose reject could not be
-/// written (they must come again, not be lost).
-async fn write_rejects<F: FeedSink>(envelopes: &[Envelope], rejects: Vec<(usize, String)>, sink: &F) -> Vec<usize> {
-    let mut by_date: BTreeMap<NaiveDate, Vec<(usize, RejectRecord)>> = BTreeMap::new();
-    for (index, reason) in rejects {
-        let envelope = &envelopes[index];
-        let raw: &[u8] = match &envelope.data {
-            Ok(bytes) => bytes,
-            Err((_, raw)) => raw,
-        };
-        let reject = RejectRecord::new(FUNCTION, &envelope.origin, reason, envelope.received, raw);
-        by_date
-            .entry(envelope.received.date_naive())
-            .or_default()
-            .push((index, reject));
-    }
-    let mut failed = Vec::new();
-    for (date, rejects) in by_date {
-        let indices: Vec<usize> = rejects.iter().map(|(i, _)| *i).collect();
-        let ids: Vec<&str> = indices
-            .iter()
-            .map(|&i| envelopes[i].item_identifier.as_deref().unwrap_or(&envelopes[i].origin))
-            .collect();
-        let name = format!("{FUNCTION}-{}-{:016x}", ids[0], fnv1a(ids.iter().map(|s| s.as_bytes())));
-        let key = feed::object_key(feed::REJECTS, date, &name);
-        let lines: Vec<RejectRecord> = rejects.into_iter().map(|(_, r)| r).collect();
-        if let Err(e) = sink.put(&key, feed::to_json_lines(&lines)).await {
-            tracing::error!(key, error = %e, "could not keep rejected inputs; they will be retried");
-            failed.extend(indices);
-        }
-    }
-    failed
-}
-
-/// FNV-1a over byte strings, each followed by a comma: a short, stable name part.
-fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.iter().copied().chain(std::iter::once(b',')) {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    hash
 }
 
 /// Compares report-basis `queue_interval` records (Connect's queue report, as the

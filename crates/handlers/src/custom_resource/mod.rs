@@ -14,6 +14,9 @@ use connect_wfm_core::custom_resource::Change;
 use connect_wfm_core::ports::{Fetched, NotificationStore, PortError, ResponseSender, Stored};
 use serde_json::Value;
 use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use crate::counts::counts;
 
 pub mod request;
 
@@ -49,9 +52,52 @@ struct Done {
     bucket: Option<String>,
 }
 
+/// Name of this function in logs and metrics.
+pub const FUNCTION: &str = "bucket-notifications";
+
+counts! {
+    /// What one request came to (the metrics: a FAILED answer is a stack operation that failed,
+    /// an unanswered request one that waits for CloudFormation's timeout).
+    pub struct RequestCounts {
+        requests => counter "Requests",
+        /// Answered FAILED.
+        failed => counter "FailedRequests",
+        /// Not answered: no ResponseURL, or every attempt at sending failed.
+        unanswered => counter "UnansweredRequests",
+    }
+}
+
 /// Handles one request and answers it through `sender` before `deadline` (the Lambda
-/// deadline). Returns the answer sent; an error only when no answer could be sent.
+/// deadline). Returns the answer sent; an error only when no answer could be sent. Every log
+/// line of the request names it (a span with its id), and its outcome is counted.
 pub async fn handle_request<S, R>(
+    request: &Value,
+    store: &S,
+    sender: &R,
+    deadline: Instant,
+) -> Result<CustomResourceResponse, HandlerError>
+where
+    S: NotificationStore,
+    R: ResponseSender,
+{
+    let text = |name: &str| request.get(name).and_then(Value::as_str).unwrap_or("-").to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_type = %text("RequestType"),
+        request_id = %text("RequestId"),
+        logical_resource_id = %text("LogicalResourceId"),
+    );
+    let result = answer(request, store, sender, deadline).instrument(span).await;
+    let counts = RequestCounts {
+        requests: 1,
+        failed: usize::from(matches!(&result, Ok(response) if response.status == Status::Failed)),
+        unanswered: usize::from(result.is_err()),
+    };
+    counts.record_counts();
+    result
+}
+
+async fn answer<S, R>(
     request: &Value,
     store: &S,
     sender: &R,

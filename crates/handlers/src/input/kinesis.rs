@@ -16,6 +16,8 @@ use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+use super::BatchInput;
+
 /// A Kinesis Lambda event, `{"Records": [...]}`, its records read one by one
 /// ([`StreamRecord`]). Deserialise it from bytes or text (`serde_json::from_slice`, as the Lambda
 /// runtime does): each record is borrowed from them while it is read, which a
@@ -188,18 +190,33 @@ pub struct StreamRecord {
     pub data: Result<Vec<u8>, (String, Vec<u8>)>,
 }
 
-impl StreamRecord {
-    /// Names the record in logs and rejects: shard and sequence number, or the batch position.
-    pub fn describe(&self) -> String {
+impl BatchInput for StreamRecord {
+    fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Shard and sequence number, or the batch position.
+    fn describe(&self) -> String {
         match &self.sequence_number {
             Some(seq) => format!("kinesis {} seq {seq}", self.shard),
             None => format!("kinesis {} record #{}", self.shard, self.index),
         }
     }
 
-    /// When the record reached the stream, or `now` when it does not say.
-    pub fn arrival_or(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.arrival.unwrap_or(now)
+    fn item_identifier(&self) -> Option<&str> {
+        self.sequence_number.as_deref()
+    }
+
+    fn group(&self) -> &str {
+        &self.shard
+    }
+
+    fn received(&self) -> Option<DateTime<Utc>> {
+        self.arrival
+    }
+
+    fn data(&self) -> &Result<Vec<u8>, (String, Vec<u8>)> {
+        &self.data
     }
 }
 

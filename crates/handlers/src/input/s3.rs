@@ -1,36 +1,11 @@
-//! SQS messages carrying S3 event notifications, read leniently.
+//! S3 event notifications in the body of an SQS message, read leniently.
 //!
 //! `aws_lambda_events`' `S3Event` rejects the `s3:TestEvent` message and notifications without
 //! `userIdentity` (as emulators send them), so the few fields we need are read here. Keys arrive
 //! URL-encoded (`+` for a space, `%3A` for `:`, and some emulators `%2F` for `/`).
 
 use percent_encoding::percent_decode_str;
-use serde::Deserialize;
 use serde_json::Value;
-
-/// An SQS Lambda event: `{"Records": [...]}`; each message is read on its own.
-#[derive(Debug, Default, Deserialize)]
-pub struct SqsBatch {
-    #[serde(rename = "Records")]
-    pub records: Vec<Value>,
-}
-
-/// The parts of an SQS message the function uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqsMessage {
-    pub message_id: Option<String>,
-    pub body: Option<String>,
-}
-
-impl SqsMessage {
-    pub fn from_value(value: &Value) -> Self {
-        let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
-        Self {
-            message_id: text("messageId"),
-            body: text("body"),
-        }
-    }
-}
 
 /// A created object named by a notification.
 #[derive(Debug, Clone, PartialEq, Eq)]

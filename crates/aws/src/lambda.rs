@@ -1,0 +1,77 @@
+//! The one start-up path of the Lambda binaries: JSON logs, the environment, the metrics
+//! recorder and the SDK configuration at cold start ([`Start::new`]); the mapping and the feed
+//! outputs ([`Start::feed`]); then one invocation after the other, the metrics flushed after
+//! each ([`Start::serve`]). A function's `main.rs` only adds its own stores and its handler.
+
+use std::future::Future;
+
+use aws_config::SdkConfig;
+use connect_wfm_core::Mapping;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::{Env, FeedConfig, dynamodb_client, load_mapping, load_sdk_config, s3_client};
+use crate::eventbridge::{FeedOutputs, feed_outputs};
+use crate::metrics::Metrics;
+use crate::s3::S3FeedSink;
+
+/// What every function builds first, once per cold start.
+pub struct Start {
+    /// The process environment, read once.
+    pub env: Env,
+    /// The SDK configuration every client is built from (so they share one connection pool).
+    pub sdk: SdkConfig,
+    metrics: Metrics,
+}
+
+impl Start {
+    /// Starts the logs (JSON, level from `AWS_LAMBDA_LOG_LEVEL` / `RUST_LOG`), the metrics of
+    /// `function` and the SDK configuration.
+    pub async fn new(function: &'static str) -> Result<Self, Error> {
+        lambda_runtime::tracing::init_default_subscriber();
+        let env = Env::process();
+        let metrics = Metrics::init(&env, function)?;
+        let sdk = load_sdk_config().await;
+        Ok(Self { env, sdk, metrics })
+    }
+
+    /// An S3 client on the shared configuration.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.sdk)
+    }
+
+    /// A DynamoDB client on the shared configuration.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        dynamodb_client(&self.sdk)
+    }
+
+    /// The mapping (built in, or the file `config` names) and the feed sink: the S3 feed,
+    /// then every output `config` turns on.
+    pub async fn feed(&self, config: &FeedConfig) -> Result<(Mapping, FeedOutputs<S3FeedSink>), Error> {
+        let s3 = self.s3();
+        let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
+        let feed = S3FeedSink::new(s3, config.feed_bucket.clone(), config.feed_prefix.clone());
+        let sink = feed_outputs(&self.sdk, feed, config.event_bus_name.as_deref())?;
+        Ok((mapping, sink))
+    }
+
+    /// Serves invocations with `handler` until the runtime stops; the metrics counted during
+    /// an invocation are written after it, whatever its outcome.
+    pub async fn serve<E, R, F, Fut>(&self, handler: F) -> Result<(), Error>
+    where
+        E: DeserializeOwned + Send,
+        R: Serialize,
+        F: Fn(LambdaEvent<E>) -> Fut,
+        Fut: Future<Output = Result<R, Error>>,
+    {
+        let metrics = self.metrics;
+        let handler = &handler;
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| async move {
+            let result = handler(event).await;
+            metrics.flush_stdout();
+            result
+        }))
+        .await
+    }
+}
