@@ -428,13 +428,16 @@ async fn feed_sink_writes_under_its_prefix() {
     let config = support::sdk_config().await;
     let s3 = support::s3(&config);
     let bucket = support::create_bucket(&s3, "feed").await;
-    let body = b"{\"a\":1}\n{\"a\":2}\n".to_vec();
+    let body = b"{\"kind\":\"agent_state\",\"a\":1}\n{\"kind\":\"agent_state\",\"a\":2}\n".to_vec();
 
     for prefix in ["feed", "feed/", ""] {
         let sink = S3FeedSink::new(s3.clone(), &bucket, prefix);
-        sink.put("agent_state/2026-03-01/shard-1.jsonl", body.clone())
-            .await
-            .unwrap();
+        sink.put(
+            "agent_state/2026-03-01/shard-1.jsonl",
+            connect_wfm_core::feed::FeedBody::parse(body.clone()).unwrap(),
+        )
+        .await
+        .unwrap();
     }
     let objects = support::read_objects(&s3, &bucket, "").await;
     let keys: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
@@ -456,11 +459,17 @@ async fn feed_sink_writes_under_its_prefix() {
     assert_eq!(head.content_type(), Some("application/x-ndjson"));
     assert_eq!(
         support::read_json_lines(&s3, &bucket, "feed/").await,
-        [serde_json::json!({"a": 1}), serde_json::json!({"a": 2})]
+        [
+            serde_json::json!({"kind": "agent_state", "a": 1}),
+            serde_json::json!({"kind": "agent_state", "a": 2})
+        ]
     );
 
     let missing = S3FeedSink::new(s3.clone(), support::unique("no-such-bucket"), "feed");
-    let err = missing.put("k.jsonl", body).await.unwrap_err();
+    let err = missing
+        .put("k.jsonl", connect_wfm_core::feed::FeedBody::parse(body).unwrap())
+        .await
+        .unwrap_err();
     assert!(
         err.operation.contains(&format!("s3://{}/feed/k.jsonl", missing.bucket)),
         "{err}"

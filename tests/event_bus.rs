@@ -75,10 +75,8 @@ impl Outputs {
 
     /// The sink the functions build when EVENT_BUS_NAME is set, on `eventbridge`.
     fn sink(&self, eventbridge: aws_sdk_eventbridge::Client) -> FeedOutputs<S3FeedSink> {
-        FeedOutputs::with_bus(
-            S3FeedSink::new(self.s3.clone(), &self.bucket, "wfm"),
-            quick(SdkEventBus::new(eventbridge, &self.bus)),
-        )
+        FeedOutputs::feed_only(S3FeedSink::new(self.s3.clone(), &self.bucket, "wfm"))
+            .with(quick(SdkEventBus::new(eventbridge, &self.bus)))
     }
 
     fn plain_sink(&self) -> FeedOutputs<S3FeedSink> {

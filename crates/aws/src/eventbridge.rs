@@ -18,10 +18,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, NaiveDate, Utc};
-use connect_wfm_core::feed::{self, RejectRecord};
+use connect_wfm_core::feed::{self, FeedBody, RejectRecord};
 use connect_wfm_core::ports::{FeedSink, PortError};
 use futures_util::StreamExt as _;
+use futures_util::future::BoxFuture;
 
 use crate::error::port_error;
 
@@ -85,16 +87,14 @@ pub fn feed_outputs<F: FeedSink>(
     feed: F,
     bus_name: Option<&str>,
 ) -> Result<FeedOutputs<F>, BadBusName> {
-    let Some(name) = bus_name.map(str::trim).filter(|n| !n.is_empty()) else {
-        return Ok(FeedOutputs::feed_only(feed));
-    };
-    check_bus_name(name)?;
-    tracing::info!(event_bus = name, "feed records also go to the event bus");
-    let client = aws_sdk_eventbridge::Client::new(config);
-    Ok(FeedOutputs::with_bus(
-        feed,
-        EventBusOutput::new(SdkEventBus::new(client, name)),
-    ))
+    let mut outputs = FeedOutputs::feed_only(feed);
+    if let Some(name) = bus_name.map(str::trim).filter(|n| !n.is_empty()) {
+        check_bus_name(name)?;
+        tracing::info!(event_bus = name, "feed records also go to the event bus");
+        let client = aws_sdk_eventbridge::Client::new(config);
+        outputs = outputs.with(EventBusOutput::new(SdkEventBus::new(client, name)));
+    }
+    Ok(outputs)
 }
 
 /// One event to put; the bus and the source belong to the output.
@@ -140,7 +140,16 @@ pub trait PutEvents: Send + Sync {
 
     /// The bus, for error messages.
     fn bus_name(&self) -> &str;
+
+    /// A request that opens the connection to the bus during init ([`crate::WarmUp`]), if
+    /// there is one to open.
+    fn warm_up(&self) -> Option<WarmRequest<'_>> {
+        None
+    }
 }
+
+/// One warm-up request: what it reached, and its answer (only logged).
+pub type WarmRequest<'a> = BoxFuture<'a, (String, Result<(), String>)>;
 
 /// [`PutEvents`] on the AWS SDK: one PutEvents request per call, on the named bus.
 #[derive(Debug, Clone)]
@@ -161,6 +170,24 @@ impl SdkEventBus {
 }
 
 impl PutEvents for SdkEventBus {
+    /// A PutEvents of no entries (answered with a validation error; the connection stays).
+    fn warm_up(&self) -> Option<WarmRequest<'_>> {
+        Some(Box::pin(async move {
+            let answer = self
+                .client
+                .put_events()
+                .set_entries(Some(Vec::new()))
+                .customize()
+                .config_override(aws_sdk_eventbridge::config::Builder::new().retry_config(RetryConfig::disabled()))
+                .send()
+                .await;
+            (
+                format!("event bus {}", self.bus_name),
+                answer.map(drop).map_err(|e| crate::error::describe(&e)),
+            )
+        }))
+    }
+
     async fn put_events(&self, source: &str, events: &[BusEvent]) -> Result<Vec<EntryOutcome>, PortError> {
         let entries = events
             .iter()
@@ -379,7 +406,7 @@ pub fn pack_calls(events: &[BusEvent], source: &str) -> Vec<Vec<usize>> {
     calls
 }
 
-/// The events of one feed object, and the lines that cannot be events (kept as rejects).
+/// The events of one feed object, and the records that cannot be events (kept as rejects).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectEvents {
     pub events: Vec<BusEvent>,
@@ -387,26 +414,15 @@ pub struct ObjectEvents {
     pub rejected: Vec<(usize, String, String)>,
 }
 
-/// One event per line of a feed object; a line too large for an event, or not a record, is
-/// set aside with the reason.
-pub fn events_of(body: &[u8], source: &str) -> ObjectEvents {
+/// One event per record of a feed object, its kind and time as the record gives them (the
+/// body is not parsed again); a record too large for an event is set aside with the reason.
+pub fn events_of(body: &FeedBody, source: &str) -> ObjectEvents {
     let mut out = ObjectEvents::default();
-    for (n, line) in body.split(|b| *b == b'\n').enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let text = String::from_utf8_lossy(line).into_owned();
-        let head = match feed::read_line_head(line) {
-            Ok(head) => head,
-            Err(e) => {
-                out.rejected.push((n + 1, text, format!("not a feed record: {e}")));
-                continue;
-            }
-        };
+    for (n, (record, line)) in body.records().enumerate() {
         let event = BusEvent {
-            detail_type: head.kind,
-            detail: text,
-            time: head.time,
+            detail_type: record.kind.clone().into_owned(),
+            detail: line.to_owned(),
+            time: record.time,
         };
         let size = event.entry_size(source);
         if size >= MAX_CALL_BYTES {
@@ -422,76 +438,118 @@ pub fn events_of(body: &[u8], source: &str) -> ObjectEvents {
     out
 }
 
-/// The rejects key for the records of feed object `key` that could not be put on the bus:
-/// `rejects/<the object's date>/event-bus-<the rest of its key>.jsonl`, so a retry overwrites.
-/// A key without a date folder is dated `today`.
-pub fn reject_key(key: &str, today: NaiveDate) -> String {
-    let mut parts = key.split('/');
-    let kind = parts.next().unwrap_or_default();
-    let date_part = parts.next().unwrap_or_default();
-    let (date, rest) = match NaiveDate::parse_from_str(date_part, "%Y-%m-%d") {
-        Ok(date) => (date, parts.collect::<Vec<_>>().join("/")),
-        Err(_) => (today, key.split_once('/').map(|(_, r)| r).unwrap_or(key).to_owned()),
+/// The rejects key for the records of feed object `key` that output `output` could not take:
+/// `rejects/<the object's date>/<output>-<kind>-<the rest of its key>.jsonl`, so a retry
+/// overwrites. A key without a date folder is dated `today`.
+pub fn reject_key(output: &str, key: &str, today: NaiveDate) -> String {
+    let key = key.strip_suffix(".jsonl").unwrap_or(key);
+    let mut parts = key.splitn(3, '/');
+    let (kind, date, rest) = (parts.next(), parts.next(), parts.next());
+    let (date, name) = match (kind, date.map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d")), rest) {
+        (Some(kind), Some(Ok(date)), Some(rest)) => (date, format!("{output}-{kind}-{rest}")),
+        _ => (today, format!("{output}-{key}")),
     };
-    let rest = rest.strip_suffix(".jsonl").unwrap_or(&rest);
-    feed::object_key(feed::REJECTS, date, &format!("{REJECT_FUNCTION}-{kind}-{rest}"))
+    feed::object_key(feed::REJECTS, date, &name)
 }
 
-/// The functions' feed sink: the S3 feed (always, and first), then the event bus when one is
-/// configured. Objects under `rejects/` go to the feed only.
-#[derive(Debug, Clone)]
-pub struct FeedOutputs<F, B = SdkEventBus> {
+/// An output after the S3 feed: it takes the records of every feed object the feed stored.
+/// Adding an output is one implementation of this and one configuration entry
+/// ([`feed_outputs`]).
+pub trait RecordOutput: Send + Sync {
+    /// Its name in logs and in the `function` of the rejects it causes.
+    fn name(&self) -> &'static str;
+
+    /// Delivers the records of feed object `key`. `Ok` holds the records it refuses for good
+    /// (1-based line, line, reason): they are kept under rejects, the rest is delivered. An
+    /// error fails the write like a failed feed write (retryable or not, as it says).
+    fn deliver<'a>(&'a self, key: &'a str, body: &'a FeedBody) -> BoxFuture<'a, Result<Refused, PortError>>;
+
+    /// A request that opens its connection during init ([`crate::WarmUp`]), if it has one.
+    fn warm_up(&self) -> Option<WarmRequest<'_>> {
+        None
+    }
+}
+
+/// Records an output refused for good: (1-based line, the line, the reason).
+pub type Refused = Vec<(usize, String, String)>;
+
+impl<B: PutEvents + 'static> RecordOutput for EventBusOutput<B> {
+    fn name(&self) -> &'static str {
+        REJECT_FUNCTION
+    }
+
+    fn deliver<'a>(&'a self, key: &'a str, body: &'a FeedBody) -> BoxFuture<'a, Result<Refused, PortError>> {
+        Box::pin(async move {
+            let ObjectEvents { events, rejected } = events_of(body, &self.source);
+            self.put_all(&events, key).await?;
+            tracing::debug!(
+                feed_object = key,
+                events = events.len(),
+                "feed records put on the event bus"
+            );
+            Ok(rejected)
+        })
+    }
+
+    fn warm_up(&self) -> Option<WarmRequest<'_>> {
+        self.bus.warm_up()
+    }
+}
+
+/// The functions' feed sink: the S3 feed (always, and first), then each output in turn.
+/// Objects under `rejects/` go to the feed only.
+pub struct FeedOutputs<F> {
     pub feed: F,
-    pub bus: Option<EventBusOutput<B>>,
+    pub outputs: Vec<Box<dyn RecordOutput>>,
 }
 
-impl<F: FeedSink> FeedOutputs<F, SdkEventBus> {
+impl<F: FeedSink> FeedOutputs<F> {
     /// The feed alone.
     pub fn feed_only(feed: F) -> Self {
-        Self { feed, bus: None }
+        Self {
+            feed,
+            outputs: Vec::new(),
+        }
+    }
+
+    /// These outputs, then `output`.
+    pub fn with(mut self, output: impl RecordOutput + 'static) -> Self {
+        self.outputs.push(Box::new(output));
+        self
+    }
+
+    /// The names of the outputs after the feed, in order.
+    pub fn output_names(&self) -> Vec<&'static str> {
+        self.outputs.iter().map(|o| o.name()).collect()
     }
 }
 
-impl<F: FeedSink, B: PutEvents> FeedOutputs<F, B> {
-    /// The feed, then `bus`.
-    pub fn with_bus(feed: F, bus: EventBusOutput<B>) -> Self {
-        Self { feed, bus: Some(bus) }
-    }
-}
-
-impl<F: FeedSink, B: PutEvents> FeedSink for FeedOutputs<F, B> {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
-        let bus = match &self.bus {
-            Some(bus) if !key.starts_with(&format!("{}/", feed::REJECTS)) => bus,
-            _ => return self.feed.put(key, body).await,
-        };
-        let ObjectEvents { events, rejected } = events_of(&body, &bus.source);
-        self.feed.put(key, body).await?;
-        if !rejected.is_empty() {
+impl<F: FeedSink> FeedSink for FeedOutputs<F> {
+    async fn put(&self, key: &str, body: FeedBody) -> Result<(), PortError> {
+        if self.outputs.is_empty() || key.starts_with(&format!("{}/", feed::REJECTS)) {
+            return self.feed.put(key, body).await;
+        }
+        self.feed.put(key, body.clone()).await?;
+        for output in &self.outputs {
+            let refused = output.deliver(key, &body).await?;
+            if refused.is_empty() {
+                continue;
+            }
             let now = Utc::now();
-            let rejects: Vec<RejectRecord> = rejected
+            let rejects: Vec<RejectRecord> = refused
                 .into_iter()
                 .map(|(line, raw, reason)| {
-                    tracing::warn!(feed_object = key, line, %reason, "feed record kept out of the event bus");
-                    RejectRecord::new(
-                        REJECT_FUNCTION,
-                        format!("feed {key} line {line}"),
-                        reason,
-                        now,
-                        raw.as_bytes(),
-                    )
+                    tracing::warn!(feed_object = key, line, output = output.name(), %reason, "feed record kept out of an output");
+                    RejectRecord::new(output.name(), format!("feed {key} line {line}"), reason, now, raw.as_bytes())
                 })
                 .collect();
             self.feed
-                .put(&reject_key(key, now.date_naive()), feed::to_json_lines(&rejects))
+                .put(
+                    &reject_key(output.name(), key, now.date_naive()),
+                    feed::to_json_lines(&rejects),
+                )
                 .await?;
         }
-        bus.put_all(&events, key).await?;
-        tracing::debug!(
-            feed_object = key,
-            events = events.len(),
-            "feed records put on the event bus"
-        );
         Ok(())
     }
 }
@@ -499,7 +557,7 @@ impl<F: FeedSink, B: PutEvents> FeedSink for FeedOutputs<F, B> {
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use connect_wfm_core::memory::MemoryFeedSink;
 
@@ -582,7 +640,22 @@ mod tests {
         }
     }
 
-    fn quick(bus: ScriptedBus) -> EventBusOutput<ScriptedBus> {
+    impl PutEvents for Arc<ScriptedBus> {
+        async fn put_events(&self, source: &str, events: &[BusEvent]) -> Result<Vec<EntryOutcome>, PortError> {
+            self.as_ref().put_events(source, events).await
+        }
+
+        fn bus_name(&self) -> &str {
+            self.as_ref().bus_name()
+        }
+    }
+
+    /// The feed in memory, then `bus` (kept by the test to read its calls).
+    fn outputs(bus: &Arc<ScriptedBus>) -> FeedOutputs<MemoryFeedSink> {
+        FeedOutputs::feed_only(MemoryFeedSink::default()).with(quick(Arc::clone(bus)))
+    }
+
+    fn quick(bus: Arc<ScriptedBus>) -> EventBusOutput<Arc<ScriptedBus>> {
         EventBusOutput {
             retry: RetryPolicy {
                 attempts: 3,
@@ -602,8 +675,12 @@ mod tests {
         )
     }
 
-    fn body(lines: &[String]) -> Vec<u8> {
+    fn bytes(lines: &[String]) -> Vec<u8> {
         lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect()
+    }
+
+    fn body(lines: &[String]) -> FeedBody {
+        FeedBody::parse(bytes(lines)).unwrap()
     }
 
     const KEY: &str = "agent_state/2026-11-20/shard-1-9-abc.jsonl";
@@ -611,10 +688,10 @@ mod tests {
     #[tokio::test]
     async fn writes_the_feed_then_puts_every_line_once_ten_per_call() {
         let lines: Vec<String> = (0..23).map(line).collect();
-        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(ScriptedBus::default()));
+        let bus = Arc::new(ScriptedBus::default());
+        let sink = outputs(&bus);
         sink.put(KEY, body(&lines)).await.unwrap();
-        assert_eq!(sink.feed.get(KEY).unwrap(), body(&lines));
-        let bus = &sink.bus.as_ref().unwrap().bus;
+        assert_eq!(sink.feed.get(KEY).unwrap(), bytes(&lines));
         let sizes: Vec<usize> = bus.calls().iter().map(Vec::len).collect();
         assert_eq!(sizes, [10, 10, 3]);
         assert_eq!(bus.delivered(), lines);
@@ -633,11 +710,11 @@ mod tests {
             )
         };
         let lines: Vec<String> = (0..6).map(big).collect();
-        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(ScriptedBus::default()));
+        let bus = Arc::new(ScriptedBus::default());
+        let sink = outputs(&bus);
         sink.put("queue_interval/2026-11-20/r.jsonl", body(&lines))
             .await
             .unwrap();
-        let bus = &sink.bus.as_ref().unwrap().bus;
         assert_eq!(bus.calls().iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 2]);
         assert_eq!(bus.delivered(), lines);
     }
@@ -648,9 +725,9 @@ mod tests {
         // One call at a time: lines 0-9 fail positions 2 and 7; their retry (lines 2, 7) fails
         // line 7 again; its retry passes. Then lines 10-11 fail line 11, whose retry passes.
         let bus = ScriptedBus::failing(vec![vec![2, 7], vec![1], vec![], vec![1]]);
-        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(bus));
+        let bus = Arc::new(bus);
+        let sink = outputs(&bus);
         sink.put(KEY, body(&lines)).await.unwrap();
-        let bus = &sink.bus.as_ref().unwrap().bus;
         let calls: Vec<Vec<String>> = bus
             .calls()
             .iter()
@@ -675,7 +752,8 @@ mod tests {
             fail_every_call: true,
             ..ScriptedBus::default()
         };
-        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(bus));
+        let bus = Arc::new(bus);
+        let sink = outputs(&bus);
         let err = sink.put(KEY, body(&lines)).await.unwrap_err();
         assert!(err.retryable);
         assert_eq!(
@@ -685,7 +763,7 @@ mod tests {
                  last ThrottlingException: Rate exceeded"
             )
         );
-        assert_eq!(sink.bus.as_ref().unwrap().bus.calls().len(), 3);
+        assert_eq!(bus.calls().len(), 3);
         // The feed was written first: a replay overwrites the same object.
         assert!(sink.feed.get(KEY).is_some());
     }
@@ -694,9 +772,9 @@ mod tests {
     async fn a_record_too_large_for_an_event_is_kept_under_rejects_and_the_rest_flows() {
         let huge = format!(r#"{{"kind":"agent_state","state":"{}"}}"#, "x".repeat(MAX_CALL_BYTES));
         let lines = vec![line(1), huge.clone(), line(2)];
-        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(ScriptedBus::default()));
+        let bus = Arc::new(ScriptedBus::default());
+        let sink = outputs(&bus);
         sink.put(KEY, body(&lines)).await.unwrap();
-        let bus = &sink.bus.as_ref().unwrap().bus;
         assert_eq!(bus.delivered(), [line(1), line(2)]);
         let reject_key = "rejects/2026-11-20/event-bus-agent_state-shard-1-9-abc.jsonl";
         let kept = sink.feed.get(reject_key).expect("the reject is kept");
@@ -713,13 +791,17 @@ mod tests {
 
     #[tokio::test]
     async fn rejects_and_a_sink_without_a_bus_go_to_the_feed_only() {
-        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(ScriptedBus::default()));
+        let bus = Arc::new(ScriptedBus::default());
+        let sink = outputs(&bus);
         let reject = br#"{"kind":"reject","schema":1}
 "#;
-        sink.put("rejects/2026-11-20/agent-events-x.jsonl", reject.to_vec())
-            .await
-            .unwrap();
-        assert!(sink.bus.as_ref().unwrap().bus.calls().is_empty());
+        sink.put(
+            "rejects/2026-11-20/agent-events-x.jsonl",
+            FeedBody::parse(reject.to_vec()).unwrap(),
+        )
+        .await
+        .unwrap();
+        assert!(bus.calls().is_empty());
         assert!(sink.feed.get("rejects/2026-11-20/agent-events-x.jsonl").is_some());
 
         let plain = FeedOutputs::feed_only(MemoryFeedSink::default());
@@ -734,29 +816,92 @@ mod tests {
             code: Some("NotAuthorizedForSourceException"),
             ..ScriptedBus::failing(vec![vec![1]])
         };
-        let sink = FeedOutputs::with_bus(MemoryFeedSink::default(), quick(bus));
+        let bus = Arc::new(bus);
+        let sink = outputs(&bus);
         let err = sink.put(KEY, body(&lines)).await.unwrap_err();
         assert!(!err.retryable, "{err}");
         assert_eq!(
             err.message,
             "1 entries refused, the first (record 2 of the object) with NotAuthorizedForSourceException: Rate exceeded"
         );
-        assert_eq!(sink.bus.as_ref().unwrap().bus.calls().len(), 1, "no retry");
+        assert_eq!(bus.calls().len(), 1, "no retry");
+    }
+
+    /// An output that keeps every record it is given and refuses the kinds it is told to.
+    #[derive(Default)]
+    struct Keeper {
+        kept: Arc<Mutex<Vec<(String, String)>>>,
+        refuse_kind: Option<&'static str>,
+    }
+
+    impl RecordOutput for Keeper {
+        fn name(&self) -> &'static str {
+            "keeper"
+        }
+
+        fn deliver<'a>(&'a self, _key: &'a str, body: &'a FeedBody) -> BoxFuture<'a, Result<Refused, PortError>> {
+            Box::pin(async move {
+                let mut refused = Vec::new();
+                for (n, (record, line)) in body.records().enumerate() {
+                    if Some(record.kind.as_ref()) == self.refuse_kind {
+                        refused.push((n + 1, line.to_owned(), "not taken here".to_owned()));
+                    } else {
+                        self.kept
+                            .lock()
+                            .unwrap()
+                            .push((record.kind.to_string(), line.to_owned()));
+                    }
+                }
+                Ok(refused)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn every_output_of_the_list_takes_the_records_after_the_feed() {
+        let bus = Arc::new(ScriptedBus::default());
+        let keeper = Keeper {
+            refuse_kind: Some("queue_interval"),
+            ..Keeper::default()
+        };
+        let kept = Arc::clone(&keeper.kept);
+        let sink = outputs(&bus).with(keeper);
+        assert_eq!(sink.output_names(), ["event-bus", "keeper"]);
+        let queue = r#"{"kind":"queue_interval","interval_start":"2026-11-20T08:00:00Z"}"#.to_owned();
+        let lines = vec![line(1), queue.clone(), line(2)];
+        sink.put(KEY, body(&lines)).await.unwrap();
+        assert_eq!(bus.delivered(), lines, "the bus takes every record");
+        let kept: Vec<String> = kept.lock().unwrap().iter().map(|(_, l)| l.clone()).collect();
+        assert_eq!(
+            kept,
+            [line(1), line(2)],
+            "the keeper takes what it does not refuse, in order"
+        );
+        let reject = sink
+            .feed
+            .get("rejects/2026-11-20/keeper-agent_state-shard-1-9-abc.jsonl")
+            .expect("what an output refuses is kept under rejects in its name");
+        let reject: serde_json::Value = serde_json::from_slice(reject.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(
+            (reject["function"].as_str(), reject["raw"].as_str()),
+            (Some("keeper"), Some(queue.as_str()))
+        );
     }
 
     struct BrokenFeed;
 
     impl FeedSink for BrokenFeed {
-        async fn put(&self, key: &str, _body: Vec<u8>) -> Result<(), PortError> {
+        async fn put(&self, key: &str, _body: FeedBody) -> Result<(), PortError> {
             Err(PortError::new(format!("write {key}"), "SlowDown", true))
         }
     }
 
     #[tokio::test]
     async fn a_failed_feed_write_puts_nothing_on_the_bus() {
-        let sink = FeedOutputs::with_bus(BrokenFeed, quick(ScriptedBus::default()));
+        let bus = Arc::new(ScriptedBus::default());
+        let sink = FeedOutputs::feed_only(BrokenFeed).with(quick(Arc::clone(&bus)));
         assert!(sink.put(KEY, body(&[line(1)])).await.is_err());
-        assert!(sink.bus.as_ref().unwrap().bus.calls().is_empty());
+        assert!(bus.calls().is_empty());
     }
 
     #[test]
@@ -777,20 +922,14 @@ mod tests {
         let config = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
-        assert!(
-            feed_outputs(&config, MemoryFeedSink::default(), None)
+        let names = |bus: Option<&str>| {
+            feed_outputs(&config, MemoryFeedSink::default(), bus)
                 .unwrap()
-                .bus
-                .is_none()
-        );
-        assert!(
-            feed_outputs(&config, MemoryFeedSink::default(), Some(" "))
-                .unwrap()
-                .bus
-                .is_none()
-        );
-        let sink = feed_outputs(&config, MemoryFeedSink::default(), Some("wfm")).unwrap();
-        assert_eq!(sink.bus.unwrap().bus.bus_name, "wfm");
+                .output_names()
+        };
+        assert!(names(None).is_empty());
+        assert!(names(Some(" ")).is_empty());
+        assert_eq!(names(Some("wfm")), [REJECT_FUNCTION]);
         assert!(feed_outputs(&config, MemoryFeedSink::default(), Some("a b")).is_err());
     }
 
@@ -798,12 +937,17 @@ mod tests {
     fn reject_keys_follow_the_layout() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         assert_eq!(
-            reject_key("queue_interval/2026-11-20/stream/acme/q1/1015.json", today),
+            reject_key("event-bus", "queue_interval/2026-11-20/stream/acme/q1/1015.json", today),
             "rejects/2026-11-20/event-bus-queue_interval-stream_acme_q1_1015.json.jsonl"
         );
         assert_eq!(
-            reject_key("odd.jsonl", today),
-            "rejects/2026-11-25/event-bus-odd.jsonl-odd.jsonl"
+            reject_key("event-bus", "agent_state/2026-11-20/shard-1-9-abc.jsonl", today),
+            "rejects/2026-11-20/event-bus-agent_state-shard-1-9-abc.jsonl"
+        );
+        // A key outside the layout is dated today, its name said once (it was doubled).
+        assert_eq!(
+            reject_key("event-bus", "odd.jsonl", today),
+            "rejects/2026-11-25/event-bus-odd.jsonl"
         );
     }
 

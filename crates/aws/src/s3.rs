@@ -3,6 +3,7 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
+use connect_wfm_core::feed::FeedBody;
 use connect_wfm_core::ports::{FeedSink, ObjectReader, ObjectSource, PortError};
 use tokio_util::io::SyncIoBridge;
 
@@ -80,14 +81,14 @@ impl S3FeedSink {
 }
 
 impl FeedSink for S3FeedSink {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+    async fn put(&self, key: &str, body: FeedBody) -> Result<(), PortError> {
         let object_key = self.object_key(key);
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(&object_key)
             .content_type(FEED_CONTENT_TYPE)
-            .body(ByteStream::from(body))
+            .body(ByteStream::from(body.into_bytes()))
             .send()
             .await
             .map_err(|e| port_error(format!("write s3://{}/{object_key}", self.bucket), &e))?;

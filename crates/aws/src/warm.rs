@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::retry::RetryConfig;
-use futures_util::future::{BoxFuture, FutureExt, join_all};
+use futures_util::future::{FutureExt, join_all};
 
 use crate::contact_store::{self, DynamoContactStore};
 use crate::error::describe;
-use crate::eventbridge::{FeedOutputs, SdkEventBus};
+use crate::eventbridge::FeedOutputs;
 use crate::s3::S3FeedSink;
 use crate::{DynamoClaimStore, DynamoStateStore, item};
 
@@ -26,7 +26,7 @@ pub const WARM_UP_LIMIT: Duration = Duration::from_secs(2);
 /// The key value of the items the warm-up asks for; never written.
 const NO_SUCH_KEY: &str = "#warm-up";
 
-type Request<'a> = BoxFuture<'a, (String, Result<(), String>)>;
+type Request<'a> = crate::eventbridge::WarmRequest<'a>;
 
 /// The requests of one warm-up, added by endpoint, then [`Self::run`].
 #[derive(Default)]
@@ -78,7 +78,8 @@ impl<'a> WarmUp<'a> {
     }
 
     /// The feed bucket (a HEAD of a key under the feed prefix that is never written) and, when
-    /// the records also go to an event bus, the bus (a PutEvents of no entries).
+    /// the records also go to other outputs, each output's own warm-up request (the event bus:
+    /// a PutEvents of no entries).
     pub fn feed(mut self, outputs: &'a FeedOutputs<S3FeedSink>) -> Self {
         let sink = &outputs.feed;
         let key = sink.object_key(NO_SUCH_KEY);
@@ -100,30 +101,8 @@ impl<'a> WarmUp<'a> {
             }
             .boxed(),
         );
-        if let Some(bus) = &outputs.bus {
-            self = self.event_bus(&bus.bus);
-        }
-        self
-    }
-
-    fn event_bus(mut self, bus: &'a SdkEventBus) -> Self {
-        self.requests.push(
-            async move {
-                let answer = bus
-                    .client
-                    .put_events()
-                    .set_entries(Some(Vec::new()))
-                    .customize()
-                    .config_override(aws_sdk_eventbridge::config::Builder::new().retry_config(RetryConfig::disabled()))
-                    .send()
-                    .await;
-                (
-                    format!("event bus {}", bus.bus_name),
-                    answer.map(drop).map_err(|e| describe(&e)),
-                )
-            }
-            .boxed(),
-        );
+        self.requests
+            .extend(outputs.outputs.iter().filter_map(|output| output.warm_up()));
         self
     }
 

@@ -373,7 +373,8 @@ pub enum LocalFeedSink {
 }
 
 impl FeedSink for LocalFeedSink {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+    async fn put(&self, key: &str, body: feed::FeedBody) -> Result<(), PortError> {
+        let body = body.into_bytes();
         match self {
             LocalFeedSink::Folder(dir) => {
                 let path = dir.join(key);

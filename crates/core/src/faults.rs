@@ -297,7 +297,7 @@ pub struct FaultyFeedSink<'a, F> {
 }
 
 impl<F: FeedSink> FeedSink for FaultyFeedSink<'_, F> {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+    async fn put(&self, key: &str, body: crate::feed::FeedBody) -> Result<(), PortError> {
         faulty(self.plan, || format!("put {key}"), self.inner.put(key, body)).await
     }
 }
@@ -306,6 +306,11 @@ impl<F: FeedSink> FeedSink for FaultyFeedSink<'_, F> {
 mod tests {
     use super::*;
     use crate::memory::{MemoryFeedSink, MemoryObjectSource};
+
+    /// A body of one record numbered `n`.
+    fn body(n: u32) -> crate::feed::FeedBody {
+        crate::feed::FeedBody::parse(format!("{{\"kind\":\"k\",\"n\":{n}}}\n").into_bytes()).unwrap()
+    }
 
     fn block_on<T>(f: impl Future<Output = T>) -> T {
         // The memory ports never wait: one poll finishes them.
@@ -326,12 +331,12 @@ mod tests {
             inner: &inner,
             plan: &plan,
         };
-        assert!(block_on(sink.put("a", b"1".to_vec())).is_ok());
-        let throttled = block_on(sink.put("b", b"2".to_vec())).unwrap_err();
+        assert!(block_on(sink.put("a", body(1))).is_ok());
+        let throttled = block_on(sink.put("b", body(2))).unwrap_err();
         assert!(throttled.retryable && throttled.operation == "put b");
-        assert!(block_on(sink.put("c", b"3".to_vec())).unwrap_err().retryable);
-        assert!(!block_on(sink.put("d", b"4".to_vec())).unwrap_err().retryable);
-        assert!(block_on(sink.put("e", b"5".to_vec())).is_ok());
+        assert!(block_on(sink.put("c", body(3))).unwrap_err().retryable);
+        assert!(!block_on(sink.put("d", body(4))).unwrap_err().retryable);
+        assert!(block_on(sink.put("e", body(5))).is_ok());
         assert_eq!(inner.keys(), ["a", "c", "e"], "only the timed-out write went through");
         assert_eq!(plan.injected().len(), 3);
         assert_eq!(plan.calls(), 5);

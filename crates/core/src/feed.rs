@@ -190,6 +190,47 @@ impl RejectRecord {
     }
 }
 
+impl FeedRecord for AgentStateRecord {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn time(&self) -> Option<DateTime<Utc>> {
+        Some(self.event_time)
+    }
+}
+
+impl FeedRecord for AgentSnapshotRecord {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn time(&self) -> Option<DateTime<Utc>> {
+        Some(self.as_of)
+    }
+}
+
+impl FeedRecord for FeedHealthRecord {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn time(&self) -> Option<DateTime<Utc>> {
+        Some(self.since)
+    }
+}
+
+/// Rejects stay in the feed (no output after it takes them): they carry no record time.
+impl FeedRecord for RejectRecord {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn time(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+}
+
 /// Relative key of a feed object: `<kind>/<YYYY-MM-DD>/<name>.jsonl`. `name` must be derived
 /// from the input (shard and sequence numbers, report key and ETag) so a retry overwrites.
 pub fn object_key(kind: &str, date: NaiveDate, name: &str) -> String {
@@ -209,15 +250,129 @@ pub fn sanitize_name(name: &str) -> String {
         .collect()
 }
 
-/// Encodes records as JSON Lines (one object per line, each line ending in `\n`).
-pub fn to_json_lines<T: Serialize>(records: &[T]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(records.len() * 256);
-    for record in records {
-        // Serialising our own plain structs cannot fail.
-        serde_json::to_writer(&mut out, record).expect("feed records serialise");
-        out.push(b'\n');
+/// A record of the feed: its `kind` and its time (what dates it on an event bus, see
+/// [`TIME_FIELDS`]) are known without serialising it.
+pub trait FeedRecord: Serialize {
+    /// The record's `kind`.
+    fn kind(&self) -> &'static str;
+
+    /// The record's time, if it has one.
+    fn time(&self) -> Option<DateTime<Utc>>;
+}
+
+impl<T: FeedRecord + ?Sized> FeedRecord for &T {
+    fn kind(&self) -> &'static str {
+        (**self).kind()
     }
-    out
+
+    fn time(&self) -> Option<DateTime<Utc>> {
+        (**self).time()
+    }
+}
+
+impl<T: FeedRecord + Clone> FeedRecord for std::borrow::Cow<'_, T> {
+    fn kind(&self) -> &'static str {
+        self.as_ref().kind()
+    }
+
+    fn time(&self) -> Option<DateTime<Utc>> {
+        self.as_ref().time()
+    }
+}
+
+/// One record of a [`FeedBody`]: what an output needs besides the line itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedRecord {
+    /// The record's `kind`.
+    pub kind: std::borrow::Cow<'static, str>,
+    /// The record's time.
+    pub time: Option<DateTime<Utc>>,
+    /// Where its line lies in the body (without the line break).
+    span: std::ops::Range<usize>,
+}
+
+/// The records of one feed object, encoded once: the JSON Lines body the S3 feed stores (one
+/// object per line, each line ending in `\n`) and, per record, its kind, time and line, which
+/// the outputs after the feed (the event bus, ...) take as they are instead of parsing the body
+/// again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedBody {
+    bytes: Vec<u8>,
+    records: Vec<EncodedRecord>,
+}
+
+impl FeedBody {
+    /// The JSON Lines bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The JSON Lines bytes, taken.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Each record and its line (JSON text, no line break), in order.
+    pub fn records(&self) -> impl Iterator<Item = (&EncodedRecord, &str)> {
+        self.records.iter().map(|r| {
+            // Lines are our own JSON text: UTF-8 by construction (or checked by `parse`).
+            let line = std::str::from_utf8(&self.bytes[r.span.clone()]).unwrap_or_default();
+            (r, line)
+        })
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// A body of JSON Lines written elsewhere (tests, tools), each line read for its kind and
+    /// time; the first line that is not a feed record is the error, with its 1-based number.
+    pub fn parse(bytes: Vec<u8>) -> Result<Self, (usize, LineHeadError)> {
+        let mut records = Vec::new();
+        let mut start = 0;
+        for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            let span = start..start + line.len();
+            start = span.end + 1;
+            if line.is_empty() {
+                continue;
+            }
+            std::str::from_utf8(line).map_err(|e| (n + 1, LineHeadError::NotJson(e.to_string())))?;
+            let head = read_line_head(line).map_err(|e| (n + 1, e))?;
+            records.push(EncodedRecord {
+                kind: head.kind.into(),
+                time: head.time,
+                span,
+            });
+        }
+        Ok(Self { bytes, records })
+    }
+}
+
+/// Encodes records as JSON Lines, each record's kind and time kept beside its line.
+pub fn to_json_lines<T: FeedRecord>(records: &[T]) -> FeedBody {
+    let mut bytes = Vec::with_capacity(records.len() * 256);
+    let mut encoded = Vec::with_capacity(records.len());
+    for record in records {
+        let start = bytes.len();
+        // Serialising our own plain structs cannot fail.
+        serde_json::to_writer(&mut bytes, record).expect("feed records serialise");
+        encoded.push(EncodedRecord {
+            kind: record.kind().into(),
+            time: record.time(),
+            span: start..bytes.len(),
+        });
+        bytes.push(b'\n');
+    }
+    FeedBody {
+        bytes,
+        records: encoded,
+    }
 }
 
 /// The fields that date a record on an event bus, in order of preference: the first one a record
@@ -308,13 +463,45 @@ mod tests {
     }
 
     #[test]
+    fn a_body_knows_each_records_kind_and_time_as_its_line_says_them() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let health = FeedHealthRecord::agent_events(
+            "i-1",
+            HealthStatus::Silent,
+            at("2026-11-21T10:05:00.250Z"),
+            at("2026-11-21T10:00:00.250Z"),
+            3,
+        );
+        let reject = RejectRecord::new("agent-events", "seq 1", "bad", at("2026-11-20T10:15:00Z"), b"x");
+        let bodies = [to_json_lines(&[&health, &health]), to_json_lines(&[reject])];
+        for body in bodies {
+            assert_eq!(body.records().count(), body.len());
+            for (record, line) in body.records() {
+                let head = read_line_head(line.as_bytes()).unwrap();
+                assert_eq!(
+                    (record.kind.as_ref(), record.time),
+                    (head.kind.as_str(), head.time),
+                    "{line}"
+                );
+            }
+            let parsed = FeedBody::parse(body.bytes().to_vec()).unwrap();
+            assert_eq!(parsed, body, "parsing the bytes gives the same records");
+        }
+        assert_eq!(
+            FeedBody::parse(b"{\"kind\":\"a\"}\nnot json\n".to_vec()).unwrap_err().0,
+            2,
+            "the first line that is not a record is named"
+        );
+    }
+
+    #[test]
     fn reject_keeps_text_as_text_and_bytes_as_base64() {
         let at: DateTime<Utc> = "2026-11-20T10:15:00Z".parse().unwrap();
         let text = RejectRecord::new("agent-events", "seq 1", "bad", at, b"{oops");
         assert_eq!((text.raw.as_str(), text.raw_encoding), ("{oops", "utf-8"));
         let bin = RejectRecord::new("agent-events", "seq 2", "bad", at, &[0xff, 0x00]);
         assert_eq!((bin.raw.as_str(), bin.raw_encoding), ("/wA=", "base64"));
-        let line = String::from_utf8(to_json_lines(&[text])).unwrap();
+        let line = String::from_utf8(to_json_lines(&[text]).into_bytes()).unwrap();
         assert!(line.starts_with(r#"{"kind":"reject","schema":1,"#) && line.ends_with("}\n"));
     }
 

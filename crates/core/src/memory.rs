@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
 use crate::custom_resource::CustomResourceResponse;
+use crate::feed::FeedBody;
 use crate::ports::{
     AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
     ObjectReader, ObjectSource, PortError, ProgressStore, ResponseSender, UnreadableState,
@@ -340,9 +341,9 @@ impl MemoryFeedSink {
 }
 
 impl FeedSink for MemoryFeedSink {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+    async fn put(&self, key: &str, body: FeedBody) -> Result<(), PortError> {
         self.puts.fetch_add(1, Ordering::Relaxed);
-        lock(&self.objects).insert(key.to_owned(), body);
+        lock(&self.objects).insert(key.to_owned(), body.into_bytes());
         Ok(())
     }
 }

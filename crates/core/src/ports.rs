@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
 use crate::custom_resource::{CustomResourceResponse, OurEntry};
+use crate::feed::FeedBody;
 
 /// A failure of a storage backend. `retryable` is true for throttling, timeouts and other
 /// transient faults: the caller reports the work as failed so it is delivered again.
@@ -201,7 +202,8 @@ pub trait ObjectSource: Send + Sync {
 /// Where feed objects go. `key` is the relative feed key of [`crate::feed::object_key`]; the
 /// same key written twice overwrites, so retries never duplicate objects.
 pub trait FeedSink: Send + Sync {
-    fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Writes the records of `body` as the object `key` (and to every output after the feed).
+    fn put(&self, key: &str, body: FeedBody) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// What reading a bucket's notification configuration found.

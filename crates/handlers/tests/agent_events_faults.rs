@@ -71,9 +71,9 @@ struct AuditedSink {
 }
 
 impl FeedSink for AuditedSink {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+    async fn put(&self, key: &str, body: connect_wfm_core::feed::FeedBody) -> Result<(), PortError> {
         if let Some(old) = self.inner.get(key) {
-            if old != body {
+            if old.as_slice() != body.bytes() {
                 self.overwrites.lock().unwrap().push(key.to_owned());
             }
         }

@@ -373,7 +373,7 @@ struct FailingSink<'a> {
 }
 
 impl FeedSink for FailingSink<'_> {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+    async fn put(&self, key: &str, body: connect_wfm_core::feed::FeedBody) -> Result<(), PortError> {
         if key.starts_with(self.fail_prefix) {
             return Err(PortError::new(format!("put {key}"), "service unavailable", true));
         }

@@ -381,7 +381,7 @@ struct FlakySink {
 }
 
 impl FeedSink for FlakySink {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+    async fn put(&self, key: &str, body: connect_wfm_core::feed::FeedBody) -> Result<(), PortError> {
         if !self.healthy.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(PortError::new(format!("put {key}"), "SlowDown", true));
         }

@@ -34,8 +34,9 @@ struct CountingSink {
 }
 
 impl FeedSink for CountingSink {
-    async fn put(&self, _key: &str, body: Vec<u8>) -> Result<(), PortError> {
-        self.bytes.fetch_add(body.len(), std::sync::atomic::Ordering::Relaxed);
+    async fn put(&self, _key: &str, body: connect_wfm_core::feed::FeedBody) -> Result<(), PortError> {
+        self.bytes
+            .fetch_add(body.bytes().len(), std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }

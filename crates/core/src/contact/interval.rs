@@ -245,6 +245,16 @@ impl StreamQueueInterval {
     }
 }
 
+impl crate::feed::FeedRecord for StreamQueueInterval {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn time(&self) -> Option<DateTime<Utc>> {
+        Some(self.interval_start)
+    }
+}
+
 /// The feed object key of a stream-basis record (relative to the feed location); `instance`
 /// is the alias the record carries. Each segment is kept to safe characters.
 pub fn stream_feed_key(instance: &str, queue_id: &str, interval_start: DateTime<Utc>) -> String {

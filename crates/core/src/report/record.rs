@@ -307,3 +307,22 @@ impl IntervalRecord {
         }
     }
 }
+impl crate::feed::FeedRecord for IntervalRecord {
+    fn kind(&self) -> &'static str {
+        self.feed_kind()
+    }
+
+    fn time(&self) -> Option<DateTime<Utc>> {
+        Some(self.interval_start())
+    }
+}
+
+impl crate::feed::FeedRecord for QueueInterval {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn time(&self) -> Option<DateTime<Utc>> {
+        Some(self.interval_start)
+    }
+}
