@@ -84,7 +84,7 @@ async fn agent_events_binary_puts_exactly_its_feed_records_on_the_bus_and_a_repl
     for line in &lines {
         *feed.entry(line.to_string()).or_default() += 1;
     }
-    let events = support::drain_queue(&sqs, &queue_url).await;
+    let events = support::drain_through_marker(&support::eventbridge(&config), &bus, &sqs, &queue_url).await;
     assert_eq!(
         details(&events),
         feed,
@@ -95,7 +95,11 @@ async fn agent_events_binary_puts_exactly_its_feed_records_on_the_bus_and_a_repl
     let (outcome, response) = runtime.invoke(batch, Duration::from_secs(60)).await;
     assert_eq!(outcome, "response", "{response}");
     assert_eq!(response["batchItemFailures"], serde_json::json!([]), "{response}");
-    assert_eq!(support::drain_queue(&sqs, &queue_url).await, Vec::<Value>::new());
+    assert_eq!(
+        support::drain_through_marker(&support::eventbridge(&config), &bus, &sqs, &queue_url).await,
+        Vec::<Value>::new(),
+        "nothing was put before the marker"
+    );
     let mut again = support::read_json_lines(&s3, &bucket, "wfm/").await;
     again.retain(|l| l["kind"] != "reject");
     assert_eq!(again, lines);
@@ -152,7 +156,7 @@ async fn historical_reports_binary_puts_exactly_its_feed_records_on_the_bus_and_
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");
     let feed = feed_records(&s3, &feed_bucket).await;
     assert!(!feed.is_empty());
-    let events = support::drain_queue(&sqs, &queue_url).await;
+    let events = support::drain_through_marker(&support::eventbridge(&config), &bus, &sqs, &queue_url).await;
     assert_eq!(
         details(&events),
         feed,
@@ -163,7 +167,11 @@ async fn historical_reports_binary_puts_exactly_its_feed_records_on_the_bus_and_
     let (outcome, response) = runtime.invoke(batch, Duration::from_secs(60)).await;
     assert_eq!(outcome, "response", "{response}");
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");
-    assert_eq!(support::drain_queue(&sqs, &queue_url).await, Vec::<Value>::new());
+    assert_eq!(
+        support::drain_through_marker(&support::eventbridge(&config), &bus, &sqs, &queue_url).await,
+        Vec::<Value>::new(),
+        "nothing was put before the marker"
+    );
     assert_eq!(feed_records(&s3, &feed_bucket).await, feed);
 
     function.kill().await.expect("stop historical-reports");

@@ -260,6 +260,46 @@ pub async fn drain_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<serd
     }
 }
 
+/// What reached the queue behind `bus` before a marker event put on the bus now: a drain that
+/// cannot pass while delivery lags (an empty receive alone proves nothing when events are still
+/// on their way), since the marker arrives after everything put before it.
+pub async fn drain_through_marker(
+    eventbridge: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Vec<serde_json::Value> {
+    let marker = unique("marker");
+    eventbridge
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(bus)
+                .source("connect-wfm")
+                .detail_type("test-marker")
+                .detail(serde_json::json!({ "marker": marker }).to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put the marker: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut before = Vec::new();
+    loop {
+        for event in drain_queue(sqs, queue_url).await {
+            if event["detail"]["marker"] == marker.as_str() {
+                return before;
+            }
+            before.push(event);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the marker did not arrive within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Which entries of the n-th PutEvents call (0-based) to answer as failed, given its number of
 /// entries.
 pub type FailurePlan = Arc<dyn Fn(usize, usize) -> Vec<usize> + Send + Sync>;

@@ -134,3 +134,79 @@ impl<'a> WarmUp<'a> {
         took
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+    use super::*;
+    use crate::eventbridge::{EventBusOutput, FeedOutputs};
+
+    /// Every client of the test speaks to `endpoint`.
+    fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                Credentials::for_tests(),
+            ))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn one_request_per_endpoint_and_never_longer_than_the_limit() {
+        // A server that accepts connections and never answers: only the limit ends the wait.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let config = sdk(&endpoint);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let states = DynamoStateStore::new(dynamodb.clone(), "states");
+        let claims = DynamoClaimStore::new(dynamodb, "claims");
+        let s3 = aws_sdk_s3::Client::new(&config);
+        let bus = crate::eventbridge::SdkEventBus::new(aws_sdk_eventbridge::Client::new(&config), "bus");
+        let with_bus =
+            FeedOutputs::feed_only(S3FeedSink::new(s3.clone(), "feed", "wfm")).with(EventBusOutput::new(bus));
+        let feed_only = FeedOutputs::feed_only(S3FeedSink::new(s3, "feed", "wfm"));
+
+        assert_eq!(WarmUp::default().feed(&feed_only).requests.len(), 1, "the bucket");
+        assert_eq!(
+            WarmUp::default().feed(&with_bus).requests.len(),
+            2,
+            "the bucket and the bus"
+        );
+        let warm_up = WarmUp::default()
+            .state_table(&states)
+            .claim_table(&claims)
+            .feed(&with_bus);
+        assert_eq!(warm_up.requests.len(), 4);
+
+        let took = warm_up.run().await;
+        assert!(took >= WARM_UP_LIMIT, "the silent endpoint was waited for: {took:?}");
+        assert!(
+            took < WARM_UP_LIMIT * 3,
+            "and no longer than the limit allows: {took:?}"
+        );
+        held.abort();
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_refuses_ends_the_warm_up_at_once() {
+        // Bind and drop: nothing listens on the port any more.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = sdk(&format!("http://127.0.0.1:{port}"));
+        let states = DynamoStateStore::new(aws_sdk_dynamodb::Client::new(&config), "states");
+        let took = WarmUp::default().state_table(&states).run().await;
+        assert!(took < WARM_UP_LIMIT, "a refused connection is an answer: {took:?}");
+    }
+}

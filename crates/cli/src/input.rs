@@ -69,7 +69,7 @@ pub fn classify(path: &Path, bytes: &[u8]) -> Vec<InputFile> {
                     .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d.trim()).ok())
                     .unwrap_or_default();
                 if content_of_bytes(&first_data) == Content::ContactRecord {
-                    match serde_json::from_value(Value::Object(object)) {
+                    match serde_json::from_slice(bytes) {
                         Ok(batch) => InputFile::ContactRecords(batch),
                         Err(e) => InputFile::Unknown(format!("not a Kinesis event: {e}")),
                     }
@@ -84,12 +84,12 @@ pub fn classify(path: &Path, bytes: &[u8]) -> Vec<InputFile> {
             Some(Value::Array(records)) if records.first().is_some_and(|r| r.get("body").is_some()) => {
                 let body = records[0]["body"].as_str().unwrap_or_default();
                 if content_of_bytes(body.as_bytes()) == Content::ContactEvent {
-                    match serde_json::from_value(Value::Object(object)) {
+                    match serde_json::from_slice(bytes) {
                         Ok(batch) => InputFile::ContactEvents(batch),
                         Err(e) => InputFile::Unknown(format!("not an SQS event: {e}")),
                     }
                 } else {
-                    match serde_json::from_value(Value::Object(object)) {
+                    match serde_json::from_slice(bytes) {
                         Ok(batch) => InputFile::Sqs(batch),
                         Err(e) => InputFile::Unknown(format!("not an SQS event: {e}")),
                     }

@@ -473,3 +473,20 @@ async fn the_queue_report_reconciles_with_the_stored_stream_basis() {
     assert_eq!(drift.len(), 1);
     assert!(drift[0].differences().any(|d| d.field == "handled"), "{}", drift[0]);
 }
+
+#[test]
+fn the_functions_event_is_told_apart_by_its_records_source_as_lambda_reads_it() {
+    use connect_wfm_handlers::contacts::ContactBatch;
+    // lambda_runtime reads the invocation through serde_path_to_error over serde_json.
+    let read = |text: &str| -> ContactBatch {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut deserializer).unwrap()
+    };
+    let sqs = json!({"Records": [{"messageId": "m1", "body": "{}", "eventSource": "aws:sqs"}]}).to_string();
+    let kinesis = json!({"Records": [{"eventID": "s:1", "eventSource": "aws:kinesis",
+        "kinesis": {"sequenceNumber": "1", "data": "e30="}}]})
+    .to_string();
+    assert!(matches!(read(&sqs), ContactBatch::Sqs(b) if b.records.len() == 1));
+    assert!(matches!(read(&kinesis), ContactBatch::Kinesis(b) if b.records.len() == 1));
+    assert!(matches!(read(r#"{"Records": []}"#), ContactBatch::Sqs(b) if b.records.is_empty()));
+}

@@ -198,7 +198,18 @@ async fn without_a_contact_store_the_sweep_closes_nothing() {
     .await;
     assert_eq!((stats.intervals_closed, stats.silent_agents, stats.failures), (0, 1, 0));
     assert!(backlog_record(&sink).is_none());
-    drop(contacts);
+    // The store had an interval to close: the same sweep given the store writes its record, so
+    // the sweep above closed nothing because it had no store, not because nothing was due.
+    let with_store = handle_sweep(
+        &states,
+        Some(&contacts),
+        &sink,
+        &SweepSettings::default(),
+        t("10:15:10"),
+    )
+    .await;
+    assert_eq!((with_store.intervals_closed, with_store.interval_records), (1, 1));
+    assert!(backlog_record(&sink).is_some());
 }
 
 #[tokio::test]
