@@ -298,13 +298,14 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
     let mut groups: Vec<AgentGroup> = Vec::new();
     let mut by_arn: foldhash::HashMap<String, usize> = foldhash::HashMapExt::with_capacity(records.len());
     let mut rejects = Vec::new();
-    for record in records {
+    // Positions in this batch (what the rest of the handler indexes `records` with).
+    for (position, record) in records.iter().enumerate() {
         // DEBUG, so the hot path pays only tracing's disabled-callsite check at the deployed
         // INFO level; at DEBUG every line of the record's decoding names it.
         let _record = tracing::debug_span!(
             "record",
             seq = record.sequence_number.as_deref().unwrap_or("-"),
-            index = record.index
+            index = position
         )
         .entered();
         let decoded = match &record.data {
@@ -328,11 +329,11 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
                         groups.len() - 1
                     }
                 };
-                groups[slot].events.push((record.index, event));
+                groups[slot].events.push((position, event));
             }
             Err(reason) => {
                 tracing::warn!(input = %record.describe(), %reason, "agent event rejected");
-                rejects.push((record.index, reason));
+                rejects.push((position, reason));
             }
         }
     }

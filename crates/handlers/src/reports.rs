@@ -250,17 +250,19 @@ where
     let mut messages = Vec::with_capacity(batch.records.len());
     let mut failed = Vec::new();
     let mut reconciliation = ReconcileStats::default();
-    for message in &batch.records {
+    // Positions in this batch, not the messages' own `index`: a batch may be built of messages
+    // taken from another (a test's slice, a tool's selection).
+    for (position, message) in batch.records.iter().enumerate() {
         // Every log line of the message, the object's included, says which message it is.
         let span = tracing::info_span!(
             "message",
             message_id = message.message_id.as_deref().unwrap_or("(no messageId)")
         );
-        let report = handle_message(&batch.records, message, ports, settings, now, &mut reconciliation)
+        let report = handle_message(&batch.records, position, ports, settings, now, &mut reconciliation)
             .instrument(span)
             .await;
         if report.failed() {
-            failed.push(message.index);
+            failed.push(position);
         }
         messages.push(report);
     }
@@ -276,7 +278,7 @@ where
 
 async fn handle_message<C, O, S, F>(
     batch: &[SqsMessage],
-    message: &SqsMessage,
+    position: usize,
     ports: &Ports<'_, C, O, S, F>,
     settings: &Settings,
     now: DateTime<Utc>,
@@ -288,6 +290,7 @@ where
     S: AgentStateStore,
     F: FeedSink,
 {
+    let message = &batch[position];
     let message_id = message.message_id.clone();
     let id = message_id.as_deref().unwrap_or("(no messageId)");
     let notification = match message.body() {
@@ -307,7 +310,7 @@ where
         Err(reason) => {
             let reason = format!("SQS message {id}: {reason}");
             tracing::error!(message_id = id, %reason, "message is not an S3 notification; it will rest in the DLQ");
-            keep_rejected(ports.sink, batch, message.index, &reason, now).await;
+            keep_rejected(ports.sink, batch, position, &reason, now).await;
             let outcome = ObjectOutcome::Failed {
                 reason,
                 permanent: true,
@@ -343,7 +346,7 @@ where
                 } else {
                     format!("{file}: {reason}")
                 };
-                keep_rejected(ports.sink, batch, message.index, &reason, now).await;
+                keep_rejected(ports.sink, batch, position, &reason, now).await;
             }
             ObjectOutcome::Failed {
                 reason,

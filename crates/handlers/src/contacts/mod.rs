@@ -426,7 +426,9 @@ async fn process<I: BatchInput, S: ContactStore, F: FeedSink>(
     };
     let mut rejects = Vec::new();
     let mut decoded = Vec::new();
-    for input in inputs {
+    // Positions in this batch (not the inputs' own `index`, which a batch built of another's
+    // inputs would not match).
+    for (position, input) in inputs.iter().enumerate() {
         let result = match input.data() {
             Ok(bytes) => decode_contact_input(bytes).map_err(|e| e.to_string()),
             Err((reason, _)) => Err(reason.clone()),
@@ -438,13 +440,13 @@ async fn process<I: BatchInput, S: ContactStore, F: FeedSink>(
                     ContactInput::Record(_) => stats.contact_records += 1,
                 }
                 decoded.push(Decoded {
-                    index: input.index(),
+                    index: position,
                     input: decoded_input,
                 });
             }
             Err(reason) => {
                 tracing::warn!(input = %input.describe(), %reason, "contact input rejected");
-                rejects.push((input.index(), reason));
+                rejects.push((position, reason));
             }
         }
     }
