@@ -27,6 +27,12 @@ fn silence_attribute(instance_id: &str) -> String {
     format!("silence_{instance_id}")
 }
 
+/// Attribute of the commit clock (epoch ms) of an instance's oldest silence whose `UNKNOWN`
+/// records are owed to the feed, on the progress item.
+fn owed_attribute(instance_id: &str) -> String {
+    format!("owed_{instance_id}")
+}
+
 /// Attribute of an instance's newest snapshot slot written (epoch ms) on the progress item.
 fn snapshot_attribute(instance_id: &str) -> String {
     format!("snapshot_{instance_id}")
@@ -108,11 +114,16 @@ fn progress_from_item(table: &str, item: &Item) -> Result<Vec<InstanceProgress>,
             Some(value) => Some(instant(table, &snapshot_attribute(instance_id), value)?),
             None => None,
         };
+        let owed_since = match item.get(&owed_attribute(instance_id)) {
+            Some(value) => Some(instant(table, &owed_attribute(instance_id), value)?),
+            None => None,
+        };
         progress.push(InstanceProgress {
             instance_id: instance_id.to_owned(),
             newest_event: instant(table, name, value)?,
             silence,
             snapshot_slot,
+            owed_since,
         });
     }
     progress.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
@@ -186,6 +197,36 @@ impl ProgressStore for DynamoStateStore {
             || format!("clear the silence of instance {instance_id}"),
         )
         .await
+        .map(drop)
+    }
+
+    /// One conditional UpdateItem: a debt only moves back to an older silence; it is cleared
+    /// only while it is the one the sweep read.
+    async fn owe_records(
+        &self,
+        instance_id: &str,
+        owed: Option<DateTime<Utc>>,
+        read: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError> {
+        let names = [("#o", owed_attribute(instance_id))];
+        let what = || format!("record the UNKNOWN records owed of instance {instance_id}");
+        match (owed, read) {
+            (Some(since), _) => {
+                self.update_progress(
+                    "SET #o = :ms",
+                    "attribute_not_exists(#o) OR #o > :ms",
+                    &names,
+                    vec![(":ms", millis(since))],
+                    what,
+                )
+                .await
+            }
+            (None, Some(read)) => {
+                self.update_progress("REMOVE #o", "#o = :ms", &names, vec![(":ms", millis(read))], what)
+                    .await
+            }
+            (None, None) => Ok(true),
+        }
         .map(drop)
     }
 
@@ -331,6 +372,7 @@ mod tests {
                 ])),
             ),
             ("snapshot_i-1".to_owned(), millis(at("2026-11-21T09:00:00Z"))),
+            ("owed_i-1".to_owned(), millis(at("2026-11-21T08:30:00Z"))),
         ]);
         let progress = progress_from_item("t", &item).unwrap();
         assert_eq!(
@@ -345,12 +387,14 @@ mod tests {
                         agents: 3
                     }),
                     snapshot_slot: Some(at("2026-11-21T09:00:00Z")),
+                    owed_since: Some(at("2026-11-21T08:30:00Z")),
                 },
                 InstanceProgress {
                     instance_id: "i-2".into(),
                     newest_event: at("2026-11-21T10:00:00.250Z"),
                     silence: None,
                     snapshot_slot: None,
+                    owed_since: None,
                 },
             ]
         );

@@ -58,6 +58,8 @@ struct ProgressFile {
     silence: Option<InstanceSilence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     snapshot_slot: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owed_since: Option<DateTime<Utc>>,
 }
 
 impl LocalStateStore {
@@ -216,6 +218,7 @@ impl ProgressStore for LocalStateStore {
                 newest_event: p.newest_event,
                 silence: p.silence,
                 snapshot_slot: p.snapshot_slot,
+                owed_since: p.owed_since,
             })
             .collect())
     }
@@ -226,6 +229,7 @@ impl ProgressStore for LocalStateStore {
             newest_event: newest,
             silence: None,
             snapshot_slot: None,
+            owed_since: None,
         });
         entry.newest_event = entry.newest_event.max(newest);
         self.write_progress(&progress)
@@ -250,6 +254,27 @@ impl ProgressStore for LocalStateStore {
         {
             p.silence = None;
             self.write_progress(&progress)?;
+        }
+        Ok(())
+    }
+
+    async fn owe_records(
+        &self,
+        instance_id: &str,
+        owed: Option<DateTime<Utc>>,
+        read: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError> {
+        let mut progress = self.read_progress()?;
+        if let Some(p) = progress.get_mut(instance_id) {
+            let next = match owed {
+                Some(since) => Some(p.owed_since.map_or(since, |stored| stored.min(since))),
+                None if p.owed_since == read => None,
+                None => p.owed_since,
+            };
+            if next != p.owed_since {
+                p.owed_since = next;
+                self.write_progress(&progress)?;
+            }
         }
         Ok(())
     }

@@ -186,6 +186,16 @@ impl<S: ProgressStore> ProgressStore for FaultyStateStore<'_, S> {
         faulty(self.plan, operation, self.inner.clear_silent(instance_id, silence)).await
     }
 
+    async fn owe_records(
+        &self,
+        instance_id: &str,
+        owed: Option<DateTime<Utc>>,
+        read: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError> {
+        let operation = || format!("record the records owed of instance {instance_id}");
+        faulty(self.plan, operation, self.inner.owe_records(instance_id, owed, read)).await
+    }
+
     async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
         let operation = || format!("record the snapshot of instance {instance_id}");
         faulty(self.plan, operation, self.inner.snapshot_written(instance_id, slot)).await

@@ -93,6 +93,7 @@ impl ProgressStore for MemoryStateStore {
                 newest_event: newest,
                 silence: None,
                 snapshot_slot: None,
+                owed_since: None,
             });
         entry.newest_event = entry.newest_event.max(newest);
         Ok(())
@@ -115,6 +116,23 @@ impl ProgressStore for MemoryStateStore {
             && p.silence.as_ref() == Some(silence)
         {
             p.silence = None;
+        }
+        Ok(())
+    }
+
+    async fn owe_records(
+        &self,
+        instance_id: &str,
+        owed: Option<DateTime<Utc>>,
+        read: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError> {
+        self.progress_writes.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = lock(&self.progress).get_mut(instance_id) {
+            match owed {
+                Some(since) => p.owed_since = Some(p.owed_since.map_or(since, |stored| stored.min(since))),
+                None if p.owed_since == read => p.owed_since = None,
+                None => {}
+            }
         }
         Ok(())
     }

@@ -142,6 +142,17 @@ pub trait ProgressStore: Send + Sync {
         silence: &InstanceSilence,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
+    /// Records which `UNKNOWN` records of the instance are owed to the feed: with `Some(since)`,
+    /// those of the silences committed at or after `since` (a stored earlier debt is kept);
+    /// with `None`, none any more, only if the stored debt is still `read` (what the sweep
+    /// read and has now written), so an overlapping sweep's newer debt is never cleared.
+    fn owe_records(
+        &self,
+        instance_id: &str,
+        owed: Option<DateTime<Utc>>,
+        read: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
     /// Records that the instance's snapshot of `slot` is written; a stored slot at or past it
     /// is kept (an overlapping sweep got there), which is not an error.
     fn snapshot_written(

@@ -200,7 +200,7 @@ where
     stats.agents = groups.len();
     if !groups.is_empty() {
         let progress = load_progress(states).await;
-        process_agents(&mut groups, states, sink, settings, records, now, &mut stats).await;
+        process_agents(&mut groups, &progress, states, sink, settings, records, now, &mut stats).await;
         record_progress(&groups, &progress, states, sink, &mut stats).await;
         let mut set_aside = Vec::new();
         for group in &groups {
@@ -340,8 +340,10 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
     (groups, rejects)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn process_agents<S: AgentStateStore, F: FeedSink>(
     groups: &mut [AgentGroup],
+    progress: &HashMap<String, InstanceProgress>,
     states: &S,
     sink: &F,
     settings: &Settings,
@@ -387,12 +389,20 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
     let mut transitions: BTreeMap<NaiveDate, Vec<(usize, usize, Cow<'_, AgentStateRecord>)>> = BTreeMap::new();
     for (slot, (group, (last, fold))) in groups.iter().zip(&folds).enumerate() {
         if group.failure.is_none() {
-            // A recovery within two minutes of the sweep's UNKNOWN commit may come before any
-            // sweep could write that record again (its first write may have failed): the
-            // batch writes it first, the same record and id (consumers drop the repeat).
+            // The sweep's UNKNOWN record may not be written yet: within two minutes of its
+            // commit (the sweep's first write may have failed), or later while the instance's
+            // progress says records are owed (the feed refused the sweep's writes for longer).
+            // Once the agent recovers no sweep can rebuild it: the recovering batch writes it
+            // first, the same record and id (consumers drop the repeat when it was written).
             if let (Some(last), Some((first, _))) = (last, fold.transitions.first())
                 && last.is_silent()
-                && last.silenced_at.is_some_and(|at| now - at <= SILENCE_REWRITE)
+                && last.silenced_at.is_some_and(|at| {
+                    now - at <= SILENCE_REWRITE
+                        || progress
+                            .get(last.instance_id.as_str())
+                            .and_then(|p| p.owed_since)
+                            .is_some_and(|owed| at >= owed)
+                })
                 && let Some(record) = silence_record(last)
             {
                 let record_index = group.events[*first].0;

@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::contacts::close_intervals;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
-    AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot, silence_rewrites,
-    snapshot_records, snapshot_slot, sweep_instance,
+    AgentState, AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot,
+    silence_rewrites, snapshot_records, snapshot_slot, sweep_instance,
 };
 use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::feed::{self, AgentSnapshotRecord, AgentStateRecord};
@@ -85,6 +85,9 @@ counts! {
         /// Reads, commits or writes that failed (logged; the next sweep tries again), closing
         /// intervals included.
         failures => counter "SweepFailures",
+        /// `UNKNOWN` records committed but not yet written to the feed (the feed refused them):
+        /// kept as owed on the instance's progress and written by the next sweep that can.
+        owed_records => gauge "OwedRecords",
     }
 }
 
@@ -238,22 +241,70 @@ async fn sweep_one<S, F>(
         }
     };
     stats.active_agents += agents.len();
-    let verdict = sweep_instance(progress, &agents, now, &settings.policy, &settings.mapping);
 
-    // The records of silences committed in the last two minutes, written again: the UNKNOWN
-    // commit comes before its record (never a record for a state a batch replaced), so a record
-    // write that fails after its commit is made good here, by the same object with the same ids.
-    for group in silence_rewrites(&agents, now) {
+    // The records of silences committed in the last two minutes, and of those still owed to
+    // the feed, written again: the UNKNOWN commit comes before its record (never a record for a
+    // state a batch replaced), so a record write that fails after its commit is made good here,
+    // by the same object with the same ids, however long the feed refuses it. (An agent that
+    // recovered meanwhile had its record written by the batch that recovered it.)
+    let mut owed = Owed::default();
+    for (at, group) in silence_rewrites(&agents, now, progress.owed_since) {
         for (key, records) in transition_objects(instance, group) {
             match sink.put(&key, feed::to_json_lines(&records)).await {
                 Ok(()) => stats.rewritten += records.len(),
                 Err(e) => {
                     stats.failures += 1;
-                    tracing::error!(instance, key, agents = records.len(), error = %e, "could not write UNKNOWN transitions again; the next sweep tries");
+                    owed.add(at, records.len());
+                    tracing::error!(instance, key, agents = records.len(), error = %e, "could not write UNKNOWN transitions again; owed, the next sweep tries");
                 }
             }
         }
     }
+    judge_instance(progress, &agents, states, sink, settings, now, stats, &mut owed).await;
+    stats.owed_records += owed.records;
+    if owed.since != progress.owed_since {
+        // Kept on the instance's progress: later sweeps write what is owed, however many
+        // minutes the feed refuses writes; cleared once they are all written.
+        if let Err(e) = states.owe_records(instance, owed.since, progress.owed_since).await {
+            stats.failures += 1;
+            tracing::error!(instance, error = %e, "could not record the UNKNOWN records owed to the feed");
+        }
+    }
+}
+
+/// The `UNKNOWN` records of an instance that one sweep could not write.
+#[derive(Debug, Default)]
+struct Owed {
+    /// The commit clock of the oldest of them.
+    since: Option<DateTime<Utc>>,
+    records: usize,
+}
+
+impl Owed {
+    fn add(&mut self, committed_at: DateTime<Utc>, records: usize) {
+        self.since = Some(self.since.map_or(committed_at, |since| since.min(committed_at)));
+        self.records += records;
+    }
+}
+
+/// Judges the instance's agents and writes what that gives: its silence, its `feed_health`
+/// record, the `UNKNOWN` commits and their records (those it cannot write go to `owed`).
+#[allow(clippy::too_many_arguments)]
+async fn judge_instance<S, F>(
+    progress: &InstanceProgress,
+    agents: &[AgentState],
+    states: &S,
+    sink: &F,
+    settings: &SweepSettings,
+    now: DateTime<Utc>,
+    stats: &mut SweepStats,
+    owed: &mut Owed,
+) where
+    S: AgentStateStore + ProgressStore + AgentDirectory,
+    F: FeedSink,
+{
+    let instance = progress.instance_id.as_str();
+    let verdict = sweep_instance(progress, agents, now, &settings.policy, &settings.mapping);
 
     if let Some(mark) = &verdict.mark {
         match states.mark_silent(instance, mark).await {
@@ -312,9 +363,10 @@ async fn sweep_one<S, F>(
         match sink.put(&key, feed::to_json_lines(&records)).await {
             Ok(()) => stats.silent_agents += records.len(),
             Err(e) => {
-                // The states are committed: the next two sweeps write these records again.
+                // The states are committed: owed, the next sweeps write these records again.
                 stats.failures += 1;
-                tracing::error!(instance, key, agents = records.len(), error = %e, "could not write UNKNOWN transitions; the next sweep writes them");
+                owed.add(now, records.len());
+                tracing::error!(instance, key, agents = records.len(), error = %e, "could not write UNKNOWN transitions; owed, the next sweep writes them");
             }
         }
     }

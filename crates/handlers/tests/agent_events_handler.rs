@@ -361,6 +361,15 @@ impl ProgressStore for FailingStore {
     async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
         self.inner.clear_silent(instance_id, silence).await
     }
+    async fn owe_records(
+        &self,
+        instance_id: &str,
+        owed: Option<DateTime<Utc>>,
+        read: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError> {
+        self.inner.owe_records(instance_id, owed, read).await
+    }
+
     async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
         self.inner.snapshot_written(instance_id, slot).await
     }

@@ -536,6 +536,15 @@ impl ProgressStore for StaleStore {
     async fn clear_silent(&self, instance_id: &str, silence: &InstanceSilence) -> Result<(), PortError> {
         self.inner.clear_silent(instance_id, silence).await
     }
+    async fn owe_records(
+        &self,
+        instance_id: &str,
+        owed: Option<DateTime<Utc>>,
+        read: Option<DateTime<Utc>>,
+    ) -> Result<(), PortError> {
+        self.inner.owe_records(instance_id, owed, read).await
+    }
+
     async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
         self.inner.snapshot_written(instance_id, slot).await
     }
@@ -786,8 +795,14 @@ async fn a_rewrite_never_writes_a_record_for_a_state_a_batch_replaced() {
     let a = store.get(&agent_arn("i-1", "a")).unwrap();
     assert_eq!((a.silenced_at, a.silenced_from.as_deref()), (None, None));
     let next = sweep(&store, &sink, "10:07:10").await;
-    assert_eq!(next.rewritten, 0);
-    assert!(unknowns(&sink).is_empty(), "no UNKNOWN record after the recovery");
+    assert_eq!(
+        next.rewritten, 0,
+        "the sweep writes nothing for a state a batch replaced"
+    );
+    // The record the sweep owed was written by the batch that recovered a, before its recovery.
+    let unknown = unknowns(&sink);
+    let ids: Vec<&str> = unknown.iter().map(|r| r["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["silence-a-1795255200000"]);
 }
 
 #[tokio::test]
@@ -825,4 +840,89 @@ async fn a_recovery_right_after_a_failed_unknown_write_writes_the_unknown_record
     assert_eq!(unknowns(&sink)[0]["event_id"], "silence-a-1795255200000");
     // The next sweep has nothing to write again: a is no longer UNKNOWN.
     assert_eq!(sweep(&store, &sink, "10:07:10").await.rewritten, 0);
+}
+
+#[tokio::test]
+async fn an_unknown_record_is_owed_however_long_the_feed_refuses_it_and_written_once_it_can() {
+    let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    a_is_silent(&store, &sink).await;
+    // S3 refuses every write for ten sweeps (longer than the two-minute rewrite window).
+    let plan = FaultPlan::new(vec![Some(Fault::Throttle); 1_000]);
+    let failing = FaultyFeedSink {
+        inner: &sink,
+        plan: &plan,
+    };
+    for minute in 6..16 {
+        let stats = sweep_agents(
+            &store,
+            &failing,
+            &SweepSettings::default(),
+            t(&format!("10:{minute:02}:10")),
+        )
+        .await
+        .unwrap();
+        assert!(stats.failures > 0, "the sweep that cannot write says so");
+        // a's record; from 10:11 on also b's (the whole instance falls silent by the clock).
+        let owed = if minute < 11 { 1 } else { 2 };
+        assert_eq!(stats.owed_records, owed, "at 10:{minute:02}:10");
+        assert_eq!(
+            store.progress_of("i-1").unwrap().owed_since,
+            Some(t("10:06:10")),
+            "the debt is kept on the instance's progress"
+        );
+    }
+    assert!(unknowns(&sink).is_empty());
+
+    // The feed is back: the first sweep writes the record, with its id, and clears the debt.
+    let back = sweep(&store, &sink, "10:16:10").await;
+    assert_eq!((back.rewritten, back.owed_records, back.failures), (2, 0, 0));
+    let ids: Vec<String> = unknowns(&sink)
+        .iter()
+        .map(|r| r["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.contains(&"silence-a-1795255200000".to_owned()), "{ids:?}");
+    assert_eq!(ids.len(), 2, "a's and b's, each once: {ids:?}");
+    assert_eq!(store.progress_of("i-1").unwrap().owed_since, None);
+    // Nothing owed any more: the next sweep writes nothing again.
+    assert_eq!(sweep(&store, &sink, "10:17:10").await.rewritten, 0);
+}
+
+#[tokio::test]
+async fn a_recovery_long_after_a_failed_unknown_write_still_writes_the_unknown_record_first() {
+    let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    a_is_silent(&store, &sink).await;
+    let plan = FaultPlan::new(vec![Some(Fault::Throttle); 1_000]);
+    let failing = FaultyFeedSink {
+        inner: &sink,
+        plan: &plan,
+    };
+    for minute in 6..12 {
+        sweep_agents(
+            &store,
+            &failing,
+            &SweepSettings::default(),
+            t(&format!("10:{minute:02}:10")),
+        )
+        .await
+        .unwrap();
+    }
+    // a comes back ten minutes after its silence, while no sweep could write the record yet.
+    let outcome = handle_batch(
+        &batch(&[event("a", "a2", "10:16:00", "HEART_BEAT", "Available")]),
+        &store,
+        &sink,
+        &Settings::default(),
+        t("10:16:05"),
+    )
+    .await;
+    assert_eq!(outcome.failed_from(), None);
+    let a: Vec<_> = transitions(&sink).into_iter().filter(|r| r.0 == "a").collect();
+    assert_eq!(
+        a,
+        [
+            row("a", "Available", "null", "STATE_CHANGE"),
+            row("a", "UNKNOWN", "Available", "SILENCE"),
+            row("a", "Available", "UNKNOWN", "HEART_BEAT"),
+        ]
+    );
 }

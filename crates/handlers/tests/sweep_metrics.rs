@@ -23,6 +23,7 @@ fn a_sweep_writes_one_emf_document_with_its_counts() {
         intervals_closed: 2,
         interval_records: 2,
         failures: 0,
+        owed_records: 2,
     };
     stats.record_metrics();
     let mut out = Vec::new();
@@ -51,6 +52,7 @@ fn a_sweep_writes_one_emf_document_with_its_counts() {
         "SweepSuperseded",
         "IntervalsClosed",
         "IntervalRecords",
+        "OwedRecords",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
@@ -67,5 +69,6 @@ fn a_sweep_writes_one_emf_document_with_its_counts() {
     metrics.flush(&mut out);
     let doc: Value = serde_json::from_slice(out.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(doc["SilentInstances"].as_f64(), Some(0.0));
+    assert_eq!(doc["OwedRecords"].as_f64(), Some(0.0), "the owed gauge, zero included, every run");
     assert!(doc.get("SilentAgents").is_none());
 }

@@ -89,6 +89,10 @@ pub struct InstanceProgress {
     /// The newest snapshot slot whose object was written for the instance: a sweep later in a
     /// slot writes the snapshot the slot's first sweep missed.
     pub snapshot_slot: Option<DateTime<Utc>>,
+    /// The commit clock of the oldest silence whose `UNKNOWN` records a sweep could not write
+    /// (the feed refused them): every sweep writes the records of the instance's agents
+    /// silenced since then again, however long the feed stays down, until one succeeds.
+    pub owed_since: Option<DateTime<Utc>>,
 }
 
 /// True when the agent's state is `LOGOUT` (as the mapping names it): such an agent is never
@@ -155,20 +159,25 @@ pub fn silence_record(state: &AgentState) -> Option<AgentStateRecord> {
 
 /// The `UNKNOWN` records a sweep at `now` writes again: those of the agents (as the sweep read
 /// them, before its own commits) that a sweep silenced within [`SILENCE_REWRITE`] before `now`
-/// (its own clock included: a retried sweep), grouped by the clock that committed them, so
-/// each group is the very set, and object, that sweep wrote.
-pub fn silence_rewrites(agents: &[AgentState], now: DateTime<Utc>) -> Vec<Vec<AgentStateRecord>> {
+/// (its own clock included: a retried sweep), or at or after `owed_since` (records a sweep
+/// could not write: [`InstanceProgress::owed_since`]), grouped by the clock that committed
+/// them, so each group is the very set, and object, that sweep wrote.
+pub fn silence_rewrites(
+    agents: &[AgentState],
+    now: DateTime<Utc>,
+    owed_since: Option<DateTime<Utc>>,
+) -> Vec<(DateTime<Utc>, Vec<AgentStateRecord>)> {
     let mut groups: std::collections::BTreeMap<DateTime<Utc>, Vec<AgentStateRecord>> = Default::default();
     for agent in agents {
         if let Some(at) = agent.silenced_at
             && at <= now
-            && now - at <= SILENCE_REWRITE
+            && (now - at <= SILENCE_REWRITE || owed_since.is_some_and(|owed| at >= owed))
             && let Some(record) = silence_record(agent)
         {
             groups.entry(at).or_default().push(record);
         }
     }
-    groups.into_values().collect()
+    groups.into_iter().collect()
 }
 
 /// What one sweep does for one instance.
@@ -311,6 +320,7 @@ mod tests {
             newest_event: t(newest),
             silence: None,
             snapshot_slot: None,
+            owed_since: None,
         }
     }
 
