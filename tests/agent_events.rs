@@ -396,3 +396,44 @@ async fn an_unreadable_stored_row_is_kept_under_rejects_and_replaced_by_the_next
     assert!(row.unreadable.is_empty());
     assert_eq!(row.states[arn].state, "Break");
 }
+
+#[tokio::test]
+async fn a_hung_table_fails_the_batch_as_transient_within_the_call_timeout() {
+    // The functions' timeouts, shortened so the test waits seconds: a table that accepts the
+    // connection and never answers.
+    let config = support::sdk_config().await;
+    let hung = support::silent_endpoint().await;
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_millis(300))
+        .operation_timeout(std::time::Duration::from_secs(1))
+        .build();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .endpoint_url(&hung)
+            .timeout_config(timeouts)
+            .build(),
+    );
+    let states = DynamoStateStore::new(dynamodb, "states");
+    let s3 = support::s3(&config);
+    let bucket = support::create_bucket(&s3, "feed").await;
+    let sink = S3FeedSink::new(s3.clone(), &bucket, "wfm");
+    let batch = batch(1, &[event("a", "e1", "2026-11-20T10:00:00.000Z", "Available")]);
+    // Without the call timeouts the batch would hang until Lambda's own timeout kills it.
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        handle_batch(&batch, &states, &sink, &Settings::default(), now()),
+    )
+    .await
+    .expect("the batch ends on the call timeout, not Lambda's");
+    let first = format!("{:056}", 1);
+    assert_eq!(
+        outcome.failed_from(),
+        Some(first.as_str()),
+        "the agent's records are retried, not rejected"
+    );
+    assert_eq!((outcome.stats.failed_agents, outcome.stats.rejected_agents), (1, 0));
+    assert!(
+        support::read_json_lines(&s3, &bucket, "wfm/").await.is_empty(),
+        "nothing written for a batch that could not read its agents"
+    );
+}

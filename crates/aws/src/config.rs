@@ -50,10 +50,36 @@ impl FeedConfig {
 /// (`http://host/bucket/key`), which emulators need. `true` or `1` turns it on.
 pub const S3_FORCE_PATH_STYLE: &str = "CONNECT_WFM_S3_FORCE_PATH_STYLE";
 
-/// The SDK configuration from the usual sources (environment, profile, Lambda role). It
-/// honours `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`, which point it at an emulator.
+/// Longest one attempt of an AWS call may take (connect, send, answer), and the whole call with
+/// the SDK's retries. Fitted to the functions' timeouts (60 s; historical-reports 120 s): a
+/// batch makes a handful of calls one after the other, so two hung calls (2 × 25 s) still end
+/// before Lambda's own timeout would fail the whole batch; a healthy call in the region takes
+/// milliseconds, a 10 MB report part well under 10 s. A call that hangs fails as transient
+/// (that agent or message is retried), never the invocation.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// See [`ATTEMPT_TIMEOUT`].
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(25);
+/// The SDK's own connect timeout, kept.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(3_100);
+
+/// The timeouts of every AWS call ([`ATTEMPT_TIMEOUT`], [`OPERATION_TIMEOUT`],
+/// [`CONNECT_TIMEOUT`]).
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The SDK configuration from the usual sources (environment, profile, Lambda role), with
+/// [`timeouts`]. It honours `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`, which point it
+/// at an emulator.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
 }
 
 /// An S3 client, path-style when [`S3_FORCE_PATH_STYLE`] is set.
@@ -130,6 +156,19 @@ mod tests {
                 mapping_location: Some("s3://b/m.json".into()),
                 event_bus_name: Some("wfm".into()),
             }
+        );
+    }
+
+    #[tokio::test]
+    async fn every_call_has_an_attempt_and_an_operation_timeout() {
+        let config = load_sdk_config().await;
+        let timeouts = config.timeout_config().expect("timeouts are set");
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+        assert!(
+            OPERATION_TIMEOUT * 2 < std::time::Duration::from_secs(60),
+            "two hung calls fit a 60 s function"
         );
     }
 

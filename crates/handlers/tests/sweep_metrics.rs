@@ -69,6 +69,10 @@ fn a_sweep_writes_one_emf_document_with_its_counts() {
     metrics.flush(&mut out);
     let doc: Value = serde_json::from_slice(out.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(doc["SilentInstances"].as_f64(), Some(0.0));
-    assert_eq!(doc["OwedRecords"].as_f64(), Some(0.0), "the owed gauge, zero included, every run");
+    assert_eq!(
+        doc["OwedRecords"].as_f64(),
+        Some(0.0),
+        "the owed gauge, zero included, every run"
+    );
     assert!(doc.get("SilentAgents").is_none());
 }
