@@ -360,24 +360,37 @@ async fn claims_follow_the_claim_complete_release_cycle() {
     let now = at("2026-03-01T08:00:00Z");
     let id = "reports-bucket/connect/x/Reports/QR-2026-03-01T08:00:00Z.csv#etag1";
 
-    assert_eq!(store.claim(id, now).await.unwrap(), ClaimOutcome::Claimed);
-    assert_eq!(store.claim(id, now).await.unwrap(), ClaimOutcome::HeldElsewhere);
+    assert_eq!(store.claim(id, "m1", now).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(store.claim(id, "m2", now).await.unwrap(), ClaimOutcome::HeldElsewhere);
     assert_eq!(
-        store.claim(id, now + Duration::minutes(14)).await.unwrap(),
+        store.claim(id, "m2", now + Duration::minutes(14)).await.unwrap(),
         ClaimOutcome::HeldElsewhere
     );
-    store.release(id).await.unwrap();
-    assert_eq!(store.claim(id, now).await.unwrap(), ClaimOutcome::Claimed);
-    store.complete(id, now).await.unwrap();
-    assert_eq!(store.claim(id, now).await.unwrap(), ClaimOutcome::AlreadyCompleted);
+    // Its owner re-enters it at once (its first answer may have been lost), lease or not.
     assert_eq!(
-        store.claim(id, now + Duration::hours(2)).await.unwrap(),
+        store.claim(id, "m1", now + Duration::minutes(1)).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        store.claim(id, "m2", now + Duration::minutes(2)).await.unwrap(),
+        ClaimOutcome::HeldElsewhere,
+        "re-entering renews the owner's lease, not another's"
+    );
+    store.release(id).await.unwrap();
+    assert_eq!(store.claim(id, "m1", now).await.unwrap(), ClaimOutcome::Claimed);
+    store.complete(id, now).await.unwrap();
+    assert_eq!(
+        store.claim(id, "m1", now).await.unwrap(),
+        ClaimOutcome::AlreadyCompleted
+    );
+    assert_eq!(
+        store.claim(id, "m1", now + Duration::hours(2)).await.unwrap(),
         ClaimOutcome::AlreadyCompleted,
         "a COMPLETED claim has no lease"
     );
     store.release(id).await.unwrap();
     assert_eq!(
-        store.claim(id, now).await.unwrap(),
+        store.claim(id, "m1", now).await.unwrap(),
         ClaimOutcome::AlreadyCompleted,
         "release leaves a COMPLETED claim alone"
     );
@@ -403,14 +416,23 @@ async fn claims_follow_the_claim_complete_release_cycle() {
 async fn an_expired_in_progress_claim_can_be_taken_again() {
     let store = claim_store().await;
     let now = at("2026-03-01T08:00:00Z");
-    assert_eq!(store.claim("crashed", now).await.unwrap(), ClaimOutcome::Claimed);
     assert_eq!(
-        store.claim("crashed", now + Duration::minutes(15)).await.unwrap(),
+        store.claim("crashed", "run-1", now).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        store
+            .claim("crashed", "run-2", now + Duration::minutes(15))
+            .await
+            .unwrap(),
         ClaimOutcome::Claimed,
         "the lease ends at now + in_progress_for"
     );
     assert_eq!(
-        store.claim("crashed", now + Duration::minutes(16)).await.unwrap(),
+        store
+            .claim("crashed", "run-3", now + Duration::minutes(16))
+            .await
+            .unwrap(),
         ClaimOutcome::HeldElsewhere,
         "the new claim has a new lease"
     );
@@ -419,8 +441,14 @@ async fn an_expired_in_progress_claim_can_be_taken_again() {
         in_progress_for: Duration::zero(),
         ..store.clone()
     };
-    assert_eq!(short.claim("instant", now).await.unwrap(), ClaimOutcome::Claimed);
-    assert_eq!(short.claim("instant", now).await.unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        short.claim("instant", "run-1", now).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        short.claim("instant", "run-2", now).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
 }
 
 #[tokio::test]

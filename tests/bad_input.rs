@@ -249,7 +249,10 @@ async fn run_reports(case: &Case, bad_body: String, object: Option<(&str, Vec<u8
                     format_args!("{written} feed objects written for a failed file"),
                 )?;
                 let claim = format!("{BUCKET}/{key}#etag-1");
-                let again = claims.claim(&claim, now()).await.map_err(|e| e.to_string())?;
+                let again = claims
+                    .claim(&claim, "another-message", now())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 check(
                     again == ClaimOutcome::Claimed,
                     case,

@@ -405,7 +405,11 @@ async fn historical_reports_retry_failed_entries_and_fail_the_message_when_they_
     );
     assert_eq!(outputs.events().await, Vec::<Value>::new());
     assert_eq!(
-        reports.claims.claim(&reports.claim_ids[1], Utc::now()).await.unwrap(),
+        reports
+            .claims
+            .claim(&reports.claim_ids[1], "another-message", Utc::now())
+            .await
+            .unwrap(),
         ClaimOutcome::Claimed,
         "the claim was released for the redelivery"
     );

@@ -219,7 +219,7 @@ async fn reports_notified_through_sqs_become_feed_records_once() {
         .unwrap();
     let claim_id = format!("{reports_bucket}/{broken_key}#{etag}");
     assert_eq!(
-        claims.claim(&claim_id, Utc::now()).await.unwrap(),
+        claims.claim(&claim_id, "another-message", Utc::now()).await.unwrap(),
         ClaimOutcome::Claimed
     );
 

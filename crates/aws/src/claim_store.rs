@@ -11,9 +11,14 @@ use connect_wfm_core::ports::{ClaimOutcome, ClaimStore, PortError};
 use crate::error::port_error;
 use crate::item::{CLAIM_ID, COMPLETED, EXPIRES_AT, IN_PROGRESS, ItemReader, LEASE_UNTIL, STATUS};
 
-/// Taken when there is no claim, or an IN_PROGRESS one whose lease has run out. The lease
-/// comparison is `<=` so that, as in the in-memory store, a lease ending at `now` is over.
-const CLAIM_CONDITION: &str = "attribute_not_exists(claim_id) OR (#status = :in_progress AND lease_until <= :now)";
+/// Taken when there is no claim, or an IN_PROGRESS one whose lease has run out or that the same
+/// owner holds (its own retry). The lease comparison is `<=` so that, as in the in-memory
+/// store, a lease ending at `now` is over.
+const CLAIM_CONDITION: &str =
+    "attribute_not_exists(claim_id) OR (#status = :in_progress AND (lease_until <= :now OR #owner = :owner))";
+
+/// The attribute naming who holds an IN_PROGRESS claim.
+const OWNER: &str = "owner";
 
 /// How long an IN_PROGRESS claim locks its key by default (a crashed run frees it after this).
 pub const DEFAULT_IN_PROGRESS_FOR: Duration = Duration::minutes(15);
@@ -66,12 +71,13 @@ impl DynamoClaimStore {
     }
 
     /// Tries the conditional put; `Ok(false)` when the condition failed.
-    async fn try_take(&self, claim_id: &str, now: DateTime<Utc>) -> Result<bool, PortError> {
+    async fn try_take(&self, claim_id: &str, owner: &str, now: DateTime<Utc>) -> Result<bool, PortError> {
         let lease_until = (now + self.in_progress_for).timestamp();
         let expires_at = (now + self.in_progress_for.max(self.keep_completed_for)).timestamp();
         let item = HashMap::from([
             (CLAIM_ID.to_owned(), s(claim_id)),
             (STATUS.to_owned(), s(IN_PROGRESS)),
+            (OWNER.to_owned(), s(owner)),
             (LEASE_UNTIL.to_owned(), n(lease_until)),
             (EXPIRES_AT.to_owned(), n(expires_at)),
         ]);
@@ -82,6 +88,8 @@ impl DynamoClaimStore {
             .set_item(Some(item))
             .condition_expression(CLAIM_CONDITION)
             .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .expression_attribute_values(":now", n(now.timestamp()))
             .send()
@@ -123,9 +131,9 @@ impl ClaimStore for DynamoClaimStore {
     /// A conditional PutItem; when it is refused, a consistent GetItem tells a COMPLETED claim
     /// from one held elsewhere. If the claim vanished in between (released or expired by
     /// TTL), the put is tried once more; a second loss to a racing run is HeldElsewhere.
-    async fn claim(&self, claim_id: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
+    async fn claim(&self, claim_id: &str, owner: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
         for _ in 0..2 {
-            if self.try_take(claim_id, now).await? {
+            if self.try_take(claim_id, owner, now).await? {
                 return Ok(ClaimOutcome::Claimed);
             }
             match self.status(claim_id).await?.as_deref() {

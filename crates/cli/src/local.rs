@@ -308,8 +308,14 @@ impl AgentDirectory for LocalStateStore {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "SCREAMING_SNAKE_CASE")]
 enum ClaimFile {
-    InProgress { lease_until: DateTime<Utc> },
-    Completed { completed_at: DateTime<Utc> },
+    InProgress {
+        lease_until: DateTime<Utc>,
+        #[serde(default)]
+        owner: String,
+    },
+    Completed {
+        completed_at: DateTime<Utc>,
+    },
 }
 
 /// Claims as `<dir>/claims/<claim id, made file-safe>.json`.
@@ -339,15 +345,19 @@ impl LocalClaimStore {
 }
 
 impl ClaimStore for LocalClaimStore {
-    async fn claim(&self, claim_id: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
+    async fn claim(&self, claim_id: &str, owner: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
         match read_json::<ClaimFile>(&self.path(claim_id))? {
             Some(ClaimFile::Completed { .. }) => Ok(ClaimOutcome::AlreadyCompleted),
-            Some(ClaimFile::InProgress { lease_until }) if lease_until > now => Ok(ClaimOutcome::HeldElsewhere),
+            Some(ClaimFile::InProgress {
+                lease_until,
+                owner: holder,
+            }) if lease_until > now && holder != owner => Ok(ClaimOutcome::HeldElsewhere),
             _ => {
                 self.write(
                     claim_id,
                     &ClaimFile::InProgress {
                         lease_until: now + self.in_progress_for,
+                        owner: owner.to_owned(),
                     },
                 )?;
                 Ok(ClaimOutcome::Claimed)

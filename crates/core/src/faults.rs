@@ -225,11 +225,11 @@ pub struct FaultyClaimStore<'a, C> {
 }
 
 impl<C: ClaimStore> ClaimStore for FaultyClaimStore<'_, C> {
-    async fn claim(&self, claim_id: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
+    async fn claim(&self, claim_id: &str, owner: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
         faulty(
             self.plan,
             || format!("claim {claim_id}"),
-            self.inner.claim(claim_id, now),
+            self.inner.claim(claim_id, owner, now),
         )
         .await
     }

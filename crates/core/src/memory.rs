@@ -232,7 +232,7 @@ impl AgentStateStore for MemoryStateStore {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ClaimStatus {
-    InProgress { until: DateTime<Utc> },
+    InProgress { until: DateTime<Utc>, owner: String },
     Completed,
 }
 
@@ -269,16 +269,19 @@ impl Default for MemoryClaimStore {
 }
 
 impl ClaimStore for MemoryClaimStore {
-    async fn claim(&self, claim_id: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
+    async fn claim(&self, claim_id: &str, owner: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, PortError> {
         let mut claims = lock(&self.claims);
         match claims.get(claim_id) {
             Some(ClaimStatus::Completed) => Ok(ClaimOutcome::AlreadyCompleted),
-            Some(ClaimStatus::InProgress { until }) if *until > now => Ok(ClaimOutcome::HeldElsewhere),
+            Some(ClaimStatus::InProgress { until, owner: holder }) if *until > now && holder != owner => {
+                Ok(ClaimOutcome::HeldElsewhere)
+            }
             _ => {
                 claims.insert(
                     claim_id.to_owned(),
                     ClaimStatus::InProgress {
                         until: now + self.in_progress_for,
+                        owner: owner.to_owned(),
                     },
                 );
                 Ok(ClaimOutcome::Claimed)

@@ -191,9 +191,16 @@ pub enum ClaimOutcome {
 
 /// De-duplication keys with expiry (one per report object: `bucket/key#etag`).
 pub trait ClaimStore: Send + Sync {
-    /// Takes the claim unless it is COMPLETED or IN_PROGRESS and not yet expired.
-    fn claim(&self, claim_id: &str, now: DateTime<Utc>)
-    -> impl Future<Output = Result<ClaimOutcome, PortError>> + Send;
+    /// Takes the claim for `owner` (what re-delivers the same work: the SQS message id) unless
+    /// it is COMPLETED, or IN_PROGRESS for another owner and not yet expired. The same owner
+    /// re-enters its own claim at once: a claim whose write succeeded but whose answer was lost
+    /// never blocks its own retry for a lease.
+    fn claim(
+        &self,
+        claim_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<ClaimOutcome, PortError>> + Send;
     /// Marks a claim COMPLETED (kept until its TTL expires).
     fn complete(&self, claim_id: &str, now: DateTime<Utc>) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Gives a claim up so the next delivery can take it at once.

@@ -324,7 +324,7 @@ where
     };
     let mut objects = Vec::with_capacity(created.len());
     for object in created {
-        let outcome = handle_object(&object, ports, settings, now, reconciliation).await;
+        let outcome = handle_object(&object, id, ports, settings, now, reconciliation).await;
         let file = format!("s3://{}/{}", object.bucket, object.key);
         match &outcome {
             ObjectOutcome::Converted { records } => tracing::info!(message_id = id, file, records, "report converted"),
@@ -405,6 +405,7 @@ fn not_a_report(object: &CreatedObject, settings: &Settings) -> Option<String> {
 
 async fn handle_object<C, O, S, F>(
     object: &CreatedObject,
+    owner: &str,
     ports: &Ports<'_, C, O, S, F>,
     settings: &Settings,
     now: DateTime<Utc>,
@@ -430,7 +431,10 @@ where
         claim_id.push_str("#reload-");
         claim_id.push_str(reload);
     }
-    match ports.claims.claim(&claim_id, now).await {
+    // The message is the claim's owner: its redelivery re-enters the claim at once (a claim
+    // whose answer was lost must not hold its own report for a lease); another message for the
+    // same object waits.
+    match ports.claims.claim(&claim_id, owner, now).await {
         Err(e) => return port_failure(&e),
         Ok(ClaimOutcome::AlreadyCompleted) => return ObjectOutcome::Duplicate,
         Ok(ClaimOutcome::HeldElsewhere) => {

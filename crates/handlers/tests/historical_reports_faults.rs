@@ -620,15 +620,37 @@ fn the_fault_free_run_converts_the_good_and_keeps_the_broken_in_the_dlq() {
 }
 
 #[test]
-fn a_timed_out_claim_holds_its_report_for_a_lease_then_it_converts() {
-    // Call 0 is the first message's claim: taken, but the answer is lost.
+fn a_claim_whose_answer_was_lost_is_re_entered_by_its_own_redelivery() {
+    // Call 0 is the first message's claim: taken, but the answer is lost. With two receives
+    // only, the redelivery (6 minutes later, inside the 15-minute lease) must convert the
+    // report: the message owns the claim it took. (Before claims had owners, it found the report
+    // "being converted by another run" and a good report went to the DLQ.)
     let plan = [Some(Fault::Timeout)];
     let spec = QueueSpec {
         batch_size: 10,
-        max_receive: 5,
+        max_receive: 2,
         spool_records: 50_000,
     };
     assert_eq!(run_case(plan.to_vec(), &spec), Ok(()));
+    assert!(
+        VISIBILITY < CLAIM_LEASE_MINUTES * 60,
+        "the redelivery comes within the lease"
+    );
+    // And no good report waited for its own claim: nothing rests in the DLQ for "another run".
+    let world = World::new();
+    let plan = FaultPlan::new(plan);
+    let mut drained = Drained::default();
+    block_on(drain(
+        &world,
+        &plan,
+        initial_queue(start()),
+        &spec,
+        start(),
+        &mut drained,
+    ));
+    assert_eq!(plan.injected().len(), 1);
+    let held: Vec<&String> = drained.dlq.values().filter(|r| r.contains("another run")).collect();
+    assert!(held.is_empty(), "{held:?}");
 }
 
 #[test]

@@ -433,7 +433,7 @@ async fn a_report_held_by_another_run_is_retried_later_and_a_crashed_claim_expir
     // Another run took the claim a minute ago and is still within its lease.
     world
         .claims
-        .claim(&claim_id, now() - chrono::Duration::minutes(1))
+        .claim(&claim_id, "another-run", now() - chrono::Duration::minutes(1))
         .await
         .unwrap();
     let held = world.run(&batch).await;
