@@ -11,44 +11,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
+use super::key::{INTERVAL_MINUTES, IntervalKey};
 use super::leg::{Leg, LegBook, LegOutcome, QueueNames};
 use crate::feed::SCHEMA;
 use crate::report::ServiceLevel;
 use crate::timefmt::{serde_feed_time, serde_interval_start};
 
-/// Length of a stream-basis interval.
-pub const INTERVAL_MINUTES: u32 = 15;
-
 /// The default of `reports.service_level_thresholds`.
 pub const DEFAULT_THRESHOLDS: [u32; 1] = [20];
-
-/// The start of the 15-minute interval holding `at` (intervals are half-open: `10:15:00.000`
-/// starts the 10:15 interval).
-pub fn interval_start(at: DateTime<Utc>) -> DateTime<Utc> {
-    let step = i64::from(INTERVAL_MINUTES) * 60;
-    let seconds = at.timestamp().div_euclid(step) * step;
-    DateTime::from_timestamp(seconds, 0).unwrap_or(at)
-}
-
-/// One stream-basis record's identity: instance id, queue id, interval start.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct IntervalKey {
-    /// Connect instance id.
-    pub instance_id: String,
-    /// Queue id (last segment of the queue ARN).
-    pub queue_id: String,
-    /// Start of the 15-minute interval, UTC.
-    pub interval_start: DateTime<Utc>,
-}
-
-impl IntervalKey {
-    /// The interval's (exclusive) end.
-    pub fn end(&self) -> DateTime<Utc> {
-        self.interval_start + TimeDelta::minutes(INTERVAL_MINUTES.into())
-    }
-}
 
 /// What the stream basis takes from the mapping file, as plain data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -716,13 +688,6 @@ mod tests {
     /// The q1 record of the 10:00 interval at 11:00, default settings.
     fn record(contacts: &[C]) -> StreamQueueInterval {
         record_with(contacts, &StreamSettings::default(), "10:00:00", "11:00:00").expect("a record")
-    }
-
-    #[test]
-    fn interval_start_is_half_open() {
-        assert_eq!(interval_start(at("2026-11-20T10:14:59.999Z")), t("10:00:00"));
-        assert_eq!(interval_start(t("10:15:00")), t("10:15:00"));
-        assert_eq!(interval_start(at("1969-12-31T23:59:59Z")), at("1969-12-31T23:45:00Z"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ctr::ContactRecord;
 use super::event::{ContactEvent, last_segment};
-use super::interval::{INTERVAL_MINUTES, IntervalKey, interval_start};
+use super::key::{INTERVAL_MINUTES, IntervalKey, interval_start};
 use crate::agent::AgentEvent;
 
 /// Initiation methods of a contact that takes its predecessor out of the queue unanswered.

@@ -17,6 +17,7 @@
 mod ctr;
 mod event;
 mod interval;
+mod key;
 mod leg;
 mod reconcile;
 #[cfg(any(test, feature = "sim"))]
@@ -32,10 +33,10 @@ pub use event::{
     contact_event_from_value, decode_contact_event, last_segment, parse_contact_time,
 };
 pub use interval::{
-    DEFAULT_THRESHOLDS, INTERVAL_MINUTES, IntervalKey, StreamQueueInterval, StreamSettings, StreamSource,
-    interval_start, retracted_stream_queue_interval, stream_feed_key, stream_queue_interval, stream_queue_intervals,
-    stream_queue_intervals_for,
+    DEFAULT_THRESHOLDS, StreamQueueInterval, StreamSettings, StreamSource, retracted_stream_queue_interval,
+    stream_feed_key, stream_queue_interval, stream_queue_intervals, stream_queue_intervals_for,
 };
+pub use key::{INTERVAL_MINUTES, IntervalKey, interval_start};
 pub use leg::{
     Changes, ContactInput, CtrFacts, EventFacts, Fact, Leg, LegBook, LegKey, LegOutcome, QueueNames, SUCCESSOR_METHODS,
     Stamp,

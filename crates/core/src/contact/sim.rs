@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SubsecRound as _, TimeDelta, Utc};
 use serde_json::{Value, json};
 
-use super::interval::{INTERVAL_MINUTES, interval_start};
+use super::key::{INTERVAL_MINUTES, interval_start};
 use crate::synthetic::Rng;
 use crate::timefmt::feed_timestamp;
 

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::interval::IntervalKey;
+use super::key::IntervalKey;
 use super::leg::{Leg, LegKey, QueueNames};
 use crate::ports::PortError;
 

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use super::mapping::ReportMapping;
-
 /// The three scheduled reports the connector reads, tagged by name in their file names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ReportKind {
@@ -98,6 +96,13 @@ pub fn instance_from_key(key: &str) -> Option<String> {
     connect_prefix(&segments).map(|i| segments[i + 1].to_owned())
 }
 
+/// What tags a report file of each kind: the mapping's `kind_patterns`
+/// (`crate::report::ReportMapping` implements it).
+pub trait KindPatterns {
+    /// Name patterns (lowercase) that tag a file of this kind.
+    fn kind_patterns(&self, kind: ReportKind) -> &[String];
+}
+
 /// The report kind from the tag in the key.
 ///
 /// A tag matches as a separate token, case-insensitive: the characters either side of it must
@@ -106,7 +111,7 @@ pub fn instance_from_key(key: &str) -> Option<String> {
 /// `connect/<alias>` folders are skipped: an alias may look like a tag). A match lying inside a
 /// longer match (pattern `queue` inside `agent-queue`) does not count; two different kinds in
 /// the same segment are ambiguous: `None`, and the caller falls back to the grouping columns.
-pub fn kind_from_name(key: &str, mapping: &ReportMapping) -> Option<ReportKind> {
+pub fn kind_from_name(key: &str, mapping: &impl KindPatterns) -> Option<ReportKind> {
     let segments: Vec<&str> = key.split('/').collect();
     let skip = connect_prefix(&segments).map(|i| i..i + 2);
     for (i, segment) in segments.iter().enumerate().rev() {
@@ -160,6 +165,7 @@ pub fn is_csv_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::ReportMapping;
 
     #[test]
     fn tags_round_trip_case_insensitive() {

@@ -43,7 +43,7 @@ use std::num::NonZeroU32;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::kind::ReportKind;
+use super::kind::{KindPatterns, ReportKind};
 use crate::mapping::{OneOrMany, Text, parse_section};
 
 /// A report column with a fixed name, by its key in the mapping's `columns` object.
@@ -229,6 +229,12 @@ fn kind_index(kind: ReportKind) -> usize {
     }
 }
 
+impl KindPatterns for ReportMapping {
+    fn kind_patterns(&self, kind: ReportKind) -> &[String] {
+        &self.kind_patterns[kind_index(kind)]
+    }
+}
+
 impl ReportMapping {
     /// Accepted header names of a column, in order of preference.
     pub fn column_names(&self, column: Column) -> &[String] {
@@ -238,11 +244,6 @@ impl ReportMapping {
     /// Accepted header templates (with `{X}`) of a threshold column family.
     pub fn template_names(&self, template: Template) -> &[String] {
         &self.templates[template.index()]
-    }
-
-    /// Name patterns (lowercase) that tag a file of this kind.
-    pub fn kind_patterns(&self, kind: ReportKind) -> &[String] {
-        &self.kind_patterns[kind_index(kind)]
     }
 
     /// The configured SLA threshold of a queue: its own, else `default_sla_seconds`.
