@@ -6,16 +6,16 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use connect_wfm_core::ports::PortError;
+use connect_wfm_core::retry::Backoff;
 
 use crate::error::port_error;
 use crate::item::Item;
 
 /// Keys per BatchGetItem request: the DynamoDB limit.
 pub(crate) const BATCH_GET_LIMIT: usize = 100;
-/// Requests per chunk before keys left unprocessed (throttled reads) become a retryable error.
-const BATCH_GET_ATTEMPTS: u32 = 6;
-/// First pause before asking for unprocessed keys again; doubled each time (25 ms .. 400 ms).
-const BATCH_GET_BACKOFF: Duration = Duration::from_millis(25);
+/// Pauses before asking again for keys left unprocessed (throttled reads): 5 retries from
+/// 25 ms, doubling (with jitter) to 400 ms; then a retryable error.
+pub(crate) const UNPROCESSED_RETRY: Backoff = Backoff::new(Duration::from_millis(25), Duration::from_millis(400), 5);
 
 /// Strongly consistent reads of `keys` from `table`, in chunks of 100, keys left unprocessed
 /// asked again with exponential backoff. `what` names the items in errors (`agent states`).
@@ -30,8 +30,8 @@ pub(crate) async fn batch_get(
     for chunk in keys.chunks(BATCH_GET_LIMIT) {
         let operation = || format!("load {} {what} from table {table}", chunk.len());
         let mut pending = chunk.to_vec();
-        let mut pause = BATCH_GET_BACKOFF;
-        for attempt in 1..=BATCH_GET_ATTEMPTS {
+        let mut pauses = UNPROCESSED_RETRY.delays();
+        for attempt in 1.. {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(pending))
                 .consistent_read(true)
@@ -59,16 +59,16 @@ pub(crate) async fn batch_get(
             if pending.is_empty() {
                 break;
             }
-            if attempt == BATCH_GET_ATTEMPTS {
+            let Some(pause) = pauses.next() else {
                 return Err(PortError::new(
                     operation(),
                     format!(
-                        "{} keys still unprocessed after {BATCH_GET_ATTEMPTS} BatchGetItem requests (throttled)",
+                        "{} keys still unprocessed after {attempt} BatchGetItem requests (throttled)",
                         pending.len()
                     ),
                     true,
                 ));
-            }
+            };
             tracing::debug!(
                 table,
                 unprocessed = pending.len(),
@@ -76,7 +76,6 @@ pub(crate) async fn batch_get(
                 "BatchGetItem left keys unprocessed, retrying"
             );
             tokio::time::sleep(pause).await;
-            pause *= 2;
         }
     }
     Ok(found)

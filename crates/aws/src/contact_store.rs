@@ -21,8 +21,6 @@
 //! `waiting` and `closing` are single partitions: they hold only contacts waiting now and
 //! intervals not yet closed, and are read once a minute by the sweep.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -45,10 +43,6 @@ pub const DEFAULT_RETENTION: TimeDelta = TimeDelta::hours(72);
 
 /// Requests per BatchWriteItem (the DynamoDB limit).
 const BATCH_WRITE_LIMIT: usize = 25;
-/// Requests per batch chunk before unprocessed keys become a retryable error.
-const BATCH_ATTEMPTS: u32 = 6;
-/// First pause before re-requesting unprocessed keys; doubled each time.
-const BATCH_BACKOFF: Duration = Duration::from_millis(25);
 
 const NEWER_VERSION: &str = "attribute_not_exists(v) OR v < :v";
 
@@ -161,8 +155,8 @@ impl DynamoContactStore {
         for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
             let operation = || format!("write {} {what} to table {}", chunk.len(), self.table);
             let mut pending = chunk.to_vec();
-            let mut pause = BATCH_BACKOFF;
-            for attempt in 1..=BATCH_ATTEMPTS {
+            let mut pauses = crate::batch::UNPROCESSED_RETRY.delays();
+            loop {
                 let output = self
                     .client
                     .batch_write_item()
@@ -177,15 +171,14 @@ impl DynamoContactStore {
                 if pending.is_empty() {
                     break;
                 }
-                if attempt == BATCH_ATTEMPTS {
+                let Some(pause) = pauses.next() else {
                     return Err(PortError::new(
                         operation(),
                         "requests still unprocessed (throttled)",
                         true,
                     ));
-                }
+                };
                 tokio::time::sleep(pause).await;
-                pause *= 2;
             }
         }
         Ok(())

@@ -22,6 +22,7 @@ use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::feed::{self, FeedBody, RejectRecord};
 use connect_wfm_core::ports::{FeedSink, PortError};
+use connect_wfm_core::retry::Backoff;
 use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 
@@ -240,9 +241,9 @@ impl PutEvents for SdkEventBus {
     }
 }
 
-/// How failed entries are put again: up to `attempts` calls in all, the n-th retry after a
-/// random delay between half and all of `base_delay × 2^(n−1)`, capped at `max_delay` (the
-/// jitter keeps concurrent invocations from retrying in step against a throttled bus).
+/// How failed entries are put again: up to `attempts` calls in all, the retries after the
+/// delays of [`connect_wfm_core::retry::Backoff`] from `base_delay`, capped at `max_delay`
+/// (its jitter keeps concurrent invocations from retrying in step against a throttled bus).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub attempts: u32,
@@ -263,14 +264,13 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry `n` (1-based).
-    fn delay(&self, n: u32) -> Duration {
-        let full = self
-            .base_delay
-            .saturating_mul(1u32 << (n.saturating_sub(1)).min(16))
-            .min(self.max_delay);
-        let half = full / 2;
-        half + full.saturating_sub(half).mul_f64(fastrand::f64())
+    /// The schedule of the retries after the first call.
+    fn backoff(&self) -> Backoff {
+        Backoff::new(
+            self.base_delay,
+            self.max_delay,
+            self.attempts.saturating_sub(1) as usize,
+        )
     }
 }
 
@@ -317,9 +317,10 @@ impl<B: PutEvents> EventBusOutput<B> {
     async fn put_call(&self, mut pending: Vec<usize>, events: &[BusEvent], what: &str) -> Result<(), PortError> {
         let mut last_failure = None;
         let mut refused: Vec<(usize, EntryFailure)> = Vec::new();
+        let mut pauses = self.retry.backoff().delays();
         for attempt in 0..self.retry.attempts.max(1) {
             if attempt > 0 {
-                tokio::time::sleep(self.retry.delay(attempt)).await;
+                tokio::time::sleep(pauses.next().unwrap_or(self.retry.max_delay)).await;
                 tracing::warn!(
                     feed_object = what,
                     entries = pending.len(),
@@ -952,12 +953,13 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_with_jitter_and_stays_capped() {
-        let policy = RetryPolicy::default();
-        for n in 1..10 {
-            let full = (Duration::from_millis(100) * (1 << (n - 1))).min(Duration::from_secs(2));
-            let delay = policy.delay(n);
-            assert!(delay >= full / 2 && delay <= full, "retry {n}: {delay:?}");
-        }
+    fn the_default_policy_retries_four_times_within_about_three_seconds() {
+        let pauses: Vec<Duration> = RetryPolicy::default().backoff().delays().collect();
+        assert_eq!(pauses.len(), 4, "5 attempts: the first call and 4 retries");
+        let total: Duration = pauses.iter().sum();
+        assert!(
+            total <= Duration::from_secs(3),
+            "well inside the functions' timeouts: {total:?}"
+        );
     }
 }

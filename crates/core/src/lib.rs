@@ -19,6 +19,7 @@ pub mod mapping;
 pub mod memory;
 pub mod ports;
 pub mod report;
+pub mod retry;
 #[cfg(any(test, feature = "faults", feature = "sim"))]
 pub mod synthetic;
 pub mod timefmt;

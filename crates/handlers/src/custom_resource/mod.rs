@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use connect_wfm_core::custom_resource::Change;
 use connect_wfm_core::ports::{Fetched, NotificationStore, PortError, ResponseSender, Stored};
+use connect_wfm_core::retry::Backoff;
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument as _;
@@ -29,6 +30,13 @@ pub const MAX_SEND_RESERVE: Duration = Duration::from_secs(5);
 
 /// Attempts at delivering the answer before giving up.
 pub const SEND_ATTEMPTS: u32 = 3;
+
+/// The pauses between them: from 200 ms, doubling (with jitter), at most 1 s.
+const SEND_RETRY: Backoff = Backoff::new(
+    Duration::from_millis(200),
+    Duration::from_secs(1),
+    SEND_ATTEMPTS as usize - 1,
+);
 
 /// A request that could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +178,7 @@ async fn deliver<R: ResponseSender>(
         error,
     };
     let mut last = None;
+    let mut pauses = SEND_RETRY.delays();
     for attempt in 1..=SEND_ATTEMPTS {
         match tokio::time::timeout_at(deadline, sender.send(url, response)).await {
             Ok(Ok(())) => return Ok(()),
@@ -185,8 +194,7 @@ async fn deliver<R: ResponseSender>(
                 )));
             }
         }
-        if attempt < SEND_ATTEMPTS {
-            let pause = Duration::from_millis(200 * u64::from(attempt));
+        if let Some(pause) = pauses.next() {
             if Instant::now() + pause >= deadline {
                 break;
             }
