@@ -24,7 +24,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, TimeDelta, Utc};
-use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, StoredLeg};
+use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, PriorFiling, StoredLeg};
 use connect_wfm_core::contact::{Fact, IntervalKey, Leg, LegKey, QueueNames, Stamp};
 use connect_wfm_core::ports::PortError;
 
@@ -43,6 +43,8 @@ pub const DEFAULT_RETENTION: TimeDelta = TimeDelta::hours(72);
 
 /// Requests per BatchWriteItem (the DynamoDB limit).
 const BATCH_WRITE_LIMIT: usize = 25;
+/// Attribute of a leg item: where the versions before it were filed (JSON of `PriorFiling`).
+const PRIOR: &str = "prior";
 
 const NEWER_VERSION: &str = "attribute_not_exists(v) OR v < :v";
 
@@ -289,17 +291,30 @@ impl ContactStore for DynamoContactStore {
                         Leg::new(key)
                     }
                 };
-                Ok(StoredLeg { leg, version })
+                let prior = match item.get(PRIOR) {
+                    Some(AttributeValue::S(json)) => serde_json::from_str(json).unwrap_or_else(|e| {
+                        // Only a retry's tombstones depend on it: log, and file as if none.
+                        tracing::warn!(table = %self.table, error = %e, "a stored leg's prior filing cannot be read");
+                        PriorFiling::default()
+                    }),
+                    _ => PriorFiling::default(),
+                };
+                Ok(StoredLeg { leg, version, prior })
             })
             .collect()
     }
 
-    async fn store_leg(&self, leg: &Leg, expected: Option<u64>) -> Result<LegWrite, PortError> {
+    async fn store_leg(&self, leg: &Leg, expected: Option<u64>, prior: &PriorFiling) -> Result<LegWrite, PortError> {
         let version = expected.unwrap_or(0) + 1;
         let json = serde_json::to_string(leg).map_err(|e| PortError::new("encode leg", e.to_string(), false))?;
         let mut item = Self::key(leg_pk(&leg.key()), "leg");
         item.insert("v".into(), n(version));
         item.insert("leg".into(), s(json));
+        // In the same write as the leg: a retry after a failed filing needs it.
+        if !prior.is_empty() {
+            let prior = serde_json::to_string(prior).map_err(|e| PortError::new("encode leg", e.to_string(), false))?;
+            item.insert(PRIOR.into(), s(prior));
+        }
         item.insert(EXPIRES_AT.into(), self.expires_at());
         let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let request = match expected {
@@ -383,6 +398,7 @@ impl ContactStore for DynamoContactStore {
                 legs.push(StoredLeg {
                     leg,
                     version: self.version_of(&item)?,
+                    prior: PriorFiling::default(),
                 });
             }
         }

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Utc};
 
 use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
+use crate::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, PriorFiling, StoredLeg};
+use crate::contact::{IntervalKey, Leg, LegKey, QueueNames};
 use crate::ports::{
     AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
     ObjectReader, ObjectSource, PortError, ProgressStore, UnreadableState,
@@ -309,6 +311,98 @@ pub struct FaultyFeedSink<'a, F> {
 impl<F: FeedSink> FeedSink for FaultyFeedSink<'_, F> {
     async fn put(&self, key: &str, body: crate::feed::FeedBody) -> Result<(), PortError> {
         faulty(self.plan, || format!("put {key}"), self.inner.put(key, body)).await
+    }
+}
+
+/// A [`ContactStore`] whose calls fail by the plan.
+pub struct FaultyContactStore<'a, C> {
+    pub inner: &'a C,
+    pub plan: &'a FaultPlan,
+}
+
+impl<C: ContactStore> ContactStore for FaultyContactStore<'_, C> {
+    async fn load_legs(&self, keys: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
+        faulty(
+            self.plan,
+            || format!("load {} legs", keys.len()),
+            self.inner.load_legs(keys),
+        )
+        .await
+    }
+
+    async fn store_leg(&self, leg: &Leg, expected: Option<u64>, prior: &PriorFiling) -> Result<LegWrite, PortError> {
+        let operation = || format!("store leg {}", leg.key().contact_id);
+        faulty(self.plan, operation, self.inner.store_leg(leg, expected, prior)).await
+    }
+
+    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
+        let operation = || format!("file leg {}", stored.leg.key().contact_id);
+        faulty(self.plan, operation, self.inner.file_leg(stored, filing)).await
+    }
+
+    async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
+        let operation = || format!("read interval {} {}", key.queue_id, key.interval_start);
+        faulty(self.plan, operation, self.inner.interval_legs(key)).await
+    }
+
+    async fn interval_revision(&self, key: &IntervalKey) -> Result<u64, PortError> {
+        let operation = || format!("read the revision of {} {}", key.queue_id, key.interval_start);
+        faulty(self.plan, operation, self.inner.interval_revision(key)).await
+    }
+
+    async fn waiting_legs(&self) -> Result<Vec<StoredLeg>, PortError> {
+        faulty(
+            self.plan,
+            || "read the waiting legs".to_owned(),
+            self.inner.waiting_legs(),
+        )
+        .await
+    }
+
+    async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
+        let operation = || format!("read {} queue names", queues.len());
+        faulty(self.plan, operation, self.inner.queue_names(queues)).await
+    }
+
+    async fn queue_ids_by_name(&self, instance_id: &str, names: &[String]) -> Result<Vec<(String, String)>, PortError> {
+        let operation = || format!("find {} queues of {instance_id} by name", names.len());
+        faulty(self.plan, operation, self.inner.queue_ids_by_name(instance_id, names)).await
+    }
+
+    async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
+        faulty(
+            self.plan,
+            || "store queue names".to_owned(),
+            self.inner.learn_queue_names(names),
+        )
+        .await
+    }
+
+    async fn mark_closing(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let operation = || format!("mark {} intervals closing", keys.len());
+        faulty(self.plan, operation, self.inner.mark_closing(keys)).await
+    }
+
+    async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
+        faulty(self.plan, || "read the closing set".to_owned(), self.inner.closing()).await
+    }
+
+    async fn closed(&self, key: &IntervalKey) -> Result<(), PortError> {
+        let operation = || format!("close {} {}", key.queue_id, key.interval_start);
+        faulty(self.plan, operation, self.inner.closed(key)).await
+    }
+
+    async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {
+        faulty(
+            self.plan,
+            || "advance the progress".to_owned(),
+            self.inner.advance_progress(time),
+        )
+        .await
+    }
+
+    async fn progress(&self) -> Result<Option<DateTime<Utc>>, PortError> {
+        faulty(self.plan, || "read the progress".to_owned(), self.inner.progress()).await
     }
 }
 

@@ -314,11 +314,16 @@ impl ContactStore for RacingStore {
         }
         self.inner.load_legs(keys).await
     }
-    async fn store_leg(&self, leg: &Leg, expected: Option<u64>) -> Result<LegWrite, PortError> {
+    async fn store_leg(
+        &self,
+        leg: &Leg,
+        expected: Option<u64>,
+        prior: &connect_wfm_core::contact::store::PriorFiling,
+    ) -> Result<LegWrite, PortError> {
         if let Some(racer) = self.race_with.lock().unwrap().take() {
             self.inner.race(racer);
         }
-        self.inner.store_leg(leg, expected).await
+        self.inner.store_leg(leg, expected, prior).await
     }
     async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
         self.inner.file_leg(stored, filing).await

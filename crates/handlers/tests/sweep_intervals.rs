@@ -267,7 +267,12 @@ impl ContactStore for DownContactStore {
     async fn load_legs(&self, _: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
         Err(down())
     }
-    async fn store_leg(&self, _: &Leg, _: Option<u64>) -> Result<LegWrite, PortError> {
+    async fn store_leg(
+        &self,
+        _: &Leg,
+        _: Option<u64>,
+        _: &connect_wfm_core::contact::store::PriorFiling,
+    ) -> Result<LegWrite, PortError> {
         Err(down())
     }
     async fn file_leg(&self, _: &StoredLeg, _: &Filing) -> Result<Vec<IntervalKey>, PortError> {

@@ -37,6 +37,29 @@ pub struct StoredLeg {
     pub leg: Leg,
     /// Its version in the store.
     pub version: u64,
+    /// Where the versions before it were filed, stored with it.
+    #[serde(default)]
+    pub prior: PriorFiling,
+}
+
+/// Where the versions before a stored leg were filed: their intervals (judged ahead of the
+/// clock) and whether one was in the waiting set. Written with the leg, in the same write: a
+/// retry after a failure between storing a leg and filing it finds the new version stored,
+/// and only this says where the old one's copies lie (to tombstone them and take it out of
+/// the waiting set).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorFiling {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<IntervalKey>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waiting: bool,
+}
+
+impl PriorFiling {
+    /// True when there is nothing to say (no earlier version was filed anywhere).
+    pub fn is_empty(&self) -> bool {
+        self.intervals.is_empty() && !self.waiting
+    }
 }
 
 /// What a versioned leg write did.
@@ -83,8 +106,14 @@ pub trait ContactStore: Send + Sync {
     /// backend allows it.
     fn load_legs(&self, keys: &[LegKey]) -> impl Future<Output = Result<Vec<StoredLeg>, PortError>> + Send;
 
-    /// Writes `leg` if the stored version is still `expected` (`None`: no leg stored yet).
-    fn store_leg(&self, leg: &Leg, expected: Option<u64>) -> impl Future<Output = Result<LegWrite, PortError>> + Send;
+    /// Writes `leg` with `prior` (where the versions before it were filed) if the stored
+    /// version is still `expected` (`None`: no leg stored yet).
+    fn store_leg(
+        &self,
+        leg: &Leg,
+        expected: Option<u64>,
+        prior: &PriorFiling,
+    ) -> impl Future<Output = Result<LegWrite, PortError>> + Send;
 
     /// Files a copy of `stored` under each of `filing.intervals` and in the waiting set (or a
     /// tombstone under `filing.left` and out of the waiting set), each only where no newer
@@ -252,6 +281,7 @@ impl MemoryContactStore {
         let slot = inner.legs.entry(leg.key()).or_insert(StoredLeg {
             leg: Leg::new(leg.key()),
             version: 0,
+            prior: PriorFiling::default(),
         });
         slot.leg.merge(&leg);
         slot.version += 1;
@@ -265,7 +295,7 @@ impl ContactStore for MemoryContactStore {
         Ok(keys.iter().filter_map(|k| inner.legs.get(k).cloned()).collect())
     }
 
-    async fn store_leg(&self, leg: &Leg, expected: Option<u64>) -> Result<LegWrite, PortError> {
+    async fn store_leg(&self, leg: &Leg, expected: Option<u64>, prior: &PriorFiling) -> Result<LegWrite, PortError> {
         self.stores.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
         let current = inner.legs.get(&leg.key()).map(|s| s.version);
@@ -278,6 +308,7 @@ impl ContactStore for MemoryContactStore {
             StoredLeg {
                 leg: leg.clone(),
                 version,
+                prior: prior.clone(),
             },
         );
         Ok(LegWrite::Stored { version })
@@ -335,6 +366,7 @@ impl ContactStore for MemoryContactStore {
                 c.leg.clone().map(|leg| StoredLeg {
                     leg,
                     version: c.version,
+                    prior: PriorFiling::default(),
                 })
             })
             .collect())

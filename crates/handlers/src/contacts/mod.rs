@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use connect_wfm_core::contact::store::{ContactStore, Filing, LegWrite, StoredLeg};
+use connect_wfm_core::contact::store::{ContactStore, Filing, LegWrite, PriorFiling, StoredLeg};
 use connect_wfm_core::contact::{
     ContactInput, INTERVAL_MINUTES, IntervalKey, Leg, LegKey, QueueNames, Reconciliation, StreamSettings,
     decode_contact_input, reconcile, retracted_stream_queue_interval, stream_queue_interval,
@@ -650,15 +650,36 @@ async fn store_and_file<S: ContactStore>(
         // Where the stored leg was filed: judged a little ahead of the clock, so that a racing
         // writer whose clock runs ahead never leaves a copy of this older version behind.
         let ahead = clock + TimeDelta::minutes(INTERVAL_MINUTES.into());
-        let before = match &stored {
-            Some(s) => s.leg.intervals(ahead),
-            None => Vec::new(),
+        // Where the stored version was filed, and the versions before it when their filing may
+        // not have finished (a retry after a failure between storing and filing finds the new
+        // version stored: only its prior filing says where the old copies lie).
+        let prior = match &stored {
+            Some(s) => {
+                let mut intervals = s.leg.intervals(ahead);
+                intervals.extend(
+                    s.prior
+                        .intervals
+                        .iter()
+                        .filter(|k| !intervals.contains(k))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
+                PriorFiling {
+                    intervals,
+                    waiting: is_waiting(&s.leg) || s.prior.waiting,
+                }
+            }
+            None => PriorFiling::default(),
         };
         let changed = leg.merge(patch);
-        let now_stored = match (changed, expected) {
-            (false, Some(version)) => StoredLeg { leg, version },
-            _ => match store.store_leg(&leg, expected).await? {
-                LegWrite::Stored { version } => StoredLeg { leg, version },
+        let now_stored = match (changed, &stored) {
+            (false, Some(s)) => s.clone(),
+            _ => match store.store_leg(&leg, expected, &prior).await? {
+                LegWrite::Stored { version } => StoredLeg {
+                    leg,
+                    version,
+                    prior: prior.clone(),
+                },
                 LegWrite::Conflict => {
                     conflicts += 1;
                     stored = store.load_legs(std::slice::from_ref(key)).await?.into_iter().next();
@@ -672,12 +693,17 @@ async fn store_and_file<S: ContactStore>(
         // intervals it will wait through as they end, and a tombstone of this version there
         // would keep its copy out when the sweep files it.)
         let after_ahead = now_stored.leg.intervals(ahead);
-        let left: Vec<IntervalKey> = before.into_iter().filter(|k| !after_ahead.contains(k)).collect();
+        let left: Vec<IntervalKey> = prior
+            .intervals
+            .iter()
+            .filter(|k| !after_ahead.contains(k))
+            .cloned()
+            .collect();
         let filing = Filing {
             intervals: after.clone(),
             left: left.clone(),
             waiting: is_waiting(&now_stored.leg),
-            was_waiting: stored.as_ref().is_some_and(|s| is_waiting(&s.leg)),
+            was_waiting: prior.waiting,
         };
         // The intervals the leg left where it had been filed: their records change too.
         let vacated = store.file_leg(&now_stored, &filing).await?;
