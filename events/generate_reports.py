@@ -266,7 +266,8 @@ COLUMNS = {
     "acw": "After contact work time",
     "avg_answer": "Average queue answer time",
     "online": "Online time",
-    "npt": "Non-Productive Time",
+    # The console's name, then the one of older exports.
+    "npt": ("Non-Productive Time", "Nonproductive time"),
     "idle": "Agent idle time",
     "on_contact": "Agent on contact time",
 }

@@ -1,6 +1,7 @@
 //! Empty cells of real Connect exports (feed.md "Header matching"): in a column the report has,
 //! an empty cell or `-` is 0 for counts and durations and null for averages and percentages; a
-//! column the report lacks is null; a derived field is null when one of its inputs is.
+//! column the report lacks is null; a derived field is null when one of its inputs is. And the
+//! older names of columns (`Nonproductive time`) that the built-in mapping knows.
 
 use connect_wfm_core::report::{
     AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, ReportMapping, ReportReader, ReportSource,
@@ -172,4 +173,25 @@ StartInterval,EndInterval,Agent,Non-Productive Time,Agent idle time
         (None, Some(120), None, Some(0))
     );
     assert_eq!(r.on_contact_time_s, None);
+}
+
+#[test]
+fn older_exports_name_non_productive_time_nonproductive_time() {
+    for header in [
+        "Nonproductive time",
+        "NONPRODUCTIVE  TIME",
+        "\u{feff}nonproductive time ",
+    ] {
+        let csv = format!(
+            "Agent,StartInterval,EndInterval,Online time,{header}\n\
+             jdoe,2026-11-20T10:15:00Z,2026-11-20T10:30:00Z,900,240\n"
+        );
+        let r = &agents(&csv)[0];
+        assert_eq!(r.not_ready_time_s, Some(240), "{header}");
+        assert_eq!(r.ready_time_s, Some(660), "{header}");
+    }
+    // A report with both names reads the console's.
+    let csv = "StartInterval,EndInterval,Agent,Nonproductive time,Non-Productive Time\n\
+               2026-11-20T10:15:00Z,2026-11-20T10:30:00Z,jdoe,1,2\n";
+    assert_eq!(agents(csv)[0].not_ready_time_s, Some(2));
 }

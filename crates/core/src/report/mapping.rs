@@ -20,7 +20,8 @@
 //! - `columns`: logical column → the header name, or a list of accepted header names (the first
 //!   found in the header wins). A name given here **replaces** the built-in name(s) for that
 //!   column; list the default too to accept both. Names are matched like headers (case, spaces,
-//!   BOM and parentheses do not matter, see feed.md). A built-in column may have several names. The three threshold columns
+//!   BOM and parentheses do not matter, see feed.md). A built-in column may have several names
+//!   (`Non-Productive Time`, and `Nonproductive time` of older exports). The three threshold columns
 //!   (`contacts_answered_in`, `contacts_abandoned_in`, `service_level`) are templates with `{X}`
 //!   where the number of seconds stands. Keys and defaults: see [`Column`] and [`Template`].
 //! - `kind_patterns`: tag (`QR`, `AQR`, `ASPR`) → the name pattern(s) that tag a file of that kind
@@ -73,7 +74,8 @@ pub enum Column {
     AverageQueueAnswerTime,
     /// `online_time`: `Online time` → `login_time_s`.
     OnlineTime,
-    /// `non_productive_time`: `Non-Productive Time` → `not_ready_time_s`.
+    /// `non_productive_time`: `Non-Productive Time`, or `Nonproductive time` as older exports
+    /// name it → `not_ready_time_s`.
     NonProductiveTime,
     /// `agent_idle_time`: `Agent idle time` → `idle_time_s`.
     AgentIdleTime,
@@ -143,7 +145,7 @@ impl Column {
             Column::AfterContactWorkTime => &["After contact work time"],
             Column::AverageQueueAnswerTime => &["Average queue answer time"],
             Column::OnlineTime => &["Online time"],
-            Column::NonProductiveTime => &["Non-Productive Time"],
+            Column::NonProductiveTime => &["Non-Productive Time", "Nonproductive time"],
             Column::AgentIdleTime => &["Agent idle time"],
             Column::AgentOnContactTime => &["Agent on contact time"],
         }
@@ -480,7 +482,10 @@ mod tests {
     fn defaults_are_connects_console_names() {
         let m = ReportMapping::default();
         assert_eq!(m.column_names(Column::StartInterval), ["StartInterval"]);
-        assert_eq!(m.column_names(Column::NonProductiveTime), ["Non-Productive Time"]);
+        assert_eq!(
+            m.column_names(Column::NonProductiveTime),
+            ["Non-Productive Time", "Nonproductive time"]
+        );
         assert_eq!(m.template_names(Template::ServiceLevel), ["Service level {X} seconds"]);
         assert_eq!(m.kind_patterns(ReportKind::AgentSystem), ["aspr"]);
         assert_eq!(m.sla_seconds("Sales"), None);
