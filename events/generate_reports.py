@@ -266,7 +266,8 @@ COLUMNS = {
     "acw": "After contact work time",
     "avg_answer": "Average queue answer time",
     "online": "Online time",
-    "npt": "Non-Productive Time",
+    # The console's name, then the one of older exports.
+    "npt": ("Non-Productive Time", "Nonproductive time"),
     "idle": "Agent idle time",
     "on_contact": "Agent on contact time",
 }
@@ -282,16 +283,23 @@ def norm(name: str) -> str:
     return " ".join(name.replace("\ufeff", " ").split()).lower()
 
 
-def number(cell: str) -> float | None:
+def number(cell: str | None) -> float | None:
+    """An average or a percentage: None for a column the report lacks and for an empty cell."""
+    if cell is None:
+        return None
     cell = cell.strip()
     if cell in ("", "-"):
         return None
     return float(cell.rstrip("%").replace(",", ""))
 
 
-def whole(cell: str) -> int | None:
+def whole(cell: str | None) -> int | None:
+    """A count or a duration, rounded: None for a column the report lacks, 0 for an empty cell
+    (Connect's exports leave zeros empty)."""
+    if cell is None:
+        return None
     v = number(cell)
-    return None if v is None else int(v + 0.5) if v >= 0 else -int(-v + 0.5)
+    return 0 if v is None else int(v + 0.5) if v >= 0 else -int(-v + 0.5)
 
 
 def utc(cell: str) -> datetime:
@@ -312,7 +320,11 @@ def reference_records(key: str) -> tuple[list[dict], str | None]:
     rows = list(csv.reader(io.StringIO(data, newline="")))
     header = [norm(h) for h in rows[0]]
     kind = kind_of(key)
-    col = {k: header.index(norm(v)) for k, v in COLUMNS.items() if norm(v) in header}
+    col = {}
+    for k, names in COLUMNS.items():
+        found = [header.index(norm(n)) for n in ((names,) if isinstance(names, str) else names) if norm(n) in header]
+        if found:
+            col[k] = found[0]
     for needed in ["start", "end", *GROUPING[kind]]:
         if needed not in col:
             return [], COLUMNS[needed]
@@ -327,7 +339,7 @@ def reference_records(key: str) -> tuple[list[dict], str | None]:
     for row in rows[1:]:
         if not row:
             continue
-        get = lambda k: row[col[k]] if k in col else ""  # noqa: E731
+        get = lambda k: row[col[k]] if k in col else None  # noqa: E731
         start, end = utc(get("start")), utc(get("end"))
         rec: dict = {"interval_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                      "interval_minutes": int((end - start).total_seconds() // 60)}
@@ -340,7 +352,7 @@ def reference_records(key: str) -> tuple[list[dict], str | None]:
         if kind == "QR":
             handled, abandoned = whole(get("handled")), whole(get("abandoned"))
             t = thresholds.get(x, {})
-            cell = lambda slot: row[t[slot]] if slot in t else ""  # noqa: E731
+            cell = lambda slot: row[t[slot]] if slot in t else None  # noqa: E731
             hs, ab_s = whole(cell("answered")), whole(cell("abandoned"))
             avg = number(get("avg_answer"))
             rec.update(

@@ -55,12 +55,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run Lambda events through the functions' handlers: Kinesis events (or single agent
-    /// events, or JSON Lines of them) through agent-events, SQS events with S3 notifications
-    /// through historical-reports, contact events (one EventBridge event, an SQS event of them,
-    /// or JSON Lines of them) and contact records (a Kinesis event of CTRs, or JSON Lines of
-    /// them) through contact-events, CloudFormation custom-resource requests through
-    /// bucket-notifications. Routed by content.
+    /// Run Lambda events through the functions' handlers: Kinesis events (or bare agent
+    /// events) through agent-events, SQS events with S3 notifications through
+    /// historical-reports, contact events (one EventBridge event, an SQS event of them, or bare
+    /// ones) and contact records (a Kinesis event of CTRs, or bare ones) through contact-events,
+    /// CloudFormation custom-resource requests through bucket-notifications. Routed by content.
+    /// A file of bare records holds one record (pretty-printed or not), records back to back
+    /// (as Firehose writes them), JSON Lines, or a JSON array of them; a file that is none of
+    /// these fails the command (exit 1), a bad record inside a readable one is rejected.
     Replay {
         /// Folder of last-known agent states and report claims (kept between runs).
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]

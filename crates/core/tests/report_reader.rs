@@ -202,9 +202,10 @@ fn no_threshold_columns_leave_sla_fields_null() {
 #[test]
 fn derived_fields_never_go_below_zero_and_need_all_parts() {
     let csv = "\
-StartInterval,EndInterval,Queue,Contacts handled,Contacts answered in 20 seconds,Contacts abandoned,Contacts abandoned in 20 seconds,Agent interaction time,Customer hold time,After contact work time,Average queue answer time
-2026-11-20T10:15:00Z,2026-11-20T10:30:00Z,Sales,3,5,1,4,100,,20,
+StartInterval,EndInterval,Queue,Contacts handled,Contacts answered in 20 seconds,Contacts abandoned,Contacts abandoned in 20 seconds,Agent interaction time,After contact work time,Average queue answer time
+2026-11-20T10:15:00Z,2026-11-20T10:30:00Z,Sales,3,5,1,4,100,20,
 ";
+    // No hold time column: handle time lacks a part. An empty average: no queue delay.
     let q = queue(one(QR_KEY, csv));
     assert_eq!((q.handled_short, q.handled_long), (Some(5), Some(0)));
     assert_eq!((q.abandoned_short, q.abandoned_long), (Some(4), Some(0)));
@@ -258,7 +259,9 @@ fn agent_system_report_maps_every_field() {
                2026-11-20T10:15:00Z,2026-11-20T10:30:00Z,b,100,-\n";
     let records = read(ASPR_KEY, csv);
     assert_eq!(agent(records[0].clone()).ready_time_s, Some(0));
-    assert_eq!(agent(records[1].clone()).ready_time_s, None);
+    // `-` in a duration column the report has is 0; a column it lacks is null.
+    assert_eq!(agent(records[1].clone()).not_ready_time_s, Some(0));
+    assert_eq!(agent(records[1].clone()).ready_time_s, Some(100));
     assert_eq!(agent(records[1].clone()).idle_time_s, None);
 }
 
@@ -574,14 +577,20 @@ StartInterval,EndInterval,Queue,Contacts queued,Contacts handled,Contacts abando
     assert_eq!(q.queue, "Sales, EMEA");
     assert_eq!(q.contacts_received, Some(1234));
     assert_eq!(q.handled, Some(12));
-    assert_eq!(q.abandoned, None);
+    // `-` and empty in count and duration columns: 0 (Connect leaves zeros empty).
+    assert_eq!(q.abandoned, Some(0));
     assert_eq!(q.talk_time_s, Some(12346));
-    assert_eq!((q.hold_time_s, q.acw_time_s, q.handle_time_s), (None, None, None));
+    assert_eq!(
+        (q.hold_time_s, q.acw_time_s, q.handle_time_s),
+        (Some(0), Some(0), Some(12346))
+    );
     assert_eq!(q.service_level_pct, Some(85.71));
     let json = serde_json::to_value(IntervalRecord::Queue(q)).unwrap();
     assert_eq!(json["service_level_pct"], json!(85.71));
-    assert_eq!(json["abandoned"], Value::Null);
-    assert_eq!(json["hold_time_s"], Value::Null);
+    assert_eq!(json["abandoned"], json!(0));
+    assert_eq!(json["hold_time_s"], json!(0));
+    // A metric column the report lacks: null, never 0.
+    assert_eq!(json["queue_delay_s"], Value::Null);
 }
 
 #[test]

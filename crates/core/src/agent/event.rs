@@ -224,8 +224,10 @@ pub enum DecodeError {
     NotAnObject(&'static str),
     #[error("a contact trace record (CTR), not an agent event")]
     ContactTraceRecord,
-    #[error("missing field `{0}`")]
-    MissingField(&'static str),
+    /// Every required field that is absent or `null`, in the order of the checks: a producer
+    /// that drops fields learns them all from one reject, not one per fix.
+    #[error("{}", missing_fields_message(.0))]
+    MissingFields(Vec<&'static str>),
     #[error("field `{field}` is a JSON {found}, expected a string")]
     NotAString { field: &'static str, found: &'static str },
     #[error("field `{0}` is empty")]
@@ -243,13 +245,21 @@ pub enum DecodeError {
     },
 }
 
+/// `missing field `EventId``, one such clause per field: each reads as the message of a single
+/// missing field does, so a search for one field's message finds every reject that lacks it.
+fn missing_fields_message(fields: &[&str]) -> String {
+    let clauses: Vec<String> = fields.iter().map(|field| format!("missing field `{field}`")).collect();
+    clauses.join("; ")
+}
+
 /// Decodes one record's bytes into an agent event, or says why it is not one.
 ///
 /// One pass over the bytes, borrowing: the top level is read field by field into what each
 /// field turned out to be (a string borrowed from the input, `null`, another JSON kind), every
 /// field the connector does not use is skipped unparsed, and the snapshots are deserialised
-/// straight into their types. The checks then run on what was read, in a fixed order, so the
-/// first problem is named whatever the field order of the record.
+/// straight into their types. The checks then run on what was read: every required field that
+/// is missing is named, all together; otherwise the first problem in a fixed order is, whatever
+/// the field order of the record.
 ///
 /// A contact trace record (CTR) shared on the stream is recognised and reported as such: it
 /// has `AWSContactTraceRecordFormatVersion`, or `ContactId` and `Channel` at the top level and
@@ -325,11 +335,31 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
+    /// The required fields that are absent or `null`, in the order of the checks.
+    fn missing(&self) -> Vec<&'static str> {
+        [
+            ("EventType", &self.event_type),
+            ("Version", &self.version),
+            ("AgentARN", &self.agent_arn),
+            ("InstanceARN", &self.instance_arn),
+            ("EventId", &self.event_id),
+            ("EventTimestamp", &self.event_timestamp),
+        ]
+        .into_iter()
+        .filter(|(_, text)| matches!(text, Text::Absent | Text::Null))
+        .map(|(field, _)| field)
+        .collect()
+    }
+
     /// The checks, in the order they name problems.
     fn into_event(self) -> Result<AgentEvent, DecodeError> {
         let is_ctr = self.ctr_version || (matches!(self.event_type, Text::Absent) && self.contact_id && self.channel);
         if is_ctr {
             return Err(DecodeError::ContactTraceRecord);
+        }
+        let missing = self.missing();
+        if !missing.is_empty() {
+            return Err(DecodeError::MissingFields(missing));
         }
         let event_type = self.event_type.required("EventType")?;
         let event_type =
@@ -384,7 +414,7 @@ impl<'a> Text<'a> {
     /// The field's text: present, a string and not empty, or the error naming the field.
     fn required(&self, field: &'static str) -> Result<&str, DecodeError> {
         match self {
-            Text::Absent | Text::Null => Err(DecodeError::MissingField(field)),
+            Text::Absent | Text::Null => Err(DecodeError::MissingFields(vec![field])),
             Text::Str(text) if text.is_empty() => Err(DecodeError::EmptyField(field)),
             Text::Str(text) => Ok(text),
             Text::Number(_) => Err(DecodeError::NotAString { field, found: "number" }),
@@ -736,10 +766,17 @@ pub(crate) mod tests {
     #[test]
     fn the_first_problem_is_named_in_a_fixed_order_whatever_the_field_order() {
         // EventType is checked before Version, Version before the ids, the ids before the time.
-        let text = r#"{"EventTimestamp": "x", "EventId": "", "Version": "1999", "EventType": "NOPE"}"#;
-        assert!(error_of(text).starts_with("unknown EventType `NOPE`"));
-        let text = r#"{"EventTimestamp": "x", "EventId": "", "Version": "1999", "EventType": "LOGIN"}"#;
-        assert!(error_of(text).starts_with("unknown Version `1999`"));
+        let ids = r#""AgentARN": "a/1", "InstanceARN": "i""#;
+        let text =
+            format!(r#"{{"EventTimestamp": "x", "EventId": "", "Version": "1999", "EventType": "NOPE", {ids}}}"#);
+        assert!(error_of(&text).starts_with("unknown EventType `NOPE`"));
+        let text =
+            format!(r#"{{"EventTimestamp": "x", "EventId": "", "Version": "1999", "EventType": "LOGIN", {ids}}}"#);
+        assert!(error_of(&text).starts_with("unknown Version `1999`"));
+        let text = format!(
+            r#"{{"EventTimestamp": "x", "EventId": "", "Version": "2019-05-25", "EventType": "LOGIN", {ids}}}"#
+        );
+        assert_eq!(error_of(&text), "field `EventId` is empty");
         // Bad JSON anywhere wins over every field check.
         assert!(error_of(r#"{"EventType": "NOPE", "Version": 1"#).starts_with("not JSON"));
         assert!(error_of(r#"{"EventType": "NOPE"} x"#).starts_with("not JSON: trailing characters"));
@@ -998,6 +1035,27 @@ pub(crate) mod tests {
         assert!(
             bad_contacts.starts_with("PreviousAgentSnapshot: invalid type: integer"),
             "{bad_contacts}"
+        );
+    }
+
+    #[test]
+    fn every_missing_field_is_named_before_any_other_problem() {
+        let mut event = minimal();
+        let object = event.as_object_mut().unwrap();
+        object.remove("EventTimestamp");
+        object.insert("EventId".into(), Value::Null);
+        object.insert("EventType".into(), "NOPE".into());
+        assert_eq!(
+            error_of(&event.to_string()),
+            "missing field `EventId`; missing field `EventTimestamp`"
+        );
+        let error = decode_agent_event(event.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(&error, DecodeError::MissingFields(f) if f == &["EventId", "EventTimestamp"]));
+        // Other JSON on the stream lacks them all, named in the order of the checks.
+        assert_eq!(
+            error_of(r#"{"source": "aws.s3", "detail-type": "Object Created", "detail": {}}"#),
+            "missing field `EventType`; missing field `Version`; missing field `AgentARN`; \
+             missing field `InstanceARN`; missing field `EventId`; missing field `EventTimestamp`"
         );
     }
 

@@ -20,7 +20,8 @@
 //! - `columns`: logical column → the header name, or a list of accepted header names (the first
 //!   found in the header wins). A name given here **replaces** the built-in name(s) for that
 //!   column; list the default too to accept both. Names are matched like headers (case, spaces,
-//!   BOM and parentheses do not matter, see feed.md). The three threshold columns
+//!   BOM and parentheses do not matter, see feed.md). A built-in column may have several names
+//!   (`Non-Productive Time`, and `Nonproductive time` of older exports). The three threshold columns
 //!   (`contacts_answered_in`, `contacts_abandoned_in`, `service_level`) are templates with `{X}`
 //!   where the number of seconds stands. Keys and defaults: see [`Column`] and [`Template`].
 //! - `kind_patterns`: tag (`QR`, `AQR`, `ASPR`) → the name pattern(s) that tag a file of that kind
@@ -73,7 +74,8 @@ pub enum Column {
     AverageQueueAnswerTime,
     /// `online_time`: `Online time` → `login_time_s`.
     OnlineTime,
-    /// `non_productive_time`: `Non-Productive Time` → `not_ready_time_s`.
+    /// `non_productive_time`: `Non-Productive Time`, or `Nonproductive time` as older exports
+    /// name it → `not_ready_time_s`.
     NonProductiveTime,
     /// `agent_idle_time`: `Agent idle time` → `idle_time_s`.
     AgentIdleTime,
@@ -124,22 +126,45 @@ impl Column {
 
     /// The built-in header name (as Connect's console names the metric).
     pub fn default_name(self) -> &'static str {
+        self.default_names()[0]
+    }
+
+    /// Every built-in header name, the console's first: older exports name some metrics
+    /// differently, and a report from either must read the same.
+    pub fn default_names(self) -> &'static [&'static str] {
         match self {
-            Column::StartInterval => "StartInterval",
-            Column::EndInterval => "EndInterval",
-            Column::Queue => "Queue",
-            Column::Agent => "Agent",
-            Column::ContactsQueued => "Contacts queued",
-            Column::ContactsHandled => "Contacts handled",
-            Column::ContactsAbandoned => "Contacts abandoned",
-            Column::AgentInteractionTime => "Agent interaction time",
-            Column::CustomerHoldTime => "Customer hold time",
-            Column::AfterContactWorkTime => "After contact work time",
-            Column::AverageQueueAnswerTime => "Average queue answer time",
-            Column::OnlineTime => "Online time",
-            Column::NonProductiveTime => "Non-Productive Time",
-            Column::AgentIdleTime => "Agent idle time",
-            Column::AgentOnContactTime => "Agent on contact time",
+            Column::StartInterval => &["StartInterval"],
+            Column::EndInterval => &["EndInterval"],
+            Column::Queue => &["Queue"],
+            Column::Agent => &["Agent"],
+            Column::ContactsQueued => &["Contacts queued"],
+            Column::ContactsHandled => &["Contacts handled"],
+            Column::ContactsAbandoned => &["Contacts abandoned"],
+            Column::AgentInteractionTime => &["Agent interaction time"],
+            Column::CustomerHoldTime => &["Customer hold time"],
+            Column::AfterContactWorkTime => &["After contact work time"],
+            Column::AverageQueueAnswerTime => &["Average queue answer time"],
+            Column::OnlineTime => &["Online time"],
+            Column::NonProductiveTime => &["Non-Productive Time", "Nonproductive time"],
+            Column::AgentIdleTime => &["Agent idle time"],
+            Column::AgentOnContactTime => &["Agent on contact time"],
+        }
+    }
+
+    /// What the column measures; `None` for the interval and grouping columns, which are not
+    /// metrics.
+    pub fn measure(self) -> Option<Measure> {
+        match self {
+            Column::StartInterval | Column::EndInterval | Column::Queue | Column::Agent => None,
+            Column::ContactsQueued | Column::ContactsHandled | Column::ContactsAbandoned => Some(Measure::Count),
+            Column::AgentInteractionTime
+            | Column::CustomerHoldTime
+            | Column::AfterContactWorkTime
+            | Column::OnlineTime
+            | Column::NonProductiveTime
+            | Column::AgentIdleTime
+            | Column::AgentOnContactTime => Some(Measure::Duration),
+            Column::AverageQueueAnswerTime => Some(Measure::Average),
         }
     }
 
@@ -185,8 +210,42 @@ impl Template {
         }
     }
 
+    /// What the columns of this family measure.
+    pub fn measure(self) -> Measure {
+        match self {
+            Template::ContactsAnsweredIn | Template::ContactsAbandonedIn => Measure::Count,
+            Template::ServiceLevel => Measure::Percentage,
+        }
+    }
+
     fn index(self) -> usize {
         self as usize
+    }
+}
+
+/// What a metric column holds. It decides what an empty cell (or `-`) means, since Connect's
+/// exports leave a cell empty both where a count or a total time is zero and where an average
+/// or a percentage is undefined because nothing happened (feed.md "Header matching").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Measure {
+    /// A number of contacts (`Contacts handled`, `Contacts answered in X seconds`).
+    Count,
+    /// A total time in seconds (`Agent interaction time`, `Online time`, `Non-Productive Time`).
+    Duration,
+    /// An average time in seconds (`Average queue answer time`).
+    Average,
+    /// A percentage (`Service level X seconds`).
+    Percentage,
+}
+
+impl Measure {
+    /// What an empty cell of a column the report has stands for: 0 for counts and durations,
+    /// `None` (null in the feed) for averages and percentages.
+    pub fn empty_value(self) -> Option<f64> {
+        match self {
+            Measure::Count | Measure::Duration => Some(0.0),
+            Measure::Average | Measure::Percentage => None,
+        }
     }
 }
 
@@ -210,7 +269,7 @@ pub struct ReportMapping {
 impl Default for ReportMapping {
     fn default() -> Self {
         Self {
-            columns: Column::ALL.map(|c| vec![c.default_name().to_owned()]),
+            columns: Column::ALL.map(|c| c.default_names().iter().map(|&n| n.to_owned()).collect()),
             templates: Template::ALL.map(|t| vec![t.default_name().to_owned()]),
             kind_patterns: ReportKind::ALL.map(|k| vec![k.tag().to_ascii_lowercase()]),
             sla_seconds: HashMap::new(),
@@ -424,11 +483,42 @@ mod tests {
     fn defaults_are_connects_console_names() {
         let m = ReportMapping::default();
         assert_eq!(m.column_names(Column::StartInterval), ["StartInterval"]);
-        assert_eq!(m.column_names(Column::NonProductiveTime), ["Non-Productive Time"]);
+        assert_eq!(
+            m.column_names(Column::NonProductiveTime),
+            ["Non-Productive Time", "Nonproductive time"]
+        );
         assert_eq!(m.template_names(Template::ServiceLevel), ["Service level {X} seconds"]);
         assert_eq!(m.kind_patterns(ReportKind::AgentSystem), ["aspr"]);
         assert_eq!(m.sla_seconds("Sales"), None);
         assert_eq!(m.instance(), None);
+    }
+
+    #[test]
+    fn every_metric_says_what_an_empty_cell_means() {
+        let zero = [
+            Column::ContactsQueued,
+            Column::ContactsHandled,
+            Column::ContactsAbandoned,
+            Column::AgentInteractionTime,
+            Column::CustomerHoldTime,
+            Column::AfterContactWorkTime,
+            Column::OnlineTime,
+            Column::NonProductiveTime,
+            Column::AgentIdleTime,
+            Column::AgentOnContactTime,
+        ];
+        for column in zero {
+            assert_eq!(column.measure().and_then(Measure::empty_value), Some(0.0), "{column:?}");
+        }
+        assert_eq!(Column::AverageQueueAnswerTime.measure(), Some(Measure::Average));
+        assert_eq!(Measure::Average.empty_value(), None);
+        for column in [Column::StartInterval, Column::EndInterval, Column::Queue, Column::Agent] {
+            assert_eq!(column.measure(), None, "{column:?}");
+        }
+        assert_eq!(Template::ContactsAnsweredIn.measure().empty_value(), Some(0.0));
+        assert_eq!(Template::ContactsAbandonedIn.measure().empty_value(), Some(0.0));
+        assert_eq!(Template::ServiceLevel.measure(), Measure::Percentage);
+        assert_eq!(Measure::Percentage.empty_value(), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod value;
 pub use agent_ids::{AgentIdCache, agent_id_for};
 pub use kind::{KindPatterns, ReportKind, ReportSource, instance_from_key, is_csv_key, kind_from_name};
 pub(crate) use mapping::ReportsSection;
-pub use mapping::{Column, ReportMapping, THRESHOLD_PLACEHOLDER, Template};
+pub use mapping::{Column, Measure, ReportMapping, THRESHOLD_PLACEHOLDER, Template};
 pub use reader::{MAX_RECORD_BYTES, ReportError, ReportProblem, ReportReader};
 pub use record::{
     AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,

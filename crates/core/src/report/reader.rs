@@ -10,7 +10,7 @@ use csv::ByteRecord;
 
 use super::header::{Header, ThresholdColumns, display_name};
 use super::kind::{ReportKind, ReportSource, instance_from_key, kind_from_name};
-use super::mapping::{Column, ReportMapping, Template};
+use super::mapping::{Column, Measure, ReportMapping, Template};
 use super::record::{
     AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
 };
@@ -295,6 +295,10 @@ impl TimestampCache {
 ///   names it and both positions); duplicated columns nobody reads are ignored.
 /// - **Required columns**: StartInterval, EndInterval (`interval_minutes` is never null) and
 ///   the grouping column(s) of the kind; metric columns are optional (missing → `null`).
+/// - **Empty cells** (empty or `-`) of a metric column the report has: 0 for counts and
+///   durations, `null` for averages and percentages (by the column's [`Measure`]); Connect's
+///   exports leave a count empty where it is zero. A derived field (handle time, the long
+///   splits, ready time, queue delay) is `null` when one of its inputs is.
 /// - **Whole numbers**: counts and durations are rounded half away from zero.
 /// - **`active`**: true when any count or duration of the record is above zero — QR:
 ///   contacts received, handled, abandoned, answered/abandoned within any threshold, talk,
@@ -680,37 +684,49 @@ impl Row<'_> {
             .map_err(|_| self.error(index, ReportProblem::NotUtf8))
     }
 
-    fn parse<T>(
-        &self,
-        index: Option<usize>,
-        parse: fn(&[u8]) -> Result<Option<T>, ValueError>,
-    ) -> Result<Option<T>, ReportError> {
-        match index {
-            Some(i) => parse(self.cell(i)).map_err(|e| self.value_error(i, e)),
+    /// A metric cell, by what it measures (feed.md "Header matching"): a column the report
+    /// lacks is `None`; an empty cell or `-` is 0 for counts and durations and `None` for
+    /// averages and percentages.
+    fn metric(&self, index: Option<usize>, measure: Measure) -> Result<Option<f64>, ReportError> {
+        let Some(i) = index else { return Ok(None) };
+        let parse = match measure {
+            Measure::Count => value::number,
+            Measure::Duration | Measure::Average => value::duration,
+            Measure::Percentage => value::percent,
+        };
+        let value = parse(self.cell(i)).map_err(|e| self.value_error(i, e))?;
+        Ok(value.or_else(|| measure.empty_value()))
+    }
+
+    /// A metric column, unrounded (an average is multiplied before rounding). The interval and
+    /// grouping columns measure nothing and are never read here.
+    fn value(&self, column: Column) -> Result<Option<f64>, ReportError> {
+        match column.measure() {
+            Some(measure) => self.metric(self.plan.col(column), measure),
             None => Ok(None),
         }
     }
 
-    /// A count: a number rounded to a whole one.
-    fn count_at(&self, index: Option<usize>) -> Result<Option<i64>, ReportError> {
-        Ok(self.parse(index, value::number)?.map(value::whole))
+    /// A count or a duration in whole seconds, rounded.
+    fn whole(&self, column: Column) -> Result<Option<i64>, ReportError> {
+        Ok(self.value(column)?.map(value::whole))
     }
 
-    fn count(&self, column: Column) -> Result<Option<i64>, ReportError> {
-        self.count_at(self.plan.col(column))
-    }
-
-    /// Seconds, unrounded (an average is multiplied before rounding).
-    fn seconds(&self, column: Column) -> Result<Option<f64>, ReportError> {
-        self.parse(self.plan.col(column), value::duration)
-    }
-
-    fn whole_seconds(&self, column: Column) -> Result<Option<i64>, ReportError> {
-        Ok(self.seconds(column)?.map(value::whole))
-    }
-
-    fn percent_at(&self, index: Option<usize>) -> Result<Option<f64>, ReportError> {
-        self.parse(index, value::percent)
+    /// The values of one service-level threshold's columns.
+    fn service_level(
+        &self,
+        seconds: u32,
+        [answered, abandoned, pct]: ThresholdColumns,
+    ) -> Result<ServiceLevel, ReportError> {
+        let count = |index, template: Template| -> Result<Option<i64>, ReportError> {
+            Ok(self.metric(index, template.measure())?.map(value::whole))
+        };
+        Ok(ServiceLevel {
+            seconds,
+            answered: count(answered, Template::ContactsAnsweredIn)?,
+            abandoned: count(abandoned, Template::ContactsAbandonedIn)?,
+            pct: self.metric(pct, Template::ServiceLevel.measure())?,
+        })
     }
 }
 
@@ -744,22 +760,17 @@ fn queue_interval(
 ) -> Result<QueueInterval, ReportError> {
     let queue_index = row.plan.queue.unwrap_or_default();
     let queue = row.text(queue_index)?;
-    let contacts_received = row.count(Column::ContactsQueued)?;
-    let handled = row.count(Column::ContactsHandled)?;
-    let abandoned = row.count(Column::ContactsAbandoned)?;
-    let talk = row.whole_seconds(Column::AgentInteractionTime)?;
-    let hold = row.whole_seconds(Column::CustomerHoldTime)?;
-    let acw = row.whole_seconds(Column::AfterContactWorkTime)?;
-    let average_answer = row.seconds(Column::AverageQueueAnswerTime)?;
+    let contacts_received = row.whole(Column::ContactsQueued)?;
+    let handled = row.whole(Column::ContactsHandled)?;
+    let abandoned = row.whole(Column::ContactsAbandoned)?;
+    let talk = row.whole(Column::AgentInteractionTime)?;
+    let hold = row.whole(Column::CustomerHoldTime)?;
+    let acw = row.whole(Column::AfterContactWorkTime)?;
+    let average_answer = row.value(Column::AverageQueueAnswerTime)?;
 
     let mut service_levels = Vec::with_capacity(row.plan.thresholds.len());
-    for &(seconds, [answered, abandoned_in, pct]) in &row.plan.thresholds {
-        service_levels.push(ServiceLevel {
-            seconds,
-            answered: row.count_at(answered)?,
-            abandoned: row.count_at(abandoned_in)?,
-            pct: row.percent_at(pct)?,
-        });
+    for &(seconds, columns) in &row.plan.thresholds {
+        service_levels.push(row.service_level(seconds, columns)?);
     }
     // The configured threshold of the queue, else the smallest in the header. A configured X
     // the header does not carry leaves the short/long split and the percentage null.
@@ -821,10 +832,10 @@ fn queue_interval(
 fn agent_queue_interval(row: &Row<'_>, base: Base) -> Result<AgentQueueInterval, ReportError> {
     let agent_login = row.text(row.plan.agent.unwrap_or_default())?;
     let queue = row.text(row.plan.queue.unwrap_or_default())?;
-    let handled = row.count(Column::ContactsHandled)?;
-    let talk = row.whole_seconds(Column::AgentInteractionTime)?;
-    let hold = row.whole_seconds(Column::CustomerHoldTime)?;
-    let acw = row.whole_seconds(Column::AfterContactWorkTime)?;
+    let handled = row.whole(Column::ContactsHandled)?;
+    let talk = row.whole(Column::AgentInteractionTime)?;
+    let hold = row.whole(Column::CustomerHoldTime)?;
+    let acw = row.whole(Column::AfterContactWorkTime)?;
     Ok(AgentQueueInterval {
         kind: AgentQueueInterval::KIND,
         schema: SCHEMA,
@@ -851,10 +862,10 @@ fn agent_queue_interval(row: &Row<'_>, base: Base) -> Result<AgentQueueInterval,
 
 fn agent_interval(row: &Row<'_>, base: Base) -> Result<AgentInterval, ReportError> {
     let agent_login = row.text(row.plan.agent.unwrap_or_default())?;
-    let login = row.whole_seconds(Column::OnlineTime)?;
-    let not_ready = row.whole_seconds(Column::NonProductiveTime)?;
-    let idle = row.whole_seconds(Column::AgentIdleTime)?;
-    let on_contact = row.whole_seconds(Column::AgentOnContactTime)?;
+    let login = row.whole(Column::OnlineTime)?;
+    let not_ready = row.whole(Column::NonProductiveTime)?;
+    let idle = row.whole(Column::AgentIdleTime)?;
+    let on_contact = row.whole(Column::AgentOnContactTime)?;
     Ok(AgentInterval {
         kind: AgentInterval::KIND,
         schema: SCHEMA,

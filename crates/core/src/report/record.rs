@@ -1,6 +1,7 @@
 //! Interval records of the feed (feed.md): `queue_interval`, `agent_queue_interval`,
 //! `agent_interval`. Field names and order are the contract; every field is always present
-//! (`null` when the report has no value).
+//! (`null` when the report lacks the column, for an empty average or percentage, and for a
+//! derived field one of whose inputs is null; an empty count or time is 0).
 
 use std::sync::Arc;
 
