@@ -5,33 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use connect_wfm_e2e as support;
 use connect_wfm_handlers::reports::created_notification;
 use serde_json::{Value, json};
-
-/// The environment Lambda gives every function here, plus the emulator's endpoint.
-fn lambda_command(binary: &str, runtime: &support::RuntimeApi) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(support::function_binary(binary));
-    command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", support::REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", support::endpoint())
-        .env("CONNECT_WFM_S3_FORCE_PATH_STYLE", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    command
-}
 
 /// Every record line of the feed (rejects aside), counted.
 async fn feed_records(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, usize> {
@@ -63,7 +41,7 @@ async fn agent_events_binary_puts_exactly_its_feed_records_on_the_bus_and_a_repl
     let (bus, queue_url) = support::bus_to_queue(&support::eventbridge(&config), &sqs, "lambda-bus").await;
 
     let runtime = support::RuntimeApi::start().await;
-    let mut function = lambda_command("agent-events", &runtime)
+    let mut function = support::lambda_command("agent-events", &runtime)
         .env("STATE_TABLE", &table)
         .env("FEED_BUCKET", &bucket)
         .env("FEED_PREFIX", "wfm")
@@ -141,7 +119,7 @@ async fn historical_reports_binary_puts_exactly_its_feed_records_on_the_bus_and_
     let batch = json!({ "Records": records });
 
     let runtime = support::RuntimeApi::start().await;
-    let mut function = lambda_command("historical-reports", &runtime)
+    let mut function = support::lambda_command("historical-reports", &runtime)
         .env("CLAIM_TABLE", &claim_table)
         .env("STATE_TABLE", &state_table)
         .env("FEED_BUCKET", &feed_bucket)
@@ -196,7 +174,7 @@ async fn agent_events_binary_opens_its_connections_to_the_table_the_bucket_and_t
     // Every AWS request goes to a listener that answers 200 and keeps what it received.
     let aws = support::ResponseListener::start().await;
     let runtime = support::RuntimeApi::start().await;
-    let mut function = lambda_command("agent-events", &runtime)
+    let mut function = support::lambda_command("agent-events", &runtime)
         .env("AWS_ENDPOINT_URL", &aws.base_url)
         .env("STATE_TABLE", "states")
         .env("FEED_BUCKET", "feed")
@@ -227,7 +205,7 @@ async fn agent_events_binary_finishes_its_init_when_aws_does_not_answer() {
     // Connections accepted, never answered: the warm-up gives up, init goes on.
     let silent = support::silent_endpoint().await;
     let runtime = support::RuntimeApi::start().await;
-    let mut function = lambda_command("agent-events", &runtime)
+    let mut function = support::lambda_command("agent-events", &runtime)
         .env("AWS_ENDPOINT_URL", &silent)
         .env("STATE_TABLE", "states")
         .env("FEED_BUCKET", "feed")
@@ -288,7 +266,7 @@ struct Invocation {
     peak: u64,
 }
 
-/// Spawns `command` (a function binary as [`lambda_command`] builds it, with the allocator
+/// Spawns `command` (a function binary as [`support::lambda_command`] builds it, with the allocator
 /// settings of the template, then the caller's own `MIMALLOC_*` variables to compare settings),
 /// waits for its init, then hands it `events` one by one; `answered` checks each answer.
 /// Prints the function's init, each invocation's peak memory and time, and whether the peaks
@@ -422,7 +400,7 @@ async fn agent_events_binary_memory_over_the_largest_batches() {
     let largest = events.iter().map(|e| e.to_string().len()).max().unwrap_or_default();
 
     let runtime = support::RuntimeApi::start().await;
-    let mut command = lambda_command("agent-events", &runtime);
+    let mut command = support::lambda_command("agent-events", &runtime);
     command
         .env("STATE_TABLE", &table)
         .env("FEED_BUCKET", &bucket)
@@ -500,7 +478,7 @@ async fn historical_reports_binary_memory_over_batches_of_large_reports() {
     }
 
     let runtime = support::RuntimeApi::start().await;
-    let mut command = lambda_command("historical-reports", &runtime);
+    let mut command = support::lambda_command("historical-reports", &runtime);
     command
         .env("CLAIM_TABLE", &claim_table)
         .env("STATE_TABLE", &state_table)
@@ -555,7 +533,7 @@ async fn sweep_binary_when_an_instance_falls_silent() {
     }
 
     let runtime = support::RuntimeApi::start().await;
-    let mut command = lambda_command("sweep", &runtime);
+    let mut command = support::lambda_command("sweep", &runtime);
     command
         .env("STATE_TABLE", &table)
         .env("FEED_BUCKET", &bucket)

@@ -6,6 +6,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod proxy;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -842,4 +844,25 @@ pub fn function_binary(name: &str) -> std::path::PathBuf {
         binary.display()
     );
     binary
+}
+
+/// The environment Lambda gives every function here, plus the emulator's endpoint.
+pub fn lambda_command(binary: &str, runtime: &RuntimeApi) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(function_binary(binary));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("CONNECT_WFM_S3_FORCE_PATH_STYLE", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true);
+    command
 }

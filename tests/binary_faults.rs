@@ -1,0 +1,168 @@
+//! The agent-events binary run as Lambda runs it, every AWS call it makes going through a proxy
+//! that injects faults by seeded schedules (503s, connections closed before the request is
+//! forwarded, requests forwarded and their answers dropped), with Lambda's redelivery: a batch
+//! whose response names a failed record is delivered again from that record, one whose
+//! invocation failed is delivered again whole. Each schedule must end with exactly the feed
+//! records and stored states of a fault-free run: nothing lost, nothing altered, nothing that
+//! depends on how the faults cut the batches (repeats of a record, same id, are allowed: at
+//! least once).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use connect_wfm_core::synthetic::{StreamSpec, agent_event_stream, kinesis_records};
+use connect_wfm_e2e as support;
+use connect_wfm_e2e::proxy::{FaultProxy, ProxyFault, Schedule};
+use serde_json::{Value, json};
+
+/// What one run left, and what it took.
+struct Run {
+    /// Each distinct feed record (JSON text), rejects aside.
+    records: BTreeSet<String>,
+    /// Each agent's stored state, watermark and last-seen.
+    states: BTreeMap<String, String>,
+    invocations: usize,
+    faults: BTreeMap<ProxyFault, usize>,
+    requests: usize,
+}
+
+fn stream(seed: u64) -> Vec<Vec<Value>> {
+    let data = agent_event_stream(&StreamSpec {
+        seed,
+        agents: 12,
+        records: 240,
+        ..StreamSpec::default()
+    });
+    kinesis_records(&data, "shardId-000000000000", 1)
+        .chunks(40)
+        .map(<[Value]>::to_vec)
+        .collect()
+}
+
+async fn run(batches: &[Vec<Value>], schedule: Option<Schedule>) -> Run {
+    let config = support::sdk_config().await;
+    let (s3, dynamodb) = (support::s3(&config), support::dynamodb(&config));
+    let table = support::create_state_table(&dynamodb).await;
+    let bucket = support::create_bucket(&s3, "feed").await;
+    let proxy = match schedule {
+        Some(schedule) => Some(FaultProxy::start(&support::endpoint(), schedule).await),
+        None => None,
+    };
+    let endpoint = proxy.as_ref().map_or_else(support::endpoint, |p| p.url.clone());
+    let runtime = support::RuntimeApi::start().await;
+    let mut function = support::lambda_command("agent-events", &runtime)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("STATE_TABLE", &table)
+        .env("FEED_BUCKET", &bucket)
+        .env("FEED_PREFIX", "wfm")
+        .spawn()
+        .expect("spawn agent-events");
+    let mut invocations = 0;
+    for batch in batches {
+        let mut pending = batch.clone();
+        loop {
+            invocations += 1;
+            assert!(invocations < 500, "the batches never go through");
+            let (outcome, response) = runtime
+                .invoke(json!({ "Records": pending }), Duration::from_secs(60))
+                .await;
+            if outcome != "response" {
+                continue; // the invocation failed: Lambda delivers the whole batch again
+            }
+            let Some(failed) = response["batchItemFailures"][0]["itemIdentifier"].as_str() else {
+                break;
+            };
+            let from = pending
+                .iter()
+                .position(|r| r["kinesis"]["sequenceNumber"] == failed)
+                .expect("the failed record is in the batch");
+            pending.drain(..from);
+        }
+    }
+    function.kill().await.expect("stop agent-events");
+    let records = support::read_json_lines(&s3, &bucket, "wfm/")
+        .await
+        .into_iter()
+        .filter(|r| r["kind"] != "reject")
+        .map(|r| r.to_string())
+        .collect();
+    let mut states = BTreeMap::new();
+    let items = dynamodb
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("scan")
+        .items
+        .unwrap_or_default();
+    for item in items {
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(s)) => s.clone(),
+            Some(AttributeValue::N(n)) => n.clone(),
+            _ => String::new(),
+        };
+        states.insert(
+            text("agent_arn"),
+            format!(
+                "{} {} {} {}",
+                text("state"),
+                text("wm_ms"),
+                text("wm_n"),
+                text("last_seen")
+            ),
+        );
+    }
+    Run {
+        records,
+        states,
+        invocations,
+        faults: proxy.as_ref().map(FaultProxy::injected).unwrap_or_default(),
+        requests: proxy.as_ref().map_or(0, FaultProxy::requests),
+    }
+}
+
+#[tokio::test]
+async fn the_binary_under_seeded_faults_ends_with_the_feed_and_states_of_a_fault_free_run() {
+    let schedules: u64 = std::env::var("CONNECT_WFM_FAULT_SCHEDULES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4);
+    let mut totals: BTreeMap<ProxyFault, usize> = BTreeMap::new();
+    let (mut lost, mut extra, mut state_diffs, mut requests) = (0, 0, 0, 0);
+    for seed in 1..=schedules {
+        let batches = stream(seed);
+        let clean = run(&batches, None).await;
+        assert!(!clean.records.is_empty());
+        let faulted = run(
+            &batches,
+            Some(Schedule {
+                seed,
+                per_mille: 150,
+                until: 400,
+            }),
+        )
+        .await;
+        lost += clean.records.difference(&faulted.records).count();
+        extra += faulted.records.difference(&clean.records).count();
+        state_diffs += clean
+            .states
+            .iter()
+            .filter(|(k, v)| faulted.states.get(*k) != Some(v))
+            .count();
+        requests += faulted.requests;
+        for (kind, n) in &faulted.faults {
+            *totals.entry(*kind).or_default() += n;
+        }
+        println!(
+            "fault schedule {seed}: {} requests, faults {:?}, {} invocations (fault-free: {})",
+            faulted.requests, faulted.faults, faulted.invocations, clean.invocations
+        );
+    }
+    println!(
+        "fault run: {schedules} schedules, {requests} requests, faults injected {totals:?}, records lost {lost}, \
+         records not in the fault-free feed {extra}, stored states differing {state_diffs}"
+    );
+    assert!(totals.values().sum::<usize>() > 0, "faults were injected");
+    assert_eq!((lost, extra, state_diffs), (0, 0, 0));
+}
