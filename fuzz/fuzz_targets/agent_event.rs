@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(first.transitions.len() <= 1, "a duplicate never emits twice");
     let records: Vec<_> = first.transitions.iter().map(|(_, r)| r.clone()).collect();
     let lines = to_json_lines(&records);
-    for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+    for line in lines.bytes().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         serde_json::from_slice::<serde_json::Value>(line).expect("feed lines are JSON");
     }
     if let Some(state) = &first.next {
