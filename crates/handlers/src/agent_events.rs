@@ -25,7 +25,7 @@ use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortErro
 use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 
-use crate::counts::counts;
+use crate::counts::{counts, record_lag};
 pub use crate::input::kinesis::{KinesisBatch, StreamRecord, read_records};
 use crate::input::{BatchInput as _, keep_rejects, kinesis_response, name_hash, object_name};
 
@@ -79,10 +79,7 @@ impl BatchStats {
     /// newest event time).
     pub fn record_metrics(&self, now: DateTime<Utc>) {
         self.record_counts();
-        if let Some(newest) = self.newest_event {
-            let lag = (now - newest).num_milliseconds() as f64 / 1000.0;
-            metrics::histogram!("EventLagSeconds").record(lag.max(0.0));
-        }
+        record_lag(now, self.newest_event);
     }
 }
 
@@ -155,23 +152,8 @@ where
     S: AgentStateStore + ProgressStore,
     F: FeedSink,
 {
-    let records = read_records(batch);
-    // Every log line of the batch, the stores' included, names its shard and sequence range;
-    // the runtime's invocation span around it carries the request id.
-    let sequence = |record: Option<&StreamRecord>| {
-        record
-            .and_then(|r| r.sequence_number.clone())
-            .unwrap_or_else(|| "-".to_owned())
-    };
-    let span = tracing::info_span!(
-        "batch",
-        shard = records.first().map_or("-", |r| r.shard.as_str()),
-        first_seq = %sequence(records.first()),
-        last_seq = %sequence(records.last()),
-        records = records.len(),
-    );
-    process_batch(records, states, sink, settings, now)
-        .instrument(span)
+    process_batch(read_records(batch), states, sink, settings, now)
+        .instrument(batch.span())
         .await
 }
 

@@ -50,6 +50,14 @@ macro_rules! record {
 
 pub(crate) use {counts, record};
 
+/// The histogram `EventLagSeconds`: `now` − the newest input time of a batch (when it had one).
+pub(crate) fn record_lag(now: chrono::DateTime<chrono::Utc>, newest: Option<chrono::DateTime<chrono::Utc>>) {
+    if let Some(newest) = newest {
+        let lag = (now - newest).num_milliseconds() as f64 / 1000.0;
+        metrics::histogram!("EventLagSeconds").record(lag.max(0.0));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     counts! {

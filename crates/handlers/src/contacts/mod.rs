@@ -32,8 +32,8 @@ use connect_wfm_core::report::QueueInterval;
 use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 
-use crate::counts::counts;
-pub use crate::input::kinesis::{KinesisBatch, StreamRecord};
+use crate::counts::{counts, record_lag};
+pub use crate::input::kinesis::KinesisBatch;
 pub use crate::input::sqs::SqsBatch;
 use crate::input::{BatchInput, keep_rejects, kinesis_response, sqs_response};
 
@@ -105,10 +105,7 @@ impl BatchStats {
     /// newest input time).
     pub fn record_metrics(&self, now: DateTime<Utc>) {
         self.record_counts();
-        if let Some(newest) = self.newest_input {
-            let lag = (now - newest).num_milliseconds() as f64 / 1000.0;
-            metrics::histogram!("EventLagSeconds").record(lag.max(0.0));
-        }
+        record_lag(now, self.newest_input);
     }
 }
 
@@ -231,14 +228,8 @@ pub async fn handle_sqs<S: ContactStore, F: FeedSink>(
     now: DateTime<Utc>,
 ) -> SqsOutcome {
     let messages = &batch.records;
-    let span = tracing::info_span!(
-        "batch",
-        source = "sqs",
-        first_message = messages.first().and_then(|m| m.message_id.as_deref()).unwrap_or("-"),
-        messages = messages.len(),
-    );
     let (failed, stats) = process(messages, store, sink, settings, clock, now)
-        .instrument(span)
+        .instrument(batch.span())
         .await;
     SqsOutcome {
         response: sqs_response(messages, failed),
@@ -256,20 +247,8 @@ pub async fn handle_kinesis<S: ContactStore, F: FeedSink>(
     now: DateTime<Utc>,
 ) -> KinesisOutcome {
     let records = &batch.records;
-    let sequence = |record: Option<&StreamRecord>| {
-        record
-            .and_then(|r| r.sequence_number.clone())
-            .unwrap_or_else(|| "-".to_owned())
-    };
-    let span = tracing::info_span!(
-        "batch",
-        shard = records.first().map_or("-", |r| r.shard.as_str()),
-        first_seq = %sequence(records.first()),
-        last_seq = %sequence(records.last()),
-        records = records.len(),
-    );
     let (failed, stats) = process(records, store, sink, settings, clock, now)
-        .instrument(span)
+        .instrument(batch.span())
         .await;
     KinesisOutcome {
         response: kinesis_response(records, failed),

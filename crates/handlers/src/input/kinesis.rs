@@ -220,6 +220,25 @@ impl BatchInput for StreamRecord {
     }
 }
 
+impl KinesisBatch {
+    /// The span every log line of the batch runs in (the stores' included): its shard and
+    /// sequence range; the runtime's invocation span around it carries the request id.
+    pub fn span(&self) -> tracing::Span {
+        let sequence = |record: Option<&StreamRecord>| {
+            record
+                .and_then(|r| r.sequence_number.clone())
+                .unwrap_or_else(|| "-".to_owned())
+        };
+        tracing::info_span!(
+            "batch",
+            shard = self.records.first().map_or("-", |r| r.shard.as_str()),
+            first_seq = %sequence(self.records.first()),
+            last_seq = %sequence(self.records.last()),
+            records = self.records.len(),
+        )
+    }
+}
+
 /// The records of a batch, each read as the batch was deserialised; never fails as a whole.
 pub fn read_records(batch: &KinesisBatch) -> &[StreamRecord] {
     &batch.records

@@ -26,6 +26,22 @@ impl SqsBatch {
     }
 }
 
+impl SqsBatch {
+    /// The span every log line of the batch runs in: its first message id and its size.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "batch",
+            source = "sqs",
+            first_message = self
+                .records
+                .first()
+                .and_then(|m| m.message_id.as_deref())
+                .unwrap_or("-"),
+            messages = self.records.len(),
+        )
+    }
+}
+
 impl<'de> Deserialize<'de> for SqsBatch {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
