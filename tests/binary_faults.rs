@@ -166,3 +166,123 @@ async fn the_binary_under_seeded_faults_ends_with_the_feed_and_states_of_a_fault
     assert!(totals.values().sum::<usize>() > 0, "faults were injected");
     assert_eq!((lost, extra, state_diffs), (0, 0, 0));
 }
+
+/// The historical-reports binary under the same faults, with SQS's redelivery: a message the
+/// response names comes again (up to 5 receives, then the DLQ), all of them when the
+/// invocation failed. Every report ends converted exactly as in a fault-free run, none in the DLQ.
+async fn run_reports(schedule: Option<Schedule>) -> (BTreeSet<String>, usize, BTreeMap<ProxyFault, usize>) {
+    const PREFIX: &str = "connect/acme-support/Reports/";
+    let config = support::sdk_config().await;
+    let (s3, dynamodb) = (support::s3(&config), support::dynamodb(&config));
+    let claim_table = support::create_claim_table(&dynamodb).await;
+    let state_table = support::create_state_table(&dynamodb).await;
+    let (feed_bucket, reports_bucket) = (
+        support::create_bucket(&s3, "feed").await,
+        support::create_bucket(&s3, "reports").await,
+    );
+    let mut queue: Vec<(String, String, usize)> = Vec::new();
+    for (n, name) in ["wfm/QR-2026-11-20T10:15:00Z.csv", "wfm/ASPR-2026-11-20T10:15:00Z.csv"]
+        .into_iter()
+        .enumerate()
+    {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../events/reports/amazon-connect-reports-123456789012")
+            .join(PREFIX)
+            .join(name);
+        let body = std::fs::read(&path).unwrap();
+        let (key, size) = (format!("{PREFIX}{name}"), body.len() as i64);
+        support::put_object(&s3, &reports_bucket, &key, body).await;
+        let head = s3.head_object().bucket(&reports_bucket).key(&key).send().await.unwrap();
+        let etag = head.e_tag().unwrap().trim_matches('"').to_owned();
+        let body = connect_wfm_handlers::reports::created_notification(&reports_bucket, &key, &etag, size, None);
+        queue.push((format!("m{n}"), body, 0));
+    }
+    let proxy = match schedule {
+        Some(schedule) => Some(FaultProxy::start(&support::endpoint(), schedule).await),
+        None => None,
+    };
+    let endpoint = proxy.as_ref().map_or_else(support::endpoint, |p| p.url.clone());
+    let runtime = support::RuntimeApi::start().await;
+    let mut function = support::lambda_command("historical-reports", &runtime)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("CLAIM_TABLE", &claim_table)
+        .env("STATE_TABLE", &state_table)
+        .env("FEED_BUCKET", &feed_bucket)
+        .env("FEED_PREFIX", "wfm")
+        .env("REPORTS_PREFIX", PREFIX)
+        .spawn()
+        .expect("spawn historical-reports");
+    let mut dlq = 0;
+    let mut invocations = 0;
+    while !queue.is_empty() {
+        invocations += 1;
+        assert!(invocations < 200, "the queue never drains");
+        for message in &mut queue {
+            message.2 += 1;
+        }
+        let records: Vec<Value> = queue
+            .iter()
+            .map(|(id, body, receives)| {
+                json!({ "messageId": id, "receiptHandle": id, "eventSource": "aws:sqs", "body": body,
+                    "attributes": { "ApproximateReceiveCount": receives.to_string() } })
+            })
+            .collect();
+        let (outcome, response) = runtime
+            .invoke(json!({ "Records": records }), Duration::from_secs(60))
+            .await;
+        let failed: BTreeSet<String> = if outcome == "response" {
+            response["batchItemFailures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                .collect()
+        } else {
+            queue.iter().map(|(id, _, _)| id.clone()).collect()
+        };
+        queue.retain(|(id, _, _)| failed.contains(id));
+        let before = queue.len();
+        queue.retain(|(_, _, receives)| *receives < 5);
+        dlq += before - queue.len();
+    }
+    function.kill().await.expect("stop historical-reports");
+    let records = support::read_json_lines(&s3, &feed_bucket, "wfm/")
+        .await
+        .into_iter()
+        .filter(|r| r["kind"] != "reject")
+        .map(|mut r| {
+            // Each run has its own bucket: the records are compared without its name.
+            r["source"]["bucket"] = json!("reports");
+            r.to_string()
+        })
+        .collect();
+    let faults = proxy.as_ref().map(FaultProxy::injected).unwrap_or_default();
+    (records, dlq, faults)
+}
+
+#[tokio::test]
+async fn the_reports_binary_under_seeded_faults_converts_every_report_as_a_fault_free_run() {
+    let (clean, clean_dlq, _) = run_reports(None).await;
+    assert!(!clean.is_empty());
+    assert_eq!(clean_dlq, 0);
+    let mut totals: BTreeMap<ProxyFault, usize> = BTreeMap::new();
+    for seed in 1..=6u64 {
+        let (faulted, dlq, faults) = run_reports(Some(Schedule {
+            seed,
+            per_mille: 350,
+            until: 60,
+        }))
+        .await;
+        for (kind, n) in &faults {
+            *totals.entry(*kind).or_default() += n;
+        }
+        println!("reports fault schedule {seed}: faults {faults:?}, DLQ {dlq}");
+        assert_eq!(dlq, 0, "a good report went to the DLQ");
+        assert_eq!(
+            faulted, clean,
+            "schedule {seed}: the feed differs from the fault-free run"
+        );
+    }
+    println!("reports fault run: 6 schedules, faults injected {totals:?}, reports lost 0");
+    assert!(totals.values().sum::<usize>() > 0, "faults were injected");
+}
