@@ -428,3 +428,58 @@ async fn the_same_request_twice_does_no_harm() {
     assert_eq!(world.run(&delete).await["Status"], "SUCCESS");
     assert_eq!(world.entries(&bucket).await, world.foreign_entries());
 }
+
+/// The custom resource under seeded S3 faults (503s, connections closed before the request is
+/// forwarded, answers dropped after it was) through the fault proxy, as CloudFormation drives
+/// it: a FAILED Create is followed by its rollback Delete. Every request is answered once with a
+/// reason; a SUCCESS leaves our entry beside the foreign ones, a rollback leaves the foreign ones
+/// alone; no foreign entry is ever lost.
+#[tokio::test]
+async fn under_s3_faults_every_request_is_answered_and_foreign_entries_survive() {
+    use connect_wfm_e2e::proxy::{FaultProxy, Schedule};
+    let world = World::new().await;
+    let config = support::sdk_config().await;
+    let mut answers = std::collections::BTreeMap::<String, usize>::new();
+    let mut faults = 0;
+    for seed in 1..=6u64 {
+        let bucket = world.seeded_bucket().await;
+        let proxy = FaultProxy::start(
+            &support::endpoint(),
+            Schedule {
+                seed,
+                per_mille: 400,
+                until: 30,
+            },
+        )
+        .await;
+        let store = S3NotificationStore::new(support::s3_at(&config, &proxy.url));
+        let create = world.request("Create", &format!("create-{seed}"), &bucket, REPORTS_PREFIX, None);
+        let answer = world.run_with(&store, &create, Duration::from_secs(30)).await;
+        let status = answer["Status"].as_str().unwrap().to_owned();
+        if status == "SUCCESS" {
+            assert_eq!(
+                world.entries(&bucket).await,
+                world.with_ours(REPORTS_PREFIX),
+                "seed {seed}"
+            );
+        } else {
+            // CloudFormation rolls a failed Create back with a Delete of the same resource.
+            let delete = world.request("Delete", &format!("delete-{seed}"), &bucket, REPORTS_PREFIX, None);
+            let rollback = world.run_with(&store, &delete, Duration::from_secs(30)).await;
+            *answers
+                .entry(format!("rollback {}", rollback["Status"].as_str().unwrap()))
+                .or_default() += 1;
+            if rollback["Status"] == "SUCCESS" {
+                assert_eq!(world.entries(&bucket).await, world.foreign_entries(), "seed {seed}");
+            }
+        }
+        let entries = world.entries(&bucket).await;
+        for foreign in world.foreign_entries() {
+            assert!(entries.contains(&foreign), "seed {seed}: {foreign:?} lost");
+        }
+        *answers.entry(status).or_default() += 1;
+        faults += proxy.injected().values().sum::<usize>();
+    }
+    println!("custom resource fault run: 6 schedules, {faults} S3 faults injected, answers {answers:?}");
+    assert!(faults > 0);
+}
