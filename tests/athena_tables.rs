@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::{Activity, ContactRef};
-use connect_wfm_core::contact::{StreamQueueInterval, StreamSource};
+use connect_wfm_core::contact::StreamQueueInterval;
 use connect_wfm_core::feed::{
     AgentSnapshotRecord, AgentStateRecord, FeedHealthRecord, HealthStatus, RejectRecord, SCHEMA,
 };
 use connect_wfm_core::report::{
-    AgentInterval, AgentQueueInterval, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
+    AgentInterval, AgentQueueInterval, IntervalSource, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
 };
 use serde_json::Value;
 use serde_norway::Value as Yaml;
@@ -94,7 +94,9 @@ fn samples() -> Vec<(String, Value)> {
         schema: SCHEMA,
         basis: REPORT_BASIS,
         instance: Arc::from("acme"),
-        queue: "Support".into(),
+        instance_id: None,
+        queue: Some("Support".into()),
+        queue_id: None,
         interval_start: at("2026-11-20T10:15:00Z"),
         interval_minutes: 15,
         contacts_received: Some(1),
@@ -104,6 +106,7 @@ fn samples() -> Vec<(String, Value)> {
         abandoned: Some(0),
         abandoned_short: Some(0),
         abandoned_long: Some(0),
+        transferred_out: None,
         talk_time_s: Some(1),
         hold_time_s: Some(1),
         acw_time_s: Some(1),
@@ -125,16 +128,18 @@ fn samples() -> Vec<(String, Value)> {
         wrong_party_contacts: Some(0),
         wrong_party_handle_time_s: Some(0),
         active: true,
-        source: source(),
+        as_of: None,
+        ctr_pending: None,
+        source: IntervalSource::Row(source()),
     };
     let stream = StreamQueueInterval {
         kind: QueueInterval::KIND,
         schema: SCHEMA,
         basis: StreamQueueInterval::BASIS,
         instance: "acme".into(),
-        instance_id: "i".into(),
+        instance_id: Some("i".into()),
         queue: Some("Support".into()),
-        queue_id: "q".into(),
+        queue_id: Some("q".into()),
         interval_start: at("2026-11-20T10:15:00Z"),
         interval_minutes: 15,
         contacts_received: Some(1),
@@ -166,9 +171,9 @@ fn samples() -> Vec<(String, Value)> {
         wrong_party_contacts: None,
         wrong_party_handle_time_s: None,
         active: true,
-        as_of: Some(at("2026-11-20T10:31:02.000Z")),
-        ctr_pending: 0,
-        source: StreamSource::CONTACT_EVENTS,
+        as_of: Some(Some(at("2026-11-20T10:31:02.000Z"))),
+        ctr_pending: Some(0),
+        source: IntervalSource::CONTACT_EVENTS,
     };
     let agent_queue = AgentQueueInterval {
         kind: AgentQueueInterval::KIND,

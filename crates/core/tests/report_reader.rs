@@ -71,8 +71,14 @@ fn queue_report_maps_every_field() {
     assert_eq!(q.kind, "queue_interval");
     assert_eq!(q.schema, 1);
     assert_eq!(&*q.instance, "acme");
-    assert_eq!(q.queue, "Sales");
+    assert_eq!(q.queue.as_deref(), Some("Sales"));
     assert_eq!(q.interval_start.to_rfc3339(), "2026-11-20T10:15:00+00:00");
+    // One queue_interval type for both bases: the stream's own fields are absent from a
+    // report record, not null.
+    let json = serde_json::to_value(&q).unwrap();
+    for field in ["instance_id", "queue_id", "transferred_out", "as_of", "ctr_pending"] {
+        assert!(json.get(field).is_none(), "{field} in a report record: {json}");
+    }
     assert_eq!(q.interval_minutes, 15);
     assert_eq!(q.contacts_received, Some(17));
     assert_eq!(q.handled, Some(13));
@@ -120,7 +126,8 @@ fn queue_report_maps_every_field() {
         [None; 7]
     );
     assert!(q.active);
-    assert_eq!((&*q.source.bucket, &*q.source.key, q.source.line), ("b", QR_KEY, 2));
+    let row = q.source.row().unwrap();
+    assert_eq!((&*row.bucket, &*row.key, row.line), ("b", QR_KEY, 2));
 }
 
 #[test]
@@ -136,7 +143,7 @@ fn configured_threshold_per_queue_picks_x() {
     assert_eq!(sales.service_level_pct, Some(92.31));
     // A queue without its own threshold keeps the smallest one of the header.
     let support = queue(records[1].clone());
-    assert_eq!(support.queue, "Support");
+    assert_eq!(support.queue.as_deref(), Some("Support"));
     assert_eq!(support.service_level_seconds, Some(20));
     assert_eq!(support.handled_short, Some(8));
 
@@ -285,7 +292,7 @@ fn record_accessors_and_agent_id() {
     let mut q = one(QR_KEY, QR);
     q.set_agent_id(Some("x".into()));
     assert_eq!(
-        (q.kind(), q.agent_login(), q.source().line),
+        (q.kind(), q.agent_login(), q.source().unwrap().line),
         (ReportKind::Queue, None, 2)
     );
     assert!(q.active());
@@ -574,7 +581,7 @@ StartInterval,EndInterval,Queue,Contacts queued,Contacts handled,Contacts abando
 2026-11-20T10:15:00Z,2026-11-20T10:30:00Z,\"Sales, EMEA\",\"1,234\",12.0,-,\"12,345.6\",,-,85.71%
 ";
     let q = queue(one(QR_KEY, csv));
-    assert_eq!(q.queue, "Sales, EMEA");
+    assert_eq!(q.queue.as_deref(), Some("Sales, EMEA"));
     assert_eq!(q.contacts_received, Some(1234));
     assert_eq!(q.handled, Some(12));
     // `-` and empty in count and duration columns: 0 (Connect leaves zeros empty).
@@ -638,7 +645,7 @@ fn summary_rows_are_skipped_and_counted() {
     assert_eq!(records.len(), 2);
     assert_eq!(reader.skipped_rows(), 3);
     // Line numbers count the header and the blank line.
-    assert_eq!(records[1].source().line, 7);
+    assert_eq!(records[1].source().unwrap().line, 7);
 
     // AQR: a per-agent subtotal with no queue is a summary too.
     let aqr = "StartInterval,EndInterval,Agent,Queue,Contacts handled\n\
@@ -660,7 +667,7 @@ fn a_quoted_line_break_keeps_line_numbers_right() {
     )
     .unwrap();
     let first = reader.next().unwrap().unwrap();
-    assert_eq!((first.queue(), first.source().line), (Some("Two\nLines"), 2));
+    assert_eq!((first.queue(), first.source().unwrap().line), (Some("Two\nLines"), 2));
     let err = reader.next().unwrap().unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -760,7 +767,7 @@ fn configured_column_names_are_used() {
     assert_eq!(reader.thresholds(), [30]);
     let q = queue(reader.map(Result::unwrap).next().unwrap());
     assert_eq!(
-        (q.queue.as_str(), q.handled, q.handled_short, q.handled_long),
+        (q.queue.as_deref().unwrap(), q.handled, q.handled_short, q.handled_long),
         ("Sales", Some(9), Some(4), Some(5))
     );
 }
@@ -788,7 +795,7 @@ fn line_numbers_are_exact_for_lf_crlf_blank_lines_and_an_unterminated_last_line(
             let records = read(QR_KEY, &csv);
             let found: Vec<(String, u64)> = records
                 .iter()
-                .map(|r| (r.queue().unwrap().to_owned(), r.source().line))
+                .map(|r| (r.queue().unwrap().to_owned(), r.source().unwrap().line))
                 .collect();
             let b = format!("B{newline}B");
             assert_eq!(found, [("A".to_owned(), 3), (b, 4), ("C".to_owned(), 7)], "{csv:?}");

@@ -11,13 +11,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Serialize, Serializer};
 
 use super::key::{INTERVAL_MINUTES, IntervalKey};
 use super::leg::{Leg, LegBook, LegOutcome, QueueNames};
 use crate::feed::SCHEMA;
-use crate::report::ServiceLevel;
-use crate::timefmt::{serde_feed_time, serde_interval_start};
+use crate::report::{IntervalSource, QueueInterval, ServiceLevel};
 
 /// The default of `reports.service_level_thresholds`.
 pub const DEFAULT_THRESHOLDS: [u32; 1] = [20];
@@ -95,135 +93,32 @@ impl StreamSettings {
     }
 }
 
-/// `source` of a stream-basis record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct StreamSource {
-    /// `contact_events`.
-    pub stream: &'static str,
-}
+/// The stream-basis `queue_interval` record: the one [`QueueInterval`] type of both bases, with
+/// the stream's own fields set (`instance_id`, `queue_id`, `transferred_out`, `as_of`,
+/// `ctr_pending`).
+pub type StreamQueueInterval = QueueInterval;
 
-impl StreamSource {
-    /// The source of every stream-basis record.
-    pub const CONTACT_EVENTS: StreamSource = StreamSource {
-        stream: "contact_events",
-    };
-}
-
-fn optional_feed_time<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match at {
-        Some(at) => serde_feed_time::serialize(at, s),
-        None => s.serialize_none(),
-    }
-}
-
-/// The stream-basis `queue_interval` record. Field names are the report basis's
-/// ([`crate::report::QueueInterval`]) plus the stream's own (`instance_id`, `queue_id`,
-/// `transferred_out`, `as_of`, `ctr_pending`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StreamQueueInterval {
-    /// `queue_interval`.
-    pub kind: &'static str,
-    /// [`SCHEMA`].
-    pub schema: u32,
-    /// `stream`.
-    pub basis: &'static str,
-    /// The instance alias from the mapping's `instances`, else the instance id.
-    pub instance: String,
-    /// The instance id.
-    pub instance_id: String,
-    /// The queue name, when learned from CTRs or agent events; else null.
-    pub queue: Option<String>,
-    /// Last segment of the queue ARN.
-    pub queue_id: String,
-    /// Interval start, UTC (a whole minute, written without a fraction).
-    #[serde(with = "serde_interval_start")]
-    pub interval_start: DateTime<Utc>,
-    /// 15.
-    pub interval_minutes: u32,
-    /// Legs enqueued in the queue, pegged here.
-    pub contacts_received: Option<i64>,
-    /// Legs connected to an agent.
-    pub handled: Option<i64>,
-    /// Handled legs with connectedToAgent − enqueue ≤ X (X = `service_level_seconds`).
-    pub handled_short: Option<i64>,
-    /// handled − handled_short.
-    pub handled_long: Option<i64>,
-    /// Enqueued legs never connected, with no callback or queue-transfer successor.
-    pub abandoned: Option<i64>,
-    /// Abandoned legs with disconnect − enqueue ≤ X.
-    pub abandoned_short: Option<i64>,
-    /// abandoned − abandoned_short.
-    pub abandoned_long: Option<i64>,
-    /// Enqueued legs that left unanswered by callback or queue transfer.
-    pub transferred_out: Option<i64>,
-    /// Σ Agent.AgentInteractionDuration of handled legs whose CTR arrived.
-    pub talk_time_s: Option<i64>,
-    /// Σ Agent.CustomerHoldDuration.
-    pub hold_time_s: Option<i64>,
-    /// Σ Agent.AfterContactWorkDuration.
-    pub acw_time_s: Option<i64>,
-    /// talk + hold + acw.
-    pub handle_time_s: Option<i64>,
-    /// Σ (connectedToAgent − enqueue) over handled legs, rounded at the end.
-    pub queue_delay_s: Option<i64>,
-    /// The queue's SLA X: configured, else the smallest threshold.
-    pub service_level_seconds: Option<u32>,
-    /// `service_levels[X].pct` at X = `service_level_seconds`.
-    pub service_level_pct: Option<f64>,
-    /// Every threshold, ascending.
-    pub service_levels: Vec<ServiceLevel>,
-    /// Legs waiting at the interval's end (null until the interval has ended by the clock).
-    pub backlog: Option<i64>,
-    /// Of those, waiting longer than X.
-    pub backlog_expired: Option<i64>,
-    /// Of those, waiting at most X.
-    pub backlog_not_expired: Option<i64>,
-    /// Always null.
-    pub right_party_contacts: Option<i64>,
-    /// Always null.
-    pub right_party_handle_time_s: Option<i64>,
-    /// Always null.
-    pub wrong_party_contacts: Option<i64>,
-    /// Always null.
-    pub wrong_party_handle_time_s: Option<i64>,
-    /// Any count above zero (a waiting-only record is active).
-    pub active: bool,
-    /// The newest EventBridge `time` or CTR `LastUpdateTimestamp` among the record's legs.
-    #[serde(serialize_with = "optional_feed_time")]
-    pub as_of: Option<DateTime<Utc>>,
-    /// Handled legs whose CTR has not arrived (their durations are missing from the sums).
-    pub ctr_pending: i64,
-    /// `{ "stream": "contact_events" }`.
-    pub source: StreamSource,
-}
-
-impl StreamQueueInterval {
-    /// `stream`.
+impl QueueInterval {
+    /// `basis` of a stream-basis record.
     pub const BASIS: &'static str = "stream";
 
-    /// The record's identity.
+    /// A stream-basis record's identity (empty ids for a report record, which has none).
     pub fn key(&self) -> IntervalKey {
         IntervalKey {
-            instance_id: self.instance_id.clone(),
-            queue_id: self.queue_id.clone(),
+            instance_id: self.instance_id.clone().unwrap_or_default(),
+            queue_id: self.queue_id.clone().unwrap_or_default(),
             interval_start: self.interval_start,
         }
     }
 
-    /// Its object key in the feed location:
+    /// A stream-basis record's object key in the feed location:
     /// `queue_interval/<YYYY-MM-DD>/stream/<instance>/<queue_id>/<HHMM>.json`.
     pub fn feed_key(&self) -> String {
-        stream_feed_key(&self.instance, &self.queue_id, self.interval_start)
-    }
-}
-
-impl crate::feed::FeedRecord for StreamQueueInterval {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-
-    fn time(&self) -> Option<DateTime<Utc>> {
-        Some(self.interval_start)
+        stream_feed_key(
+            &self.instance,
+            self.queue_id.as_deref().unwrap_or_default(),
+            self.interval_start,
+        )
     }
 }
 
@@ -429,10 +324,10 @@ fn compute<'a>(
         kind: "queue_interval",
         schema: SCHEMA,
         basis: StreamQueueInterval::BASIS,
-        instance: settings.instance_alias(&key.instance_id),
-        instance_id: key.instance_id.clone(),
+        instance: settings.instance_alias(&key.instance_id).into(),
+        instance_id: Some(key.instance_id.clone()),
         queue,
-        queue_id: key.queue_id.clone(),
+        queue_id: Some(key.queue_id.clone()),
         interval_start: key.interval_start,
         interval_minutes: INTERVAL_MINUTES,
         contacts_received: Some(received),
@@ -459,9 +354,9 @@ fn compute<'a>(
         wrong_party_contacts: None,
         wrong_party_handle_time_s: None,
         active,
-        as_of,
-        ctr_pending,
-        source: StreamSource::CONTACT_EVENTS,
+        as_of: Some(as_of),
+        ctr_pending: Some(ctr_pending),
+        source: IntervalSource::CONTACT_EVENTS,
     })
 }
 
@@ -858,10 +753,10 @@ mod tests {
             (r.talk_time_s, r.hold_time_s, r.acw_time_s, r.handle_time_s),
             (Some(0), Some(0), Some(0), Some(0))
         );
-        assert_eq!(r.ctr_pending, 0);
+        assert_eq!(r.ctr_pending, Some(0));
         // Handled, no CTR yet: null, and pending.
         let r = record(&[c("h").answered("10:00:05").gone("10:04:00")]);
-        assert_eq!((r.talk_time_s, r.handle_time_s, r.ctr_pending), (None, None, 1));
+        assert_eq!((r.talk_time_s, r.handle_time_s, r.ctr_pending), (None, None, Some(1)));
         // Some arrived: their sum; a null duration in an arrived CTR adds nothing.
         let r = record(&[
             c("h1")
@@ -878,7 +773,7 @@ mod tests {
             (r.talk_time_s, r.hold_time_s, r.acw_time_s, r.handle_time_s),
             (Some(150), Some(10), Some(35), Some(195))
         );
-        assert_eq!(r.ctr_pending, 1);
+        assert_eq!(r.ctr_pending, Some(1));
     }
 
     #[test]
@@ -956,9 +851,13 @@ mod tests {
         };
         let contacts = [c("a").answered("10:00:05").gone("10:05:00"), c("w").queued("10:06:00")];
         let r = record_with(&contacts, &settings, "10:00:00", "11:00:00").unwrap();
-        assert_eq!((r.instance.as_str(), r.instance_id.as_str()), ("acme", "inst-1"));
-        assert_eq!((r.queue.as_deref(), r.queue_id.as_str()), (None, "q1"));
-        assert_eq!(r.as_of, Some(t("10:06:00")), "the waiting leg's event is an input");
+        assert_eq!((&*r.instance, r.instance_id.as_deref()), ("acme", Some("inst-1")));
+        assert_eq!((r.queue.as_deref(), r.queue_id.as_deref()), (None, Some("q1")));
+        assert_eq!(
+            r.as_of,
+            Some(Some(t("10:06:00"))),
+            "the waiting leg's event is an input"
+        );
         assert_eq!(r.interval_minutes, 15);
         assert_eq!(r.feed_key(), "queue_interval/2026-11-20/stream/acme/q1/1000.json");
         let named = record(&[c("a")
@@ -966,8 +865,8 @@ mod tests {
             .gone("10:05:00")
             .ctr(Some(1), Some(0), Some(0))]);
         assert_eq!(named.queue.as_deref(), Some("Queue q1"));
-        assert_eq!(named.instance, "inst-1", "no alias: the id");
-        assert_eq!(named.as_of, Some(t("10:06:30")), "the CTR's LastUpdateTimestamp");
+        assert_eq!(&*named.instance, "inst-1", "no alias: the id");
+        assert_eq!(named.as_of, Some(Some(t("10:06:30"))), "the CTR's LastUpdateTimestamp");
 
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["basis"], "stream");
@@ -1005,7 +904,12 @@ mod tests {
             ),
             (Some(0), Some(0), Some(0), Some(0), Some(0))
         );
-        assert_eq!((record.as_of, record.service_level_pct), (None, None));
+        assert_eq!((record.as_of, record.service_level_pct), (Some(None), None));
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            (&json["as_of"], &json["ctr_pending"]),
+            (&serde_json::Value::Null, &serde_json::json!(0))
+        );
         assert_eq!(
             record.feed_key(),
             "queue_interval/2026-11-20/stream/inst-1/q1/1000.json"
@@ -1051,7 +955,12 @@ mod tests {
         let records = book.records(&StreamSettings::default(), t("10:45:00"));
         let keys: Vec<(String, String)> = records
             .iter()
-            .map(|r| (r.interval_start.format("%H%M").to_string(), r.queue_id.clone()))
+            .map(|r| {
+                (
+                    r.interval_start.format("%H%M").to_string(),
+                    r.queue_id.clone().unwrap_or_default(),
+                )
+            })
             .collect();
         let expect = [("1000", "q1"), ("1015", "q0"), ("1015", "q1"), ("1030", "q1")];
         assert_eq!(keys, expect.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec());

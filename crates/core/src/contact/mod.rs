@@ -33,8 +33,8 @@ pub use event::{
     contact_event_from_value, decode_contact_event, last_segment, parse_contact_time,
 };
 pub use interval::{
-    DEFAULT_THRESHOLDS, StreamQueueInterval, StreamSettings, StreamSource, retracted_stream_queue_interval,
-    stream_feed_key, stream_queue_interval, stream_queue_intervals, stream_queue_intervals_for,
+    DEFAULT_THRESHOLDS, StreamQueueInterval, StreamSettings, retracted_stream_queue_interval, stream_feed_key,
+    stream_queue_interval, stream_queue_intervals, stream_queue_intervals_for,
 };
 pub use key::{INTERVAL_MINUTES, IntervalKey, interval_start};
 pub use leg::{

@@ -148,16 +148,17 @@ pub fn reconcile(report: &QueueInterval, stream: &StreamQueueInterval) -> Result
             stream: show(&stream.interval_start, stream.interval_minutes),
         });
     }
-    if *report.instance != *stream.instance && *report.instance != *stream.instance_id {
+    if report.instance != stream.instance && stream.instance_id.as_deref() != Some(&*report.instance) {
         return Err(ReconcileError::Instance {
             report: report.instance.to_string(),
-            stream: stream.instance.clone(),
+            stream: stream.instance.to_string(),
         });
     }
+    let report_queue = report.queue.clone().unwrap_or_default();
     if let Some(name) = &stream.queue {
-        if *name != report.queue {
+        if *name != report_queue {
             return Err(ReconcileError::Queue {
-                report: report.queue.clone(),
+                report: report_queue,
                 stream: name.clone(),
             });
         }
@@ -239,9 +240,9 @@ pub fn reconcile(report: &QueueInterval, stream: &StreamQueueInterval) -> Result
         push(&format!("service_levels[{x}].pct"), r.pct, s.pct);
     }
     Ok(Reconciliation {
-        instance: stream.instance.clone(),
-        queue: report.queue.clone(),
-        queue_id: stream.queue_id.clone(),
+        instance: stream.instance.to_string(),
+        queue: report_queue,
+        queue_id: stream.queue_id.clone().unwrap_or_default(),
         interval_start: report.interval_start,
         fields,
     })
@@ -338,7 +339,7 @@ mod tests {
         assert!(err.to_string().starts_with("different intervals"), "{err}");
         let mut other_instance = stream.clone();
         other_instance.instance = "elsewhere".into();
-        other_instance.instance_id = "other-id".into();
+        other_instance.instance_id = Some("other-id".into());
         assert!(matches!(
             reconcile(&report(&csv), &other_instance),
             Err(ReconcileError::Instance { .. })

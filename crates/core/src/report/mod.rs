@@ -19,5 +19,6 @@ pub(crate) use mapping::ReportsSection;
 pub use mapping::{Column, Measure, ReportMapping, THRESHOLD_PLACEHOLDER, Template};
 pub use reader::{MAX_RECORD_BYTES, ReportError, ReportProblem, ReportReader};
 pub use record::{
-    AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
+    AgentInterval, AgentQueueInterval, IntervalRecord, IntervalSource, QueueInterval, REPORT_BASIS, RecordSource,
+    ServiceLevel,
 };

@@ -12,7 +12,8 @@ use super::header::{Header, ThresholdColumns, display_name};
 use super::kind::{ReportKind, ReportSource, instance_from_key, kind_from_name};
 use super::mapping::{Column, Measure, ReportMapping, Template};
 use super::record::{
-    AgentInterval, AgentQueueInterval, IntervalRecord, QueueInterval, REPORT_BASIS, RecordSource, ServiceLevel,
+    AgentInterval, AgentQueueInterval, IntervalRecord, IntervalSource, QueueInterval, REPORT_BASIS, RecordSource,
+    ServiceLevel,
 };
 use super::value::{self, ValueError};
 use crate::feed::SCHEMA;
@@ -799,7 +800,9 @@ fn queue_interval(
         schema: SCHEMA,
         basis: REPORT_BASIS,
         instance: base.instance,
-        queue,
+        instance_id: None,
+        queue: Some(queue),
+        queue_id: None,
         interval_start: base.interval_start,
         interval_minutes: base.interval_minutes,
         contacts_received,
@@ -809,6 +812,7 @@ fn queue_interval(
         abandoned,
         abandoned_short,
         abandoned_long: remainder(abandoned, abandoned_short),
+        transferred_out: None,
         talk_time_s: talk,
         hold_time_s: hold,
         acw_time_s: acw,
@@ -825,7 +829,9 @@ fn queue_interval(
         wrong_party_contacts: None,
         wrong_party_handle_time_s: None,
         active,
-        source: base.source,
+        as_of: None,
+        ctr_pending: None,
+        source: IntervalSource::Row(base.source),
     })
 }
 

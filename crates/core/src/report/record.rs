@@ -50,20 +50,32 @@ pub struct ServiceLevel {
 /// after the interval).
 pub const REPORT_BASIS: &str = "report";
 
-/// `queue_interval`: one queue, one interval (report kind QR).
+/// `queue_interval`: one queue, one interval, from either basis (feed.md): Connect's queue
+/// report (QR, `basis: "report"`) or the contact events and contact records (`basis:
+/// "stream"`). One type for both: the fields only the stream basis has (`instance_id`,
+/// `queue_id`, `transferred_out`, `as_of`, `ctr_pending`) are `None` in a report record, which
+/// leaves them out of its JSON, and `Some` in a stream record (`as_of` itself may be null
+/// there). Field order is the contract's, for both bases.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueInterval {
     /// `queue_interval`.
     pub kind: &'static str,
     /// [`crate::feed::SCHEMA`].
     pub schema: u32,
-    /// [`REPORT_BASIS`]: the numbers come from Connect's report.
+    /// [`REPORT_BASIS`] or the stream basis.
     pub basis: &'static str,
-    /// Instance alias (from the key `connect/<alias>/Reports/...`) or configured.
+    /// Instance alias (from the key `connect/<alias>/Reports/...`, the mapping's `instances`)
+    /// or configured; the instance id when no alias is known (stream basis).
     #[serde(serialize_with = "shared_str")]
     pub instance: Arc<str>,
-    /// `Queue`.
-    pub queue: String,
+    /// The instance id (stream basis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// `Queue`; on the stream basis the name when learned from CTRs or agent events, else null.
+    pub queue: Option<String>,
+    /// Last segment of the queue ARN (stream basis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_id: Option<String>,
     /// `StartInterval` in UTC.
     #[serde(with = "serde_interval_start")]
     pub interval_start: DateTime<Utc>,
@@ -83,6 +95,9 @@ pub struct QueueInterval {
     pub abandoned_short: Option<i64>,
     /// `abandoned − abandoned_short`, never below 0.
     pub abandoned_long: Option<i64>,
+    /// Enqueued legs that left unanswered by callback or queue transfer (stream basis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transferred_out: Option<i64>,
     /// `Agent interaction time`, whole seconds.
     pub talk_time_s: Option<i64>,
     /// `Customer hold time`, whole seconds.
@@ -99,13 +114,13 @@ pub struct QueueInterval {
     pub service_level_pct: Option<f64>,
     /// Every threshold found in the header, ascending.
     pub service_levels: Vec<ServiceLevel>,
-    /// Not provided by Connect reports: always null.
+    /// Not provided by Connect reports: null; legs waiting at the interval's end (stream).
     pub backlog: Option<i64>,
-    /// Always null.
+    /// Of those, waiting longer than X.
     pub backlog_expired: Option<i64>,
-    /// Always null.
+    /// Of those, waiting at most X.
     pub backlog_not_expired: Option<i64>,
-    /// Not provided by Connect reports: always null.
+    /// Not provided by Connect: always null.
     pub right_party_contacts: Option<i64>,
     /// Always null.
     pub right_party_handle_time_s: Option<i64>,
@@ -113,10 +128,47 @@ pub struct QueueInterval {
     pub wrong_party_contacts: Option<i64>,
     /// Always null.
     pub wrong_party_handle_time_s: Option<i64>,
-    /// Any count or duration of the row above zero.
+    /// Any count or duration of the row above zero (a waiting-only stream record is active).
     pub active: bool,
-    /// The CSV row this record came from.
-    pub source: RecordSource,
+    /// The newest input time among the record's legs (stream basis; null when it has none).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "stream_time")]
+    pub as_of: Option<Option<DateTime<Utc>>>,
+    /// Handled legs whose CTR has not arrived (stream basis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctr_pending: Option<i64>,
+    /// The CSV row, or `{ "stream": "contact_events" }`.
+    pub source: IntervalSource,
+}
+
+/// Where a `queue_interval` came from: a report's CSV row, or the contact streams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum IntervalSource {
+    Row(RecordSource),
+    Stream { stream: &'static str },
+}
+
+impl IntervalSource {
+    /// The source of every stream-basis record.
+    pub const CONTACT_EVENTS: IntervalSource = IntervalSource::Stream {
+        stream: "contact_events",
+    };
+
+    /// The CSV row, for a report record.
+    pub fn row(&self) -> Option<&RecordSource> {
+        match self {
+            IntervalSource::Row(row) => Some(row),
+            IntervalSource::Stream { .. } => None,
+        }
+    }
+}
+
+/// `as_of` of a stream record, written like every feed time (`null` when it has none).
+fn stream_time<S: Serializer>(at: &Option<Option<DateTime<Utc>>>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(Some(at)) => crate::timefmt::serde_feed_time::serialize(at, s),
+        _ => s.serialize_none(),
+    }
 }
 
 impl QueueInterval {
@@ -219,6 +271,10 @@ impl AgentInterval {
 }
 
 /// One interval record of any kind; serialises as the record itself (no wrapper).
+// The queue variant is the largest (it carries the stream basis's fields too): a report's rows
+// are one kind each, so the space is not wasted on a mix, and boxing would cost an allocation
+// per row on the million-rows-a-second path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum IntervalRecord {
@@ -284,18 +340,18 @@ impl IntervalRecord {
     /// The queue name; `None` for an agent record.
     pub fn queue(&self) -> Option<&str> {
         match self {
-            IntervalRecord::Queue(r) => Some(&r.queue),
+            IntervalRecord::Queue(r) => r.queue.as_deref(),
             IntervalRecord::AgentQueue(r) => Some(&r.queue),
             IntervalRecord::Agent(_) => None,
         }
     }
 
-    /// Where the record came from.
-    pub fn source(&self) -> &RecordSource {
+    /// Where the record came from (the CSV row: every record of a report has one).
+    pub fn source(&self) -> Option<&RecordSource> {
         match self {
-            IntervalRecord::Queue(r) => &r.source,
-            IntervalRecord::AgentQueue(r) => &r.source,
-            IntervalRecord::Agent(r) => &r.source,
+            IntervalRecord::Queue(r) => r.source.row(),
+            IntervalRecord::AgentQueue(r) => Some(&r.source),
+            IntervalRecord::Agent(r) => Some(&r.source),
         }
     }
 

@@ -802,7 +802,7 @@ pub async fn reconcile_reports<S: ContactStore>(
         by_instance
             .entry(instance_id(&row.instance))
             .or_default()
-            .insert(row.queue.clone());
+            .insert(row.queue.clone().unwrap_or_default());
     }
     let mut ids: BTreeMap<(String, String), String> = BTreeMap::new();
     for (instance, names) in by_instance {
@@ -815,7 +815,9 @@ pub async fn reconcile_reports<S: ContactStore>(
         .iter()
         .filter_map(|row| {
             let instance_id = instance_id(&row.instance);
-            let queue_id = ids.get(&(instance_id.clone(), row.queue.clone()))?.clone();
+            let queue_id = ids
+                .get(&(instance_id.clone(), row.queue.clone().unwrap_or_default()))?
+                .clone();
             Some(IntervalKey {
                 instance_id,
                 queue_id,
@@ -827,7 +829,7 @@ pub async fn reconcile_reports<S: ContactStore>(
     let mut out = Vec::new();
     for row in reports {
         let instance_id = instance_id(&row.instance);
-        let Some(queue_id) = ids.get(&(instance_id.clone(), row.queue.clone())) else {
+        let Some(queue_id) = ids.get(&(instance_id.clone(), row.queue.clone().unwrap_or_default())) else {
             continue;
         };
         let key = IntervalKey {
