@@ -191,10 +191,6 @@ pub struct StreamRecord {
 }
 
 impl BatchInput for StreamRecord {
-    fn index(&self) -> usize {
-        self.index
-    }
-
     /// Shard and sequence number, or the batch position.
     fn describe(&self) -> String {
         match &self.sequence_number {

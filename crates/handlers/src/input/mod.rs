@@ -23,9 +23,6 @@ use connect_wfm_core::ports::FeedSink;
 
 /// One input of a batch: a Kinesis record or an SQS message.
 pub trait BatchInput {
-    /// Position in the batch.
-    fn index(&self) -> usize;
-
     /// Names the input in logs and rejects (`kinesis <shard> seq <n>`, `sqs message <id>`).
     fn describe(&self) -> String;
 

@@ -160,10 +160,6 @@ impl SqsMessage {
 }
 
 impl BatchInput for SqsMessage {
-    fn index(&self) -> usize {
-        self.index
-    }
-
     fn describe(&self) -> String {
         match &self.message_id {
             Some(id) => format!("sqs message {id}"),
