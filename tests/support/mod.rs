@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod pricing;
 pub mod proxy;
 
 use std::sync::atomic::{AtomicU32, Ordering};

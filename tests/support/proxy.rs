@@ -144,7 +144,7 @@ async fn serve(
 }
 
 /// Sends `request` to `upstream` on a connection of its own and returns the whole answer.
-async fn forward(upstream: &str, request: &super::ReceivedRequest) -> Option<Vec<u8>> {
+pub async fn forward(upstream: &str, request: &super::ReceivedRequest) -> Option<Vec<u8>> {
     let mut stream = TcpStream::connect(upstream).await.ok()?;
     let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
     for (name, value) in &request.headers {

@@ -1,0 +1,554 @@
+//! What DynamoDB bills, measured: the release binaries run as Lambda runs them, against the
+//! emulator through the pricing proxy (`support::pricing`), which prices every request from the
+//! items it reads before and after each write (DynamoDB's rules for item sizes and index writes).
+//! Measurements for `scripts/bench units`, not checks of figures: each test checks only that
+//! its workload was handled in full, and prints one `units ...` line (the format `scripts/bench
+//! units` promises) with the breakdown by table and index beside it.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
+use connect_wfm_aws::item::agent_state_to_item;
+use connect_wfm_core::agent::{Activity, AgentState, Watermark};
+use connect_wfm_core::contact::decode_contact_input;
+use connect_wfm_core::contact::sim::{SliceSpec, simulate};
+use connect_wfm_core::ports::ProgressStore as _;
+use connect_wfm_core::synthetic::{StreamSpec, agent_event_stream, kinesis_records};
+use connect_wfm_e2e as support;
+use serde_json::{Value, json};
+use support::pricing::{Bill, PricingProxy};
+
+const INVOKE_LIMIT: Duration = Duration::from_secs(600);
+
+/// A function binary started against the pricing proxy, ready for invocations.
+struct Function {
+    runtime: support::RuntimeApi,
+    _process: tokio::process::Child,
+}
+
+impl Function {
+    /// Starts `binary` against `proxy` (the emulator itself when None).
+    async fn start(binary: &str, proxy: Option<&PricingProxy>, env: &[(&str, &str)]) -> Self {
+        let runtime = support::RuntimeApi::start().await;
+        let mut command = support::lambda_command(binary, &runtime);
+        if let Some(proxy) = proxy {
+            command.env("AWS_ENDPOINT_URL", &proxy.url);
+        }
+        // The memory template.yaml gives most functions (the sweep's own env sets its 512).
+        command.env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let process = command.spawn().expect("spawn the function");
+        let started = Instant::now();
+        while runtime.ready_at().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{binary} finished its init"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // Only the invocations are billed, not the warm-up of the connections at init.
+        if let Some(proxy) = proxy {
+            proxy.reset();
+        }
+        Self {
+            runtime,
+            _process: process,
+        }
+    }
+
+    async fn invoke(&self, event: Value) -> Value {
+        let (outcome, response) = self.runtime.invoke(event, INVOKE_LIMIT).await;
+        assert_eq!(outcome, "response", "{response}");
+        response
+    }
+}
+
+fn print_breakdown(bill: &Bill, per: f64, unit: &str) {
+    for line in bill.breakdown(per, unit) {
+        println!("  {line}");
+    }
+}
+
+/// 1,000 agent events of 50 agents in 10 Kinesis batches (full Connect records, about 2 KB each,
+/// with Kinesis's duplicates and late re-deliveries), a workload like the peer comparison's.
+#[tokio::test]
+#[ignore = "a measurement for scripts/bench units (release binary)"]
+async fn units_of_agent_events() {
+    const EVENTS: usize = 1_000;
+    let config = support::sdk_config().await;
+    let s3 = support::s3(&config);
+    let table = support::create_state_table(&support::dynamodb(&config)).await;
+    let bucket = support::create_bucket(&s3, "feed").await;
+    let proxy = PricingProxy::start(&support::endpoint()).await;
+    let function = Function::start(
+        "agent-events",
+        Some(&proxy),
+        &[
+            ("STATE_TABLE", &table),
+            ("FEED_BUCKET", &bucket),
+            ("FEED_PREFIX", "wfm"),
+        ],
+    )
+    .await;
+    let stream = agent_event_stream(&StreamSpec {
+        seed: 25,
+        agents: 50,
+        records: EVENTS,
+        bad_permille: 0,
+        verbose: true,
+        ..StreamSpec::default()
+    });
+    for (n, chunk) in stream.chunks(EVENTS / 10).enumerate() {
+        let event = json!({ "Records": kinesis_records(chunk, "shardId-000000000000", 1 + (n * 100) as u64) });
+        let response = function.invoke(event).await;
+        assert_eq!(response["batchItemFailures"], json!([]), "batch {n}");
+    }
+    let bill = proxy.bill();
+    let per = EVENTS as f64;
+    println!(
+        "units agent-events: {:.3} requests/event, {:.3} write units/event, {:.3} read units/event",
+        bill.dynamodb_requests() as f64 / per,
+        bill.total_write_units() / per,
+        bill.total_read_units() / per
+    );
+    print_breakdown(&bill, per, "event");
+}
+
+/// The contacts of a simulated hour (contact events from the EventBridge queue, CTRs from their
+/// stream), arriving in time order: in full batches (SQS 10 events, Kinesis 100 CTRs) and in
+/// trickle batches (one input per invocation). Billed: the contact-events binary's requests
+/// (the sweep's closing of intervals is measured with the sweep).
+#[tokio::test]
+#[ignore = "a measurement for scripts/bench units (release binary)"]
+async fn units_of_contacts() {
+    for (label, contacts, sqs_batch, kinesis_batch) in [("full", 150, 10, 100), ("trickle", 40, 1, 1)] {
+        let config = support::sdk_config().await;
+        let s3 = support::s3(&config);
+        let table = support::create_contact_table(&support::dynamodb(&config)).await;
+        let bucket = support::create_bucket(&s3, "feed").await;
+        let proxy = PricingProxy::start(&support::endpoint()).await;
+        let function = Function::start(
+            "contact-events",
+            Some(&proxy),
+            &[
+                ("CONTACT_TABLE", &table),
+                ("FEED_BUCKET", &bucket),
+                ("FEED_PREFIX", "wfm"),
+            ],
+        )
+        .await;
+        // The last hour, so that the binary's clock (now) sees the input as recent.
+        let start = (Utc::now() - TimeDelta::minutes(75))
+            .duration_trunc(TimeDelta::minutes(15))
+            .expect("a time");
+        let slice = simulate(&SliceSpec {
+            seed: 8,
+            start,
+            intervals: 4,
+            contacts,
+            ..SliceSpec::default()
+        });
+        let time = |input: &str| -> DateTime<Utc> { decode_contact_input(input.as_bytes()).expect("an input").time() };
+        let mut timeline: Vec<(DateTime<Utc>, bool, &str)> = slice
+            .events
+            .iter()
+            .map(|e| (time(e), true, e.as_str()))
+            .chain(slice.records.iter().map(|r| (time(r), false, r.as_str())))
+            .collect();
+        timeline.sort_by_key(|(t, _, _)| *t);
+        let mut seq = 0usize;
+        for run in timeline.chunk_by(|a, b| a.1 == b.1) {
+            let size = if run[0].1 { sqs_batch } else { kinesis_batch };
+            for batch in run.chunks(size) {
+                let records: Vec<Value> = batch
+                    .iter()
+                    .map(|(_, is_event, body)| {
+                        seq += 1;
+                        if *is_event {
+                            json!({ "messageId": format!("m{seq}"), "receiptHandle": format!("r{seq}"), "body": body, "eventSource": "aws:sqs" })
+                        } else {
+                            use base64::Engine as _;
+                            let number = format!("{seq:056}");
+                            json!({
+                                "eventID": format!("shardId-000000000000:{number}"), "eventSource": "aws:kinesis",
+                                "kinesis": { "sequenceNumber": number, "partitionKey": "c",
+                                    "data": base64::engine::general_purpose::STANDARD.encode(body) }
+                            })
+                        }
+                    })
+                    .collect();
+                let response = function.invoke(json!({ "Records": records })).await;
+                assert_eq!(response["batchItemFailures"], json!([]), "{label}: {response}");
+            }
+        }
+        let bill = proxy.bill();
+        let per = slice.contacts.len() as f64;
+        println!(
+            "units contacts {label}: {:.3} requests/contact, {:.3} write units/contact",
+            bill.dynamodb_requests() as f64 / per,
+            bill.total_write_units() / per
+        );
+        println!(
+            "  {} contacts, {} events, {} CTRs, SQS batches of {sqs_batch}, Kinesis batches of {kinesis_batch}; {:.3} read units/contact",
+            slice.contacts.len(),
+            slice.events.len(),
+            slice.records.len(),
+            bill.total_read_units() / per
+        );
+        print_breakdown(&bill, per, "contact");
+    }
+}
+
+const INSTANCE: &str = "5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+
+fn at(clock: &str) -> DateTime<Utc> {
+    format!("2026-11-21T{clock}Z").parse().expect("a time")
+}
+
+/// An agent last seen at `clock`, `Available` (or logged out).
+fn agent(n: usize, logged_out: bool, clock: &str) -> AgentState {
+    let id = format!("agent-{n:05}");
+    AgentState {
+        agent_arn: format!("arn:aws:connect:us-east-1:123456789012:instance/{INSTANCE}/agent/{id}"),
+        agent_id: id.clone(),
+        instance_id: INSTANCE.into(),
+        agent_login: Some(format!("login-{id}")),
+        state: if logged_out { "LOGOUT" } else { "Available" }.into(),
+        reason: "Open".into(),
+        activity: Activity::Open,
+        since: at(clock),
+        contact: None,
+        watermark: Watermark::new(at(clock), format!("{id}-{clock}")),
+        last_seen: at(clock),
+        silent_since: None,
+        last_silence: None,
+        silenced_at: None,
+        silenced_from: None,
+    }
+}
+
+/// The sweep's heaviest minute: an instance of 10,000 agents (one in ten logged out) falls
+/// silent, and every agent not logged out goes `UNKNOWN`. The agents are written straight to
+/// the table (not billed); the sweep binary then runs once through the proxy.
+#[tokio::test]
+#[ignore = "a measurement for scripts/bench units (release binary)"]
+async fn units_of_the_sweep_when_10000_agents_fall_silent() {
+    const AGENTS: usize = 10_000;
+    let config = support::sdk_config().await;
+    let (s3, dynamodb) = (support::s3(&config), support::dynamodb(&config));
+    let bucket = support::create_bucket(&s3, "feed").await;
+    let populate = |table: String| {
+        let dynamodb = dynamodb.clone();
+        async move {
+            let requests: Vec<WriteRequest> = (0..AGENTS)
+                .map(|n| {
+                    let item = agent_state_to_item(&agent(n, n % 10 == 9, "10:00:00"));
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item)).build().expect("an item"))
+                        .build()
+                })
+                .collect();
+            for chunk in requests.chunks(25) {
+                let mut pending = std::collections::HashMap::from([(table.clone(), chunk.to_vec())]);
+                while !pending.is_empty() {
+                    let output = dynamodb
+                        .batch_write_item()
+                        .set_request_items(Some(pending))
+                        .send()
+                        .await
+                        .expect("the agents are written");
+                    pending = output.unprocessed_items.unwrap_or_default();
+                    pending.retain(|_, v| !v.is_empty());
+                }
+            }
+            connect_wfm_aws::DynamoStateStore::new(dynamodb, &table)
+                .advance_progress(INSTANCE, at("10:00:30"))
+                .await
+                .expect("progress");
+        }
+    };
+    // Twice: straight to the emulator for the time it takes, through the proxy for the bill
+    // (the proxy prices one write at a time, which slows the sweep down).
+    let proxy = PricingProxy::start(&support::endpoint()).await;
+    let mut took = Duration::ZERO;
+    for priced in [false, true] {
+        let table = support::create_state_table(&dynamodb).await;
+        populate(table.clone()).await;
+        let function = Function::start(
+            "sweep",
+            priced.then_some(&proxy),
+            &[
+                ("STATE_TABLE", &table),
+                ("FEED_BUCKET", &bucket),
+                ("FEED_PREFIX", "wfm"),
+                ("SNAPSHOT_MINUTES", "0"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+            ],
+        )
+        .await;
+        let started = Instant::now();
+        let response = function
+            .invoke(json!({ "source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-21T10:05:30Z" }))
+            .await;
+        if !priced {
+            took = started.elapsed();
+        }
+        assert_eq!(
+            response["silent_agents"].as_u64(),
+            Some((AGENTS - AGENTS / 10) as u64),
+            "{response}"
+        );
+    }
+    let bill = proxy.bill();
+    println!(
+        "units sweep silent {AGENTS}: {} requests, {:.0} write units, {:.1} s",
+        bill.dynamodb_requests(),
+        bill.total_write_units(),
+        took.as_secs_f64()
+    );
+    println!(
+        "  {} requests to S3 and other services; {:.0} read units; the seconds of the sweep straight on the emulator, 512 MB as template.yaml gives the sweep",
+        bill.other_requests,
+        bill.total_read_units()
+    );
+    print_breakdown(&bill, 1.0, "sweep");
+}
+
+/// List prices (us-east-1, USD) of what an idle stack pays for.
+mod price {
+    pub const ALARM_MONTH: f64 = 0.10;
+    pub const DASHBOARD_MONTH: f64 = 3.00;
+    pub const METRIC_MONTH: f64 = 0.30;
+    pub const LAMBDA_REQUEST: f64 = 0.20e-6;
+    pub const LAMBDA_ARM_GB_SECOND: f64 = 0.000_013_333_4;
+    pub const READ_UNIT: f64 = 0.125e-6;
+    pub const WRITE_UNIT: f64 = 0.625e-6;
+    pub const S3_REQUEST: f64 = 0.005e-3;
+    pub const SQS_REQUEST: f64 = 0.40e-6;
+    pub const LOG_GB: f64 = 0.50;
+}
+
+/// Sweeps a month: one a minute.
+const SWEEPS_A_MONTH: f64 = 43_200.0;
+/// Lambda's long polling of one SQS queue with no messages: 5 pollers, a 20 s poll each.
+const SQS_POLLS_A_MONTH: f64 = 5.0 * 3.0 * 60.0 * 24.0 * 30.0;
+/// The START, END and REPORT lines Lambda writes per invocation.
+const PLATFORM_LOG_BYTES: f64 = 350.0;
+
+/// The resources of template.yaml that exist with its default parameters: (logical id, type).
+fn default_resources() -> Vec<(String, String)> {
+    use serde_norway::Value as Yaml;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let template: Yaml = serde_norway::from_str(&std::fs::read_to_string(&path).expect("template.yaml")).expect("YAML");
+    let defaults: std::collections::HashMap<String, String> = template["Parameters"]
+        .as_mapping()
+        .expect("Parameters")
+        .iter()
+        .map(|(name, p)| {
+            let value = match &p["Default"] {
+                Yaml::String(s) => s.clone(),
+                Yaml::Number(n) => n.to_string(),
+                Yaml::Bool(b) => b.to_string(),
+                _ => String::new(),
+            };
+            (name.as_str().expect("a name").to_owned(), value)
+        })
+        .collect();
+    let conditions = template["Conditions"].clone();
+    fn scalar(v: &Yaml, defaults: &std::collections::HashMap<String, String>) -> String {
+        match v {
+            Yaml::Tagged(t) if t.tag == "Ref" => defaults
+                .get(t.value.as_str().unwrap_or_default())
+                .cloned()
+                .unwrap_or_default(),
+            Yaml::String(s) => s.clone(),
+            Yaml::Number(n) => n.to_string(),
+            Yaml::Bool(b) => b.to_string(),
+            other => panic!("a condition compares {other:?}"),
+        }
+    }
+    fn holds(v: &Yaml, conditions: &Yaml, defaults: &std::collections::HashMap<String, String>) -> bool {
+        let Yaml::Tagged(t) = v else {
+            panic!("a condition is {v:?}")
+        };
+        let args = || t.value.as_sequence().cloned().unwrap_or_default();
+        match t.tag.to_string().trim_start_matches('!') {
+            "Equals" => {
+                let args = args();
+                scalar(&args[0], defaults) == scalar(&args[1], defaults)
+            }
+            "Not" => !holds(&args()[0], conditions, defaults),
+            "And" => args().iter().all(|a| holds(a, conditions, defaults)),
+            "Or" => args().iter().any(|a| holds(a, conditions, defaults)),
+            "Condition" => holds(&conditions[t.value.as_str().expect("a name")], conditions, defaults),
+            other => panic!("condition function {other}"),
+        }
+    }
+    template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| match r["Condition"].as_str() {
+            None => true,
+            Some(name) => holds(&conditions[name], &conditions, &defaults),
+        })
+        .map(|(id, r)| {
+            (
+                id.as_str().expect("an id").to_owned(),
+                r["Type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The stack's monthly cost when nothing arrives, with its default parameters (streams given,
+/// not created): its alarms and dashboard as template.yaml creates them, Lambda's polling of
+/// its SQS event sources, and the sweep's minute as measured here: the sweep binary once on
+/// empty tables through the pricing proxy, its DynamoDB and S3 requests, its time, its log and
+/// EMF output (each metric it publishes billed for the month).
+#[tokio::test]
+#[ignore = "a measurement for scripts/bench units (release binary)"]
+async fn units_of_the_idle_stack() {
+    use tokio::io::AsyncReadExt as _;
+    let resources = default_resources();
+    let count = |kind: &str| resources.iter().filter(|(_, t)| t == kind).count() as f64;
+    let (alarms, dashboards) = (count("AWS::CloudWatch::Alarm"), count("AWS::CloudWatch::Dashboard"));
+    // SQS event sources of the functions (SAM `Events` of type SQS): the queues Lambda polls.
+    let template = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
+        .expect("template.yaml");
+    let polled_queues = ["ReportsQueue", "ContactEventsQueue"]
+        .iter()
+        .filter(|q| resources.iter().any(|(id, _)| id == *q))
+        .count() as f64;
+    assert!(template.contains("Type: SQS"), "the functions poll SQS queues");
+
+    let config = support::sdk_config().await;
+    let (s3, dynamodb) = (support::s3(&config), support::dynamodb(&config));
+    let state_table = support::create_state_table(&dynamodb).await;
+    let contact_table = support::create_contact_table(&dynamodb).await;
+    let bucket = support::create_bucket(&s3, "feed").await;
+    let proxy = PricingProxy::start(&support::endpoint()).await;
+    let runtime = support::RuntimeApi::start().await;
+    let mut command = support::lambda_command("sweep", &runtime);
+    command
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("STATE_TABLE", &state_table)
+        .env("CONTACT_TABLE", &contact_table)
+        .env("FEED_BUCKET", &bucket)
+        .env("FEED_PREFIX", "wfm")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut process = command.spawn().expect("spawn the sweep");
+    let started = Instant::now();
+    while runtime.ready_at().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the sweep finished its init"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    const RUNS: usize = 5;
+    proxy.reset();
+    let mut took = Duration::ZERO;
+    for minute in 0..RUNS {
+        let started = Instant::now();
+        let (outcome, response) = runtime
+            .invoke(
+                json!({ "source": "aws.events", "detail-type": "Scheduled Event", "time": format!("2026-11-21T10:0{minute}:00Z") }),
+                INVOKE_LIMIT,
+            )
+            .await;
+        took += started.elapsed();
+        assert_eq!(outcome, "response", "{response}");
+    }
+    process.kill().await.expect("stop the sweep");
+    let (mut out, mut err) = (String::new(), String::new());
+    process
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .await
+        .expect("stdout");
+    process
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .await
+        .expect("stderr");
+    // The EMF documents on standard output: the metrics an idle sweep publishes.
+    let mut metrics = std::collections::BTreeSet::new();
+    for line in out.lines().filter(|l| l.contains("CloudWatchMetrics")) {
+        let doc: Value = serde_json::from_str(line).expect("an EMF document");
+        for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            metrics.insert(m["Name"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    let bill = proxy.bill();
+    let per_run = |n: f64| n / RUNS as f64;
+    let seconds = took.as_secs_f64() / RUNS as f64;
+    let log_bytes = per_run((out.len() + err.len()) as f64) + PLATFORM_LOG_BYTES;
+    let lines = [
+        (
+            "CloudWatch alarms",
+            alarms * price::ALARM_MONTH,
+            format!("{alarms} with the defaults"),
+        ),
+        (
+            "the dashboard",
+            dashboards * price::DASHBOARD_MONTH,
+            format!("{dashboards} (CreateDashboard)"),
+        ),
+        (
+            "custom metrics of the idle sweep",
+            metrics.len() as f64 * price::METRIC_MONTH,
+            format!("{metrics:?}"),
+        ),
+        (
+            "the sweep's Lambda",
+            SWEEPS_A_MONTH * (price::LAMBDA_REQUEST + seconds.max(0.001) * 0.5 * price::LAMBDA_ARM_GB_SECOND),
+            format!("{:.1} ms a run at 512 MB", seconds * 1e3),
+        ),
+        (
+            "the sweep's DynamoDB",
+            SWEEPS_A_MONTH
+                * per_run(bill.total_read_units() * price::READ_UNIT + bill.total_write_units() * price::WRITE_UNIT),
+            format!(
+                "{:.1} requests, {:.1} read units, {:.1} write units a run",
+                per_run(bill.dynamodb_requests() as f64),
+                per_run(bill.total_read_units()),
+                per_run(bill.total_write_units())
+            ),
+        ),
+        (
+            "the sweep's S3 requests",
+            SWEEPS_A_MONTH * per_run(bill.other_requests as f64) * price::S3_REQUEST,
+            format!("{:.1} a run", per_run(bill.other_requests as f64)),
+        ),
+        (
+            "the sweep's logs",
+            SWEEPS_A_MONTH * log_bytes / 1e9 * price::LOG_GB,
+            format!("{log_bytes:.0} bytes a run"),
+        ),
+        (
+            "Lambda's polling of the SQS queues",
+            polled_queues * SQS_POLLS_A_MONTH * price::SQS_REQUEST,
+            format!("{polled_queues} queues (the account's first million requests a month are free)"),
+        ),
+    ];
+    let total: f64 = lines.iter().map(|(_, dollars, _)| dollars).sum();
+    println!("units idle: {total:.2} dollars/month");
+    for (what, dollars, note) in lines {
+        println!("  {what}: ${dollars:.2} ({note})");
+    }
+}
