@@ -185,6 +185,59 @@ async fn state_store_commits_only_advancing_watermarks() {
     assert_eq!(store.load_many(&arn).await.unwrap().states[&newer.agent_arn], two_ids);
 }
 
+/// The sweep's commits in transactions of up to 100: a state whose condition fails (a batch got
+/// further) is superseded, and only it; the others of its transaction are committed, in any
+/// number of transactions.
+#[tokio::test]
+async fn state_store_commits_many_in_transactions_and_supersedes_only_the_stale_ones() {
+    let store = state_store().await;
+    let agents: Vec<AgentState> = (0..150).map(agent).collect();
+    for state in &agents {
+        store.commit(state).await.unwrap();
+    }
+    // Agent 7 and agent 120 moved on since: their stored watermark is past the sweep's.
+    for n in [7, 120] {
+        let newer = AgentState {
+            state: "Break".into(),
+            watermark: Watermark::new(at("2026-03-01T09:00:00Z"), format!("ev-new-{n}")),
+            ..agent(n)
+        };
+        store.commit(&newer).await.unwrap();
+    }
+    let unknown: Vec<AgentState> = agents
+        .iter()
+        .map(|a| AgentState {
+            state: "UNKNOWN".into(),
+            watermark: Watermark::new(at("2026-03-01T08:30:00Z"), format!("sweep-{}", a.agent_id)),
+            ..a.clone()
+        })
+        .collect();
+    let outcomes = store.commit_many(&unknown).await;
+    assert_eq!(outcomes.len(), 150);
+    for (n, outcome) in outcomes.iter().enumerate() {
+        let expected = if n == 7 || n == 120 {
+            CommitOutcome::Superseded
+        } else {
+            CommitOutcome::Committed
+        };
+        assert_eq!(outcome.as_ref().ok(), Some(&expected), "agent {n}: {outcome:?}");
+    }
+    let arns: Vec<String> = agents.iter().map(|a| a.agent_arn.clone()).collect();
+    let stored = store.load_many(&arns).await.unwrap().states;
+    for (n, a) in agents.iter().enumerate() {
+        let expected = if n == 7 || n == 120 { "Break" } else { "UNKNOWN" };
+        assert_eq!(stored[&a.agent_arn].state, expected, "agent {n}");
+    }
+    // Committing the same again: every one superseded (the watermark is no longer behind).
+    let again = store.commit_many(&unknown).await;
+    assert!(
+        again
+            .iter()
+            .all(|o| o.as_ref().ok() == Some(&CommitOutcome::Superseded)),
+        "{again:?}"
+    );
+}
+
 #[tokio::test]
 async fn state_store_finds_agents_by_login_with_their_instances() {
     let store = state_store().await;

@@ -124,14 +124,16 @@ async fn the_index_holds_only_logged_in_agents_and_the_sweep_commits_unknown_onc
         .await
         .unwrap();
     assert_eq!((stats.silent_agents, stats.superseded, stats.failures), (1, 0, 0));
-    // GetItem (progress), Query (index), PutItem (a's UNKNOWN).
+    // GetItem (progress), Query (the index: keys only), BatchGetItem (the rows it names),
+    // TransactWriteItems (a's UNKNOWN).
     assert_eq!(
         (
             stack.requests.count("GetItem"),
             stack.requests.count("Query"),
-            stack.requests.count("PutItem")
+            stack.requests.count("BatchGetItem"),
+            stack.requests.count("TransactWriteItems")
         ),
-        (1, 1, 1)
+        (1, 1, 1, 1)
     );
     let a = stack
         .states
@@ -152,7 +154,10 @@ async fn the_index_holds_only_logged_in_agents_and_the_sweep_commits_unknown_onc
         .await
         .unwrap();
     assert_eq!((again.silent_agents, again.superseded), (0, 0));
-    assert_eq!(stack.requests.count("PutItem"), 0);
+    assert_eq!(
+        stack.requests.count("PutItem") + stack.requests.count("TransactWriteItems"),
+        0
+    );
 
     // a's heartbeat recovers it; the state leaves UNKNOWN and stays in the index.
     let hb = [event("a", "a2", "10:07:00", "HEART_BEAT", "Available")];
@@ -326,11 +331,19 @@ async fn one_sweep(stack: &Stack, clock: &str, policy: &SweepPolicy) -> (Vec<(&'
         .await
         .unwrap();
     assert_eq!(stats.failures, 0);
-    let by_operation = ["GetItem", "Query", "Scan", "UpdateItem", "PutItem"]
-        .into_iter()
-        .map(|op| (op, stack.requests.count(op)))
-        .filter(|(_, n)| *n > 0)
-        .collect();
+    let by_operation = [
+        "GetItem",
+        "Query",
+        "BatchGetItem",
+        "Scan",
+        "UpdateItem",
+        "PutItem",
+        "TransactWriteItems",
+    ]
+    .into_iter()
+    .map(|op| (op, stack.requests.count(op)))
+    .filter(|(_, n)| *n > 0)
+    .collect();
     (by_operation, stack.requests.total(), stats.silent_agents)
 }
 
@@ -359,13 +372,25 @@ async fn the_requests_of_one_sweep_at_1000_and_10000_agents() {
         eprintln!("sweep requests, {agents} agents ({active} not logged out), a quiet minute: {total} {quiet:?}");
         assert_eq!(silent, 0);
         assert_eq!(quiet[0], ("GetItem", 1));
-        let pages = quiet.iter().find(|(op, _)| *op == "Query").map(|(_, n)| *n).unwrap();
-        assert_eq!(total, 1 + pages, "one GetItem and the index's pages, nothing else");
+        let count = |op: &str| quiet.iter().find(|(o, _)| *o == op).map_or(0, |(_, n)| *n);
+        assert_eq!(
+            count("BatchGetItem"),
+            active.div_ceil(100),
+            "the rows of the agents the index names, 100 a request"
+        );
+        assert_eq!(
+            total,
+            1 + count("Query") + count("BatchGetItem"),
+            "one GetItem, the index's pages and the rows, nothing else"
+        );
 
         let (silence, total, silent) = one_sweep(&stack, "10:05:30", &policy).await;
         eprintln!("sweep requests, {agents} agents, the minute the instance falls silent: {total} {silence:?}");
         assert_eq!(silent, active);
-        assert!(silence.contains(&("PutItem", active)) && silence.contains(&("UpdateItem", 1)));
+        assert!(
+            silence.contains(&("TransactWriteItems", active.div_ceil(100))) && silence.contains(&("UpdateItem", 1)),
+            "the UNKNOWN commits 100 a transaction: {silence:?}"
+        );
 
         let (after, total, silent) = one_sweep(&stack, "10:06:30", &policy).await;
         eprintln!("sweep requests, {agents} agents, a minute of the instance's silence: {total} {after:?}");

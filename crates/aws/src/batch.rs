@@ -17,14 +17,35 @@ pub(crate) const BATCH_GET_LIMIT: usize = 100;
 /// 25 ms, doubling (with jitter) to 400 ms; then a retryable error.
 pub(crate) const UNPROCESSED_RETRY: Backoff = Backoff::new(Duration::from_millis(25), Duration::from_millis(400), 5);
 
-/// Strongly consistent reads of `keys` from `table`, in chunks of 100, keys left unprocessed
-/// asked again with exponential backoff. `what` names the items in errors (`agent states`).
-/// Items come back in no particular order; absent keys are simply missing.
+/// How a read sees the latest writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Consistency {
+    /// Every write acknowledged before the read (billed in full).
+    Strong,
+    /// Possibly a moment behind (billed half): for reads whose decisions are committed under a
+    /// condition anyway.
+    Eventual,
+}
+
+/// Strongly consistent reads of `keys` from `table`: [`batch_get_as`].
 pub(crate) async fn batch_get(
     client: &Client,
     table: &str,
     keys: Vec<Item>,
     what: &str,
+) -> Result<Vec<Item>, PortError> {
+    batch_get_as(client, table, keys, what, Consistency::Strong).await
+}
+
+/// Reads of `keys` from `table`, in chunks of 100, keys left unprocessed asked again with
+/// exponential backoff. `what` names the items in errors (`agent states`). Items come back in
+/// no particular order; absent keys are simply missing.
+pub(crate) async fn batch_get_as(
+    client: &Client,
+    table: &str,
+    keys: Vec<Item>,
+    what: &str,
+    consistency: Consistency,
 ) -> Result<Vec<Item>, PortError> {
     let mut found = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(BATCH_GET_LIMIT) {
@@ -34,7 +55,7 @@ pub(crate) async fn batch_get(
         for attempt in 1.. {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(pending))
-                .consistent_read(true)
+                .consistent_read(consistency == Consistency::Strong)
                 .build()
                 .map_err(|e| PortError::new(operation(), e.to_string(), false))?;
             let mut output = client

@@ -49,7 +49,7 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// Key attribute of the agent-state table.
 pub const AGENT_ARN: &str = "agent_arn";
-/// Attribute of the agent id (projected into the `by_login` index).
+/// Attribute of the agent id (the last segment of the agent ARN).
 pub const AGENT_ID: &str = "agent_id";
 /// Attribute of the login name: partition key of the `by_login` index.
 pub const AGENT_LOGIN: &str = "agent_login";
@@ -69,7 +69,7 @@ const WM_AT: &str = "wm_at";
 const WM_IDS: &str = "wm_ids";
 /// Number of watermark event ids (compared by the commit condition).
 pub const WM_N: &str = "wm_n";
-/// Latest EventTimestamp of any event (projected into the `by_login` index).
+/// Latest EventTimestamp of any event (no index projects it: it changes with most commits).
 pub const LAST_SEEN: &str = "last_seen";
 /// While the agent is `UNKNOWN`: when the silence began (compared by the commit condition).
 pub const SILENT_SINCE: &str = "silent_since";

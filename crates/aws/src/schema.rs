@@ -12,15 +12,18 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::error::describe;
-use crate::item::{ACTIVE_INSTANCE, AGENT_ARN, AGENT_ID, AGENT_LOGIN, CLAIM_ID, EXPIRES_AT, LAST_SEEN};
+use crate::item::{ACTIVE_INSTANCE, AGENT_ARN, AGENT_LOGIN, CLAIM_ID, EXPIRES_AT};
 
-/// Global secondary index of the agent-state table: partition key `agent_login`, projecting
-/// `agent_id` and `last_seen`. Sparse: agents without a known login are not in it.
+/// Global secondary index of the agent-state table: partition key `agent_login`, keys only.
+/// Sparse: agents without a known login are not in it. Keys only, so that no commit but the
+/// one that gives an agent its login writes the index (DynamoDB bills an index write whenever a
+/// projected attribute changes).
 pub const BY_LOGIN_INDEX: &str = "by_login";
 
-/// Global secondary index of the agent-state table: partition key `active_instance`, all
-/// attributes projected. Sparse: only agents that are not logged out carry the attribute, so
-/// the sweep's query per instance reads those agents and no others.
+/// Global secondary index of the agent-state table: partition key `active_instance`, keys
+/// only. Sparse: only agents that are not logged out carry the attribute, so the sweep's query
+/// per instance finds those agents and no others; it then reads their rows. Keys only, so that
+/// only a login or a logout writes the index, not every commit.
 pub const ACTIVE_INDEX: &str = "active_by_instance";
 
 /// How long to wait for a new table to become ACTIVE.
@@ -52,22 +55,17 @@ pub struct TableShape {
 
 /// The agent-state table: key `agent_arn`, the [`BY_LOGIN_INDEX`] and [`ACTIVE_INDEX`] indexes.
 pub fn agent_state_table() -> TableShape {
+    let keys_only = || Projection::builder().projection_type(ProjectionType::KeysOnly).build();
     let by_login = GlobalSecondaryIndex::builder()
         .index_name(BY_LOGIN_INDEX)
         .key_schema(key(AGENT_LOGIN, KeyType::Hash))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::Include)
-                .non_key_attributes(AGENT_ID)
-                .non_key_attributes(LAST_SEEN)
-                .build(),
-        )
+        .projection(keys_only())
         .build()
         .expect("index name, key schema and projection are set");
     let active = GlobalSecondaryIndex::builder()
         .index_name(ACTIVE_INDEX)
         .key_schema(key(ACTIVE_INSTANCE, KeyType::Hash))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(keys_only())
         .build()
         .expect("index name, key schema and projection are set");
     TableShape {
@@ -355,7 +353,7 @@ mod tests {
         states.indexes[0] = GlobalSecondaryIndex::builder()
             .index_name(BY_LOGIN_INDEX)
             .key_schema(key(AGENT_LOGIN, KeyType::Hash))
-            .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .expect("set");
         assert_ne!(states, agent_state_table(), "a projection is compared");

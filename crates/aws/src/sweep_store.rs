@@ -10,10 +10,11 @@ use connect_wfm_core::agent::{AgentState, InstanceProgress, InstanceSilence};
 use connect_wfm_core::ports::{AgentDirectory, CommitOutcome, PortError, ProgressStore};
 
 use crate::DynamoStateStore;
-use crate::batch::query_index;
+use crate::batch::{Consistency, batch_get_as, query_index};
 use crate::error::port_error;
 use crate::item::{
-    ACTIVE_INSTANCE, AGENT_ARN, Item, LAST_SEEN, PROGRESS_KEY, agent_key, agent_state_from_item, stored_time,
+    ACTIVE_INSTANCE, AGENT_ARN, Item, LAST_SEEN, LOGGED_OUT_STATE, PROGRESS_KEY, agent_key, agent_state_from_item,
+    stored_time,
 };
 use crate::schema::ACTIVE_INDEX;
 
@@ -298,8 +299,9 @@ impl DynamoStateStore {
 }
 
 impl AgentDirectory for DynamoStateStore {
-    /// Query of the sparse `active_by_instance` index (eventually consistent: every decision
-    /// taken on it is committed with the watermark condition), 1 MB per page.
+    /// Query of the sparse `active_by_instance` index (keys only, 1 MB per page), then the
+    /// rows it names by BatchGetItem. Both reads are eventually consistent (half the read
+    /// units): every decision taken on them is committed with the watermark condition.
     async fn active_agents(&self, instance_id: &str) -> Result<Vec<AgentState>, PortError> {
         let operation = || {
             format!(
@@ -307,7 +309,7 @@ impl AgentDirectory for DynamoStateStore {
                 self.table
             )
         };
-        let items = query_index(
+        let keys = query_index(
             &self.client,
             &self.table,
             ACTIVE_INDEX,
@@ -315,9 +317,19 @@ impl AgentDirectory for DynamoStateStore {
             instance_id,
             operation,
         )
-        .await?;
+        .await?
+        .into_iter()
+        .filter_map(|mut key| {
+            key.remove(AGENT_ARN)
+                .map(|arn| HashMap::from([(AGENT_ARN.to_owned(), arn)]))
+        })
+        .collect();
+        let items = batch_get_as(&self.client, &self.table, keys, "agent states", Consistency::Eventual).await?;
         let mut states = Vec::with_capacity(items.len());
         self.readable_states(&items, &mut states);
+        // A row the index named but that changed meanwhile: judge only agents still active.
+        states.retain(|s| s.state != LOGGED_OUT_STATE);
+        states.sort_by(|a, b| a.agent_arn.cmp(&b.agent_arn));
         Ok(states)
     }
 

@@ -95,6 +95,19 @@ pub trait AgentStateStore: Send + Sync {
     /// otherwise reports [`CommitOutcome::Superseded`].
     fn commit(&self, state: &AgentState) -> impl Future<Output = Result<CommitOutcome, PortError>> + Send;
 
+    /// Commits each of `states` (distinct agents) as [`AgentStateStore::commit`] does, in as
+    /// few round trips as the backend allows (the sweep's `UNKNOWN` commits of a silent
+    /// instance): one outcome per state, in order. By default one commit after the other.
+    fn commit_many(&self, states: &[AgentState]) -> impl Future<Output = Vec<Result<CommitOutcome, PortError>>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(states.len());
+            for state in states {
+                outcomes.push(self.commit(state).await);
+            }
+            outcomes
+        }
+    }
+
     /// Writes `state` over the unreadable row `unreadable` while that row is unchanged; if
     /// another writer replaced it meanwhile, commits like [`AgentStateStore::commit`] against
     /// what is there now.

@@ -31,7 +31,6 @@ use connect_wfm_core::agent::{
 use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::feed::{self, AgentSnapshotRecord, AgentStateRecord};
 use connect_wfm_core::ports::{AgentDirectory, AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore};
-use futures_util::StreamExt as _;
 use serde::Serialize;
 use tracing::Instrument as _;
 
@@ -39,9 +38,6 @@ use crate::counts::counts;
 
 /// Name of this function in feed object names and logs.
 pub const FUNCTION: &str = "sweep";
-
-/// How many agent commits run at once.
-const COMMIT_CONCURRENCY: usize = 16;
 
 /// What the handler needs besides its ports; built once at cold start.
 #[derive(Debug, Clone, Default)]
@@ -70,14 +66,14 @@ counts! {
         /// `UNKNOWN` transitions committed and written by this sweep.
         silent_agents => counter "SilentAgents",
         /// `UNKNOWN` commits refused because a batch (or another sweep) got there first.
-        superseded => counter "SweepSuperseded",
+        superseded,
         /// `UNKNOWN` records of the last two minutes' silences written again (same ids, same
         /// objects), so a record whose first write failed after its commit is not lost.
         rewritten,
         /// Snapshot objects written.
-        snapshots => counter "Snapshots",
+        snapshots,
         /// The agents the snapshots hold.
-        snapshot_agents => counter "SnapshotAgents",
+        snapshot_agents,
         /// Stream-basis intervals closed (written with their backlog and out of the closing set).
         intervals_closed => counter "IntervalsClosed",
         /// Stream-basis records written by closing them.
@@ -340,13 +336,10 @@ async fn judge_instance<S, F>(
 
     // The conditional commit first, then the records of what committed: a transition is never
     // published for a state a racing batch has already replaced.
-    let results: Vec<_> = futures_util::stream::iter(verdict.transitions)
-        .map(|(record, next)| async move { (record, states.commit(&next).await) })
-        .buffer_unordered(COMMIT_CONCURRENCY)
-        .collect()
-        .await;
+    let (records, nexts): (Vec<_>, Vec<_>) = verdict.transitions.into_iter().unzip();
+    let results = states.commit_many(&nexts).await;
     let mut committed = Vec::new();
-    for (record, result) in results {
+    for (record, result) in records.into_iter().zip(results) {
         match result {
             Ok(CommitOutcome::Committed) => committed.push(record),
             Ok(CommitOutcome::Superseded) => {
