@@ -51,7 +51,7 @@ counts! {
         agents,
         transitions => counter "Transitions",
         committed,
-        superseded => counter "Superseded",
+        superseded,
         /// Agents whose fold changed nothing worth a write (duplicates, throttled heartbeats).
         unwritten,
         /// Events skipped as duplicates: an EventId repeated in the batch, or covered by the
@@ -66,7 +66,7 @@ counts! {
         /// Instances whose progress (newest event time processed) was written.
         progressed,
         /// `feed_health` `ok` records written (instances reported silent that sent again).
-        recovered_instances => counter "RecoveredInstances",
+        recovered_instances,
         ;
         /// The newest EventTimestamp of the agents that did not fail.
         newest_event: Option<DateTime<Utc>>,

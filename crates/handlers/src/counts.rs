@@ -38,14 +38,24 @@ macro_rules! counts {
     };
 }
 
-/// One metric of [`counts!`].
+/// One metric of [`counts!`]. CloudWatch bills a custom metric for every hour in which it is
+/// published, so a process that has only zeros to say publishes nothing (the alarms read
+/// missing data as not breaching): a counter is recorded when it is not zero; a gauge from its
+/// first value that is not zero on, zeros included (the recorder publishes a gauge at every
+/// flush once it has one, so a gauge that went back to zero must say so).
 macro_rules! record {
     (counter, $metric:literal, $value:expr) => {
-        metrics::counter!($metric).increment($value as u64)
+        if $value > 0 {
+            metrics::counter!($metric).increment($value as u64)
+        }
     };
-    (gauge, $metric:literal, $value:expr) => {
-        metrics::gauge!($metric).set($value as f64)
-    };
+    (gauge, $metric:literal, $value:expr) => {{
+        static PUBLISHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if $value > 0 || PUBLISHED.load(std::sync::atomic::Ordering::Relaxed) {
+            PUBLISHED.store(true, std::sync::atomic::Ordering::Relaxed);
+            metrics::gauge!($metric).set($value as f64)
+        }
+    }};
 }
 
 pub(crate) use {counts, record};

@@ -115,6 +115,17 @@ pub struct ReconcileStats {
 }
 
 impl ReconcileStats {
+    /// The largest drift of each differing field, `field=value` by field name, comma-separated.
+    pub fn largest_drift(&self) -> String {
+        let mut largest: BTreeMap<&str, f64> = BTreeMap::new();
+        for (field, difference) in &self.field_drift {
+            let value = largest.entry(field).or_insert(0.0);
+            *value = value.max(*difference);
+        }
+        let fields: Vec<String> = largest.iter().map(|(f, v)| format!("{f}={v}")).collect();
+        fields.join(",")
+    }
+
     fn add(&mut self, reconciliations: &[Reconciliation]) {
         for r in reconciliations {
             self.reconciled += 1;
@@ -187,40 +198,33 @@ pub struct BatchOutcome {
 impl BatchOutcome {
     /// Counts this batch in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
     /// elsewhere): `ReportFiles` (converted), `ReportRows` (records written), `ReportErrors`
-    /// (objects that failed), `ReportDuplicates` (converted before), `ReportsSkipped`; and of
-    /// reconciliation, `ReconciledIntervals`, `DriftingIntervals`, `ReconcileErrors`, and
-    /// `FieldDrift` (dimension `Field`): the largest |stream − report| of each differing field.
+    /// (objects that failed), and of reconciliation `DriftingIntervals` and `ReconcileErrors`;
+    /// zeros are left out. Only what an alarm or the dashboard reads is a metric (CloudWatch
+    /// bills each one): duplicates and skipped objects have their log lines, reconciled intervals
+    /// and the drift of each field the batch's.
     pub fn record_metrics(&self) {
-        let (mut files, mut rows, mut errors, mut duplicates, mut skipped) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let (mut files, mut rows, mut errors) = (0u64, 0u64, 0u64);
         for (_, outcome) in self.messages.iter().flat_map(|m| &m.objects) {
             match outcome {
                 ObjectOutcome::Converted { records } => {
                     files += 1;
                     rows += *records as u64;
                 }
-                ObjectOutcome::Duplicate => duplicates += 1,
-                ObjectOutcome::Skipped { .. } => skipped += 1,
                 ObjectOutcome::Failed { .. } => errors += 1,
+                ObjectOutcome::Duplicate | ObjectOutcome::Skipped { .. } => {}
             }
         }
-        metrics::counter!("ReportFiles").increment(files);
-        metrics::counter!("ReportRows").increment(rows);
-        metrics::counter!("ReportErrors").increment(errors);
-        metrics::counter!("ReportDuplicates").increment(duplicates);
-        metrics::counter!("ReportsSkipped").increment(skipped);
         let reconciliation = &self.reconciliation;
-        metrics::counter!("ReconciledIntervals").increment(reconciliation.reconciled as u64);
-        metrics::counter!("DriftingIntervals").increment(reconciliation.drifting as u64);
-        metrics::counter!("ReconcileErrors").increment(reconciliation.failures as u64);
-        // One value per field and batch, the largest: EMF keeps at most 100 values of a
-        // histogram per document, and a QR of many queues could drift on one field in more.
-        let mut largest: BTreeMap<&str, f64> = BTreeMap::new();
-        for (field, difference) in &reconciliation.field_drift {
-            let value = largest.entry(field).or_insert(0.0);
-            *value = value.max(*difference);
-        }
-        for (field, difference) in largest {
-            metrics::histogram!("FieldDrift", "Field" => field.to_owned()).record(difference);
+        for (metric, value) in [
+            ("ReportFiles", files),
+            ("ReportRows", rows),
+            ("ReportErrors", errors),
+            ("DriftingIntervals", reconciliation.drifting as u64),
+            ("ReconcileErrors", reconciliation.failures as u64),
+        ] {
+            if value > 0 {
+                metrics::counter!(metric).increment(value);
+            }
         }
     }
 }
@@ -268,7 +272,14 @@ where
     }
     let response = sqs_response(&batch.records, failed);
     let failed = response.batch_item_failures.len();
-    tracing::info!(messages = messages.len(), failed, "report batch processed");
+    tracing::info!(
+        messages = messages.len(),
+        failed,
+        reconciled = reconciliation.reconciled,
+        drifting = reconciliation.drifting,
+        field_drift = %reconciliation.largest_drift(),
+        "report batch processed"
+    );
     BatchOutcome {
         response,
         messages,

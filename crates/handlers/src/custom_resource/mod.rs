@@ -67,7 +67,7 @@ counts! {
     /// What one request came to (the metrics: a FAILED answer is a stack operation that failed,
     /// an unanswered request one that waits for CloudFormation's timeout).
     pub struct RequestCounts {
-        requests => counter "Requests",
+        requests,
         /// Answered FAILED.
         failed => counter "FailedRequests",
         /// Not answered: no ResponseURL, or every attempt at sending failed.
