@@ -8,12 +8,13 @@
 //! | pk | sk | attributes |
 //! |---|---|---|
 //! | `leg#<instance id>#<contact id>` | `leg` | `v` (N, version), `leg` (S, the leg as JSON) |
-//! | `iv#<instance id>#<queue id>#<interval start, epoch s>` | `c#<contact id>` | `v`, `leg` (absent: a tombstone) |
+//! | `iv#<instance id>#<queue id>#<interval start, epoch s>` | `c#<contact id>` | `v`, `leg` (absent: a tombstone), `counted` (the leg was counted here) |
 //! | the same | `#rev` | `rev` (N): bumped by every filing that changes the interval |
 //! | `waiting` | `<instance id>#<contact id>` | `v`, `leg` (absent: a tombstone) |
 //! | `closing` | `<instance id>#<queue id>#<interval start, epoch s>` | `instance_id`, `queue_id`, `interval_start` (N) |
 //! | `queue#<instance id>#<queue id>` | `name` | `name` (S), `stamp_ms` (N), `stamp_id` (S) |
 //! | `qname#<instance id>#<queue name>` | `id` | `queue_id` (S), `stamp_ms`, `stamp_id`: the reverse, for reconciling report rows |
+//! | `unnamed#<instance id>#<queue id>` | `<interval start, epoch s>` | intervals written while the queue's name was unknown |
 //! | `progress` | `progress` | `t_ms` (N): the newest input time processed |
 //!
 //! Conditions: a leg is written only over the version it was read at; a filed copy only over an
@@ -47,6 +48,9 @@ const BATCH_WRITE_LIMIT: usize = 25;
 const PRIOR: &str = "prior";
 
 const NEWER_VERSION: &str = "attribute_not_exists(v) OR v < :v";
+/// Attribute of a filed copy: the leg was counted in this interval (a live copy, or a tombstone
+/// that replaced one), so filing it away must rewrite the interval's record.
+const COUNTED: &str = "counted";
 
 /// The stream basis's storage on a DynamoDB table keyed `pk`/`sk` (see the module docs and
 /// [`crate::schema::create_contact_table`]). Reads are strongly consistent: a batch must see
@@ -89,6 +93,10 @@ fn interval_sk(key: &IntervalKey) -> String {
         key.queue_id,
         key.interval_start.timestamp()
     )
+}
+
+fn unnamed_pk(instance_id: &str, queue_id: &str) -> String {
+    format!("unnamed#{instance_id}#{queue_id}")
 }
 
 fn is_conditional_failure<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
@@ -212,7 +220,9 @@ impl DynamoContactStore {
     }
 
     /// Files one copy (or tombstone) unless a newer or equal version is there; whether it was
-    /// written, and whether it replaced a live copy.
+    /// written, and whether a tombstone of this version that vacated a live copy is there now
+    /// (written by this call, or by an earlier filing of the same version: see
+    /// [`ContactStore::file_leg`]).
     async fn put_copy(
         &self,
         pk: String,
@@ -220,12 +230,54 @@ impl DynamoContactStore {
         stored: &StoredLeg,
         leg_json: Option<&str>,
     ) -> Result<(bool, bool), PortError> {
+        use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+        let operation = || format!("file leg under {pk} in table {}", self.table);
+        let Some(json) = leg_json else {
+            // A tombstone keeps `counted` of what it replaces: a live copy (always `counted`)
+            // or a tombstone that had vacated one.
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(pk.clone(), sk)))
+                .update_expression(format!(
+                    "SET v = :v, {EXPIRES_AT} = :exp, {COUNTED} = if_not_exists({COUNTED}, :no) REMOVE leg"
+                ))
+                .condition_expression(NEWER_VERSION)
+                .expression_attribute_values(":v", n(stored.version))
+                .expression_attribute_values(":exp", self.expires_at())
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            let counted = |item: &Item| matches!(item.get(COUNTED), Some(AttributeValue::Bool(true)));
+            return match result {
+                Ok(output) => Ok((true, output.attributes.as_ref().is_some_and(counted))),
+                Err(e) if is_conditional_failure(&e) => {
+                    // The same or a newer version is there: a tombstone of this very version
+                    // that vacated a live copy still makes the caller recompute the record.
+                    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+                    let same_vacated = match e.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(failure)) => {
+                            failure.item.as_ref().is_some_and(|old| {
+                                !old.contains_key("leg")
+                                    && counted(old)
+                                    && matches!(old.get("v"), Some(AttributeValue::N(v)) if *v == stored.version.to_string())
+                            })
+                        }
+                        _ => false,
+                    };
+                    Ok((false, same_vacated))
+                }
+                Err(e) => Err(port_error(operation(), &e)),
+            };
+        };
         let mut item = Self::key(pk.clone(), sk);
         item.insert("v".into(), n(stored.version));
         item.insert(EXPIRES_AT.into(), self.expires_at());
-        if let Some(json) = leg_json {
-            item.insert("leg".into(), s(json));
-        }
+        item.insert("leg".into(), s(json));
+        item.insert(COUNTED.into(), AttributeValue::Bool(true));
         match self
             .client
             .put_item()
@@ -233,13 +285,12 @@ impl DynamoContactStore {
             .set_item(Some(item))
             .condition_expression(NEWER_VERSION)
             .expression_attribute_values(":v", n(stored.version))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
         {
-            Ok(output) => Ok((true, output.attributes.is_some_and(|old| old.contains_key("leg")))),
+            Ok(_) => Ok((true, false)),
             Err(e) if is_conditional_failure(&e) => Ok((false, false)),
-            Err(e) => Err(port_error(format!("file leg under {pk} in table {}", self.table), &e)),
+            Err(e) => Err(port_error(operation(), &e)),
         }
     }
 
@@ -340,11 +391,11 @@ impl ContactStore for DynamoContactStore {
         let mut vacated = Vec::new();
         for (keys, leg) in [(&filing.intervals, Some(json.as_str())), (&filing.left, None)] {
             for key in keys {
-                let (written, replaced_live) = self.put_copy(interval_pk(key), sk.clone(), stored, leg).await?;
+                let (written, tombstone_vacated) = self.put_copy(interval_pk(key), sk.clone(), stored, leg).await?;
                 if written {
                     self.bump_revision(key).await?;
                 }
-                if leg.is_none() && replaced_live {
+                if tombstone_vacated {
                     vacated.push(key.clone());
                 }
             }
@@ -545,6 +596,58 @@ impl ContactStore for DynamoContactStore {
             "closed interval",
         )
         .await
+    }
+
+    async fn mark_unnamed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let requests = keys
+            .iter()
+            .map(|key| {
+                let mut item = Self::key(
+                    unnamed_pk(&key.instance_id, &key.queue_id),
+                    key.interval_start.timestamp().to_string(),
+                );
+                item.insert(EXPIRES_AT.into(), self.expires_at());
+                let put = PutRequest::builder().set_item(Some(item)).build().expect("item is set");
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        self.batch_write(requests, "unnamed intervals").await
+    }
+
+    async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
+        let mut keys = Vec::new();
+        for item in self.query_partition(&unnamed_pk(instance_id, queue_id)).await? {
+            let start = match item.get(SK) {
+                Some(AttributeValue::S(sk)) => sk.parse().ok().and_then(|t| DateTime::from_timestamp(t, 0)),
+                _ => None,
+            };
+            match start {
+                Some(interval_start) => keys.push(IntervalKey {
+                    instance_id: instance_id.to_owned(),
+                    queue_id: queue_id.to_owned(),
+                    interval_start,
+                }),
+                None => tracing::warn!(table = %self.table, "unnamed item without its interval start; skipped"),
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let requests = keys
+            .iter()
+            .map(|key| {
+                let delete = DeleteRequest::builder()
+                    .set_key(Some(Self::key(
+                        unnamed_pk(&key.instance_id, &key.queue_id),
+                        key.interval_start.timestamp().to_string(),
+                    )))
+                    .build()
+                    .expect("key is set");
+                WriteRequest::builder().delete_request(delete).build()
+            })
+            .collect();
+        self.batch_write(requests, "named intervals").await
     }
 
     async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {

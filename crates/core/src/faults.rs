@@ -392,6 +392,21 @@ impl<C: ContactStore> ContactStore for FaultyContactStore<'_, C> {
         faulty(self.plan, operation, self.inner.closed(key)).await
     }
 
+    async fn mark_unnamed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let operation = || format!("mark {} intervals unnamed", keys.len());
+        faulty(self.plan, operation, self.inner.mark_unnamed(keys)).await
+    }
+
+    async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
+        let operation = || format!("read the unnamed intervals of {queue_id}");
+        faulty(self.plan, operation, self.inner.unnamed(instance_id, queue_id)).await
+    }
+
+    async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let operation = || format!("mark {} intervals named", keys.len());
+        faulty(self.plan, operation, self.inner.named(keys)).await
+    }
+
     async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {
         faulty(
             self.plan,

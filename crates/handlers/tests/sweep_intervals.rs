@@ -305,6 +305,15 @@ impl ContactStore for DownContactStore {
     async fn closed(&self, _: &IntervalKey) -> Result<(), PortError> {
         Err(down())
     }
+    async fn mark_unnamed(&self, _: &[IntervalKey]) -> Result<(), PortError> {
+        Err(down())
+    }
+    async fn unnamed(&self, _: &str, _: &str) -> Result<Vec<IntervalKey>, PortError> {
+        Err(down())
+    }
+    async fn named(&self, _: &[IntervalKey]) -> Result<(), PortError> {
+        Err(down())
+    }
     async fn advance_progress(&self, _: DateTime<Utc>) -> Result<(), PortError> {
         Err(down())
     }

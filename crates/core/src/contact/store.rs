@@ -118,8 +118,11 @@ pub trait ContactStore: Send + Sync {
     /// Files a copy of `stored` under each of `filing.intervals` and in the waiting set (or a
     /// tombstone under `filing.left` and out of the waiting set), each only where no newer
     /// version is filed, and bumps the revision of every interval it changed. Returns the
-    /// intervals of `filing.left` where a copy of the leg was replaced by the tombstone (their
-    /// records change; elsewhere the leg had never been filed).
+    /// intervals of `filing.left` where a live copy of the leg was replaced by a tombstone, by
+    /// this call or by an earlier one of the same version (their records change; elsewhere the
+    /// leg had never been filed). The earlier call counts: a retry after a failure between
+    /// filing and writing the records finds the tombstone in place, and must still recompute
+    /// the record the failed attempt left counting the leg.
     fn file_leg(
         &self,
         stored: &StoredLeg,
@@ -158,6 +161,20 @@ pub trait ContactStore: Send + Sync {
     /// Removes an interval from the closing set (its record was written after its end).
     fn closed(&self, key: &IntervalKey) -> impl Future<Output = Result<(), PortError>> + Send;
 
+    /// Remembers intervals whose record was written while their queue's name was unknown
+    /// (`queue` null): learning the name later must write them again.
+    fn mark_unnamed(&self, keys: &[IntervalKey]) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The intervals of one queue marked by [`Self::mark_unnamed`].
+    fn unnamed(
+        &self,
+        instance_id: &str,
+        queue_id: &str,
+    ) -> impl Future<Output = Result<Vec<IntervalKey>, PortError>> + Send;
+
+    /// Forgets marks of [`Self::mark_unnamed`] (their records were written with the name).
+    fn named(&self, keys: &[IntervalKey]) -> impl Future<Output = Result<(), PortError>> + Send;
+
     /// Moves the newest input time processed forward to `time` (never back).
     fn advance_progress(&self, time: DateTime<Utc>) -> impl Future<Output = Result<(), PortError>> + Send;
 
@@ -171,6 +188,11 @@ struct Copy {
     version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     leg: Option<Leg>,
+    /// A tombstone that replaced a live copy (or a tombstone that had): the leg was counted
+    /// here once, so the interval's record must be written again whenever the leg is filed
+    /// away from it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    vacated: bool,
 }
 
 /// One interval's filed copies (by contact id) and its revision.
@@ -193,6 +215,8 @@ pub struct ContactState {
     names: QueueNames,
     #[serde(default)]
     closing: BTreeSet<IntervalKey>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    unnamed: BTreeSet<IntervalKey>,
     #[serde(default)]
     progress: Option<DateTime<Utc>>,
 }
@@ -204,15 +228,25 @@ struct Inner {
     waiting: BTreeMap<String, Copy>,
     names: QueueNames,
     closing: BTreeSet<IntervalKey>,
+    unnamed: BTreeSet<IntervalKey>,
     progress: Option<DateTime<Utc>>,
 }
 
 /// Files `copy` under `slot` unless a copy of the same or a newer version is there; whether it
-/// changed, and the copy it replaced.
-fn file(slot: &mut BTreeMap<String, Copy>, id: &str, copy: Copy) -> (bool, Option<Copy>) {
+/// changed, and whether the slot now holds a tombstone of this version that vacated a live copy
+/// (written now or by an earlier filing of the same version).
+fn file(slot: &mut BTreeMap<String, Copy>, id: &str, mut copy: Copy) -> (bool, bool) {
     match slot.get(id) {
-        Some(existing) if existing.version >= copy.version => (false, None),
-        _ => (true, slot.insert(id.to_owned(), copy)),
+        Some(existing) if existing.version > copy.version => (false, false),
+        Some(existing) if existing.version == copy.version => (false, existing.leg.is_none() && existing.vacated),
+        existing => {
+            if copy.leg.is_none() {
+                copy.vacated = existing.is_some_and(|c| c.leg.is_some() || c.vacated);
+            }
+            let vacated = copy.vacated;
+            slot.insert(id.to_owned(), copy);
+            (true, vacated)
+        }
     }
 }
 
@@ -244,6 +278,7 @@ impl MemoryContactStore {
             waiting: state.waiting,
             names: state.names,
             closing: state.closing,
+            unnamed: state.unnamed,
             progress: state.progress,
         };
         Self {
@@ -261,6 +296,7 @@ impl MemoryContactStore {
             waiting: inner.waiting.clone(),
             names: inner.names.clone(),
             closing: inner.closing.clone(),
+            unnamed: inner.unnamed.clone(),
             progress: inner.progress,
         }
     }
@@ -320,16 +356,17 @@ impl ContactStore for MemoryContactStore {
         let copy = |leg: Option<&Leg>| Copy {
             version: stored.version,
             leg: leg.cloned(),
+            vacated: false,
         };
         let mut vacated = Vec::new();
         for (keys, leg) in [(&filing.intervals, Some(&stored.leg)), (&filing.left, None)] {
             for key in keys {
                 let filed = inner.intervals.entry(key.clone()).or_default();
-                let (changed, replaced) = file(&mut filed.copies, id, copy(leg));
+                let (changed, tombstone_vacated) = file(&mut filed.copies, id, copy(leg));
                 if changed {
                     filed.revision += 1;
                 }
-                if leg.is_none() && replaced.is_some_and(|c| c.leg.is_some()) {
+                if tombstone_vacated {
                     vacated.push(key.clone());
                 }
             }
@@ -409,6 +446,29 @@ impl ContactStore for MemoryContactStore {
 
     async fn closed(&self, key: &IntervalKey) -> Result<(), PortError> {
         self.lock().closing.remove(key);
+        Ok(())
+    }
+
+    async fn mark_unnamed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        self.lock().unnamed.extend(keys.iter().cloned());
+        Ok(())
+    }
+
+    async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
+        Ok(self
+            .lock()
+            .unnamed
+            .iter()
+            .filter(|k| k.instance_id == instance_id && k.queue_id == queue_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let mut inner = self.lock();
+        for key in keys {
+            inner.unnamed.remove(key);
+        }
         Ok(())
     }
 

@@ -335,11 +335,24 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
+    let unnamed: Vec<IntervalKey> = closing
+        .iter()
+        .filter(|k| names.name(&k.instance_id, &k.queue_id).is_none())
+        .cloned()
+        .collect();
     for (key, result) in results {
         let closed = match result {
             Ok(written) => {
                 outcome.written += usize::from(written);
-                store.closed(key).await
+                if unnamed.contains(key) {
+                    // Remembered before it leaves the closing set: learning the name rewrites it.
+                    match store.mark_unnamed(std::slice::from_ref(key)).await {
+                        Ok(()) => store.closed(key).await,
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    store.closed(key).await
+                }
             }
             Err(e) => Err(e),
         };
@@ -495,10 +508,16 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
     if work.is_empty() {
         return;
     }
+    // Queues whose name this batch stored: their records written while it was unknown are
+    // written again below.
+    let mut named_now = Vec::new();
     if learned.entries().next().is_some() {
-        if let Err(e) = learn_names(store, &learned).await {
-            tracing::error!(error = %e, "could not store queue names");
-            failures.fail(with_names, &e);
+        match learn_names(store, &learned).await {
+            Ok(queues) => named_now = queues,
+            Err(e) => {
+                tracing::error!(error = %e, "could not store queue names");
+                failures.fail(with_names.iter().copied(), &e);
+            }
         }
     }
     let clock = match clock {
@@ -574,12 +593,16 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
         .collect()
         .await;
     let mut closing = Vec::new();
+    let mut unnamed = Vec::new();
     for (key, result) in results {
         match result {
             Ok(written) => {
                 stats.records_written += usize::from(written);
                 if written && key.end() > clock {
                     closing.push(key.clone());
+                }
+                if names.name(&key.instance_id, &key.queue_id).is_none() {
+                    unnamed.push(key.clone());
                 }
             }
             Err(e) => {
@@ -593,6 +616,15 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
             tracing::error!(error = %e, "could not mark intervals for closing");
             failures.fail(closing.iter().flat_map(|k| touched[k].iter().copied()), &e);
         }
+    }
+    if let Err(e) = name_unnamed(store, sink, settings, clock, &unnamed, &named_now).await {
+        tracing::error!(error = %e, "could not write the records of queues whose name was learned");
+        let inputs: BTreeSet<usize> = unnamed
+            .iter()
+            .flat_map(|k| touched[k].iter().copied())
+            .chain(if named_now.is_empty() { Vec::new() } else { with_names })
+            .collect();
+        failures.fail(inputs, &e);
     }
     if let Some(newest) = newest {
         if let Err(e) = store.advance_progress(newest).await {
@@ -702,8 +734,8 @@ async fn store_and_file<S: ContactStore>(
 }
 
 /// Stores the names learned that differ from the stored ones (names rarely change: one read
-/// instead of a write per queue and batch).
-async fn learn_names<S: ContactStore>(store: &S, learned: &QueueNames) -> Result<(), PortError> {
+/// instead of a write per queue and batch); returns those queues (instance id, queue id).
+async fn learn_names<S: ContactStore>(store: &S, learned: &QueueNames) -> Result<Vec<(String, String)>, PortError> {
     let queues: Vec<(String, String)> = learned
         .entries()
         .map(|(instance, queue, _)| (instance.to_owned(), queue.to_owned()))
@@ -718,7 +750,54 @@ async fn learn_names<S: ContactStore>(store: &S, learned: &QueueNames) -> Result
     if changed.entries().next().is_some() {
         store.learn_queue_names(&changed).await?;
     }
-    Ok(())
+    Ok(changed
+        .entries()
+        .map(|(instance, queue, _)| (instance.to_owned(), queue.to_owned()))
+        .collect())
+}
+
+/// Makes the queue name of a record independent of when the name was learned: remembers
+/// `unnamed` (intervals just written while their queue's name was unknown), then writes again
+/// every remembered interval of the queues of `unnamed` and of `named_now` (queues whose name
+/// was just stored) whose name is stored now, and forgets them. Marking before reading the
+/// names again means a name stored meanwhile by a concurrent batch is seen by one of the two.
+async fn name_unnamed<S: ContactStore, F: FeedSink>(
+    store: &S,
+    sink: &F,
+    settings: &Settings,
+    clock: DateTime<Utc>,
+    unnamed: &[IntervalKey],
+    named_now: &[(String, String)],
+) -> Result<usize, PortError> {
+    if !unnamed.is_empty() {
+        store.mark_unnamed(unnamed).await?;
+    }
+    let queues: BTreeSet<(String, String)> = unnamed
+        .iter()
+        .map(|k| (k.instance_id.clone(), k.queue_id.clone()))
+        .chain(named_now.iter().cloned())
+        .collect();
+    if queues.is_empty() {
+        return Ok(0);
+    }
+    let queues: Vec<(String, String)> = queues.into_iter().collect();
+    let names = store.queue_names(&queues).await?;
+    let mut written = 0;
+    for (instance_id, queue_id) in &queues {
+        if names.name(instance_id, queue_id).is_none() {
+            continue;
+        }
+        let keys = store.unnamed(instance_id, queue_id).await?;
+        for key in &keys {
+            write_record(key, store, sink, &names, settings, clock).await?;
+            written += 1;
+        }
+        if !keys.is_empty() {
+            tracing::info!(%queue_id, records = keys.len(), "queue name learned; records written while it was unknown written again");
+            store.named(&keys).await?;
+        }
+    }
+    Ok(written)
 }
 
 /// The queue names of these intervals' queues: stored ones, and those learned in this batch.
