@@ -85,6 +85,8 @@ pub struct WriteUnits {
     /// Items written since the last clear, and their total size (for the average).
     items: u64,
     bytes: u64,
+    /// Units by the kind of item: its `pk` up to the first `#`.
+    by_kind: std::collections::BTreeMap<String, u64>,
 }
 
 fn attribute_size(value: &serde_json::Value) -> usize {
@@ -120,7 +122,10 @@ impl WriteUnits {
         let before = key.as_ref().and_then(|k| self.sizes.get(k).copied());
         let after = item.map(item_size);
         let size = before.into_iter().chain(after).max().unwrap_or(1024);
-        self.units += factor * (size.div_ceil(1024).max(1) as u64);
+        let units = factor * (size.div_ceil(1024).max(1) as u64);
+        self.units += units;
+        let kind = key.as_ref().map_or("?", |(pk, _)| pk.split('#').next().unwrap_or("?"));
+        *self.by_kind.entry(kind.to_owned()).or_default() += units;
         self.items += 1;
         self.bytes += size as u64;
         if let (Some(key), Some(after)) = (key, after) {
@@ -182,11 +187,26 @@ impl RequestLog {
         (units.items, units.bytes as f64 / units.items.max(1) as f64)
     }
 
+    /// Estimated write units by the kind of item (its `pk` up to the first `#`).
+    pub fn write_units_by_kind(&self) -> std::collections::BTreeMap<String, u64> {
+        self.1.lock().unwrap().by_kind.clone()
+    }
+
+    /// Requests by operation.
+    pub fn by_operation(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for operation in self.0.lock().unwrap().iter() {
+            *counts.entry(operation.clone()).or_default() += 1;
+        }
+        counts
+    }
+
     /// Forgets the requests sent so far (the sizes of the items written are kept).
     pub fn clear(&self) {
         self.0.lock().unwrap().clear();
         let mut units = self.1.lock().unwrap();
         (units.units, units.items, units.bytes) = (0, 0, 0);
+        units.by_kind.clear();
     }
 }
 

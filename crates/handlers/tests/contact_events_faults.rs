@@ -292,11 +292,11 @@ fn a_leg_stored_but_not_filed_is_filed_right_by_its_retry() {
         let batch = |id: &str, body: String| {
             SqsBatch::from_records([json!({ "messageId": id, "body": body, "eventSource": "aws:sqs" })])
         };
-        // c1 waits in q1 from 10:05: it is in the waiting set.
+        // c1 waits in q1 from 10:05: it is hinted in the waiting set.
         let queued = c1_event("e1", "QUEUED", "2026-11-21T10:05:00.000Z", None);
         let outcome = handle_sqs(&batch("m1", queued), &store, &sink, &settings, clock, Utc::now()).await;
         assert!(outcome.response.batch_item_failures.is_empty());
-        assert_eq!(store.waiting_legs().await.unwrap().len(), 1);
+        assert_eq!(store.waiting().await.unwrap().len(), 1);
 
         // It is answered at 10:20; the new version is stored, then filing it fails.
         let connected = c1_event(
@@ -340,7 +340,7 @@ fn a_leg_stored_but_not_filed_is_filed_right_by_its_retry() {
             if probe
                 .injected()
                 .first()
-                .is_some_and(|f| f.operation.starts_with("file leg"))
+                .is_some_and(|f| f.operation.starts_with("file "))
             {
                 faults_at = Some(call);
                 break;
@@ -368,18 +368,18 @@ fn a_leg_stored_but_not_filed_is_filed_right_by_its_retry() {
         );
         assert!(store.legs()[0].connected_at().is_some(), "the new version is stored");
         assert_eq!(
-            store.waiting_legs().await.unwrap().len(),
+            store.waiting().await.unwrap().len(),
             1,
-            "its old waiting copy is still there"
+            "its waiting hint is still there"
         );
 
-        // The queue delivers it again: c1 leaves the waiting set (its copy there is the old,
-        // waiting version: only the prior filing stored with the leg says it must go).
+        // The queue delivers it again: c1 leaves the waiting set (the leg stored is unchanged by
+        // the retry: only the filing stored with it says the version before waited).
         let outcome = handle_sqs(&batch("m2", connected), &store, &sink, &settings, clock, Utc::now()).await;
         assert!(outcome.response.batch_item_failures.is_empty());
         assert!(
-            store.waiting_legs().await.unwrap().is_empty(),
-            "no stale waiting copy is left"
+            store.waiting().await.unwrap().is_empty(),
+            "no stale waiting hint is left"
         );
     });
 }

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use connect_wfm_core::contact::sim::{SliceSpec, simulate};
-use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, MemoryContactStore, StoredLeg};
+use connect_wfm_core::contact::store::{
+    ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, MemoryContactStore, StoredLeg,
+};
 use connect_wfm_core::contact::{ContactInput, IntervalKey, Leg, LegBook, LegKey, QueueNames, decode_contact_input};
 use connect_wfm_core::memory::MemoryFeedSink;
 use connect_wfm_core::ports::PortError;
@@ -308,34 +310,34 @@ struct RacingStore {
 }
 
 impl ContactStore for RacingStore {
-    async fn load_legs(&self, keys: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
+    async fn load(&self, legs: &[LegKey], queues: &[(String, String)], progress: bool) -> Result<Loaded, PortError> {
         if self.down.load(Ordering::Relaxed) {
             return Err(PortError::new("load legs", "throttled", true));
         }
-        self.inner.load_legs(keys).await
+        self.inner.load(legs, queues, progress).await
     }
-    async fn store_leg(
-        &self,
-        leg: &Leg,
-        expected: Option<u64>,
-        prior: &connect_wfm_core::contact::store::PriorFiling,
-    ) -> Result<LegWrite, PortError> {
+    async fn store_leg(&self, stored: &StoredLeg, expected: Option<u64>) -> Result<LegWrite, PortError> {
         if let Some(racer) = self.race_with.lock().unwrap().take() {
             self.inner.race(racer);
         }
-        self.inner.store_leg(leg, expected, prior).await
+        self.inner.store_leg(stored, expected).await
     }
-    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
-        self.inner.file_leg(stored, filing).await
+    async fn file(
+        &self,
+        filings: &[LegFiling],
+        closing: &[IntervalKey],
+        unnamed: &[IntervalKey],
+    ) -> Result<(), PortError> {
+        self.inner.file(filings, closing, unnamed).await
     }
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
         self.inner.interval_legs(key).await
     }
-    async fn interval_revision(&self, key: &IntervalKey) -> Result<u64, PortError> {
-        self.inner.interval_revision(key).await
+    async fn interval_filings(&self, key: &IntervalKey) -> Result<usize, PortError> {
+        self.inner.interval_filings(key).await
     }
-    async fn waiting_legs(&self) -> Result<Vec<StoredLeg>, PortError> {
-        self.inner.waiting_legs().await
+    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+        self.inner.waiting().await
     }
     async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
         self.inner.queue_names(queues).await
@@ -346,17 +348,11 @@ impl ContactStore for RacingStore {
     async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
         self.inner.learn_queue_names(names).await
     }
-    async fn mark_closing(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
-        self.inner.mark_closing(keys).await
-    }
     async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
         self.inner.closing().await
     }
-    async fn closed(&self, key: &IntervalKey) -> Result<(), PortError> {
-        self.inner.closed(key).await
-    }
-    async fn mark_unnamed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
-        self.inner.mark_unnamed(keys).await
+    async fn closed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        self.inner.closed(keys).await
     }
     async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
         self.inner.unnamed(instance_id, queue_id).await
