@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `leg#<instance id>#<contact id>` | `leg` | `v` (N, version), `leg` (S, the leg), `f` (S, its filing; absent when empty) |
 //! | `iv#<instance id>#<queue id>#<interval start, epoch s>` | `c#<contact id>#<version>` | `s` (S, the leg's summary; absent: a tombstone) |
+//! | the same | `#closing`, `#unnamed` | (the interval is in the closing, the unnamed set: read with its filings) |
 //! | `waiting` | `<instance id>#<contact id>` | (a hint: the leg waits in its queue) |
 //! | `closing` | `<instance id>#<queue id>#<interval start, epoch s>` | `instance_id`, `queue_id`, `interval_start` (N) |
 //! | `unnamed#<instance id>#<queue id>` | `<interval start, epoch s>` | intervals written while the queue's name was unknown |
@@ -17,9 +18,10 @@
 //! | `progress` | `progress` | `t_ms` (N): the newest input time processed (replays only) |
 //!
 //! Requests of a batch: one BatchGetItem (legs, queue names), one conditional PutItem per leg
-//! the batch changes, one BatchWriteItem (per 25 writes: filings, waiting hints, the closing and
-//! unnamed sets), and per interval written a Query of its filings and a Query counting them
-//! after the record is written. Conditions: a leg is written only over the version it was read
+//! the batch changes, one BatchWriteItem (per 25 writes: filings, waiting hints), and per
+//! interval written a Query of its filings and a Query counting them after the record is
+//! written; the first batch to write an interval before its end (or while its queue's name is
+//! unknown) adds it to the closing (unnamed) set: two more BatchWriteItems, once. Conditions: a leg is written only over the version it was read
 //! at; a queue name only over an older stamp; the progress only forward. Filings are never
 //! overwritten by another version (their key holds it), so they need no condition.
 
@@ -56,6 +58,10 @@ const LEG: &str = "leg";
 const FILING: &str = "f";
 /// Attribute of a filing: the leg's summary (absent: a tombstone).
 const SUMMARY: &str = "s";
+/// Sort key of the marker in an interval's partition: the interval is in the closing set.
+const CLOSING_MARKER: &str = "#closing";
+/// Sort key of the marker in an interval's partition: the interval is in the unnamed set.
+const UNNAMED_MARKER: &str = "#unnamed";
 
 /// The stream basis's storage on a DynamoDB table keyed `pk`/`sk` (see the module docs and
 /// [`crate::schema::create_contact_table`]). Reads are strongly consistent: a batch must see
@@ -228,7 +234,11 @@ impl DynamoContactStore {
                 .consistent_read(true)
                 .set_exclusive_start_key(start);
             if count_only {
-                request = request.select(Select::Count);
+                // Filings only: a marker added meanwhile is no change of the record.
+                request = request
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :filing)")
+                    .expression_attribute_values(":filing", s("c#"))
+                    .select(Select::Count);
             }
             let output = request.send().await.map_err(|e| port_error(operation(), &e))?;
             count += output.count as usize;
@@ -364,12 +374,7 @@ impl ContactStore for DynamoContactStore {
         }
     }
 
-    async fn file(
-        &self,
-        filings: &[LegFiling],
-        closing: &[IntervalKey],
-        unnamed: &[IntervalKey],
-    ) -> Result<(), PortError> {
+    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
         // Keyed by the item's key: a batch never names one item twice (DynamoDB refuses it).
         let mut requests: BTreeMap<(String, String), WriteRequest> = BTreeMap::new();
         let mut add = |pk: String, sk: String, request: WriteRequest| {
@@ -402,35 +407,55 @@ impl ContactStore for DynamoContactStore {
                 None => {}
             }
         }
-        for key in closing {
-            let mut item = Self::key("closing".into(), interval_sk(key));
-            item.insert("instance_id".into(), s(&key.instance_id));
-            item.insert("queue_id".into(), s(&key.queue_id));
-            item.insert("interval_start".into(), n(key.interval_start.timestamp()));
-            item.insert(EXPIRES_AT.into(), self.expires_at());
-            add("closing".into(), interval_sk(key), Self::put(item));
-        }
-        for key in unnamed {
-            let (pk, sk) = (
-                unnamed_pk(&key.instance_id, &key.queue_id),
-                key.interval_start.timestamp().to_string(),
-            );
-            let mut item = Self::key(pk.clone(), sk.clone());
-            item.insert(EXPIRES_AT.into(), self.expires_at());
-            add(pk, sk, Self::put(item));
-        }
         if requests.is_empty() {
             return Ok(());
         }
         self.batch_write(requests.into_values().collect(), "filings").await
     }
 
+    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
+        // The sets' items first, then the markers in the intervals' partitions, which tell a
+        // writer the interval is in the set already: a marker never stands without its item.
+        let mut items = Vec::new();
+        let mut markers = Vec::new();
+        for key in closing {
+            let mut item = Self::key("closing".into(), interval_sk(key));
+            item.insert("instance_id".into(), s(&key.instance_id));
+            item.insert("queue_id".into(), s(&key.queue_id));
+            item.insert("interval_start".into(), n(key.interval_start.timestamp()));
+            item.insert(EXPIRES_AT.into(), self.expires_at());
+            items.push(Self::put(item));
+            let mut marker = Self::key(interval_pk(key), CLOSING_MARKER);
+            marker.insert(EXPIRES_AT.into(), self.expires_at());
+            markers.push(Self::put(marker));
+        }
+        for key in unnamed {
+            let mut item = Self::key(
+                unnamed_pk(&key.instance_id, &key.queue_id),
+                key.interval_start.timestamp().to_string(),
+            );
+            item.insert(EXPIRES_AT.into(), self.expires_at());
+            items.push(Self::put(item));
+            let mut marker = Self::key(interval_pk(key), UNNAMED_MARKER);
+            marker.insert(EXPIRES_AT.into(), self.expires_at());
+            markers.push(Self::put(marker));
+        }
+        self.batch_write(items, "closing and unnamed intervals").await?;
+        self.batch_write(markers, "interval markers").await
+    }
+
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
         let (items, _) = self.query_partition(&interval_pk(key), false).await?;
         let mut filings: Vec<(String, u64, Option<LegSummary>)> = Vec::new();
+        let (mut closing, mut unnamed) = (false, false);
         for item in &items {
+            match text(item, SK) {
+                Some(CLOSING_MARKER) => closing = true,
+                Some(UNNAMED_MARKER) => unnamed = true,
+                _ => {}
+            }
             let Some(rest) = text(item, SK).and_then(|sk| sk.strip_prefix("c#")) else {
-                // `#rev` of an earlier version.
+                // A marker, or `#rev` of an earlier version.
                 continue;
             };
             // `c#<contact>#<version>`; an earlier version wrote `c#<contact>` with `v` and the
@@ -462,6 +487,8 @@ impl ContactStore for DynamoContactStore {
             legs,
             counted,
             filings: filings.len(),
+            closing,
+            unnamed,
         })
     }
 
@@ -562,6 +589,12 @@ impl ContactStore for DynamoContactStore {
     }
 
     async fn closed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        // The markers first (see `mark`).
+        let markers = keys
+            .iter()
+            .map(|key| Self::delete(Self::key(interval_pk(key), CLOSING_MARKER)))
+            .collect();
+        self.batch_write(markers, "interval markers").await?;
         let requests = keys
             .iter()
             .map(|key| Self::delete(Self::key("closing".into(), interval_sk(key))))
@@ -588,6 +621,11 @@ impl ContactStore for DynamoContactStore {
     }
 
     async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let markers = keys
+            .iter()
+            .map(|key| Self::delete(Self::key(interval_pk(key), UNNAMED_MARKER)))
+            .collect();
+        self.batch_write(markers, "interval markers").await?;
         let requests = keys
             .iter()
             .map(|key| {

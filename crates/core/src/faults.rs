@@ -331,21 +331,14 @@ impl<C: ContactStore> ContactStore for FaultyContactStore<'_, C> {
         faulty(self.plan, operation, self.inner.store_leg(stored, expected)).await
     }
 
-    async fn file(
-        &self,
-        filings: &[LegFiling],
-        closing: &[IntervalKey],
-        unnamed: &[IntervalKey],
-    ) -> Result<(), PortError> {
-        let operation = || {
-            format!(
-                "file {} legs, mark {} intervals closing and {} unnamed",
-                filings.len(),
-                closing.len(),
-                unnamed.len()
-            )
-        };
-        faulty(self.plan, operation, self.inner.file(filings, closing, unnamed)).await
+    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
+        let operation = || format!("file {} legs", filings.len());
+        faulty(self.plan, operation, self.inner.file(filings)).await
+    }
+
+    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
+        let operation = || format!("mark {} intervals closing and {} unnamed", closing.len(), unnamed.len());
+        faulty(self.plan, operation, self.inner.mark(closing, unnamed)).await
     }
 
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {

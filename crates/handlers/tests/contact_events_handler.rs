@@ -322,13 +322,11 @@ impl ContactStore for RacingStore {
         }
         self.inner.store_leg(stored, expected).await
     }
-    async fn file(
-        &self,
-        filings: &[LegFiling],
-        closing: &[IntervalKey],
-        unnamed: &[IntervalKey],
-    ) -> Result<(), PortError> {
-        self.inner.file(filings, closing, unnamed).await
+    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
+        self.inner.file(filings).await
+    }
+    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
+        self.inner.mark(closing, unnamed).await
     }
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
         self.inner.interval_legs(key).await

@@ -270,7 +270,10 @@ impl ContactStore for DownContactStore {
     async fn store_leg(&self, _: &StoredLeg, _: Option<u64>) -> Result<LegWrite, PortError> {
         Err(down())
     }
-    async fn file(&self, _: &[LegFiling], _: &[IntervalKey], _: &[IntervalKey]) -> Result<(), PortError> {
+    async fn file(&self, _: &[LegFiling]) -> Result<(), PortError> {
+        Err(down())
+    }
+    async fn mark(&self, _: &[IntervalKey], _: &[IntervalKey]) -> Result<(), PortError> {
         Err(down())
     }
     async fn interval_legs(&self, _: &IntervalKey) -> Result<IntervalLegs, PortError> {

@@ -14,7 +14,7 @@
 //!   to file it and where the old counts lie;
 //! - a version's [`LegSummary`] (what a record needs of a leg, a small item) is filed under each
 //!   interval it contributes to, and a tombstone of the version under each interval it left
-//!   ([`ContactStore::file`], unconditional writes in one batch). A filing is keyed by the leg's
+//!   ([`ContactStore::file`], unconditional writes in one batch request). A filing is keyed by the leg's
 //!   version and never overwritten by another version, so writes in any order, repeated or
 //!   racing, leave the same filings: an interval counts each leg by its newest version filed
 //!   there, none when that is a tombstone;
@@ -28,7 +28,8 @@
 //! - intervals written before their end wait in the closing set until a run at or after their
 //!   end ([`crate::contact::IntervalKey::end`]) writes them with their backlog; intervals
 //!   written while their queue's name was unknown wait in the unnamed set until the name is
-//!   stored.
+//!   stored. Reading an interval's filings also says whether it is in either set, so it is
+//!   added once, not by every batch that writes it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -125,6 +126,10 @@ pub struct IntervalLegs {
     pub counted: bool,
     /// How many filings the interval has: it grows with every filing of a new version.
     pub filings: usize,
+    /// The interval is in the closing set.
+    pub closing: bool,
+    /// The interval is in the unnamed set.
+    pub unnamed: bool,
 }
 
 /// Storage of the stream basis: legs, their filing under intervals, queue names, the waiting,
@@ -148,11 +153,14 @@ pub trait ContactStore: Send + Sync {
         expected: Option<u64>,
     ) -> impl Future<Output = Result<LegWrite, PortError>> + Send;
 
-    /// The unconditional writes of a batch: `filings`, and `closing` and `unnamed` added to the
-    /// closing and unnamed sets. Idempotent.
-    fn file(
+    /// The unconditional writes filing a batch's legs. Idempotent.
+    fn file(&self, filings: &[LegFiling]) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Adds intervals to the closing set (written before their end) and to the unnamed set
+    /// (written while their queue's name was unknown); [`ContactStore::interval_legs`] says
+    /// which sets an interval is in, so each is added once. Idempotent.
+    fn mark(
         &self,
-        filings: &[LegFiling],
         closing: &[IntervalKey],
         unnamed: &[IntervalKey],
     ) -> impl Future<Output = Result<(), PortError>> + Send;
@@ -390,12 +398,7 @@ impl ContactStore for MemoryContactStore {
         Ok(LegWrite::Stored)
     }
 
-    async fn file(
-        &self,
-        filings: &[LegFiling],
-        closing: &[IntervalKey],
-        unnamed: &[IntervalKey],
-    ) -> Result<(), PortError> {
+    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
         let mut inner = self.lock();
         for filing in filings {
             let id = &filing.key.contact_id;
@@ -419,6 +422,11 @@ impl ContactStore for MemoryContactStore {
                 None => {}
             }
         }
+        Ok(())
+    }
+
+    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
+        let mut inner = self.lock();
         inner.closing.extend(closing.iter().cloned());
         inner.unnamed.extend(unnamed.iter().cloned());
         Ok(())
@@ -426,14 +434,21 @@ impl ContactStore for MemoryContactStore {
 
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
         let inner = self.lock();
+        let (closing, unnamed) = (inner.closing.contains(key), inner.unnamed.contains(key));
         let Some(filed) = inner.intervals.get(key) else {
-            return Ok(IntervalLegs::default());
+            return Ok(IntervalLegs {
+                closing,
+                unnamed,
+                ..IntervalLegs::default()
+            });
         };
         let (legs, counted) = counted_legs(filed.iter().map(|((c, v), s)| (c.as_str(), *v, s.as_ref())));
         Ok(IntervalLegs {
             legs,
             counted,
             filings: filed.len(),
+            closing,
+            unnamed,
         })
     }
 

@@ -261,7 +261,7 @@ pub async fn handle_kinesis<S: ContactStore, F: FeedSink>(
 pub struct CloseOutcome {
     /// Records written.
     pub written: usize,
-    /// Intervals closed (left the closing set).
+    /// Intervals closed: written after their end (and out of the closing set).
     pub closed: usize,
     /// Intervals that could not be closed now (they stay in the closing set), with the reason.
     pub failed: Vec<(IntervalKey, String)>,
@@ -336,15 +336,23 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
             });
         }
     }
-    let due: Vec<IntervalKey> = due.into_iter().collect();
     if !filings.is_empty() {
-        store.file(&filings, &due, &[]).await?;
+        store.file(&filings).await?;
     }
-    let closing: Vec<IntervalKey> = store
+    // The closing set's intervals that have ended, and those the waiting legs were just filed
+    // under.
+    let in_set: BTreeSet<IntervalKey> = store
         .closing()
         .await?
         .into_iter()
         .filter(|k| k.end() <= clock)
+        .collect();
+    let closing: Vec<IntervalKey> = in_set
+        .iter()
+        .chain(&due)
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
     let names = load_names(store, &closing, &QueueNames::default()).await?;
     let results: Vec<_> = futures_util::stream::iter(closing.iter())
@@ -355,39 +363,48 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    let mut closed = Vec::new();
+    let (mut closed, mut unnamed, mut retry) = (Vec::new(), Vec::new(), Vec::new());
+    let mut due_closed = 0;
     for (key, result) in results {
         match result {
             Ok(written) => {
-                outcome.written += usize::from(written);
-                closed.push(key.clone());
+                outcome.written += usize::from(written.active);
+                if in_set.contains(key) {
+                    closed.push(key.clone());
+                } else {
+                    due_closed += 1;
+                }
+                if written.wrote && names.name(&key.instance_id, &key.queue_id).is_none() && !written.unnamed {
+                    unnamed.push(key.clone());
+                }
             }
             Err(e) => {
                 tracing::error!(instance_id = %key.instance_id, queue_id = %key.queue_id, interval_start = %key.interval_start, error = %e, "could not close interval; the next sweep tries again");
                 outcome.failed.push((key.clone(), e.to_string()));
+                if !in_set.contains(key) {
+                    // A waiting leg's interval: kept for the next sweep.
+                    retry.push(key.clone());
+                }
             }
         }
     }
-    if !closed.is_empty() {
+    let count = closed.len();
+    let result = async {
         // Remembered before they leave the closing set: learning the name rewrites them.
-        let unnamed: Vec<IntervalKey> = closed
-            .iter()
-            .filter(|k| names.name(&k.instance_id, &k.queue_id).is_none())
-            .cloned()
-            .collect();
-        let result = async {
-            if !unnamed.is_empty() {
-                store.file(&[], &[], &unnamed).await?;
-            }
-            store.closed(&closed).await
+        if !retry.is_empty() || !unnamed.is_empty() {
+            store.mark(&retry, &unnamed).await?;
         }
-        .await;
-        match result {
-            Ok(()) => outcome.closed += closed.len(),
-            Err(e) => {
-                tracing::error!(intervals = closed.len(), error = %e, "could not take closed intervals out of the closing set; the next sweep writes them again");
-                outcome.failed.extend(closed.into_iter().map(|k| (k, e.to_string())));
-            }
+        if !closed.is_empty() {
+            store.closed(&closed).await?;
+        }
+        Ok::<_, PortError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => outcome.closed += count + due_closed,
+        Err(e) => {
+            tracing::error!(intervals = count, error = %e, "could not take closed intervals out of the closing set; the next sweep writes them again");
+            outcome.failed.extend(closed.into_iter().map(|k| (k, e.to_string())));
         }
     }
     tracing::info!(
@@ -631,10 +648,7 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
         return;
     }
 
-    // One unconditional write: the filings, the intervals to close after their end, those
-    // whose queue's name is unknown.
     let interval_keys: Vec<IntervalKey> = touched.keys().cloned().collect();
-    let closing: Vec<IntervalKey> = interval_keys.iter().filter(|k| k.end() > clock).cloned().collect();
     let missing: BTreeSet<(String, String)> = interval_keys
         .iter()
         .filter(|k| names.name(&k.instance_id, &k.queue_id).is_none())
@@ -656,12 +670,8 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
             }
         }
     }
-    let unnamed: Vec<IntervalKey> = interval_keys
-        .iter()
-        .filter(|k| names.name(&k.instance_id, &k.queue_id).is_none())
-        .cloned()
-        .collect();
-    if let Err(e) = store.file(&filings, &closing, &unnamed).await {
+    // One unconditional write request: the filings.
+    if let Err(e) = store.file(&filings).await {
         tracing::error!(legs = filings.len(), error = %e, "could not file legs");
         failures.fail(filed_inputs, &e);
         return;
@@ -675,13 +685,35 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
+    // Intervals written before their end go to the closing set, those written while their
+    // queue's name was unknown to the unnamed set: each once (the interval's read said where
+    // it is).
+    let (mut closing, mut unnamed) = (Vec::new(), Vec::new());
     for (key, result) in results {
         match result {
-            Ok(written) => stats.records_written += usize::from(written),
+            Ok(written) => {
+                stats.records_written += usize::from(written.active);
+                if written.wrote && key.end() > clock && !written.closing {
+                    closing.push(key.clone());
+                }
+                if written.wrote && names.name(&key.instance_id, &key.queue_id).is_none() && !written.unnamed {
+                    unnamed.push(key.clone());
+                }
+            }
             Err(e) => {
                 tracing::error!(queue_id = %key.queue_id, interval_start = %key.interval_start, error = %e, retryable = e.retryable, "could not write interval record");
                 failures.fail(touched[key].iter().copied(), &e);
             }
+        }
+    }
+    if !closing.is_empty() || !unnamed.is_empty() {
+        if let Err(e) = store.mark(&closing, &unnamed).await {
+            tracing::error!(error = %e, "could not mark intervals for closing or naming");
+            failures.fail(
+                closing.iter().chain(&unnamed).flat_map(|k| touched[k].iter().copied()),
+                &e,
+            );
+            unnamed.clear();
         }
     }
     if !unnamed.is_empty() || !named_now.is_empty() {
@@ -731,6 +763,10 @@ async fn store_leg<S: ContactStore>(
             None => (Leg::new(key.clone()), None),
         };
         let changed = leg.merge(patch);
+        // Intervals whose filing of this leg changes: all of them, unless the leg's summary is
+        // the one filed before (a fact no record reads changed): then only those it newly
+        // contributes to (the earlier version's filing, the same summary, stands elsewhere).
+        let mut refile: Option<Vec<IntervalKey>> = None;
         let (version, filing, was_waiting) = match &stored {
             Some(s) if !changed => {
                 // Filed again where it contributes now (more interval ends may have passed
@@ -789,10 +825,24 @@ async fn store_leg<S: ContactStore>(
                     }
                 }
                 let was_waiting = filing.was_waiting;
+                if let Some(s) = &stored {
+                    if s.leg.summary() == leg.summary() {
+                        refile = Some(
+                            filing
+                                .intervals
+                                .iter()
+                                .filter(|k| !s.filing.intervals.contains(k))
+                                .cloned()
+                                .collect(),
+                        );
+                    }
+                }
                 (version, filing, was_waiting)
             }
         };
         let waiting = match (filing.waiting, was_waiting) {
+            // Hinted already by the version with the same summary (or by its retry).
+            (true, _) if refile.is_some() => None,
             (true, _) => Some(true),
             (false, true) => Some(false),
             (false, false) => None,
@@ -804,7 +854,7 @@ async fn store_leg<S: ContactStore>(
                 key: key.clone(),
                 version,
                 summary: leg.summary(),
-                intervals: filing.intervals,
+                intervals: refile.unwrap_or(filing.intervals),
                 left: filing.left,
                 waiting,
             },
@@ -878,12 +928,25 @@ async fn load_names<S: ContactStore>(
     Ok(names)
 }
 
+/// What [`write_record`] did, and the sets the interval was in when it was read.
+#[derive(Debug, Clone, Copy, Default)]
+struct Written {
+    /// An object was written (a record or a retraction).
+    wrote: bool,
+    /// An active record was written.
+    active: bool,
+    /// The interval is in the closing set.
+    closing: bool,
+    /// The interval is in the unnamed set.
+    unnamed: bool,
+}
+
 /// Computes the record of `key` from the legs filed there and writes it over its feed object;
 /// again while other writers file legs there meanwhile (the number of filings moved: the last
 /// object written then holds every leg filed before it). When no leg is left but one was counted
 /// there once, the retraction ([`retracted_stream_queue_interval`]) overwrites the object
 /// written before, which would otherwise stand (the sink cannot remove objects); where no leg
-/// was ever counted nothing is written. True when an active record was written.
+/// was ever counted nothing is written.
 async fn write_record<S: ContactStore, F: FeedSink>(
     key: &IntervalKey,
     store: &S,
@@ -891,23 +954,26 @@ async fn write_record<S: ContactStore, F: FeedSink>(
     names: &QueueNames,
     settings: &Settings,
     clock: DateTime<Utc>,
-) -> Result<bool, PortError> {
-    let mut written = false;
+) -> Result<Written, PortError> {
+    let mut written = Written::default();
     for _ in 0..RECORD_ATTEMPTS {
         let filed = store.interval_legs(key).await?;
+        written.closing = filed.closing;
+        written.unnamed = filed.unnamed;
         let record = match stream_queue_interval_of(key, &filed.legs, names, &settings.stream, clock) {
             Some(record) => {
-                written = true;
+                written.active = true;
                 record
             }
             None if filed.counted => {
                 tracing::info!(queue_id = %key.queue_id, interval_start = %key.interval_start, "interval has no contacts any more; its record is retracted");
-                written = false;
+                written.active = false;
                 retracted_stream_queue_interval(key, names, &settings.stream, clock)
             }
-            None => return Ok(false),
+            None => return Ok(written),
         };
         sink.put(&record.feed_key(), feed::to_json_lines(&[record])).await?;
+        written.wrote = true;
         if store.interval_filings(key).await? == filed.filings {
             break;
         }
