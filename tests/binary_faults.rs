@@ -564,3 +564,179 @@ async fn the_contact_events_binary_under_seeded_faults_gives_the_feed_of_a_fault
     assert!(totals.values().sum::<usize>() > 0, "faults were injected");
     assert_eq!((lost, extra, differing, dead, missing_on_bus), (0, 0, 0, 0, 0));
 }
+
+/// An S3 that refuses everything: every request is answered 503 SlowDown (after reading it),
+/// as S3 does when it sheds load. Returns its URL.
+async fn refusing_s3() -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("local address"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    // The head, then as much body as it announces, then the answer.
+                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buffer.len() < end + 4 + length {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buffer.drain(..end + 4 + length);
+                    let body =
+                        "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+                    let answer = format!(
+                        "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// The sweep binary when S3 refuses its writes for several sweeps: the agents' `UNKNOWN`
+/// transitions are committed (DynamoDB answers) but their records cannot be written; each of
+/// those sweeps says so (failures, records owed), and the first sweep after S3 is back (a new
+/// process, as Lambda may start one) writes them: the feed then holds the `UNKNOWN` records of
+/// a run where S3 never failed, same ids, none missing.
+#[tokio::test]
+async fn the_sweep_binary_writes_the_unknown_records_s3_refused_once_it_is_back() {
+    use connect_wfm_aws::{DynamoStateStore, S3FeedSink};
+    use connect_wfm_handlers::agent_events::{KinesisBatch, Settings, handle_batch};
+    let stream = agent_event_stream(&StreamSpec {
+        seed: 11,
+        agents: 12,
+        records: 240,
+        bad_permille: 0,
+        ..StreamSpec::default()
+    });
+    let newest = stream
+        .iter()
+        .filter_map(|r| connect_wfm_core::agent::decode_agent_event(r).ok())
+        .map(|e| e.event_timestamp)
+        .max()
+        .expect("events");
+    // Sweeps a minute apart from 10 minutes after the last event: the instance is silent.
+    let clock = |minute: i64| newest + chrono::TimeDelta::minutes(10 + minute);
+    let (refused, after) = (5, 3);
+
+    // One run: the agents stored by the agent-events handler (in this process), then the
+    // sweeps, the first `refusing` of them by a process whose S3 refuses everything.
+    let run = |refusing: usize| {
+        let stream = stream.clone();
+        async move {
+            let config = support::sdk_config().await;
+            let s3 = support::s3(&config);
+            let table = support::create_state_table(&support::dynamodb(&config)).await;
+            let bucket = support::create_bucket(&s3, "feed").await;
+            let (states, sink) = (
+                DynamoStateStore::new(support::dynamodb(&config), &table),
+                S3FeedSink::new(s3.clone(), &bucket, "wfm/"),
+            );
+            let batch = KinesisBatch::from_records(kinesis_records(&stream, "shardId-000000000000", 1));
+            let outcome = handle_batch(&batch, &states, &sink, &Settings::default(), chrono::Utc::now()).await;
+            assert!(outcome.failed_from().is_none(), "the agents are stored");
+            let sweep = |s3_endpoint: Option<String>| {
+                let (table, bucket) = (table.clone(), bucket.clone());
+                async move {
+                    let runtime = support::RuntimeApi::start().await;
+                    let mut command = support::lambda_command("sweep", &runtime);
+                    command
+                        .env("STATE_TABLE", &table)
+                        .env("FEED_BUCKET", &bucket)
+                        .env("FEED_PREFIX", "wfm")
+                        .env("SNAPSHOT_MINUTES", "0");
+                    if let Some(endpoint) = &s3_endpoint {
+                        command.env("AWS_ENDPOINT_URL_S3", endpoint);
+                    }
+                    (runtime, command.spawn().expect("spawn sweep"))
+                }
+            };
+            let mut answers = Vec::new();
+            let (runtime, mut process) = sweep(Some(refusing_s3().await)).await;
+            for minute in 0..refusing {
+                let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event",
+                    "time": feed_timestamp(clock(minute as i64)) });
+                let (outcome, answer) = runtime.invoke(event, Duration::from_secs(60)).await;
+                answers.push((outcome, answer));
+            }
+            process.kill().await.expect("stop sweep");
+            let (runtime, mut process) = sweep(None).await;
+            for minute in refusing..refusing + after {
+                let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event",
+                    "time": feed_timestamp(clock(minute as i64)) });
+                let (outcome, answer) = runtime.invoke(event, Duration::from_secs(60)).await;
+                answers.push((outcome, answer));
+            }
+            process.kill().await.expect("stop sweep");
+            let unknowns: BTreeSet<String> = support::read_json_lines(&s3, &bucket, "wfm/agent_state/")
+                .await
+                .into_iter()
+                .filter(|r| r["state"] == "UNKNOWN")
+                .map(|r| r.to_string())
+                .collect();
+            (unknowns, answers)
+        }
+    };
+    fn feed_timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+    let (clean, _) = run(0).await;
+    assert!(!clean.is_empty(), "agents went UNKNOWN");
+    let (faulted, answers) = run(refused).await;
+    for (minute, (outcome, answer)) in answers.iter().enumerate() {
+        println!(
+            "sweep {minute} ({}): {outcome} {answer}",
+            if minute < refused { "S3 refuses" } else { "S3 back" }
+        );
+        if minute < refused {
+            // A sweep that cannot write fails its invocation (Lambda's retry, the Errors alarm).
+            assert_eq!(outcome, "error", "a sweep that cannot write says so: {answer}");
+            assert!(
+                answer["errorMessage"].as_str().unwrap_or_default().contains("failure"),
+                "{answer}"
+            );
+        } else {
+            assert_eq!(outcome, "response", "{answer}");
+        }
+    }
+    let first_back = &answers[refused].1;
+    assert!(
+        first_back["rewritten"].as_u64().unwrap_or_default() > 0,
+        "the owed records are written: {first_back}"
+    );
+    let last = &answers.last().unwrap().1;
+    assert_eq!(
+        (&last["owed_records"], &last["failures"]),
+        (&json!(0), &json!(0)),
+        "nothing owed at the end: {last}"
+    );
+    let lost = clean.difference(&faulted).count();
+    let extra = faulted.difference(&clean).count();
+    println!(
+        "sweep under S3 refusal: {} UNKNOWN records in the fault-free feed, {refused} sweeps refused, lost {lost}, \
+         not in the fault-free feed {extra}",
+        clean.len()
+    );
+    assert_eq!((lost, extra), (0, 0));
+}
