@@ -4,14 +4,17 @@
 //! Per batch (architecture.md, "Contact events and contact records"):
 //! 1. every input is decoded; one that is not a contact event or contact record is kept under
 //!    rejects with the reason, and its message or record succeeds;
-//! 2. the legs the inputs patch are loaded in one round trip, merged (order-free), and stored
-//!    with a version condition (a racing batch makes this one reload and merge again);
-//! 3. each leg is filed under the intervals it contributes to (store design:
-//!    [`connect_wfm_core::contact::store`]), and every interval it enters or leaves is recomputed
-//!    from the legs filed there and written over its feed object;
-//! 4. intervals written before their end go to the closing set: [`close_intervals`] (the
+//! 2. the legs the inputs patch are loaded in one round trip (with the stored names of the
+//!    queues the inputs name), merged (order-free), and each changed leg stored with a version
+//!    condition (a racing batch makes this one reload and merge again), with where it is filed;
+//! 3. the batch's filings (store design: [`connect_wfm_core::contact::store`]) are written in
+//!    one request, and every interval a leg enters, leaves or changes in is recomputed from
+//!    what is filed there and written over its feed object;
+//! 4. intervals written before their end go to the closing set (once): [`close_intervals`] (the
 //!    scheduled sweep's call) writes them again once they have ended, with their backlog, and
-//!    writes the records of queues where contacts are only waiting.
+//!    writes the records of queues where contacts are only waiting; intervals written while
+//!    their queue's name is unknown go to the unnamed set (once), written again by the batch
+//!    that stores the name.
 //!
 //! Errors follow architecture.md's policy: a transient failure fails the inputs of the legs or
 //! intervals it touches (SQS re-delivers the message, Kinesis replays from the earliest failed
