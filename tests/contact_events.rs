@@ -194,8 +194,9 @@ async fn a_slice_in_time_order_gives_the_records_of_the_whole_slice_with_request
 
     let contacts = slice.contacts.len();
     println!(
-        "FIGURE contact-events: {contacts} contacts, {} events, {} CTRs in {batches} batches: {handler_requests} DynamoDB requests by the handler \
-         = {:.0} per 1,000 contacts; the sweep: {sweeps} runs, {sweep_requests} requests ({:.1} per run)",
+        "FIGURE contact-events: {contacts} contacts, {} events, {} CTRs in {batches} batches with the sweep every minute: \
+         {handler_requests} DynamoDB requests by the handler = {:.0} per 1,000 contacts; the sweep: {sweeps} runs, \
+         {sweep_requests} requests ({:.1} per run)",
         slice.events.len(),
         slice.records.len(),
         handler_requests as f64 * 1000.0 / contacts as f64,
@@ -335,12 +336,17 @@ async fn concurrent_batches_and_redeliveries_of_one_contact_count_it_once() {
     assert!(outcomes.iter().all(|o| o.response.batch_item_failures.is_empty()));
     let legs = stack
         .store
-        .load_legs(&[connect_wfm_core::contact::LegKey {
-            instance_id: "e2e-latency".into(),
-            contact_id: "x".into(),
-        }])
+        .load(
+            &[connect_wfm_core::contact::LegKey {
+                instance_id: "e2e-latency".into(),
+                contact_id: "x".into(),
+            }],
+            &[],
+            false,
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .legs;
     assert_eq!(legs.len(), 1);
     assert!(legs[0].leg.disconnected_at().is_some() && legs[0].leg.connected_at().is_some());
     let objects = stream_objects(&stack).await;
@@ -357,10 +363,22 @@ async fn concurrent_batches_and_redeliveries_of_one_contact_count_it_once() {
     );
 }
 
-/// The request figure when batches are full (a busy contact center: SQS batches of 10 events,
-/// Kinesis batches of 100 CTRs), each batch at the time of its newest input.
-#[tokio::test]
-async fn request_count_with_full_batches() {
+/// One way of cutting the slice into batches, each handled at the time of its newest input.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// A busy contact center: SQS batches of 10 events, Kinesis batches of 100 CTRs.
+    Full,
+    /// The slice in time order, each run of events or CTRs in batches of up to 10 (187 batches of
+    /// 1–10 inputs): the "trickle" figure of issue 25.
+    TimeOrdered,
+    /// One message (event or CTR) per batch: a quiet center.
+    OnePerBatch,
+}
+
+/// DynamoDB requests and estimated write units (see `support::WriteUnits`) of the handler per
+/// contact, the sweep left out, for one cut of the slice; checks the feed against the slice's
+/// records.
+async fn requests_per_contact(cut: Cut) -> (f64, f64, usize, f64) {
     let stack = stack().await;
     let settings = Settings::default();
     let slice = simulate(&SliceSpec {
@@ -369,22 +387,55 @@ async fn request_count_with_full_batches() {
         contacts: 100,
         ..SliceSpec::default()
     });
-    let mut events: Vec<(DateTime<Utc>, &str)> = slice.events.iter().map(|e| (input_time(e), e.as_str())).collect();
-    events.sort_by_key(|(t, _)| *t);
-    let mut records: Vec<(DateTime<Utc>, &str)> = slice.records.iter().map(|r| (input_time(r), r.as_str())).collect();
-    records.sort_by_key(|(t, _)| *t);
-    let mut batches: Vec<(DateTime<Utc>, bool, Vec<&str>)> = events
-        .chunks(10)
-        .map(|c| (c.last().unwrap().0, true, c.iter().map(|(_, b)| *b).collect()))
-        .chain(
-            records
-                .chunks(100)
-                .map(|c| (c.last().unwrap().0, false, c.iter().map(|(_, b)| *b).collect())),
-        )
-        .collect();
+    fn timed(inputs: &[String]) -> Vec<(DateTime<Utc>, &str)> {
+        let mut timed: Vec<(DateTime<Utc>, &str)> = inputs.iter().map(|e| (input_time(e), e.as_str())).collect();
+        timed.sort_by_key(|(t, _)| *t);
+        timed
+    }
+    fn batch<'a>(c: &[(DateTime<Utc>, &'a str)], is_event: bool) -> (DateTime<Utc>, bool, Vec<&'a str>) {
+        (c.last().unwrap().0, is_event, c.iter().map(|(_, b)| *b).collect())
+    }
+    let (events, records) = (timed(&slice.events), timed(&slice.records));
+    let mut batches: Vec<(DateTime<Utc>, bool, Vec<&str>)> = match cut {
+        Cut::Full => events
+            .chunks(10)
+            .map(|c| batch(c, true))
+            .chain(records.chunks(100).map(|c| batch(c, false)))
+            .collect(),
+        Cut::OnePerBatch => events
+            .chunks(1)
+            .map(|c| batch(c, true))
+            .chain(records.chunks(1).map(|c| batch(c, false)))
+            .collect(),
+        Cut::TimeOrdered => {
+            let mut timeline: Vec<(DateTime<Utc>, bool, &str)> = events
+                .iter()
+                .map(|(t, b)| (*t, true, *b))
+                .chain(records.iter().map(|(t, b)| (*t, false, *b)))
+                .collect();
+            timeline.sort_by_key(|(t, _, _)| *t);
+            timeline
+                .chunk_by(|a, b| a.1 == b.1)
+                .flat_map(|run| run.chunks(10))
+                .map(|c| (c.last().unwrap().0, c[0].1, c.iter().map(|(_, _, b)| *b).collect()))
+                .collect()
+        }
+    };
     batches.sort_by_key(|(t, _, _)| *t);
     let mut seq = 0;
+    // The sweep every minute, its requests left out of the handler's.
+    let (mut sweep_requests, mut sweep_units) = (0, 0);
+    let mut next_sweep = slice.spec.start + TimeDelta::minutes(1);
     for (clock, is_event, bodies) in &batches {
+        while next_sweep <= *clock {
+            let (requests, units) = (stack.requests.total(), stack.requests.write_units());
+            close_intervals(&stack.store, &stack.sink, &settings, next_sweep)
+                .await
+                .unwrap();
+            sweep_requests += stack.requests.total() - requests;
+            sweep_units += stack.requests.write_units() - units;
+            next_sweep += TimeDelta::minutes(1);
+        }
         if *is_event {
             let outcome = handle_sqs(
                 &sqs(bodies, seq),
@@ -410,14 +461,61 @@ async fn request_count_with_full_batches() {
         }
         seq += bodies.len();
     }
-    let requests = stack.requests.total();
-    println!(
-        "FIGURE contact-events, full batches: {} contacts in {} batches: {requests} DynamoDB requests by the handler = {:.0} per 1,000 contacts",
-        slice.contacts.len(),
-        batches.len(),
-        requests as f64 * 1000.0 / slice.contacts.len() as f64
+    let (requests, units) = (
+        stack.requests.total() - sweep_requests,
+        stack.requests.write_units() - sweep_units,
     );
-    assert!(requests > 0);
+    // By operation and by item kind, the sweep's included (it is a small part).
+    let (by_operation, by_kind) = (stack.requests.by_operation(), stack.requests.write_units_by_kind());
+    let (items, average) = stack.requests.items_written();
+    let contacts = slice.contacts.len() as f64;
+    let end = batches.last().unwrap().0;
+    close_intervals(&stack.store, &stack.sink, &settings, end)
+        .await
+        .unwrap();
+    let mut book = LegBook::default();
+    for input in slice.inputs() {
+        book.apply(&decode_contact_input(input).unwrap());
+    }
+    let mut expected: Vec<(String, Value)> = book
+        .records(&settings.stream, end)
+        .into_iter()
+        .map(|r| (r.feed_key(), serde_json::to_value(&r).unwrap()))
+        .collect();
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    let written: Vec<(String, Value)> = stream_objects(&stack)
+        .await
+        .into_iter()
+        .filter(|(_, record)| record["active"] != json!(false))
+        .collect();
+    println!(
+        "FIGURE contact-events {cut:?}: {} contacts in {} batches: {requests} DynamoDB requests by the handler, \
+         {units} write units (estimated; {items} items written, {average:.0} bytes on average)",
+        slice.contacts.len(),
+        batches.len()
+    );
+    println!("FIGURE contact-events {cut:?}, handler and sweep: requests {by_operation:?}, write units {by_kind:?}");
+    assert_eq!(written, expected, "{cut:?}");
+    (
+        requests as f64 / contacts,
+        units as f64 / contacts,
+        batches.len(),
+        average,
+    )
+}
+
+/// The figures of issue 25 for contacts: DynamoDB requests and write units per contact with
+/// full batches, in the time-ordered trickle, and with one message per batch.
+#[tokio::test]
+async fn requests_and_write_units_per_contact() {
+    let mut line = String::from("FIGURE contact-events per contact:");
+    for cut in [Cut::Full, Cut::TimeOrdered, Cut::OnePerBatch] {
+        let (requests, units, batches, _) = requests_per_contact(cut).await;
+        line.push_str(&format!(
+            " {cut:?} ({batches} batches) {requests:.2} requests, {units:.2} write units;"
+        ));
+    }
+    println!("{line}");
 }
 
 #[tokio::test]
@@ -454,7 +552,12 @@ async fn a_stored_leg_that_cannot_be_read_starts_again_instead_of_failing_the_ba
         instance_id: "e2e-latency".into(),
         contact_id: contact.into(),
     };
-    let legs = stack.store.load_legs(&[key("broken"), key("fine")]).await.unwrap();
+    let legs = stack
+        .store
+        .load(&[key("broken"), key("fine")], &[], false)
+        .await
+        .unwrap()
+        .legs;
     assert_eq!(legs.len(), 2);
     let broken = legs.iter().find(|l| l.leg.contact_id == "broken").unwrap();
     assert_eq!(broken.version, 4);

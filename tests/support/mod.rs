@@ -66,9 +66,105 @@ pub fn recording_dynamodb(config: &SdkConfig) -> (aws_sdk_dynamodb::Client, Requ
     (aws_sdk_dynamodb::Client::from_conf(dynamodb_config), log)
 }
 
-/// The operations a [`recording_dynamodb`] client has sent, in order.
+/// The operations a [`recording_dynamodb`] client has sent, in order, and an estimate of the
+/// write units they cost.
 #[derive(Debug, Clone, Default)]
-pub struct RequestLog(Arc<Mutex<Vec<String>>>);
+pub struct RequestLog(Arc<Mutex<Vec<String>>>, Arc<Mutex<WriteUnits>>);
+
+/// Write units estimated from the items written, by DynamoDB's on-demand rules: a write costs
+/// ceil(KB) of the larger of the item before and after it (the item before is known when this
+/// client wrote it, by its `pk`/`sk`; an update's item after is taken as its item before, or 1
+/// KB when unknown), TransactWriteItems twice that; a failed conditional write is counted like a
+/// successful one (DynamoDB charges it too). Item size: attribute names plus values (a number
+/// counted by its digits). Indexes are not counted (the contact table has none).
+#[derive(Debug, Default)]
+pub struct WriteUnits {
+    /// Last size written, by `pk`/`sk`.
+    sizes: std::collections::HashMap<(String, String), usize>,
+    /// Units since the last [`RequestLog::clear`].
+    units: u64,
+    /// Items written since the last clear, and their total size (for the average).
+    items: u64,
+    bytes: u64,
+    /// Units by the kind of item: its `pk` up to the first `#`.
+    by_kind: std::collections::BTreeMap<String, u64>,
+}
+
+fn attribute_size(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    // One attribute value in DynamoDB JSON: {"S": "..."}, {"N": "12"}, {"BOOL": true}, ...
+    let Some((kind, inner)) = value.as_object().and_then(|o| o.iter().next()) else {
+        return 0;
+    };
+    match (kind.as_str(), inner) {
+        ("S" | "N" | "B", Value::String(text)) => text.len(),
+        ("BOOL" | "NULL", _) => 1,
+        ("SS" | "NS" | "BS", Value::Array(items)) => items.iter().map(|i| i.as_str().map_or(0, str::len)).sum(),
+        ("M", Value::Object(map)) => 3 + map.iter().map(|(k, v)| k.len() + 1 + attribute_size(v)).sum::<usize>(),
+        ("L", Value::Array(items)) => 3 + items.iter().map(|v| 1 + attribute_size(v)).sum::<usize>(),
+        _ => 0,
+    }
+}
+
+fn item_size(item: &serde_json::Value) -> usize {
+    item.as_object()
+        .map(|o| o.iter().map(|(name, value)| name.len() + attribute_size(value)).sum())
+        .unwrap_or(0)
+}
+
+fn item_key(item: &serde_json::Value) -> Option<(String, String)> {
+    let text = |name: &str| item.get(name)?.get("S")?.as_str().map(str::to_owned);
+    Some((text("pk")?, text("sk").unwrap_or_default()))
+}
+
+impl WriteUnits {
+    /// One write of `item` (`None`: a delete or an update of the item at `key`).
+    fn write(&mut self, key: Option<(String, String)>, item: Option<&serde_json::Value>, factor: u64) {
+        let before = key.as_ref().and_then(|k| self.sizes.get(k).copied());
+        let after = item.map(item_size);
+        let size = before.into_iter().chain(after).max().unwrap_or(1024);
+        let units = factor * (size.div_ceil(1024).max(1) as u64);
+        self.units += units;
+        let kind = key.as_ref().map_or("?", |(pk, _)| pk.split('#').next().unwrap_or("?"));
+        *self.by_kind.entry(kind.to_owned()).or_default() += units;
+        self.items += 1;
+        self.bytes += size as u64;
+        if let (Some(key), Some(after)) = (key, after) {
+            self.sizes.insert(key, after);
+        }
+    }
+
+    fn record(&mut self, operation: &str, body: &serde_json::Value) {
+        match operation {
+            "PutItem" => self.write(item_key(&body["Item"]), Some(&body["Item"]), 1),
+            "UpdateItem" | "DeleteItem" => self.write(item_key(&body["Key"]), None, 1),
+            "BatchWriteItem" => {
+                for requests in body["RequestItems"].as_object().into_iter().flat_map(|t| t.values()) {
+                    for request in requests.as_array().into_iter().flatten() {
+                        if let Some(item) = request.pointer("/PutRequest/Item") {
+                            self.write(item_key(item), Some(item), 1);
+                        } else if let Some(key) = request.pointer("/DeleteRequest/Key") {
+                            self.write(item_key(key), None, 1);
+                        }
+                    }
+                }
+            }
+            "TransactWriteItems" => {
+                for action in body["TransactItems"].as_array().into_iter().flatten() {
+                    if let Some(item) = action.pointer("/Put/Item") {
+                        self.write(item_key(item), Some(item), 2);
+                    } else if let Some(key) = ["/Update/Key", "/Delete/Key", "/ConditionCheck/Key"]
+                        .iter()
+                        .find_map(|p| action.pointer(p))
+                    {
+                        self.write(item_key(key), None, 2);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
 
 impl RequestLog {
     /// How many requests of `operation` were sent.
@@ -81,9 +177,37 @@ impl RequestLog {
         self.0.lock().unwrap().len()
     }
 
-    /// Forgets the requests sent so far.
+    /// Estimated write units of the requests sent (see [`WriteUnits`]).
+    pub fn write_units(&self) -> u64 {
+        self.1.lock().unwrap().units
+    }
+
+    /// Items written (puts, updates, deletes) and their average estimated size in bytes.
+    pub fn items_written(&self) -> (u64, f64) {
+        let units = self.1.lock().unwrap();
+        (units.items, units.bytes as f64 / units.items.max(1) as f64)
+    }
+
+    /// Estimated write units by the kind of item (its `pk` up to the first `#`).
+    pub fn write_units_by_kind(&self) -> std::collections::BTreeMap<String, u64> {
+        self.1.lock().unwrap().by_kind.clone()
+    }
+
+    /// Requests by operation.
+    pub fn by_operation(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for operation in self.0.lock().unwrap().iter() {
+            *counts.entry(operation.clone()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Forgets the requests sent so far (the sizes of the items written are kept).
     pub fn clear(&self) {
         self.0.lock().unwrap().clear();
+        let mut units = self.1.lock().unwrap();
+        (units.units, units.items, units.bytes) = (0, 0, 0);
+        units.by_kind.clear();
     }
 }
 
@@ -101,6 +225,11 @@ impl Intercept for RequestLog {
         // DynamoDB names the operation in `X-Amz-Target: DynamoDB_20120810.<Operation>`.
         let target = context.request().headers().get("x-amz-target").unwrap_or_default();
         let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        if let Some(body) = context.request().body().bytes() {
+            if let Ok(body) = serde_json::from_slice::<serde_json::Value>(body) {
+                self.1.lock().unwrap().record(&operation, &body);
+            }
+        }
         self.0.lock().unwrap().push(operation);
         Ok(())
     }

@@ -1,33 +1,42 @@
 //! [`DynamoContactStore`]: the stream basis's [`ContactStore`] on one DynamoDB table (design in
-//! [`connect_wfm_core::contact::store`]).
+//! [`connect_wfm_core::contact::store`]; the items' compact forms in `contact_item`).
 //!
 //! Table: partition key `pk` (S), sort key `sk` (S), TTL attribute `expires_at` (N, epoch
 //! seconds; every item expires [`DEFAULT_RETENTION`] after its last write, so a leg is kept at
-//! least 48 h and an interval can be rewritten up to 24 h after its end). Items:
+//! least 48 h and an interval can be rewritten up to 24 h after its end). No index. Items:
 //!
 //! | pk | sk | attributes |
 //! |---|---|---|
-//! | `leg#<instance id>#<contact id>` | `leg` | `v` (N, version), `leg` (S, the leg as JSON) |
-//! | `iv#<instance id>#<queue id>#<interval start, epoch s>` | `c#<contact id>` | `v`, `leg` (absent: a tombstone) |
-//! | the same | `#rev` | `rev` (N): bumped by every filing that changes the interval |
-//! | `waiting` | `<instance id>#<contact id>` | `v`, `leg` (absent: a tombstone) |
+//! | `leg#<instance id>#<contact id>` | `leg` | `v` (N, version), `leg` (S, the leg), `f` (S, its filing; absent when empty) |
+//! | `iv#<instance id>#<queue id>#<interval start, epoch s>` | `c#<contact id>#<version>` | `s` (S, the leg's summary; absent: a tombstone) |
+//! | the same | `#closing`, `#unnamed` | (the interval is in the closing, the unnamed set: read with its filings) |
+//! | `waiting` | `<instance id>#<contact id>` | (a hint: the leg waits in its queue) |
 //! | `closing` | `<instance id>#<queue id>#<interval start, epoch s>` | `instance_id`, `queue_id`, `interval_start` (N) |
+//! | `unnamed#<instance id>#<queue id>` | `<interval start, epoch s>` | intervals written while the queue's name was unknown |
 //! | `queue#<instance id>#<queue id>` | `name` | `name` (S), `stamp_ms` (N), `stamp_id` (S) |
 //! | `qname#<instance id>#<queue name>` | `id` | `queue_id` (S), `stamp_ms`, `stamp_id`: the reverse, for reconciling report rows |
-//! | `progress` | `progress` | `t_ms` (N): the newest input time processed |
+//! | `progress` | `progress` | `t_ms` (N): the newest input time processed (replays only) |
 //!
-//! Conditions: a leg is written only over the version it was read at; a filed copy only over an
-//! older version (or none); a queue name only over an older stamp; the progress only forward.
-//! `waiting` and `closing` are single partitions: they hold only contacts waiting now and
-//! intervals not yet closed, and are read once a minute by the sweep.
+//! Requests of a batch: one BatchGetItem (legs, queue names), one conditional PutItem per leg
+//! the batch changes, one BatchWriteItem (per 25 writes: filings, waiting hints), and per
+//! interval written a Query of its filings and a Query counting them after the record is
+//! written; the first batch to write an interval before its end (or while its queue's name is
+//! unknown) adds it to the closing (unnamed) set: two more BatchWriteItems, once. Conditions: a leg is written only over the version it was read
+//! at; a queue name only over an older stamp; the progress only forward. Filings are never
+//! overwritten by another version (their key holds it), so they need no condition.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, Select, WriteRequest};
 use chrono::{DateTime, TimeDelta, Utc};
-use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, PriorFiling, StoredLeg};
-use connect_wfm_core::contact::{Fact, IntervalKey, Leg, LegKey, QueueNames, Stamp};
+use connect_wfm_core::contact::store::{
+    ContactStore, Filing, IntervalLegs, LegFiling, LegWrite, Loaded, StoredLeg, counted_legs,
+};
+use connect_wfm_core::contact::{Fact, IntervalKey, Leg, LegKey, LegSummary, QueueNames, Stamp};
 use connect_wfm_core::ports::PortError;
 
+use crate::contact_item::{decode_filing, decode_leg, decode_summary, encode_filing, encode_leg, encode_summary};
 use crate::error::port_error;
 use crate::item::Item;
 
@@ -43,10 +52,16 @@ pub const DEFAULT_RETENTION: TimeDelta = TimeDelta::hours(72);
 
 /// Requests per BatchWriteItem (the DynamoDB limit).
 const BATCH_WRITE_LIMIT: usize = 25;
-/// Attribute of a leg item: where the versions before it were filed (JSON of `PriorFiling`).
-const PRIOR: &str = "prior";
-
-const NEWER_VERSION: &str = "attribute_not_exists(v) OR v < :v";
+/// Attribute of a leg item: the leg.
+const LEG: &str = "leg";
+/// Attribute of a leg item: its filing.
+const FILING: &str = "f";
+/// Attribute of a filing: the leg's summary (absent: a tombstone).
+const SUMMARY: &str = "s";
+/// Sort key of the marker in an interval's partition: the interval is in the closing set.
+const CLOSING_MARKER: &str = "#closing";
+/// Sort key of the marker in an interval's partition: the interval is in the unnamed set.
+const UNNAMED_MARKER: &str = "#unnamed";
 
 /// The stream basis's storage on a DynamoDB table keyed `pk`/`sk` (see the module docs and
 /// [`crate::schema::create_contact_table`]). Reads are strongly consistent: a batch must see
@@ -91,6 +106,29 @@ fn interval_sk(key: &IntervalKey) -> String {
     )
 }
 
+fn filing_sk(contact_id: &str, version: u64) -> String {
+    format!("c#{contact_id}#{version}")
+}
+
+fn waiting_sk(key: &LegKey) -> String {
+    format!("{}#{}", key.instance_id, key.contact_id)
+}
+
+fn names_pk(instance_id: &str, queue_id: &str) -> String {
+    format!("queue#{instance_id}#{queue_id}")
+}
+
+fn unnamed_pk(instance_id: &str, queue_id: &str) -> String {
+    format!("unnamed#{instance_id}#{queue_id}")
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) | Some(AttributeValue::N(v)) => Some(v.as_str()),
+        _ => None,
+    }
+}
+
 fn is_conditional_failure<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
@@ -119,32 +157,25 @@ impl DynamoContactStore {
     }
 
     fn unreadable(&self, item: &Item, what: &str, e: impl std::fmt::Display) -> PortError {
-        let pk = match item.get(PK) {
-            Some(AttributeValue::S(pk)) => pk.as_str(),
-            _ => "?",
-        };
         PortError::new(
             format!("read {what} from table {}", self.table),
-            format!("item {pk}: {e}"),
+            format!(
+                "item {}/{}: {e}",
+                text(item, PK).unwrap_or("?"),
+                text(item, SK).unwrap_or("?")
+            ),
             false,
         )
     }
 
-    fn version_of(&self, item: &Item) -> Result<u64, PortError> {
-        match item.get("v") {
-            Some(AttributeValue::N(v)) => v.parse().map_err(|e| self.unreadable(item, "version", e)),
-            _ => Err(self.unreadable(item, "version", "attribute `v` missing")),
-        }
+    fn put(item: Item) -> WriteRequest {
+        let put = PutRequest::builder().set_item(Some(item)).build().expect("item is set");
+        WriteRequest::builder().put_request(put).build()
     }
 
-    fn leg_of(&self, item: &Item) -> Result<Option<Leg>, PortError> {
-        match item.get("leg") {
-            Some(AttributeValue::S(json)) => serde_json::from_str(json)
-                .map(Some)
-                .map_err(|e| self.unreadable(item, "leg", e)),
-            None => Ok(None),
-            Some(_) => Err(self.unreadable(item, "leg", "attribute `leg` is not a string")),
-        }
+    fn delete(key: Item) -> WriteRequest {
+        let delete = DeleteRequest::builder().set_key(Some(key)).build().expect("key is set");
+        WriteRequest::builder().delete_request(delete).build()
     }
 
     /// BatchGetItem of any number of keys (chunks of 100, unprocessed keys asked again).
@@ -186,134 +217,144 @@ impl DynamoContactStore {
         Ok(())
     }
 
-    /// Every item of a partition (strongly consistent, all pages).
-    async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, PortError> {
+    /// Every item of a partition (strongly consistent, all pages); with `count_only`, only how
+    /// many (as that many empty items).
+    async fn query_partition(&self, pk: &str, count_only: bool) -> Result<(Vec<Item>, usize), PortError> {
         let operation = || format!("query {pk} in table {}", self.table);
         let mut items = Vec::new();
+        let mut count = 0;
         let mut start = None;
         loop {
-            let output = self
+            let mut request = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", s(pk))
                 .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| port_error(operation(), &e))?;
+                .set_exclusive_start_key(start);
+            if count_only {
+                // Filings only: a marker added meanwhile is no change of the record.
+                request = request
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :filing)")
+                    .expression_attribute_values(":filing", s("c#"))
+                    .select(Select::Count);
+            }
+            let output = request.send().await.map_err(|e| port_error(operation(), &e))?;
+            count += output.count as usize;
             items.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
             if start.is_none() {
-                return Ok(items);
+                return Ok((items, count));
             }
         }
     }
 
-    /// Files one copy (or tombstone) unless a newer or equal version is there; whether it was
-    /// written, and whether it replaced a live copy.
-    async fn put_copy(
-        &self,
-        pk: String,
-        sk: String,
-        stored: &StoredLeg,
-        leg_json: Option<&str>,
-    ) -> Result<(bool, bool), PortError> {
-        let mut item = Self::key(pk.clone(), sk);
-        item.insert("v".into(), n(stored.version));
-        item.insert(EXPIRES_AT.into(), self.expires_at());
-        if let Some(json) = leg_json {
-            item.insert("leg".into(), s(json));
-        }
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(NEWER_VERSION)
-            .expression_attribute_values(":v", n(stored.version))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-        {
-            Ok(output) => Ok((true, output.attributes.is_some_and(|old| old.contains_key("leg")))),
-            Err(e) if is_conditional_failure(&e) => Ok((false, false)),
-            Err(e) => Err(port_error(format!("file leg under {pk} in table {}", self.table), &e)),
-        }
+    /// A stored leg from its item (a leg that cannot be read starts again from the batch's
+    /// inputs, its version kept so the write replaces it, rather than failing every input of
+    /// the batch).
+    fn stored_leg(&self, item: &Item) -> Result<StoredLeg, PortError> {
+        let pk = text(item, PK).unwrap_or_default();
+        let Some((instance_id, contact_id)) = pk.strip_prefix("leg#").and_then(|rest| rest.split_once('#')) else {
+            return Err(self.unreadable(item, "leg", "key is not leg#<instance>#<contact>"));
+        };
+        let key = LegKey {
+            instance_id: instance_id.to_owned(),
+            contact_id: contact_id.to_owned(),
+        };
+        let version: u64 = match text(item, "v").map(str::parse) {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => return Err(self.unreadable(item, "version", e)),
+            None => return Err(self.unreadable(item, "version", "attribute `v` missing")),
+        };
+        let leg = match text(item, LEG).map(|json| decode_leg(&key, json)) {
+            Some(Ok(leg)) => leg,
+            result => {
+                let reason = match result {
+                    Some(Err(e)) => e,
+                    _ => "attribute `leg` missing".to_owned(),
+                };
+                tracing::error!(table = %self.table, contact_id = %key.contact_id, %reason, "stored leg cannot be read; it starts again from the new inputs");
+                Leg::new(key.clone())
+            }
+        };
+        let filing = match text(item, FILING).map(|json| decode_filing(&key.instance_id, json)) {
+            Some(Ok(filing)) => filing,
+            Some(Err(e)) => {
+                // Only tombstones depend on it: log, and file as if none.
+                tracing::warn!(table = %self.table, contact_id = %key.contact_id, error = %e, "a stored leg's filing cannot be read");
+                Filing::default()
+            }
+            None => Filing::default(),
+        };
+        Ok(StoredLeg { leg, version, filing })
     }
 
-    async fn bump_revision(&self, key: &IntervalKey) -> Result<(), PortError> {
-        let pk = interval_pk(key);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(pk.clone(), "#rev")))
-            .update_expression("ADD rev :one SET expires_at = :exp")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":exp", self.expires_at())
-            .send()
-            .await
-            .map_err(|e| port_error(format!("bump revision of {pk} in table {}", self.table), &e))?;
-        Ok(())
+    /// Names from `queue#` items.
+    fn learn_name(names: &mut QueueNames, item: &Item) {
+        let (Some(pk), Some(name), Some(ms), Some(id)) = (
+            text(item, PK),
+            text(item, "name"),
+            text(item, "stamp_ms"),
+            text(item, "stamp_id"),
+        ) else {
+            return;
+        };
+        let mut parts = pk.splitn(3, '#').skip(1);
+        let (Some(instance), Some(queue)) = (parts.next(), parts.next()) else {
+            return;
+        };
+        let Some(time) = ms.parse().ok().and_then(DateTime::from_timestamp_millis) else {
+            return;
+        };
+        names.learn_by_id(
+            instance,
+            queue,
+            Fact {
+                stamp: Stamp {
+                    time,
+                    id: id.to_owned(),
+                },
+                value: name.to_owned(),
+            },
+        );
     }
 }
 
 impl ContactStore for DynamoContactStore {
-    async fn load_legs(&self, keys: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
-        let keys = keys.iter().map(|k| Self::key(leg_pk(k), "leg")).collect();
-        let items = self.batch_get(keys, "legs").await?;
-        items
-            .iter()
-            .map(|item| {
-                let version = self.version_of(item)?;
-                let leg = match self.leg_of(item) {
-                    Ok(Some(leg)) => leg,
-                    // A leg that cannot be read starts again from this batch's inputs (its
-                    // version kept, so the write replaces it) rather than failing every
-                    // input of the batch.
-                    result => {
-                        let key = match item.get(PK) {
-                            Some(AttributeValue::S(pk)) => pk
-                                .strip_prefix("leg#")
-                                .and_then(|rest| rest.split_once('#'))
-                                .map(|(instance_id, contact_id)| LegKey {
-                                    instance_id: instance_id.to_owned(),
-                                    contact_id: contact_id.to_owned(),
-                                }),
-                            _ => None,
-                        };
-                        let Some(key) = key else {
-                            return Err(self.unreadable(item, "leg", "key is not leg#<instance>#<contact>"));
-                        };
-                        let reason = result.err().map_or_else(|| "attribute `leg` missing".to_owned(), |e| e.to_string());
-                        tracing::error!(table = %self.table, contact_id = %key.contact_id, %reason, "stored leg cannot be read; it starts again from the new inputs");
-                        Leg::new(key)
-                    }
-                };
-                let prior = match item.get(PRIOR) {
-                    Some(AttributeValue::S(json)) => serde_json::from_str(json).unwrap_or_else(|e| {
-                        // Only a retry's tombstones depend on it: log, and file as if none.
-                        tracing::warn!(table = %self.table, error = %e, "a stored leg's prior filing cannot be read");
-                        PriorFiling::default()
-                    }),
-                    _ => PriorFiling::default(),
-                };
-                Ok(StoredLeg { leg, version, prior })
-            })
-            .collect()
+    async fn load(&self, legs: &[LegKey], queues: &[(String, String)], progress: bool) -> Result<Loaded, PortError> {
+        let mut keys: Vec<Item> = legs.iter().map(|k| Self::key(leg_pk(k), "leg")).collect();
+        keys.extend(queues.iter().map(|(i, q)| Self::key(names_pk(i, q), "name")));
+        if progress {
+            keys.push(Self::key("progress".into(), "progress"));
+        }
+        let mut loaded = Loaded::default();
+        if keys.is_empty() {
+            return Ok(loaded);
+        }
+        for item in self.batch_get(keys, "legs and queue names").await? {
+            match text(&item, PK) {
+                Some(pk) if pk.starts_with("leg#") => loaded.legs.push(self.stored_leg(&item)?),
+                Some(pk) if pk.starts_with("queue#") => Self::learn_name(&mut loaded.names, &item),
+                Some("progress") => {
+                    loaded.progress = text(&item, "t_ms")
+                        .and_then(|ms| ms.parse().ok())
+                        .and_then(DateTime::from_timestamp_millis);
+                }
+                _ => {}
+            }
+        }
+        Ok(loaded)
     }
 
-    async fn store_leg(&self, leg: &Leg, expected: Option<u64>, prior: &PriorFiling) -> Result<LegWrite, PortError> {
-        let version = expected.unwrap_or(0) + 1;
-        let json = serde_json::to_string(leg).map_err(|e| PortError::new("encode leg", e.to_string(), false))?;
-        let mut item = Self::key(leg_pk(&leg.key()), "leg");
-        item.insert("v".into(), n(version));
-        item.insert("leg".into(), s(json));
+    async fn store_leg(&self, stored: &StoredLeg, expected: Option<u64>) -> Result<LegWrite, PortError> {
+        let key = stored.leg.key();
+        let mut item = Self::key(leg_pk(&key), "leg");
+        item.insert("v".into(), n(stored.version));
+        item.insert(LEG.into(), s(encode_leg(&stored.leg)));
         // In the same write as the leg: a retry after a failed filing needs it.
-        if !prior.is_empty() {
-            let prior = serde_json::to_string(prior).map_err(|e| PortError::new("encode leg", e.to_string(), false))?;
-            item.insert(PRIOR.into(), s(prior));
+        if let Some(filing) = encode_filing(&stored.filing) {
+            item.insert(FILING.into(), s(filing));
         }
         item.insert(EXPIRES_AT.into(), self.expires_at());
         let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
@@ -324,121 +365,153 @@ impl ContactStore for DynamoContactStore {
                 .expression_attribute_values(":expected", n(v)),
         };
         match request.send().await {
-            Ok(_) => Ok(LegWrite::Stored { version }),
+            Ok(_) => Ok(LegWrite::Stored),
             Err(e) if is_conditional_failure(&e) => Ok(LegWrite::Conflict),
             Err(e) => Err(port_error(
-                format!("store leg {} in table {}", leg_pk(&leg.key()), self.table),
+                format!("store leg {} in table {}", leg_pk(&key), self.table),
                 &e,
             )),
         }
     }
 
-    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
-        let json =
-            serde_json::to_string(&stored.leg).map_err(|e| PortError::new("encode leg", e.to_string(), false))?;
-        let sk = format!("c#{}", stored.leg.contact_id);
-        let mut vacated = Vec::new();
-        for (keys, leg) in [(&filing.intervals, Some(json.as_str())), (&filing.left, None)] {
-            for key in keys {
-                let (written, replaced_live) = self.put_copy(interval_pk(key), sk.clone(), stored, leg).await?;
-                if written {
-                    self.bump_revision(key).await?;
-                }
-                if leg.is_none() && replaced_live {
-                    vacated.push(key.clone());
+    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
+        // Keyed by the item's key: a batch never names one item twice (DynamoDB refuses it).
+        let mut requests: BTreeMap<(String, String), WriteRequest> = BTreeMap::new();
+        let mut add = |pk: String, sk: String, request: WriteRequest| {
+            requests.insert((pk, sk), request);
+        };
+        for filing in filings {
+            let sk = filing_sk(&filing.key.contact_id, filing.version);
+            if let Some(summary) = &filing.summary {
+                let encoded = encode_summary(summary);
+                for key in &filing.intervals {
+                    let mut item = Self::key(interval_pk(key), sk.clone());
+                    item.insert(SUMMARY.into(), s(encoded.clone()));
+                    item.insert(EXPIRES_AT.into(), self.expires_at());
+                    add(interval_pk(key), sk.clone(), Self::put(item));
                 }
             }
+            for key in &filing.left {
+                let mut item = Self::key(interval_pk(key), sk.clone());
+                item.insert(EXPIRES_AT.into(), self.expires_at());
+                add(interval_pk(key), sk.clone(), Self::put(item));
+            }
+            let hint = Self::key("waiting".into(), waiting_sk(&filing.key));
+            match filing.waiting {
+                Some(true) => {
+                    let mut item = hint;
+                    item.insert(EXPIRES_AT.into(), self.expires_at());
+                    add("waiting".into(), waiting_sk(&filing.key), Self::put(item));
+                }
+                Some(false) => add("waiting".into(), waiting_sk(&filing.key), Self::delete(hint)),
+                None => {}
+            }
         }
-        if filing.waiting || filing.was_waiting {
-            let leg = filing.waiting.then_some(json.as_str());
-            let id = format!("{}#{}", stored.leg.instance_id, stored.leg.contact_id);
-            self.put_copy("waiting".into(), id, stored, leg).await?;
+        if requests.is_empty() {
+            return Ok(());
         }
-        Ok(vacated)
+        self.batch_write(requests.into_values().collect(), "filings").await
+    }
+
+    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
+        // The sets' items first, then the markers in the intervals' partitions, which tell a
+        // writer the interval is in the set already: a marker never stands without its item.
+        let mut items = Vec::new();
+        let mut markers = Vec::new();
+        for key in closing {
+            let mut item = Self::key("closing".into(), interval_sk(key));
+            item.insert("instance_id".into(), s(&key.instance_id));
+            item.insert("queue_id".into(), s(&key.queue_id));
+            item.insert("interval_start".into(), n(key.interval_start.timestamp()));
+            item.insert(EXPIRES_AT.into(), self.expires_at());
+            items.push(Self::put(item));
+            let mut marker = Self::key(interval_pk(key), CLOSING_MARKER);
+            marker.insert(EXPIRES_AT.into(), self.expires_at());
+            markers.push(Self::put(marker));
+        }
+        for key in unnamed {
+            let mut item = Self::key(
+                unnamed_pk(&key.instance_id, &key.queue_id),
+                key.interval_start.timestamp().to_string(),
+            );
+            item.insert(EXPIRES_AT.into(), self.expires_at());
+            items.push(Self::put(item));
+            let mut marker = Self::key(interval_pk(key), UNNAMED_MARKER);
+            marker.insert(EXPIRES_AT.into(), self.expires_at());
+            markers.push(Self::put(marker));
+        }
+        self.batch_write(items, "closing and unnamed intervals").await?;
+        self.batch_write(markers, "interval markers").await
     }
 
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
-        let mut filed = IntervalLegs::default();
-        for item in self.query_partition(&interval_pk(key)).await? {
-            match item.get(SK) {
-                Some(AttributeValue::S(sk)) if sk == "#rev" => {
-                    if let Some(AttributeValue::N(rev)) = item.get("rev") {
-                        filed.revision = rev.parse().map_err(|e| self.unreadable(&item, "revision", e))?;
-                    }
-                }
-                _ => filed.legs.extend(self.leg_of(&item)?),
+        let (items, _) = self.query_partition(&interval_pk(key), false).await?;
+        let mut filings: Vec<(String, u64, Option<LegSummary>)> = Vec::new();
+        let (mut closing, mut unnamed) = (false, false);
+        for item in &items {
+            match text(item, SK) {
+                Some(CLOSING_MARKER) => closing = true,
+                Some(UNNAMED_MARKER) => unnamed = true,
+                _ => {}
             }
+            let Some(rest) = text(item, SK).and_then(|sk| sk.strip_prefix("c#")) else {
+                // A marker, or `#rev` of an earlier version.
+                continue;
+            };
+            // `c#<contact>#<version>`; an earlier version wrote `c#<contact>` with `v` and the
+            // whole leg.
+            let (contact_id, version) = match rest.rsplit_once('#').map(|(c, v)| (c, v.parse::<u64>())) {
+                Some((contact_id, Ok(version))) => (contact_id.to_owned(), version),
+                _ => match text(item, "v").map(str::parse::<u64>) {
+                    Some(Ok(version)) => (rest.to_owned(), version),
+                    _ => return Err(self.unreadable(item, "filing", "no version")),
+                },
+            };
+            let leg_key = LegKey {
+                instance_id: key.instance_id.clone(),
+                contact_id: contact_id.clone(),
+            };
+            let summary = if let Some(encoded) = text(item, SUMMARY) {
+                Some(decode_summary(&leg_key, &key.queue_id, encoded).map_err(|e| self.unreadable(item, "filing", e))?)
+            } else if let Some(json) = text(item, LEG) {
+                decode_leg(&leg_key, json)
+                    .map_err(|e| self.unreadable(item, "filing", e))?
+                    .summary()
+            } else {
+                None
+            };
+            filings.push((contact_id, version, summary));
         }
-        Ok(filed)
+        let (legs, counted) = counted_legs(filings.iter().map(|(c, v, s)| (c.as_str(), *v, s.as_ref())));
+        Ok(IntervalLegs {
+            legs,
+            counted,
+            filings: filings.len(),
+            closing,
+            unnamed,
+        })
     }
 
-    async fn interval_revision(&self, key: &IntervalKey) -> Result<u64, PortError> {
-        let pk = interval_pk(key);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(pk.clone(), "#rev")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| port_error(format!("read revision of {pk} in table {}", self.table), &e))?;
-        match output.item.as_ref().and_then(|i| i.get("rev")) {
-            Some(AttributeValue::N(rev)) => rev
-                .parse()
-                .map_err(|e| PortError::new(format!("read revision of {pk}"), format!("{e}"), false)),
-            _ => Ok(0),
-        }
+    async fn interval_filings(&self, key: &IntervalKey) -> Result<usize, PortError> {
+        Ok(self.query_partition(&interval_pk(key), true).await?.1)
     }
 
-    async fn waiting_legs(&self) -> Result<Vec<StoredLeg>, PortError> {
-        let mut legs = Vec::new();
-        for item in self.query_partition("waiting").await? {
-            if let Some(leg) = self.leg_of(&item)? {
-                legs.push(StoredLeg {
-                    leg,
-                    version: self.version_of(&item)?,
-                    prior: PriorFiling::default(),
-                });
-            }
-        }
-        Ok(legs)
+    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+        let (items, _) = self.query_partition("waiting", false).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let (instance_id, contact_id) = text(item, SK)?.split_once('#')?;
+                Some(LegKey {
+                    instance_id: instance_id.to_owned(),
+                    contact_id: contact_id.to_owned(),
+                })
+            })
+            .collect())
     }
 
     async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
-        let keys = queues
-            .iter()
-            .map(|(instance, queue)| Self::key(format!("queue#{instance}#{queue}"), "name"))
-            .collect();
-        let mut names = QueueNames::default();
-        for item in self.batch_get(keys, "queue names").await? {
-            let text = |name: &str| match item.get(name) {
-                Some(AttributeValue::S(v)) => Some(v.clone()),
-                Some(AttributeValue::N(v)) => Some(v.clone()),
-                _ => None,
-            };
-            let (Some(pk), Some(name), Some(ms), Some(id)) =
-                (text(PK), text("name"), text("stamp_ms"), text("stamp_id"))
-            else {
-                continue;
-            };
-            let mut parts = pk.splitn(3, '#').skip(1);
-            let (Some(instance), Some(queue)) = (parts.next(), parts.next()) else {
-                continue;
-            };
-            let Some(time) = ms.parse().ok().and_then(DateTime::from_timestamp_millis) else {
-                continue;
-            };
-            names.learn_by_id(
-                instance,
-                queue,
-                Fact {
-                    stamp: Stamp { time, id },
-                    value: name,
-                },
-            );
-        }
-        Ok(names)
+        Ok(self.load(&[], queues, false).await?.names)
     }
 
     async fn queue_ids_by_name(&self, instance_id: &str, names: &[String]) -> Result<Vec<(String, String)>, PortError> {
@@ -448,11 +521,9 @@ impl ContactStore for DynamoContactStore {
             .collect();
         let mut ids = Vec::new();
         for item in self.batch_get(keys, "queue ids").await? {
-            if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(queue_id))) =
-                (item.get(PK), item.get("queue_id"))
-            {
+            if let (Some(pk), Some(queue_id)) = (text(&item, PK), text(&item, "queue_id")) {
                 if let Some(name) = pk.strip_prefix(&format!("qname#{instance_id}#")) {
-                    ids.push((name.to_owned(), queue_id.clone()));
+                    ids.push((name.to_owned(), queue_id.to_owned()));
                 }
             }
         }
@@ -461,7 +532,7 @@ impl ContactStore for DynamoContactStore {
 
     async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
         let named = names.entries().flat_map(|(instance, queue, fact)| {
-            let by_id = (format!("queue#{instance}#{queue}"), "name", "name", fact.value.clone());
+            let by_id = (names_pk(instance, queue), "name", "name", fact.value.clone());
             let by_name = (
                 format!("qname#{instance}#{}", fact.value),
                 "id",
@@ -497,54 +568,74 @@ impl ContactStore for DynamoContactStore {
         Ok(())
     }
 
-    async fn mark_closing(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
-        let requests = keys
-            .iter()
-            .map(|key| {
-                let mut item = Self::key("closing".into(), interval_sk(key));
-                item.insert("instance_id".into(), s(&key.instance_id));
-                item.insert("queue_id".into(), s(&key.queue_id));
-                item.insert("interval_start".into(), n(key.interval_start.timestamp()));
-                item.insert(EXPIRES_AT.into(), self.expires_at());
-                let put = PutRequest::builder().set_item(Some(item)).build().expect("item is set");
-                WriteRequest::builder().put_request(put).build()
-            })
-            .collect();
-        self.batch_write(requests, "closing intervals").await
-    }
-
     async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
         let mut keys = Vec::new();
-        for item in self.query_partition("closing").await? {
-            let text = |name: &str| match item.get(name) {
-                Some(AttributeValue::S(v)) | Some(AttributeValue::N(v)) => Some(v.clone()),
-                _ => None,
-            };
-            let start = text("interval_start")
+        for item in self.query_partition("closing", false).await?.0 {
+            let start = text(&item, "interval_start")
                 .and_then(|t| t.parse().ok())
                 .and_then(|t| DateTime::from_timestamp(t, 0));
-            match (text("instance_id"), text("queue_id"), start) {
+            match (text(&item, "instance_id"), text(&item, "queue_id"), start) {
                 (Some(instance_id), Some(queue_id), Some(interval_start)) => keys.push(IntervalKey {
-                    instance_id,
-                    queue_id,
+                    instance_id: instance_id.to_owned(),
+                    queue_id: queue_id.to_owned(),
                     interval_start,
                 }),
-                _ => tracing::warn!(table = %self.table, sk = ?text(SK), "closing item without its interval; skipped"),
+                _ => {
+                    tracing::warn!(table = %self.table, sk = ?text(&item, SK), "closing item without its interval; skipped")
+                }
             }
         }
         Ok(keys)
     }
 
-    async fn closed(&self, key: &IntervalKey) -> Result<(), PortError> {
-        let delete = DeleteRequest::builder()
-            .set_key(Some(Self::key("closing".into(), interval_sk(key))))
-            .build()
-            .expect("key is set");
-        self.batch_write(
-            vec![WriteRequest::builder().delete_request(delete).build()],
-            "closed interval",
-        )
-        .await
+    async fn closed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        // The markers first (see `mark`).
+        let markers = keys
+            .iter()
+            .map(|key| Self::delete(Self::key(interval_pk(key), CLOSING_MARKER)))
+            .collect();
+        self.batch_write(markers, "interval markers").await?;
+        let requests = keys
+            .iter()
+            .map(|key| Self::delete(Self::key("closing".into(), interval_sk(key))))
+            .collect();
+        self.batch_write(requests, "closed intervals").await
+    }
+
+    async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
+        let mut keys = Vec::new();
+        for item in self.query_partition(&unnamed_pk(instance_id, queue_id), false).await?.0 {
+            match text(&item, SK)
+                .and_then(|sk| sk.parse().ok())
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+            {
+                Some(interval_start) => keys.push(IntervalKey {
+                    instance_id: instance_id.to_owned(),
+                    queue_id: queue_id.to_owned(),
+                    interval_start,
+                }),
+                None => tracing::warn!(table = %self.table, "unnamed item without its interval start; skipped"),
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let markers = keys
+            .iter()
+            .map(|key| Self::delete(Self::key(interval_pk(key), UNNAMED_MARKER)))
+            .collect();
+        self.batch_write(markers, "interval markers").await?;
+        let requests = keys
+            .iter()
+            .map(|key| {
+                Self::delete(Self::key(
+                    unnamed_pk(&key.instance_id, &key.queue_id),
+                    key.interval_start.timestamp().to_string(),
+                ))
+            })
+            .collect();
+        self.batch_write(requests, "named intervals").await
     }
 
     async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {
@@ -566,18 +657,6 @@ impl ContactStore for DynamoContactStore {
     }
 
     async fn progress(&self) -> Result<Option<DateTime<Utc>>, PortError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key("progress".into(), "progress")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| port_error(format!("read progress in table {}", self.table), &e))?;
-        Ok(match output.item.as_ref().and_then(|i| i.get("t_ms")) {
-            Some(AttributeValue::N(ms)) => ms.parse().ok().and_then(DateTime::from_timestamp_millis),
-            _ => None,
-        })
+        Ok(self.load(&[], &[], true).await?.progress)
     }
 }

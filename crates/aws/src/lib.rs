@@ -25,6 +25,7 @@ mod batch;
 pub mod cfn_response;
 pub mod claim_store;
 pub mod config;
+mod contact_item;
 pub mod contact_store;
 mod error;
 pub mod eventbridge;

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Utc};
 
 use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
-use crate::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, PriorFiling, StoredLeg};
-use crate::contact::{IntervalKey, Leg, LegKey, QueueNames};
+use crate::contact::store::{ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, StoredLeg};
+use crate::contact::{IntervalKey, LegKey, QueueNames};
 use crate::ports::{
     AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
     ObjectReader, ObjectSource, PortError, ProgressStore, UnreadableState,
@@ -321,23 +321,24 @@ pub struct FaultyContactStore<'a, C> {
 }
 
 impl<C: ContactStore> ContactStore for FaultyContactStore<'_, C> {
-    async fn load_legs(&self, keys: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
-        faulty(
-            self.plan,
-            || format!("load {} legs", keys.len()),
-            self.inner.load_legs(keys),
-        )
-        .await
+    async fn load(&self, legs: &[LegKey], queues: &[(String, String)], progress: bool) -> Result<Loaded, PortError> {
+        let operation = || format!("load {} legs and {} queue names", legs.len(), queues.len());
+        faulty(self.plan, operation, self.inner.load(legs, queues, progress)).await
     }
 
-    async fn store_leg(&self, leg: &Leg, expected: Option<u64>, prior: &PriorFiling) -> Result<LegWrite, PortError> {
-        let operation = || format!("store leg {}", leg.key().contact_id);
-        faulty(self.plan, operation, self.inner.store_leg(leg, expected, prior)).await
+    async fn store_leg(&self, stored: &StoredLeg, expected: Option<u64>) -> Result<LegWrite, PortError> {
+        let operation = || format!("store leg {}", stored.leg.contact_id);
+        faulty(self.plan, operation, self.inner.store_leg(stored, expected)).await
     }
 
-    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
-        let operation = || format!("file leg {}", stored.leg.key().contact_id);
-        faulty(self.plan, operation, self.inner.file_leg(stored, filing)).await
+    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
+        let operation = || format!("file {} legs", filings.len());
+        faulty(self.plan, operation, self.inner.file(filings)).await
+    }
+
+    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
+        let operation = || format!("mark {} intervals closing and {} unnamed", closing.len(), unnamed.len());
+        faulty(self.plan, operation, self.inner.mark(closing, unnamed)).await
     }
 
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
@@ -345,18 +346,13 @@ impl<C: ContactStore> ContactStore for FaultyContactStore<'_, C> {
         faulty(self.plan, operation, self.inner.interval_legs(key)).await
     }
 
-    async fn interval_revision(&self, key: &IntervalKey) -> Result<u64, PortError> {
-        let operation = || format!("read the revision of {} {}", key.queue_id, key.interval_start);
-        faulty(self.plan, operation, self.inner.interval_revision(key)).await
+    async fn interval_filings(&self, key: &IntervalKey) -> Result<usize, PortError> {
+        let operation = || format!("count the filings of {} {}", key.queue_id, key.interval_start);
+        faulty(self.plan, operation, self.inner.interval_filings(key)).await
     }
 
-    async fn waiting_legs(&self) -> Result<Vec<StoredLeg>, PortError> {
-        faulty(
-            self.plan,
-            || "read the waiting legs".to_owned(),
-            self.inner.waiting_legs(),
-        )
-        .await
+    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+        faulty(self.plan, || "read the waiting legs".to_owned(), self.inner.waiting()).await
     }
 
     async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
@@ -378,18 +374,23 @@ impl<C: ContactStore> ContactStore for FaultyContactStore<'_, C> {
         .await
     }
 
-    async fn mark_closing(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
-        let operation = || format!("mark {} intervals closing", keys.len());
-        faulty(self.plan, operation, self.inner.mark_closing(keys)).await
-    }
-
     async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
         faulty(self.plan, || "read the closing set".to_owned(), self.inner.closing()).await
     }
 
-    async fn closed(&self, key: &IntervalKey) -> Result<(), PortError> {
-        let operation = || format!("close {} {}", key.queue_id, key.interval_start);
-        faulty(self.plan, operation, self.inner.closed(key)).await
+    async fn closed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let operation = || format!("close {} intervals", keys.len());
+        faulty(self.plan, operation, self.inner.closed(keys)).await
+    }
+
+    async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
+        let operation = || format!("read the unnamed intervals of {queue_id}");
+        faulty(self.plan, operation, self.inner.unnamed(instance_id, queue_id)).await
+    }
+
+    async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let operation = || format!("mark {} intervals named", keys.len());
+        faulty(self.plan, operation, self.inner.named(keys)).await
     }
 
     async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {

@@ -175,10 +175,24 @@ fn run(inputs: &[(bool, String)], store_plan: &FaultPlan, sink_plan: &FaultPlan)
     })
 }
 
-/// What differs between two feeds, field by field (empty when they are equal).
+/// A retraction (`active: false`, feed.md: the record of no legs) says "no record here", as a
+/// missing object does. Which of the two a queue and interval ends with depends on the order
+/// the inputs came in, faults or not (contact_events_props.rs): a contact judged waiting at an
+/// interval's end because the clock (the newest input, a CTR's say) passed it before the event
+/// that shows it answered arrived gets a waiting-only record, retracted when that event comes;
+/// in another order the record is never written. Every other record must be the same.
+fn is_retraction(record: Option<&Value>) -> bool {
+    record.is_none_or(|r| r["active"] == json!(false))
+}
+
+/// What differs between two feeds, field by field (empty when they are equal; a retraction and
+/// a missing object are the same, see [`is_retraction`]).
 fn differences(got: &Feed, want: &Feed) -> Vec<String> {
     let mut out = Vec::new();
     for key in got.keys().chain(want.keys()).collect::<std::collections::BTreeSet<_>>() {
+        if is_retraction(got.get(key)) && is_retraction(want.get(key)) {
+            continue;
+        }
         match (got.get(key), want.get(key)) {
             (Some(a), Some(b)) if a != b => {
                 for (field, value) in a.as_object().unwrap() {
@@ -218,12 +232,10 @@ proptest! {
         prop_assert!(legs == clean_legs, "the stored legs differ after {:?}", plan.injected());
     }
 
-    // Known issue (found by this test, see the README's Guarantees): after some combinations of
-    // failed reads (queue names, progress) and failed leg writes, an interval record can be left
-    // unwritten or stale although every leg is stored right; the first failure found, a leg's
-    // old copies left behind by a failure between storing and filing it, is fixed (PriorFiling).
+    // Retractions aside (see `differences`): faults change the order in which the queue and the
+    // stream hand the inputs out again, and so when a contact was judged waiting at an interval's
+    // end before the event that shows it answered arrived.
     #[test]
-    #[ignore = "known issue: an interval record can be left stale after some fault combinations"]
     fn any_schedule_of_transient_faults_gives_the_feed_of_a_fault_free_run(
         seed in 1u64..500,
         schedule in proptest::collection::vec(proptest::option::weighted(0.3, transient()), 0..300),
@@ -280,11 +292,11 @@ fn a_leg_stored_but_not_filed_is_filed_right_by_its_retry() {
         let batch = |id: &str, body: String| {
             SqsBatch::from_records([json!({ "messageId": id, "body": body, "eventSource": "aws:sqs" })])
         };
-        // c1 waits in q1 from 10:05: it is in the waiting set.
+        // c1 waits in q1 from 10:05: it is hinted in the waiting set.
         let queued = c1_event("e1", "QUEUED", "2026-11-21T10:05:00.000Z", None);
         let outcome = handle_sqs(&batch("m1", queued), &store, &sink, &settings, clock, Utc::now()).await;
         assert!(outcome.response.batch_item_failures.is_empty());
-        assert_eq!(store.waiting_legs().await.unwrap().len(), 1);
+        assert_eq!(store.waiting().await.unwrap().len(), 1);
 
         // It is answered at 10:20; the new version is stored, then filing it fails.
         let connected = c1_event(
@@ -328,7 +340,7 @@ fn a_leg_stored_but_not_filed_is_filed_right_by_its_retry() {
             if probe
                 .injected()
                 .first()
-                .is_some_and(|f| f.operation.starts_with("file leg"))
+                .is_some_and(|f| f.operation.starts_with("file "))
             {
                 faults_at = Some(call);
                 break;
@@ -356,18 +368,111 @@ fn a_leg_stored_but_not_filed_is_filed_right_by_its_retry() {
         );
         assert!(store.legs()[0].connected_at().is_some(), "the new version is stored");
         assert_eq!(
-            store.waiting_legs().await.unwrap().len(),
+            store.waiting().await.unwrap().len(),
             1,
-            "its old waiting copy is still there"
+            "its waiting hint is still there"
         );
 
-        // The queue delivers it again: c1 leaves the waiting set (its copy there is the old,
-        // waiting version: only the prior filing stored with the leg says it must go).
+        // The queue delivers it again: c1 leaves the waiting set (the leg stored is unchanged by
+        // the retry: only the filing stored with it says the version before waited).
         let outcome = handle_sqs(&batch("m2", connected), &store, &sink, &settings, clock, Utc::now()).await;
         assert!(outcome.response.batch_item_failures.is_empty());
         assert!(
-            store.waiting_legs().await.unwrap().is_empty(),
-            "no stale waiting copy is left"
+            store.waiting().await.unwrap().is_empty(),
+            "no stale waiting hint is left"
+        );
+    });
+}
+
+/// The number of the first store call of `second` (after `first`, fault-free) whose operation
+/// `matches`, found on a copy of the world.
+async fn call_of(first: &SqsBatch, second: &SqsBatch, clock: Clock, matches: impl Fn(&str) -> bool) -> Option<usize> {
+    let settings = Settings::default();
+    for call in 0..40 {
+        let probe = FaultPlan::new((0..call).map(|_| None).chain([Some(Fault::Throttle)]));
+        let (store, sink) = (MemoryContactStore::default(), MemoryFeedSink::default());
+        handle_sqs(first, &store, &sink, &settings, clock, Utc::now()).await;
+        let faulty = FaultyContactStore {
+            inner: &store,
+            plan: &probe,
+        };
+        handle_sqs(second, &faulty, &sink, &settings, clock, Utc::now()).await;
+        match probe.injected().first() {
+            Some(fault) if matches(&fault.operation) => return Some(call),
+            Some(_) => {}
+            None => return None,
+        }
+    }
+    None
+}
+
+#[test]
+fn a_record_the_leg_left_is_rewritten_by_the_retry_of_a_batch_that_failed_before_writing_it() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (store, sink) = (MemoryContactStore::default(), MemoryFeedSink::default());
+        let settings = Settings::default();
+        let clock = Clock::At("2026-11-21T10:16:00Z".parse().unwrap());
+        let batch = |id: &str, body: String| {
+            SqsBatch::from_records([json!({ "messageId": id, "body": body, "eventSource": "aws:sqs" })])
+        };
+        let record = |sink: &MemoryFeedSink| -> Value {
+            serde_json::from_slice(
+                &sink
+                    .get("queue_interval/2026-11-21/stream/inst-1/q1/1000.json")
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        // c1, queued at 10:05 and seen at 10:16, was waiting at 10:15: the 10:00 record has it in
+        // its backlog.
+        let queued = batch("m1", c1_event("e1", "QUEUED", "2026-11-21T10:05:00.000Z", None));
+        let outcome = handle_sqs(&queued, &store, &sink, &settings, clock, Utc::now()).await;
+        assert!(outcome.response.batch_item_failures.is_empty());
+        assert_eq!(
+            (&record(&sink)["backlog"], &record(&sink)["active"]),
+            (&json!(1), &json!(true))
+        );
+
+        // Its late CONNECTED_TO_AGENT event shows it answered at 10:14:50: it leaves the 10:00
+        // interval. The leg is stored and filed away from 10:00, then the queue names (read
+        // before any record is written) cannot be read: the message fails.
+        let connected = batch(
+            "m2",
+            c1_event(
+                "e2",
+                "CONNECTED_TO_AGENT",
+                "2026-11-21T10:14:50.000Z",
+                Some("2026-11-21T10:14:50.000Z"),
+            ),
+        );
+        let call = call_of(&queued, &connected, clock, |op| op.contains("queue names"))
+            .await
+            .expect("the handler reads the queue names of the records it writes");
+        let plan = FaultPlan::new((0..call).map(|_| None).chain([Some(Fault::Throttle)]));
+        let faulty = FaultyContactStore {
+            inner: &store,
+            plan: &plan,
+        };
+        let outcome = handle_sqs(&connected, &faulty, &sink, &settings, clock, Utc::now()).await;
+        assert_eq!(
+            outcome.response.batch_item_failures.len(),
+            1,
+            "the message fails for a retry"
+        );
+        assert_eq!(record(&sink)["backlog"], json!(1), "not rewritten yet");
+
+        // The queue delivers it again: the leg is stored and filed already, and the 10:00 record
+        // is rewritten all the same (retracted: no contact is left there).
+        let outcome = handle_sqs(&connected, &store, &sink, &settings, clock, Utc::now()).await;
+        assert!(outcome.response.batch_item_failures.is_empty());
+        assert_eq!(
+            (&record(&sink)["backlog"], &record(&sink)["active"]),
+            (&json!(0), &json!(false)),
+            "the record the leg left is not stale"
         );
     });
 }

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use connect_wfm_core::contact::sim::{SliceSpec, simulate};
-use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, MemoryContactStore, StoredLeg};
+use connect_wfm_core::contact::store::{
+    ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, MemoryContactStore, StoredLeg,
+};
 use connect_wfm_core::contact::{ContactInput, IntervalKey, Leg, LegBook, LegKey, QueueNames, decode_contact_input};
 use connect_wfm_core::memory::MemoryFeedSink;
 use connect_wfm_core::ports::PortError;
@@ -308,34 +310,32 @@ struct RacingStore {
 }
 
 impl ContactStore for RacingStore {
-    async fn load_legs(&self, keys: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
+    async fn load(&self, legs: &[LegKey], queues: &[(String, String)], progress: bool) -> Result<Loaded, PortError> {
         if self.down.load(Ordering::Relaxed) {
             return Err(PortError::new("load legs", "throttled", true));
         }
-        self.inner.load_legs(keys).await
+        self.inner.load(legs, queues, progress).await
     }
-    async fn store_leg(
-        &self,
-        leg: &Leg,
-        expected: Option<u64>,
-        prior: &connect_wfm_core::contact::store::PriorFiling,
-    ) -> Result<LegWrite, PortError> {
+    async fn store_leg(&self, stored: &StoredLeg, expected: Option<u64>) -> Result<LegWrite, PortError> {
         if let Some(racer) = self.race_with.lock().unwrap().take() {
             self.inner.race(racer);
         }
-        self.inner.store_leg(leg, expected, prior).await
+        self.inner.store_leg(stored, expected).await
     }
-    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
-        self.inner.file_leg(stored, filing).await
+    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
+        self.inner.file(filings).await
+    }
+    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
+        self.inner.mark(closing, unnamed).await
     }
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
         self.inner.interval_legs(key).await
     }
-    async fn interval_revision(&self, key: &IntervalKey) -> Result<u64, PortError> {
-        self.inner.interval_revision(key).await
+    async fn interval_filings(&self, key: &IntervalKey) -> Result<usize, PortError> {
+        self.inner.interval_filings(key).await
     }
-    async fn waiting_legs(&self) -> Result<Vec<StoredLeg>, PortError> {
-        self.inner.waiting_legs().await
+    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+        self.inner.waiting().await
     }
     async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
         self.inner.queue_names(queues).await
@@ -346,14 +346,17 @@ impl ContactStore for RacingStore {
     async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
         self.inner.learn_queue_names(names).await
     }
-    async fn mark_closing(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
-        self.inner.mark_closing(keys).await
-    }
     async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
         self.inner.closing().await
     }
-    async fn closed(&self, key: &IntervalKey) -> Result<(), PortError> {
-        self.inner.closed(key).await
+    async fn closed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        self.inner.closed(keys).await
+    }
+    async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
+        self.inner.unnamed(instance_id, queue_id).await
+    }
+    async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        self.inner.named(keys).await
     }
     async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {
         self.inner.advance_progress(time).await
@@ -494,4 +497,57 @@ fn the_functions_event_is_told_apart_by_its_records_source_as_lambda_reads_it() 
     assert!(matches!(read(&sqs), ContactBatch::Sqs(b) if b.records.len() == 1));
     assert!(matches!(read(&kinesis), ContactBatch::Kinesis(b) if b.records.len() == 1));
     assert!(matches!(read(r#"{"Records": []}"#), ContactBatch::Sqs(b) if b.records.is_empty()));
+}
+
+/// A minimal contact record of `contact` in q1 named `Support`, answered and disconnected.
+fn ctr(contact: &str, enqueued: &str, connected: &str, disconnected: &str, last_update: &str) -> String {
+    json!({
+        "ContactId": contact, "InstanceARN": INSTANCE, "Channel": "VOICE", "InitiationMethod": "INBOUND",
+        "InitiationTimestamp": enqueued, "DisconnectTimestamp": disconnected, "LastUpdateTimestamp": last_update,
+        "Queue": { "ARN": format!("{INSTANCE}/queue/q1"), "Name": "Support", "EnqueueTimestamp": enqueued },
+        "Agent": { "ConnectedToAgentTimestamp": connected, "AgentInteractionDuration": 60,
+                   "CustomerHoldDuration": 0, "AfterContactWorkDuration": 10 }
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_record_written_before_its_queue_name_is_known_is_written_again_with_it() {
+    let (store, sink, settings) = (
+        MemoryContactStore::default(),
+        MemoryFeedSink::default(),
+        Settings::default(),
+    );
+    let clock = Clock::NewestInput;
+    // c1 is answered in the 10:00 interval; no CTR has named q1 yet.
+    let c1 = answered(
+        "c1",
+        "2026-11-20T10:05:00.000Z",
+        "2026-11-20T10:05:10.000Z",
+        "2026-11-20T10:06:00.000Z",
+    );
+    handle_sqs(&sqs(&[&c1]), &store, &sink, &settings, clock, Utc::now()).await;
+    let key = "queue_interval/2026-11-20/stream/inst-1/q1/1000.json";
+    let record = |sink: &MemoryFeedSink| -> Value { serde_json::from_slice(&sink.get(key).unwrap()).unwrap() };
+    assert_eq!(record(&sink)["queue"], Value::Null);
+
+    // The CTR of another contact, in the 10:15 interval, names q1: the 10:00 record, which no
+    // input touches again, is written again with the name (as if the CTR had come first).
+    let c2 = ctr(
+        "c2",
+        "2026-11-20T10:20:00Z",
+        "2026-11-20T10:20:10Z",
+        "2026-11-20T10:21:00Z",
+        "2026-11-20T10:22:00Z",
+    );
+    let outcome = handle_kinesis(&kinesis(&[&c2], 0), &store, &sink, &settings, clock, Utc::now()).await;
+    assert_eq!(outcome.failed_from(), None);
+    assert_eq!(record(&sink)["queue"], json!("Support"));
+    assert_eq!(record(&sink)["handled"], json!(1));
+    assert!(store.unnamed("inst-1", "q1").await.unwrap().is_empty());
+    assert_eq!(
+        stream_objects(&sink),
+        expected_records(&[c1.as_bytes(), c2.as_bytes()]),
+        "the same records as the other order"
+    );
 }

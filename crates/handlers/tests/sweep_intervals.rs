@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use connect_wfm_core::contact::store::MemoryContactStore;
-use connect_wfm_core::contact::store::{ContactStore, Filing, IntervalLegs, LegWrite, StoredLeg};
-use connect_wfm_core::contact::{IntervalKey, Leg, LegKey, QueueNames};
+use connect_wfm_core::contact::store::{ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, StoredLeg};
+use connect_wfm_core::contact::{IntervalKey, LegKey, QueueNames};
 use connect_wfm_core::faults::{Fault, FaultPlan, FaultyStateStore};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
 use connect_wfm_core::ports::PortError;
@@ -264,27 +264,25 @@ fn down() -> PortError {
 }
 
 impl ContactStore for DownContactStore {
-    async fn load_legs(&self, _: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
+    async fn load(&self, _: &[LegKey], _: &[(String, String)], _: bool) -> Result<Loaded, PortError> {
         Err(down())
     }
-    async fn store_leg(
-        &self,
-        _: &Leg,
-        _: Option<u64>,
-        _: &connect_wfm_core::contact::store::PriorFiling,
-    ) -> Result<LegWrite, PortError> {
+    async fn store_leg(&self, _: &StoredLeg, _: Option<u64>) -> Result<LegWrite, PortError> {
         Err(down())
     }
-    async fn file_leg(&self, _: &StoredLeg, _: &Filing) -> Result<Vec<IntervalKey>, PortError> {
+    async fn file(&self, _: &[LegFiling]) -> Result<(), PortError> {
+        Err(down())
+    }
+    async fn mark(&self, _: &[IntervalKey], _: &[IntervalKey]) -> Result<(), PortError> {
         Err(down())
     }
     async fn interval_legs(&self, _: &IntervalKey) -> Result<IntervalLegs, PortError> {
         Err(down())
     }
-    async fn interval_revision(&self, _: &IntervalKey) -> Result<u64, PortError> {
+    async fn interval_filings(&self, _: &IntervalKey) -> Result<usize, PortError> {
         Err(down())
     }
-    async fn waiting_legs(&self) -> Result<Vec<StoredLeg>, PortError> {
+    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
         Err(down())
     }
     async fn queue_names(&self, _: &[(String, String)]) -> Result<QueueNames, PortError> {
@@ -296,13 +294,16 @@ impl ContactStore for DownContactStore {
     async fn learn_queue_names(&self, _: &QueueNames) -> Result<(), PortError> {
         Err(down())
     }
-    async fn mark_closing(&self, _: &[IntervalKey]) -> Result<(), PortError> {
-        Err(down())
-    }
     async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
         Err(down())
     }
-    async fn closed(&self, _: &IntervalKey) -> Result<(), PortError> {
+    async fn closed(&self, _: &[IntervalKey]) -> Result<(), PortError> {
+        Err(down())
+    }
+    async fn unnamed(&self, _: &str, _: &str) -> Result<Vec<IntervalKey>, PortError> {
+        Err(down())
+    }
+    async fn named(&self, _: &[IntervalKey]) -> Result<(), PortError> {
         Err(down())
     }
     async fn advance_progress(&self, _: DateTime<Utc>) -> Result<(), PortError> {

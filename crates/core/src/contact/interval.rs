@@ -14,6 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::key::{INTERVAL_MINUTES, IntervalKey};
 use super::leg::{Leg, LegBook, LegOutcome, QueueNames};
+use super::summary::LegSummary;
 use crate::feed::SCHEMA;
 use crate::report::{IntervalSource, QueueInterval, ServiceLevel};
 
@@ -166,7 +167,20 @@ pub fn stream_queue_interval<'a>(
     settings: &StreamSettings,
     clock: DateTime<Utc>,
 ) -> Option<StreamQueueInterval> {
-    compute(key, legs, names, settings, clock, false)
+    let summaries: Vec<LegSummary> = legs.into_iter().filter_map(Leg::summary).collect();
+    compute(key, &summaries, names, settings, clock, false)
+}
+
+/// [`stream_queue_interval`] from the legs' summaries (what the store files under intervals).
+pub fn stream_queue_interval_of<'a>(
+    key: &IntervalKey,
+    legs: impl IntoIterator<Item = &'a LegSummary>,
+    names: &QueueNames,
+    settings: &StreamSettings,
+    clock: DateTime<Utc>,
+) -> Option<StreamQueueInterval> {
+    let summaries: Vec<&LegSummary> = legs.into_iter().collect();
+    compute(key, summaries.iter().copied(), names, settings, clock, false)
 }
 
 /// What overwrites the object of a queue and interval that had a record and has none any more
@@ -185,7 +199,7 @@ pub fn retracted_stream_queue_interval(
 
 fn compute<'a>(
     key: &IntervalKey,
-    legs: impl IntoIterator<Item = &'a Leg>,
+    legs: impl IntoIterator<Item = &'a LegSummary>,
     names: &QueueNames,
     settings: &StreamSettings,
     clock: DateTime<Utc>,
@@ -196,13 +210,7 @@ fn compute<'a>(
     let mut pegged = Vec::new();
     let mut waiting = Vec::new();
     for leg in legs {
-        if leg.instance_id != key.instance_id {
-            continue;
-        }
-        let Some((queue_id, _)) = leg.queued() else {
-            continue;
-        };
-        if queue_id != key.queue_id {
+        if leg.instance_id != key.instance_id || leg.queue_id != key.queue_id {
             continue;
         }
         if leg
@@ -231,14 +239,14 @@ fn compute<'a>(
     let (mut talk, mut hold, mut acw, mut with_ctr, mut ctr_pending) = (0i64, 0i64, 0i64, 0i64, 0i64);
     let mut delay_ms = 0i64;
     for leg in &pegged {
-        let (Some(enqueued), Some(disconnected)) = (leg.enqueued_at(), leg.disconnected_at()) else {
+        let (enqueued, Some(disconnected)) = (leg.enqueued, leg.disconnected) else {
             continue;
         };
         received += 1;
         match leg.outcome() {
             LegOutcome::Handled => {
                 handled += 1;
-                let connected = leg.connected_at().unwrap_or(disconnected);
+                let connected = leg.connected.unwrap_or(disconnected);
                 // A connect stamped before the enqueue (clock skew) waited nothing.
                 delay_ms += (connected - enqueued).num_milliseconds().max(0);
                 for (i, &x) in thresholds.iter().enumerate() {
@@ -306,18 +314,13 @@ fn compute<'a>(
 
     let (backlog, backlog_expired, backlog_not_expired) = if ended {
         let total = waiting.len() as i64;
-        let expired = sla.map(|x| {
-            waiting
-                .iter()
-                .filter(|leg| leg.enqueued_at().is_some_and(|enqueued| !within(enqueued, end, x)))
-                .count() as i64
-        });
+        let expired = sla.map(|x| waiting.iter().filter(|leg| !within(leg.enqueued, end, x)).count() as i64);
         (Some(total), expired, expired.map(|e| total - e))
     } else {
         (None, None, None)
     };
 
-    let as_of = pegged.iter().chain(&waiting).filter_map(|leg| leg.newest_input()).max();
+    let as_of = pegged.iter().chain(&waiting).filter_map(|leg| leg.newest).max();
     let active = received > 0 || backlog.is_some_and(|b| b > 0);
 
     Some(StreamQueueInterval {

@@ -19,12 +19,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ctr::ContactRecord;
 use super::event::{ContactEvent, last_segment};
-use super::key::{INTERVAL_MINUTES, IntervalKey, interval_start};
+use super::key::IntervalKey;
 use crate::agent::AgentEvent;
 
 /// Initiation methods of a contact that takes its predecessor out of the queue unanswered.
@@ -356,54 +356,21 @@ impl Leg {
 
     /// The interval the leg is pegged to: the one holding its disconnect, for an enqueued leg.
     pub fn pegged_interval(&self) -> Option<IntervalKey> {
-        let (queue_id, _) = self.queued()?;
-        Some(IntervalKey {
-            instance_id: self.instance_id.clone(),
-            queue_id,
-            interval_start: interval_start(self.disconnected_at()?),
-        })
+        self.summary()?.pegged_interval()
     }
 
     /// Whether the leg was waiting in its queue at `end`: enqueued before it, neither connected
     /// nor disconnected before it (intervals are half-open, so what happens at `end` belongs to
     /// the next interval and the leg still counts as waiting at this one's end).
     pub fn waiting_at(&self, end: DateTime<Utc>) -> bool {
-        let Some((_, enqueued)) = self.queued() else {
-            return false;
-        };
-        enqueued < end
-            && self.connected_at().is_none_or(|t| t >= end)
-            && self.disconnected_at().is_none_or(|t| t >= end)
+        self.summary().is_some_and(|s| s.waiting_at(end))
     }
 
     /// Every interval whose record this leg contributes to at `clock`: the one it is pegged
     /// to, and each one that has ended by the clock with the leg waiting at its end. A handler
     /// recomputes the union of these before and after a merge.
     pub fn intervals(&self, clock: DateTime<Utc>) -> Vec<IntervalKey> {
-        let mut keys = Vec::new();
-        let Some((queue_id, enqueued)) = self.queued() else {
-            return keys;
-        };
-        let step = TimeDelta::minutes(INTERVAL_MINUTES.into());
-        // Interval ends after the enqueue, up to the leg's leaving (or the clock).
-        let last_end = self.left_queue_at().map_or(clock, |left| left.min(clock));
-        let mut end = interval_start(enqueued) + step;
-        while end <= last_end {
-            if self.waiting_at(end) {
-                keys.push(IntervalKey {
-                    instance_id: self.instance_id.clone(),
-                    queue_id: queue_id.clone(),
-                    interval_start: end - step,
-                });
-            }
-            end += step;
-        }
-        if let Some(pegged) = self.pegged_interval() {
-            if !keys.contains(&pegged) {
-                keys.push(pegged);
-            }
-        }
-        keys
+        self.summary().map(|s| s.intervals(clock)).unwrap_or_default()
     }
 
     /// The newest input time this leg holds: EventBridge `time`, CTR `LastUpdateTimestamp`,
@@ -1009,6 +976,7 @@ mod tests {
     mod properties {
         use super::*;
         use crate::contact::ctr::{CtrAgent, CtrQueue};
+        use chrono::TimeDelta;
         use proptest::prelude::*;
 
         /// One of a few instants, so that inputs collide on time.

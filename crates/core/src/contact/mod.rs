@@ -6,8 +6,9 @@
 //! - [`ContactInput::leg_patches`] gives the [`Leg`]s an input changes; [`Leg::merge`] merges a
 //!   patch into the stored leg, order-free and idempotent. [`LegBook`] does both in memory.
 //! - [`Leg::intervals`] names the records a leg contributes to at a clock;
-//!   [`stream_queue_interval`] computes one record from the legs, the learned
-//!   [`QueueNames`], the [`StreamSettings`] and the clock.
+//!   [`stream_queue_interval`] computes one record from the legs (or
+//!   [`stream_queue_interval_of`] from their [`LegSummary`]s), the learned [`QueueNames`], the
+//!   [`StreamSettings`] and the clock.
 //! - [`store::ContactStore`] is the port through which a handler stores legs and reads the
 //!   legs of an interval (the storage design is in its module docs), with an in-memory
 //!   implementation.
@@ -23,6 +24,7 @@ mod reconcile;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod store;
+mod summary;
 
 pub use ctr::{
     ContactRecord, ContactRecordError, CtrAgent, CtrQueue, MAX_CONTACT_RECORD_BYTES, contact_record_from_value,
@@ -34,7 +36,7 @@ pub use event::{
 };
 pub use interval::{
     DEFAULT_THRESHOLDS, StreamQueueInterval, StreamSettings, retracted_stream_queue_interval, stream_feed_key,
-    stream_queue_interval, stream_queue_intervals, stream_queue_intervals_for,
+    stream_queue_interval, stream_queue_interval_of, stream_queue_intervals, stream_queue_intervals_for,
 };
 pub use key::{INTERVAL_MINUTES, IntervalKey, interval_start};
 pub use leg::{
@@ -42,6 +44,7 @@ pub use leg::{
     Stamp,
 };
 pub use reconcile::{FieldComparison, ReconcileError, Reconciliation, reconcile};
+pub use summary::{CtrDurations, LegSummary};
 
 /// Why bytes are neither a contact event nor a contact record.
 #[derive(Debug, thiserror::Error)]

@@ -1,22 +1,35 @@
 //! The port through which the contact-events handler stores legs and finds the legs of an
 //! interval, and its in-memory implementation (tests, and the CLI's state file).
 //!
-//! Storage design (recompute from legs, never deltas):
+//! Storage design (recompute from legs, never deltas; a batch's reads in one round trip, its
+//! unconditional writes in another):
 //!
 //! - each leg is stored once under its [`LegKey`] with a version; a write names the version it
 //!   read ([`ContactStore::store_leg`]), so two batches racing on one leg never lose a fact: the
-//!   loser reloads, merges again (the merge is order-free) and writes again;
-//! - a copy of the leg is filed under every interval it contributes to (pegged there, or waiting
-//!   at the interval's end), and under the waiting set while it waits; a copy only ever replaces
-//!   an older version of the leg, and a leg that stops contributing leaves a tombstone of its
-//!   newer version, so a late or repeated filing never brings an old copy back;
-//! - an interval's record is computed from the copies filed under it
-//!   ([`ContactStore::interval_legs`]): duplicates, retries and concurrent batches cannot double
-//!   count, since every leg is one copy there. Each filing bumps the interval's revision; a writer
-//!   that sees the revision move after writing the record computes it again, so the last object
-//!   written holds every leg filed before it.
+//!   loser reloads, merges again (the merge is order-free) and writes again. The only
+//!   conditional writes are these, one per leg a batch changes;
+//! - with the leg, in the same write, its [`Filing`]: the intervals this version is counted in
+//!   and those earlier versions were counted in and this one is not. A retry after a failure
+//!   between storing a leg and filing it finds the new version stored, and only this says where
+//!   to file it and where the old counts lie;
+//! - a version's [`LegSummary`] (what a record needs of a leg, a small item) is filed under each
+//!   interval it contributes to, and a tombstone of the version under each interval it left
+//!   ([`ContactStore::file`], unconditional writes in one batch request). A filing is keyed by the leg's
+//!   version and never overwritten by another version, so writes in any order, repeated or
+//!   racing, leave the same filings: an interval counts each leg by its newest version filed
+//!   there, none when that is a tombstone;
+//! - an interval's record is computed from its filings ([`ContactStore::interval_legs`]). Filings
+//!   only ever accumulate (they expire with the table's TTL, long after their interval is final),
+//!   so their number tells whether the interval changed: a writer counts them again after
+//!   writing the record and computes it again if another writer filed meanwhile, so the last
+//!   object written holds every leg filed before it;
+//! - legs waiting in a queue have a hint in the waiting set, taken out when they stop waiting;
+//!   the sweep reads the hinted legs themselves, so a stale hint costs nothing but its removal;
 //! - intervals written before their end wait in the closing set until a run at or after their
-//!   end ([`crate::contact::IntervalKey::end`]) writes them with their backlog.
+//!   end ([`crate::contact::IntervalKey::end`]) writes them with their backlog; intervals
+//!   written while their queue's name was unknown wait in the unnamed set until the name is
+//!   stored. Reading an interval's filings also says whether it is in either set, so it is
+//!   added once, not by every batch that writes it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -28,112 +41,138 @@ use serde::{Deserialize, Serialize};
 
 use super::key::IntervalKey;
 use super::leg::{Leg, LegKey, QueueNames};
+use super::summary::LegSummary;
 use crate::ports::PortError;
 
-/// A leg as stored, with the store's version of it (1 for the first write).
+/// A leg as stored: the merged leg, its version in the store (1 for the first write) and where
+/// that version is filed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredLeg {
     /// The merged leg.
     pub leg: Leg,
     /// Its version in the store.
     pub version: u64,
-    /// Where the versions before it were filed, stored with it.
+    /// Where this version is filed, written with it.
     #[serde(default)]
-    pub prior: PriorFiling,
+    pub filing: Filing,
 }
 
-/// Where the versions before a stored leg were filed: their intervals (judged ahead of the
-/// clock) and whether one was in the waiting set. Written with the leg, in the same write: a
-/// retry after a failure between storing a leg and filing it finds the new version stored,
-/// and only this says where the old one's copies lie (to tombstone them and take it out of
-/// the waiting set).
+/// Where a version of a leg is filed, stored with it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PriorFiling {
+pub struct Filing {
+    /// Intervals this version contributes to (its summary is filed there), judged at the clock
+    /// of the batch that wrote it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intervals: Vec<IntervalKey>,
+    /// Intervals earlier versions were counted in and this one is not (its tombstone is filed
+    /// there). Kept from version to version: whether an earlier tombstone write went through is
+    /// not known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<IntervalKey>,
+    /// This version waits in its queue (hinted in the waiting set).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub waiting: bool,
-}
-
-impl PriorFiling {
-    /// True when there is nothing to say (no earlier version was filed anywhere).
-    pub fn is_empty(&self) -> bool {
-        self.intervals.is_empty() && !self.waiting
-    }
+    /// The version before it waited (its hint is taken out when this one does not). Older
+    /// hints a failure left behind are taken out by the sweep, which reads the legs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub was_waiting: bool,
 }
 
 /// What a versioned leg write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegWrite {
-    /// Written as this version.
-    Stored {
-        /// The new version.
-        version: u64,
-    },
+    /// Written as the version asked for.
+    Stored,
     /// Another writer stored the leg since it was read: reload, merge, write again.
     Conflict,
 }
 
-/// Where a stored leg is filed: every interval it contributes to, the intervals it stopped
-/// contributing to, and whether it waits in its queue now.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filing {
-    /// Intervals the leg contributes to (a copy of this version is filed there).
+/// The unconditional writes filing one version of a leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegFiling {
+    /// The leg.
+    pub key: LegKey,
+    /// The version filed.
+    pub version: u64,
+    /// Its summary, filed under `intervals` (`None` for a leg never queued, filed nowhere).
+    pub summary: Option<LegSummary>,
+    /// Intervals it contributes to.
     pub intervals: Vec<IntervalKey>,
-    /// Intervals it contributed to before and no longer does (a tombstone is filed there).
+    /// Intervals earlier versions were counted in: a tombstone of this version is filed there.
     pub left: Vec<IntervalKey>,
-    /// In its queue, neither connected nor disconnected: filed in the waiting set.
-    pub waiting: bool,
-    /// The stored version was waiting: a tombstone replaces it in the waiting set when the leg
-    /// no longer waits (a leg that never waited costs no write there).
-    pub was_waiting: bool,
+    /// `Some(true)`: hint it in the waiting set; `Some(false)`: take the hint out; `None`:
+    /// leave the waiting set as it is.
+    pub waiting: Option<bool>,
 }
 
-/// The legs filed under one interval and the interval's revision when they were read.
+/// What [`ContactStore::load`] read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// The stored legs of the keys asked for (absent keys are left out).
+    pub legs: Vec<StoredLeg>,
+    /// The stored names of the queues asked for.
+    pub names: QueueNames,
+    /// The newest input time processed, when asked for.
+    pub progress: Option<DateTime<Utc>>,
+}
+
+/// The legs filed under one interval.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IntervalLegs {
-    /// Current copies (tombstones left out).
-    pub legs: Vec<Leg>,
-    /// Changes whenever a leg is filed there or leaves.
-    pub revision: u64,
+    /// The summary of each leg whose newest version filed there is not a tombstone.
+    pub legs: Vec<LegSummary>,
+    /// A leg was counted there once (its record may have been written and must then be
+    /// retracted when no leg is left).
+    pub counted: bool,
+    /// How many filings the interval has: it grows with every filing of a new version.
+    pub filings: usize,
+    /// The interval is in the closing set.
+    pub closing: bool,
+    /// The interval is in the unnamed set.
+    pub unnamed: bool,
 }
 
-/// Storage of the stream basis: legs, their filing under intervals, queue names, the closing
-/// set and the newest input time processed. Implemented in memory here, on DynamoDB in the
-/// adapters crate.
+/// Storage of the stream basis: legs, their filing under intervals, queue names, the waiting,
+/// closing and unnamed sets and the newest input time processed. Implemented in memory here,
+/// on DynamoDB in the adapters crate.
 pub trait ContactStore: Send + Sync {
-    /// The stored legs of these keys (absent keys are left out), in one round trip where the
-    /// backend allows it.
-    fn load_legs(&self, keys: &[LegKey]) -> impl Future<Output = Result<Vec<StoredLeg>, PortError>> + Send;
+    /// The stored legs of `legs`, the stored names of `queues` (instance id, queue id) and, if
+    /// `progress`, the newest input time processed: one round trip where the backend allows it.
+    fn load(
+        &self,
+        legs: &[LegKey],
+        queues: &[(String, String)],
+        progress: bool,
+    ) -> impl Future<Output = Result<Loaded, PortError>> + Send;
 
-    /// Writes `leg` with `prior` (where the versions before it were filed) if the stored
-    /// version is still `expected` (`None`: no leg stored yet).
+    /// Writes `stored` (leg, version, filing) if the stored version is still `expected` (`None`:
+    /// no leg stored yet); `stored.version` must be the next one.
     fn store_leg(
         &self,
-        leg: &Leg,
+        stored: &StoredLeg,
         expected: Option<u64>,
-        prior: &PriorFiling,
     ) -> impl Future<Output = Result<LegWrite, PortError>> + Send;
 
-    /// Files a copy of `stored` under each of `filing.intervals` and in the waiting set (or a
-    /// tombstone under `filing.left` and out of the waiting set), each only where no newer
-    /// version is filed, and bumps the revision of every interval it changed. Returns the
-    /// intervals of `filing.left` where a copy of the leg was replaced by the tombstone (their
-    /// records change; elsewhere the leg had never been filed).
-    fn file_leg(
-        &self,
-        stored: &StoredLeg,
-        filing: &Filing,
-    ) -> impl Future<Output = Result<Vec<IntervalKey>, PortError>> + Send;
+    /// The unconditional writes filing a batch's legs. Idempotent.
+    fn file(&self, filings: &[LegFiling]) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// The legs filed under `key`, with its revision.
+    /// Adds intervals to the closing set (written before their end) and to the unnamed set
+    /// (written while their queue's name was unknown); [`ContactStore::interval_legs`] says
+    /// which sets an interval is in, so each is added once. Idempotent.
+    fn mark(
+        &self,
+        closing: &[IntervalKey],
+        unnamed: &[IntervalKey],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The legs filed under `key`.
     fn interval_legs(&self, key: &IntervalKey) -> impl Future<Output = Result<IntervalLegs, PortError>> + Send;
 
-    /// The revision of `key` now.
-    fn interval_revision(&self, key: &IntervalKey) -> impl Future<Output = Result<u64, PortError>> + Send;
+    /// How many filings `key` has now ([`IntervalLegs::filings`]).
+    fn interval_filings(&self, key: &IntervalKey) -> impl Future<Output = Result<usize, PortError>> + Send;
 
-    /// Every leg in the waiting set.
-    fn waiting_legs(&self) -> impl Future<Output = Result<Vec<StoredLeg>, PortError>> + Send;
+    /// The legs hinted in the waiting set.
+    fn waiting(&self) -> impl Future<Output = Result<Vec<LegKey>, PortError>> + Send;
 
     /// The stored names of these (instance id, queue id) pairs.
     fn queue_names(&self, queues: &[(String, String)]) -> impl Future<Output = Result<QueueNames, PortError>> + Send;
@@ -149,14 +188,21 @@ pub trait ContactStore: Send + Sync {
     /// Stores names learned (each kept only if newer than the stored one).
     fn learn_queue_names(&self, names: &QueueNames) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// Adds intervals written before their end to the closing set.
-    fn mark_closing(&self, keys: &[IntervalKey]) -> impl Future<Output = Result<(), PortError>> + Send;
-
     /// The closing set.
     fn closing(&self) -> impl Future<Output = Result<Vec<IntervalKey>, PortError>> + Send;
 
-    /// Removes an interval from the closing set (its record was written after its end).
-    fn closed(&self, key: &IntervalKey) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Removes intervals from the closing set (their records were written after their end).
+    fn closed(&self, keys: &[IntervalKey]) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The intervals of one queue in the unnamed set.
+    fn unnamed(
+        &self,
+        instance_id: &str,
+        queue_id: &str,
+    ) -> impl Future<Output = Result<Vec<IntervalKey>, PortError>> + Send;
+
+    /// Removes intervals from the unnamed set (their records were written with the name).
+    fn named(&self, keys: &[IntervalKey]) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Moves the newest input time processed forward to `time` (never back).
     fn advance_progress(&self, time: DateTime<Utc>) -> impl Future<Output = Result<(), PortError>> + Send;
@@ -165,19 +211,28 @@ pub trait ContactStore: Send + Sync {
     fn progress(&self) -> impl Future<Output = Result<Option<DateTime<Utc>>, PortError>> + Send;
 }
 
-/// A filed copy: the leg's version, and the leg unless it is a tombstone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Copy {
-    version: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    leg: Option<Leg>,
-}
+/// One interval's filings: (contact id, version) → the summary, or `None` for a tombstone.
+type Filings = BTreeMap<(String, u64), Option<LegSummary>>;
 
-/// One interval's filed copies (by contact id) and its revision.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Filed {
-    revision: u64,
-    copies: BTreeMap<String, Copy>,
+/// The legs an interval's filings count: each contact's newest version, unless a tombstone.
+pub fn counted_legs<'a>(
+    filings: impl IntoIterator<Item = (&'a str, u64, Option<&'a LegSummary>)>,
+) -> (Vec<LegSummary>, bool) {
+    let mut newest: BTreeMap<&str, (u64, Option<&LegSummary>)> = BTreeMap::new();
+    let mut counted = false;
+    for (contact, version, summary) in filings {
+        counted |= summary.is_some();
+        match newest.get(contact) {
+            // Of one version's filings (a summary and a tombstone cannot both be written, but
+            // hand-edited state can hold both) the tombstone wins, whatever the order.
+            Some((v, s)) if *v > version || (*v == version && s.is_none()) => {}
+            _ => {
+                newest.insert(contact, (version, summary));
+            }
+        }
+    }
+    let legs = newest.into_values().filter_map(|(_, s)| s.cloned()).collect();
+    (legs, counted)
 }
 
 /// Everything the memory store holds; serialisable, so the CLI keeps it in a file.
@@ -186,45 +241,44 @@ pub struct ContactState {
     #[serde(default)]
     legs: Vec<StoredLeg>,
     #[serde(default)]
-    intervals: Vec<(IntervalKey, Filed)>,
+    intervals: Vec<(IntervalKey, Vec<FiledState>)>,
     #[serde(default)]
-    waiting: BTreeMap<String, Copy>,
+    waiting: BTreeSet<LegKey>,
     #[serde(default)]
     names: QueueNames,
     #[serde(default)]
     closing: BTreeSet<IntervalKey>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    unnamed: BTreeSet<IntervalKey>,
     #[serde(default)]
     progress: Option<DateTime<Utc>>,
+}
+
+/// One filing in the state file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FiledState {
+    contact_id: String,
+    version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    summary: Option<LegSummary>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     legs: BTreeMap<LegKey, StoredLeg>,
-    intervals: BTreeMap<IntervalKey, Filed>,
-    waiting: BTreeMap<String, Copy>,
+    intervals: BTreeMap<IntervalKey, Filings>,
+    waiting: BTreeSet<LegKey>,
     names: QueueNames,
     closing: BTreeSet<IntervalKey>,
+    unnamed: BTreeSet<IntervalKey>,
     progress: Option<DateTime<Utc>>,
-}
-
-/// Files `copy` under `slot` unless a copy of the same or a newer version is there; whether it
-/// changed, and the copy it replaced.
-fn file(slot: &mut BTreeMap<String, Copy>, id: &str, copy: Copy) -> (bool, Option<Copy>) {
-    match slot.get(id) {
-        Some(existing) if existing.version >= copy.version => (false, None),
-        _ => (true, slot.insert(id.to_owned(), copy)),
-    }
-}
-
-fn waiting_id(key: &LegKey) -> String {
-    format!("{}/{}", key.instance_id, key.contact_id)
 }
 
 /// [`ContactStore`] in memory; counts its calls so tests can assert on round trips.
 #[derive(Debug, Default)]
 pub struct MemoryContactStore {
     inner: Mutex<Inner>,
-    /// `load_legs` calls.
+    /// `load` calls.
     pub loads: AtomicUsize,
     /// `store_leg` calls.
     pub stores: AtomicUsize,
@@ -240,10 +294,21 @@ impl MemoryContactStore {
     pub fn from_state(state: ContactState) -> Self {
         let inner = Inner {
             legs: state.legs.into_iter().map(|s| (s.leg.key(), s)).collect(),
-            intervals: state.intervals.into_iter().collect(),
+            intervals: state
+                .intervals
+                .into_iter()
+                .map(|(key, filed)| {
+                    let filings = filed
+                        .into_iter()
+                        .map(|f| ((f.contact_id, f.version), f.summary))
+                        .collect();
+                    (key, filings)
+                })
+                .collect(),
             waiting: state.waiting,
             names: state.names,
             closing: state.closing,
+            unnamed: state.unnamed,
             progress: state.progress,
         };
         Self {
@@ -257,10 +322,25 @@ impl MemoryContactStore {
         let inner = self.lock();
         ContactState {
             legs: inner.legs.values().cloned().collect(),
-            intervals: inner.intervals.iter().map(|(k, f)| (k.clone(), f.clone())).collect(),
+            intervals: inner
+                .intervals
+                .iter()
+                .map(|(key, filings)| {
+                    let filed = filings
+                        .iter()
+                        .map(|((contact_id, version), summary)| FiledState {
+                            contact_id: contact_id.clone(),
+                            version: *version,
+                            summary: summary.clone(),
+                        })
+                        .collect();
+                    (key.clone(), filed)
+                })
+                .collect(),
             waiting: inner.waiting.clone(),
             names: inner.names.clone(),
             closing: inner.closing.clone(),
+            unnamed: inner.unnamed.clone(),
             progress: inner.progress,
         }
     }
@@ -275,13 +355,14 @@ impl MemoryContactStore {
         self.lock().names.clone()
     }
 
-    /// Stores a leg unconditionally as the next version (a racing writer, in tests).
+    /// Stores a leg unconditionally as the next version, filed nowhere (a racing writer, in
+    /// tests).
     pub fn race(&self, leg: Leg) {
         let mut inner = self.lock();
         let slot = inner.legs.entry(leg.key()).or_insert(StoredLeg {
             leg: Leg::new(leg.key()),
             version: 0,
-            prior: PriorFiling::default(),
+            filing: Filing::default(),
         });
         slot.leg.merge(&leg);
         slot.version += 1;
@@ -289,90 +370,8 @@ impl MemoryContactStore {
 }
 
 impl ContactStore for MemoryContactStore {
-    async fn load_legs(&self, keys: &[LegKey]) -> Result<Vec<StoredLeg>, PortError> {
+    async fn load(&self, legs: &[LegKey], queues: &[(String, String)], progress: bool) -> Result<Loaded, PortError> {
         self.loads.fetch_add(1, Ordering::Relaxed);
-        let inner = self.lock();
-        Ok(keys.iter().filter_map(|k| inner.legs.get(k).cloned()).collect())
-    }
-
-    async fn store_leg(&self, leg: &Leg, expected: Option<u64>, prior: &PriorFiling) -> Result<LegWrite, PortError> {
-        self.stores.fetch_add(1, Ordering::Relaxed);
-        let mut inner = self.lock();
-        let current = inner.legs.get(&leg.key()).map(|s| s.version);
-        if current != expected {
-            return Ok(LegWrite::Conflict);
-        }
-        let version = expected.unwrap_or(0) + 1;
-        inner.legs.insert(
-            leg.key(),
-            StoredLeg {
-                leg: leg.clone(),
-                version,
-                prior: prior.clone(),
-            },
-        );
-        Ok(LegWrite::Stored { version })
-    }
-
-    async fn file_leg(&self, stored: &StoredLeg, filing: &Filing) -> Result<Vec<IntervalKey>, PortError> {
-        let mut inner = self.lock();
-        let id = &stored.leg.contact_id;
-        let copy = |leg: Option<&Leg>| Copy {
-            version: stored.version,
-            leg: leg.cloned(),
-        };
-        let mut vacated = Vec::new();
-        for (keys, leg) in [(&filing.intervals, Some(&stored.leg)), (&filing.left, None)] {
-            for key in keys {
-                let filed = inner.intervals.entry(key.clone()).or_default();
-                let (changed, replaced) = file(&mut filed.copies, id, copy(leg));
-                if changed {
-                    filed.revision += 1;
-                }
-                if leg.is_none() && replaced.is_some_and(|c| c.leg.is_some()) {
-                    vacated.push(key.clone());
-                }
-            }
-        }
-        if filing.waiting || filing.was_waiting {
-            let waiting = filing.waiting.then_some(&stored.leg);
-            file(&mut inner.waiting, &waiting_id(&stored.leg.key()), copy(waiting));
-        }
-        Ok(vacated)
-    }
-
-    async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
-        let inner = self.lock();
-        Ok(inner
-            .intervals
-            .get(key)
-            .map(|filed| IntervalLegs {
-                legs: filed.copies.values().filter_map(|c| c.leg.clone()).collect(),
-                revision: filed.revision,
-            })
-            .unwrap_or_default())
-    }
-
-    async fn interval_revision(&self, key: &IntervalKey) -> Result<u64, PortError> {
-        Ok(self.lock().intervals.get(key).map_or(0, |f| f.revision))
-    }
-
-    async fn waiting_legs(&self) -> Result<Vec<StoredLeg>, PortError> {
-        Ok(self
-            .lock()
-            .waiting
-            .values()
-            .filter_map(|c| {
-                c.leg.clone().map(|leg| StoredLeg {
-                    leg,
-                    version: c.version,
-                    prior: PriorFiling::default(),
-                })
-            })
-            .collect())
-    }
-
-    async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
         let inner = self.lock();
         let mut names = QueueNames::default();
         for (instance_id, queue_id, fact) in inner.names.entries() {
@@ -380,7 +379,89 @@ impl ContactStore for MemoryContactStore {
                 names.learn_by_id(instance_id, queue_id, fact.clone());
             }
         }
-        Ok(names)
+        Ok(Loaded {
+            legs: legs.iter().filter_map(|k| inner.legs.get(k).cloned()).collect(),
+            names,
+            progress: if progress { inner.progress } else { None },
+        })
+    }
+
+    async fn store_leg(&self, stored: &StoredLeg, expected: Option<u64>) -> Result<LegWrite, PortError> {
+        self.stores.fetch_add(1, Ordering::Relaxed);
+        let mut inner = self.lock();
+        let key = stored.leg.key();
+        let current = inner.legs.get(&key).map(|s| s.version);
+        if current != expected {
+            return Ok(LegWrite::Conflict);
+        }
+        inner.legs.insert(key, stored.clone());
+        Ok(LegWrite::Stored)
+    }
+
+    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
+        let mut inner = self.lock();
+        for filing in filings {
+            let id = &filing.key.contact_id;
+            if let Some(summary) = &filing.summary {
+                for key in &filing.intervals {
+                    let filed = inner.intervals.entry(key.clone()).or_default();
+                    filed.insert((id.clone(), filing.version), Some(summary.clone()));
+                }
+            }
+            for key in &filing.left {
+                let filed = inner.intervals.entry(key.clone()).or_default();
+                filed.insert((id.clone(), filing.version), None);
+            }
+            match filing.waiting {
+                Some(true) => {
+                    inner.waiting.insert(filing.key.clone());
+                }
+                Some(false) => {
+                    inner.waiting.remove(&filing.key);
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
+        let mut inner = self.lock();
+        inner.closing.extend(closing.iter().cloned());
+        inner.unnamed.extend(unnamed.iter().cloned());
+        Ok(())
+    }
+
+    async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
+        let inner = self.lock();
+        let (closing, unnamed) = (inner.closing.contains(key), inner.unnamed.contains(key));
+        let Some(filed) = inner.intervals.get(key) else {
+            return Ok(IntervalLegs {
+                closing,
+                unnamed,
+                ..IntervalLegs::default()
+            });
+        };
+        let (legs, counted) = counted_legs(filed.iter().map(|((c, v), s)| (c.as_str(), *v, s.as_ref())));
+        Ok(IntervalLegs {
+            legs,
+            counted,
+            filings: filed.len(),
+            closing,
+            unnamed,
+        })
+    }
+
+    async fn interval_filings(&self, key: &IntervalKey) -> Result<usize, PortError> {
+        Ok(self.lock().intervals.get(key).map_or(0, BTreeMap::len))
+    }
+
+    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+        Ok(self.lock().waiting.iter().cloned().collect())
+    }
+
+    async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
+        Ok(self.load(&[], queues, false).await?.names)
     }
 
     async fn queue_ids_by_name(&self, instance_id: &str, names: &[String]) -> Result<Vec<(String, String)>, PortError> {
@@ -398,17 +479,33 @@ impl ContactStore for MemoryContactStore {
         Ok(())
     }
 
-    async fn mark_closing(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
-        self.lock().closing.extend(keys.iter().cloned());
-        Ok(())
-    }
-
     async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
         Ok(self.lock().closing.iter().cloned().collect())
     }
 
-    async fn closed(&self, key: &IntervalKey) -> Result<(), PortError> {
-        self.lock().closing.remove(key);
+    async fn closed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let mut inner = self.lock();
+        for key in keys {
+            inner.closing.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
+        Ok(self
+            .lock()
+            .unnamed
+            .iter()
+            .filter(|k| k.instance_id == instance_id && k.queue_id == queue_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        let mut inner = self.lock();
+        for key in keys {
+            inner.unnamed.remove(key);
+        }
         Ok(())
     }
 
@@ -420,5 +517,45 @@ impl ContactStore for MemoryContactStore {
 
     async fn progress(&self) -> Result<Option<DateTime<Utc>>, PortError> {
         Ok(self.lock().progress)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(contact: &str) -> LegSummary {
+        LegSummary {
+            instance_id: "i".into(),
+            contact_id: contact.into(),
+            queue_id: "q".into(),
+            enqueued: "2026-11-20T10:00:00Z".parse().unwrap(),
+            connected: None,
+            disconnected: None,
+            continued: false,
+            ctr: None,
+            newest: None,
+        }
+    }
+
+    #[test]
+    fn an_interval_counts_each_leg_by_its_newest_version_filed_there() {
+        let (a, b) = (summary("a"), summary("b"));
+        let filings = [
+            ("a", 1, Some(&a)),
+            ("a", 3, Some(&a)),
+            ("a", 2, None),
+            ("b", 1, Some(&b)),
+            ("b", 2, None),
+            ("c", 4, None),
+        ];
+        let (legs, counted) = counted_legs(filings);
+        assert_eq!(legs, vec![a.clone()]);
+        assert!(counted);
+        // Any order gives the same.
+        let (legs, _) = counted_legs(filings.into_iter().rev());
+        assert_eq!(legs, vec![a]);
+        // Tombstones alone: nothing was ever counted there.
+        assert_eq!(counted_legs([("c", 4, None)]), (Vec::new(), false));
     }
 }

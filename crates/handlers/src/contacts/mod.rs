@@ -4,14 +4,17 @@
 //! Per batch (architecture.md, "Contact events and contact records"):
 //! 1. every input is decoded; one that is not a contact event or contact record is kept under
 //!    rejects with the reason, and its message or record succeeds;
-//! 2. the legs the inputs patch are loaded in one round trip, merged (order-free), and stored
-//!    with a version condition (a racing batch makes this one reload and merge again);
-//! 3. each leg is filed under the intervals it contributes to (store design:
-//!    [`connect_wfm_core::contact::store`]), and every interval it enters or leaves is recomputed
-//!    from the legs filed there and written over its feed object;
-//! 4. intervals written before their end go to the closing set: [`close_intervals`] (the
+//! 2. the legs the inputs patch are loaded in one round trip (with the stored names of the
+//!    queues the inputs name), merged (order-free), and each changed leg stored with a version
+//!    condition (a racing batch makes this one reload and merge again), with where it is filed;
+//! 3. the batch's filings (store design: [`connect_wfm_core::contact::store`]) are written in
+//!    one request, and every interval a leg enters, leaves or changes in is recomputed from
+//!    what is filed there and written over its feed object;
+//! 4. intervals written before their end go to the closing set (once): [`close_intervals`] (the
 //!    scheduled sweep's call) writes them again once they have ended, with their backlog, and
-//!    writes the records of queues where contacts are only waiting.
+//!    writes the records of queues where contacts are only waiting; intervals written while
+//!    their queue's name is unknown go to the unnamed set (once), written again by the batch
+//!    that stores the name.
 //!
 //! Errors follow architecture.md's policy: a transient failure fails the inputs of the legs or
 //! intervals it touches (SQS re-delivers the message, Kinesis replays from the earliest failed
@@ -21,10 +24,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use connect_wfm_core::contact::store::{ContactStore, Filing, LegWrite, PriorFiling, StoredLeg};
+use connect_wfm_core::contact::store::{ContactStore, Filing, LegFiling, LegWrite, StoredLeg};
 use connect_wfm_core::contact::{
-    ContactInput, INTERVAL_MINUTES, IntervalKey, Leg, LegKey, QueueNames, Reconciliation, StreamSettings,
-    decode_contact_input, reconcile, retracted_stream_queue_interval, stream_queue_interval,
+    ContactInput, IntervalKey, Leg, LegKey, LegSummary, QueueNames, Reconciliation, StreamSettings,
+    decode_contact_input, reconcile, retracted_stream_queue_interval, stream_queue_interval_of,
 };
 use connect_wfm_core::feed;
 use connect_wfm_core::ports::{FeedSink, PortError};
@@ -261,7 +264,7 @@ pub async fn handle_kinesis<S: ContactStore, F: FeedSink>(
 pub struct CloseOutcome {
     /// Records written.
     pub written: usize,
-    /// Intervals closed (left the closing set).
+    /// Intervals closed: written after their end (and out of the closing set).
     pub closed: usize,
     /// Intervals that could not be closed now (they stay in the closing set), with the reason.
     pub failed: Vec<(IntervalKey, String)>,
@@ -292,39 +295,67 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
     clock: DateTime<Utc>,
 ) -> Result<CloseOutcome, PortError> {
     let mut outcome = CloseOutcome::default();
+    // The hinted legs themselves, not the hints, say who waits: a hint whose leg moved on is
+    // taken out.
+    let hinted = store.waiting().await?;
+    let mut filings = Vec::new();
     let mut due = BTreeSet::new();
-    for stored in store.waiting_legs().await? {
-        // Only the interval ends of the window: earlier ones were filed by earlier sweeps, or
-        // by the handler, which files every interval a leg waited through when its next input
-        // comes (so a sweep outage longer than the window is made good by the contact's next
-        // event, not by scanning every end a long wait went through, every minute).
-        let intervals: Vec<IntervalKey> = stored
-            .leg
-            .intervals(clock)
-            .into_iter()
-            .filter(|k| k.end() <= clock && since.is_none_or(|since| k.end() > since))
-            .collect();
-        if intervals.is_empty() {
-            continue;
+    if !hinted.is_empty() {
+        let loaded = store.load(&hinted, &[], false).await?;
+        let legs: BTreeMap<LegKey, StoredLeg> = loaded.legs.into_iter().map(|s| (s.leg.key(), s)).collect();
+        for key in hinted {
+            let summary = legs.get(&key).and_then(|s| s.leg.summary());
+            let Some(summary) = summary.filter(LegSummary::is_waiting) else {
+                filings.push(LegFiling {
+                    key,
+                    version: 0,
+                    summary: None,
+                    intervals: Vec::new(),
+                    left: Vec::new(),
+                    waiting: Some(false),
+                });
+                continue;
+            };
+            // Only the interval ends of the window: earlier ones were filed by earlier sweeps,
+            // or by the handler, which files every interval a leg waited through when its next
+            // input comes (so a sweep outage longer than the window is made good by the
+            // contact's next event, not by scanning every end a long wait went through).
+            let intervals: Vec<IntervalKey> = summary
+                .intervals(clock)
+                .into_iter()
+                .filter(|k| k.end() <= clock && since.is_none_or(|since| k.end() > since))
+                .collect();
+            if intervals.is_empty() {
+                continue;
+            }
+            due.extend(intervals.iter().cloned());
+            filings.push(LegFiling {
+                key,
+                version: legs[&summary.key()].version,
+                summary: Some(summary),
+                intervals,
+                left: Vec::new(),
+                waiting: None,
+            });
         }
-        let filing = Filing {
-            intervals: intervals.clone(),
-            left: Vec::new(),
-            waiting: is_waiting(&stored.leg),
-            was_waiting: true,
-        };
-        store.file_leg(&stored, &filing).await?;
-        due.extend(intervals);
     }
-    let due: Vec<IntervalKey> = due.into_iter().collect();
-    if !due.is_empty() {
-        store.mark_closing(&due).await?;
+    if !filings.is_empty() {
+        store.file(&filings).await?;
     }
-    let closing: Vec<IntervalKey> = store
+    // The closing set's intervals that have ended, and those the waiting legs were just filed
+    // under.
+    let in_set: BTreeSet<IntervalKey> = store
         .closing()
         .await?
         .into_iter()
         .filter(|k| k.end() <= clock)
+        .collect();
+    let closing: Vec<IntervalKey> = in_set
+        .iter()
+        .chain(&due)
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
     let names = load_names(store, &closing, &QueueNames::default()).await?;
     let results: Vec<_> = futures_util::stream::iter(closing.iter())
@@ -335,20 +366,48 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
+    let (mut closed, mut unnamed, mut retry) = (Vec::new(), Vec::new(), Vec::new());
+    let mut due_closed = 0;
     for (key, result) in results {
-        let closed = match result {
+        match result {
             Ok(written) => {
-                outcome.written += usize::from(written);
-                store.closed(key).await
+                outcome.written += usize::from(written.active);
+                if in_set.contains(key) {
+                    closed.push(key.clone());
+                } else {
+                    due_closed += 1;
+                }
+                if written.wrote && names.name(&key.instance_id, &key.queue_id).is_none() && !written.unnamed {
+                    unnamed.push(key.clone());
+                }
             }
-            Err(e) => Err(e),
-        };
-        match closed {
-            Ok(()) => outcome.closed += 1,
             Err(e) => {
                 tracing::error!(instance_id = %key.instance_id, queue_id = %key.queue_id, interval_start = %key.interval_start, error = %e, "could not close interval; the next sweep tries again");
                 outcome.failed.push((key.clone(), e.to_string()));
+                if !in_set.contains(key) {
+                    // A waiting leg's interval: kept for the next sweep.
+                    retry.push(key.clone());
+                }
             }
+        }
+    }
+    let count = closed.len();
+    let result = async {
+        // Remembered before they leave the closing set: learning the name rewrites them.
+        if !retry.is_empty() || !unnamed.is_empty() {
+            store.mark(&retry, &unnamed).await?;
+        }
+        if !closed.is_empty() {
+            store.closed(&closed).await?;
+        }
+        Ok::<_, PortError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => outcome.closed += count + due_closed,
+        Err(e) => {
+            tracing::error!(intervals = count, error = %e, "could not take closed intervals out of the closing set; the next sweep writes them again");
+            outcome.failed.extend(closed.into_iter().map(|k| (k, e.to_string())));
         }
     }
     tracing::info!(
@@ -361,7 +420,7 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
 }
 
 fn is_waiting(leg: &Leg) -> bool {
-    leg.queued().is_some() && leg.left_queue_at().is_none()
+    leg.summary().is_some_and(|s| s.is_waiting())
 }
 
 /// One decoded input and what it patches.
@@ -495,59 +554,92 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
     if work.is_empty() {
         return;
     }
-    if learned.entries().next().is_some() {
-        if let Err(e) = learn_names(store, &learned).await {
-            tracing::error!(error = %e, "could not store queue names");
-            failures.fail(with_names, &e);
+    let all_inputs = || work.values().flat_map(|w| w.inputs.clone());
+
+    // One read: the legs, the stored names of the queues the inputs name (those of the records
+    // they touch, mostly), and the progress when it is the clock.
+    let keys: Vec<LegKey> = work.keys().cloned().collect();
+    let queues: BTreeSet<(String, String)> = work
+        .values()
+        .filter_map(|w| Some((w.patch.instance_id.clone(), w.patch.queue_id()?)))
+        .chain(learned.entries().map(|(i, q, _)| (i.to_owned(), q.to_owned())))
+        .collect();
+    let queues: Vec<(String, String)> = queues.into_iter().collect();
+    // A replay's clock is the newest input time, kept for the next batch; the wall clock of the
+    // Lambda functions needs no stored progress.
+    let replay = clock == Clock::NewestInput;
+    let loaded = match store.load(&keys, &queues, replay).await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            tracing::error!(legs = keys.len(), error = %e, "could not load legs");
+            failures.fail(all_inputs(), &e);
+            return;
         }
-    }
+    };
     let clock = match clock {
         Clock::At(at) => at,
-        Clock::NewestInput => match store.progress().await {
-            Ok(progress) => progress.max(newest).unwrap_or_else(Utc::now),
-            Err(e) => {
-                tracing::error!(error = %e, "could not read the progress");
-                failures.fail(work.values().flat_map(|w| w.inputs.clone()), &e);
-                return;
-            }
-        },
+        Clock::NewestInput => loaded.progress.max(newest).unwrap_or_else(Utc::now),
     };
-
     stats.newest_input = newest;
     stats.late = decoded
         .iter()
         .filter(|d| !d.input.leg_patches().is_empty() && d.input.time() < clock - CLOSE_WINDOW)
         .count();
 
-    let keys: Vec<LegKey> = work.keys().cloned().collect();
-    let loaded: BTreeMap<LegKey, StoredLeg> = match store.load_legs(&keys).await {
-        Ok(legs) => legs.into_iter().map(|s| (s.leg.key(), s)).collect(),
-        Err(e) => {
-            tracing::error!(legs = keys.len(), error = %e, "could not load legs");
-            failures.fail(work.values().flat_map(|w| w.inputs.clone()), &e);
-            return;
+    // Names learned that differ from the stored ones (names rarely change: no write per queue
+    // and batch); the queues whose name this batch stores get their records written while it
+    // was unknown written again below.
+    let mut names = loaded.names;
+    let mut named_now = Vec::new();
+    let mut changed = QueueNames::default();
+    for (instance, queue, fact) in learned.entries() {
+        if names.name(instance, queue) != Some(fact.value.as_str()) {
+            changed.learn_by_id(instance, queue, fact.clone());
         }
-    };
+    }
+    if changed.entries().next().is_some() {
+        match store.learn_queue_names(&changed).await {
+            Ok(()) => {
+                named_now = changed
+                    .entries()
+                    .map(|(i, q, _)| (i.to_owned(), q.to_owned()))
+                    .collect()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not store queue names");
+                failures.fail(with_names.iter().copied(), &e);
+            }
+        }
+    }
+    names.merge(&learned);
 
+    let mut loaded_legs: BTreeMap<LegKey, StoredLeg> = loaded.legs.into_iter().map(|s| (s.leg.key(), s)).collect();
     let results: Vec<_> = futures_util::stream::iter(work.iter())
         .map(|(key, w)| {
-            let stored = loaded.get(key).cloned();
-            async move { (key, store_and_file(key, &w.patch, stored, store, clock).await) }
+            let stored = loaded_legs.remove(key);
+            async move { (key, store_leg(key, &w.patch, stored, store, clock).await) }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
     // Interval → the inputs whose legs touch it.
     let mut touched: BTreeMap<IntervalKey, BTreeSet<usize>> = BTreeMap::new();
+    let mut filings = Vec::new();
+    let mut filed_inputs = Vec::new();
     for (key, result) in results {
         let inputs = &work[key].inputs;
         match result {
-            Ok(filed) => {
-                stats.legs_changed += usize::from(filed.changed);
-                stats.conflicts += filed.conflicts;
-                for interval in filed.intervals {
-                    touched.entry(interval).or_default().extend(inputs.iter().copied());
+            Ok(stored) => {
+                stats.legs_changed += usize::from(stored.changed);
+                stats.conflicts += stored.conflicts;
+                for interval in stored.filing.intervals.iter().chain(&stored.filing.left) {
+                    touched
+                        .entry(interval.clone())
+                        .or_default()
+                        .extend(inputs.iter().copied());
                 }
+                filed_inputs.extend(inputs.iter().copied());
+                filings.push(stored.filing);
             }
             Err(e) => {
                 tracing::error!(instance_id = %key.instance_id, contact_id = %key.contact_id, error = %e, retryable = e.retryable, "could not store leg");
@@ -555,16 +647,39 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
             }
         }
     }
+    if filings.is_empty() {
+        return;
+    }
 
     let interval_keys: Vec<IntervalKey> = touched.keys().cloned().collect();
-    let names = match load_names(store, &interval_keys, &learned).await {
-        Ok(names) => names,
-        Err(e) => {
-            tracing::error!(error = %e, "could not load queue names");
-            failures.fail(touched.values().flatten().copied(), &e);
-            return;
+    let missing: BTreeSet<(String, String)> = interval_keys
+        .iter()
+        .filter(|k| names.name(&k.instance_id, &k.queue_id).is_none())
+        .map(|k| (k.instance_id.clone(), k.queue_id.clone()))
+        .collect();
+    if !missing.is_empty() {
+        // Legs whose queue no input of the batch named (a callback's predecessor, say).
+        let missing: Vec<(String, String)> = missing.into_iter().filter(|q| !queues.contains(q)).collect();
+        if !missing.is_empty() {
+            match store.queue_names(&missing).await {
+                Ok(stored) => {
+                    names.merge(&stored);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not load queue names");
+                    failures.fail(filed_inputs, &e);
+                    return;
+                }
+            }
         }
-    };
+    }
+    // One unconditional write request: the filings.
+    if let Err(e) = store.file(&filings).await {
+        tracing::error!(legs = filings.len(), error = %e, "could not file legs");
+        failures.fail(filed_inputs, &e);
+        return;
+    }
+
     let results: Vec<_> = futures_util::stream::iter(interval_keys.iter())
         .map(|key| {
             let names = &names;
@@ -573,13 +688,19 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    let mut closing = Vec::new();
+    // Intervals written before their end go to the closing set, those written while their
+    // queue's name was unknown to the unnamed set: each once (the interval's read said where
+    // it is).
+    let (mut closing, mut unnamed) = (Vec::new(), Vec::new());
     for (key, result) in results {
         match result {
             Ok(written) => {
-                stats.records_written += usize::from(written);
-                if written && key.end() > clock {
+                stats.records_written += usize::from(written.active);
+                if written.wrote && key.end() > clock && !written.closing {
                     closing.push(key.clone());
+                }
+                if written.wrote && names.name(&key.instance_id, &key.queue_id).is_none() && !written.unnamed {
+                    unnamed.push(key.clone());
                 }
             }
             Err(e) => {
@@ -588,110 +709,158 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
             }
         }
     }
-    if !closing.is_empty() {
-        if let Err(e) = store.mark_closing(&closing).await {
-            tracing::error!(error = %e, "could not mark intervals for closing");
-            failures.fail(closing.iter().flat_map(|k| touched[k].iter().copied()), &e);
+    if !closing.is_empty() || !unnamed.is_empty() {
+        if let Err(e) = store.mark(&closing, &unnamed).await {
+            tracing::error!(error = %e, "could not mark intervals for closing or naming");
+            failures.fail(
+                closing.iter().chain(&unnamed).flat_map(|k| touched[k].iter().copied()),
+                &e,
+            );
+            unnamed.clear();
         }
     }
-    if let Some(newest) = newest {
-        if let Err(e) = store.advance_progress(newest).await {
-            // The records are written; only the CLI's clock and the health check read this.
-            tracing::warn!(error = %e, "could not store the newest input time");
+    if !unnamed.is_empty() || !named_now.is_empty() {
+        if let Err(e) = name_unnamed(store, sink, settings, clock, &unnamed, &named_now).await {
+            tracing::error!(error = %e, "could not write the records of queues whose name was learned");
+            let inputs: BTreeSet<usize> = unnamed
+                .iter()
+                .flat_map(|k| touched[k].iter().copied())
+                .chain(if named_now.is_empty() { Vec::new() } else { with_names })
+                .collect();
+            failures.fail(inputs, &e);
+        }
+    }
+    if replay {
+        if let Some(newest) = newest {
+            if let Err(e) = store.advance_progress(newest).await {
+                // The records are written; only the clock of a replay reads this.
+                tracing::warn!(error = %e, "could not store the newest input time");
+            }
         }
     }
 }
 
 /// What storing one leg did.
-struct Filed {
+struct Stored {
     changed: bool,
     conflicts: usize,
-    /// Intervals to recompute: those it contributes to and those it left.
-    intervals: Vec<IntervalKey>,
+    /// Its writes; its intervals and left intervals are the records to recompute.
+    filing: LegFiling,
 }
 
-/// Merges `patch` into the stored leg, stores it (reloading and merging again after a lost
-/// race) and files it. A leg the patch does not change is filed again all the same: a retry
-/// after a failure between storing and filing must still file it (filing is idempotent).
-async fn store_and_file<S: ContactStore>(
+/// Merges `patch` into the stored leg and stores it with its filing (reloading and merging
+/// again after a lost race). A leg the patch does not change is not written, but filed again
+/// all the same: a retry after a failure between storing and filing must still file it (filing
+/// is idempotent).
+async fn store_leg<S: ContactStore>(
     key: &LegKey,
     patch: &Leg,
     mut stored: Option<StoredLeg>,
     store: &S,
     clock: DateTime<Utc>,
-) -> Result<Filed, PortError> {
+) -> Result<Stored, PortError> {
     let mut conflicts = 0;
     for _ in 0..LEG_WRITE_ATTEMPTS {
         let (mut leg, expected) = match &stored {
             Some(s) => (s.leg.clone(), Some(s.version)),
             None => (Leg::new(key.clone()), None),
         };
-        // Where the stored leg was filed: judged a little ahead of the clock, so that a racing
-        // writer whose clock runs ahead never leaves a copy of this older version behind.
-        let ahead = clock + TimeDelta::minutes(INTERVAL_MINUTES.into());
-        // Where the stored version was filed, and the versions before it when their filing may
-        // not have finished (a retry after a failure between storing and filing finds the new
-        // version stored: only its prior filing says where the old copies lie).
-        let prior = match &stored {
-            Some(s) => {
-                let mut intervals = s.leg.intervals(ahead);
-                intervals.extend(
-                    s.prior
+        let changed = leg.merge(patch);
+        // Intervals whose filing of this leg changes: all of them, unless the leg's summary is
+        // the one filed before (a fact no record reads changed): then only those it newly
+        // contributes to (the earlier version's filing, the same summary, stands elsewhere).
+        let mut refile: Option<Vec<IntervalKey>> = None;
+        let (version, filing, was_waiting) = match &stored {
+            Some(s) if !changed => {
+                // Filed again where it contributes now (more interval ends may have passed
+                // since it was written: its waiting ones) and tombstoned where it left.
+                let mut filing = s.filing.clone();
+                for interval in s.leg.intervals(clock) {
+                    if !filing.intervals.contains(&interval) {
+                        filing.intervals.push(interval);
+                    }
+                }
+                (s.version, filing, s.filing.was_waiting)
+            }
+            _ => {
+                // Left: where the stored version was counted (as written, or as the sweep filed
+                // it since: its waiting interval ends up to the clock) or earlier versions were,
+                // and this one is not.
+                let intervals = leg.intervals(clock);
+                let mut left: Vec<IntervalKey> = Vec::new();
+                if let Some(s) = &stored {
+                    for interval in s
+                        .filing
                         .intervals
                         .iter()
-                        .filter(|k| !intervals.contains(k))
+                        .chain(&s.filing.left)
                         .cloned()
-                        .collect::<Vec<_>>(),
-                );
-                PriorFiling {
+                        .chain(s.leg.intervals(clock))
+                    {
+                        if !intervals.contains(&interval) && !left.contains(&interval) {
+                            left.push(interval);
+                        }
+                    }
+                }
+                let filing = Filing {
                     intervals,
-                    waiting: is_waiting(&s.leg) || s.prior.waiting,
-                }
-            }
-            None => PriorFiling::default(),
-        };
-        let changed = leg.merge(patch);
-        let now_stored = match (changed, &stored) {
-            (false, Some(s)) => s.clone(),
-            _ => match store.store_leg(&leg, expected, &prior).await? {
-                LegWrite::Stored { version } => StoredLeg {
-                    leg,
+                    left,
+                    waiting: is_waiting(&leg),
+                    was_waiting: stored.as_ref().is_some_and(|s| s.filing.waiting),
+                };
+                let version = expected.unwrap_or(0) + 1;
+                let candidate = StoredLeg {
+                    leg: leg.clone(),
                     version,
-                    prior: prior.clone(),
-                },
-                LegWrite::Conflict => {
-                    conflicts += 1;
-                    stored = store.load_legs(std::slice::from_ref(key)).await?.into_iter().next();
-                    continue;
+                    filing: filing.clone(),
+                };
+                match store.store_leg(&candidate, expected).await? {
+                    LegWrite::Stored => {}
+                    LegWrite::Conflict => {
+                        conflicts += 1;
+                        stored = store
+                            .load(std::slice::from_ref(key), &[], false)
+                            .await?
+                            .legs
+                            .into_iter()
+                            .next();
+                        continue;
+                    }
                 }
-            },
+                let was_waiting = filing.was_waiting;
+                if let Some(s) = &stored {
+                    if s.leg.summary() == leg.summary() {
+                        refile = Some(
+                            filing
+                                .intervals
+                                .iter()
+                                .filter(|k| !s.filing.intervals.contains(k))
+                                .cloned()
+                                .collect(),
+                        );
+                    }
+                }
+                (version, filing, was_waiting)
+            }
         };
-        let after = now_stored.leg.intervals(clock);
-        // Left: where the stored version counted and this one does not, both judged at the
-        // same clock ahead. (Judging this version at the clock only would tombstone the
-        // intervals it will wait through as they end, and a tombstone of this version there
-        // would keep its copy out when the sweep files it.)
-        let after_ahead = now_stored.leg.intervals(ahead);
-        let left: Vec<IntervalKey> = prior
-            .intervals
-            .iter()
-            .filter(|k| !after_ahead.contains(k))
-            .cloned()
-            .collect();
-        let filing = Filing {
-            intervals: after.clone(),
-            left: left.clone(),
-            waiting: is_waiting(&now_stored.leg),
-            was_waiting: prior.waiting,
+        let waiting = match (filing.waiting, was_waiting) {
+            // Hinted already by the version with the same summary (or by its retry).
+            (true, _) if refile.is_some() => None,
+            (true, _) => Some(true),
+            (false, true) => Some(false),
+            (false, false) => None,
         };
-        // The intervals the leg left where it had been filed: their records change too.
-        let vacated = store.file_leg(&now_stored, &filing).await?;
-        let mut intervals = after;
-        intervals.extend(vacated);
-        return Ok(Filed {
+        return Ok(Stored {
             changed,
             conflicts,
-            intervals,
+            filing: LegFiling {
+                key: key.clone(),
+                version,
+                summary: leg.summary(),
+                intervals: refile.unwrap_or(filing.intervals),
+                left: filing.left,
+                waiting,
+            },
         });
     }
     Err(PortError::new(
@@ -701,24 +870,46 @@ async fn store_and_file<S: ContactStore>(
     ))
 }
 
-/// Stores the names learned that differ from the stored ones (names rarely change: one read
-/// instead of a write per queue and batch).
-async fn learn_names<S: ContactStore>(store: &S, learned: &QueueNames) -> Result<(), PortError> {
-    let queues: Vec<(String, String)> = learned
-        .entries()
-        .map(|(instance, queue, _)| (instance.to_owned(), queue.to_owned()))
+/// Makes the queue name of a record independent of when the name was learned: `unnamed`
+/// (intervals just written while their queue's name was unknown) were remembered with the
+/// batch's filings; this writes again every remembered interval of the queues of `unnamed` and
+/// of `named_now` (queues whose name was just stored) whose name is stored now, and forgets
+/// them. Remembering before reading the names again means a name stored meanwhile by a
+/// concurrent batch is seen by one of the two.
+async fn name_unnamed<S: ContactStore, F: FeedSink>(
+    store: &S,
+    sink: &F,
+    settings: &Settings,
+    clock: DateTime<Utc>,
+    unnamed: &[IntervalKey],
+    named_now: &[(String, String)],
+) -> Result<usize, PortError> {
+    let queues: BTreeSet<(String, String)> = unnamed
+        .iter()
+        .map(|k| (k.instance_id.clone(), k.queue_id.clone()))
+        .chain(named_now.iter().cloned())
         .collect();
-    let stored = store.queue_names(&queues).await?;
-    let mut changed = QueueNames::default();
-    for (instance, queue, fact) in learned.entries() {
-        if stored.name(instance, queue) != Some(fact.value.as_str()) {
-            changed.learn_by_id(instance, queue, fact.clone());
+    if queues.is_empty() {
+        return Ok(0);
+    }
+    let queues: Vec<(String, String)> = queues.into_iter().collect();
+    let names = store.queue_names(&queues).await?;
+    let mut written = 0;
+    for (instance_id, queue_id) in &queues {
+        if names.name(instance_id, queue_id).is_none() {
+            continue;
+        }
+        let keys = store.unnamed(instance_id, queue_id).await?;
+        for key in &keys {
+            write_record(key, store, sink, &names, settings, clock).await?;
+            written += 1;
+        }
+        if !keys.is_empty() {
+            tracing::info!(%queue_id, records = keys.len(), "queue name learned; records written while it was unknown written again");
+            store.named(&keys).await?;
         }
     }
-    if changed.entries().next().is_some() {
-        store.learn_queue_names(&changed).await?;
-    }
-    Ok(())
+    Ok(written)
 }
 
 /// The queue names of these intervals' queues: stored ones, and those learned in this batch.
@@ -740,12 +931,25 @@ async fn load_names<S: ContactStore>(
     Ok(names)
 }
 
+/// What [`write_record`] did, and the sets the interval was in when it was read.
+#[derive(Debug, Clone, Copy, Default)]
+struct Written {
+    /// An object was written (a record or a retraction).
+    wrote: bool,
+    /// An active record was written.
+    active: bool,
+    /// The interval is in the closing set.
+    closing: bool,
+    /// The interval is in the unnamed set.
+    unnamed: bool,
+}
+
 /// Computes the record of `key` from the legs filed there and writes it over its feed object;
-/// again while other writers file legs there meanwhile (so the last object written holds every
-/// leg filed before it). Every key given here had, or has, a leg filed there: when none is left
-/// the retraction ([`retracted_stream_queue_interval`]) overwrites the object written before,
-/// which would otherwise stand (the sink cannot remove objects). True when an active record was
-/// written.
+/// again while other writers file legs there meanwhile (the number of filings moved: the last
+/// object written then holds every leg filed before it). When no leg is left but one was counted
+/// there once, the retraction ([`retracted_stream_queue_interval`]) overwrites the object
+/// written before, which would otherwise stand (the sink cannot remove objects); where no leg
+/// was ever counted nothing is written.
 async fn write_record<S: ContactStore, F: FeedSink>(
     key: &IntervalKey,
     store: &S,
@@ -753,23 +957,27 @@ async fn write_record<S: ContactStore, F: FeedSink>(
     names: &QueueNames,
     settings: &Settings,
     clock: DateTime<Utc>,
-) -> Result<bool, PortError> {
-    let mut written = false;
+) -> Result<Written, PortError> {
+    let mut written = Written::default();
     for _ in 0..RECORD_ATTEMPTS {
         let filed = store.interval_legs(key).await?;
-        let record = match stream_queue_interval(key, &filed.legs, names, &settings.stream, clock) {
+        written.closing = filed.closing;
+        written.unnamed = filed.unnamed;
+        let record = match stream_queue_interval_of(key, &filed.legs, names, &settings.stream, clock) {
             Some(record) => {
-                written = true;
+                written.active = true;
                 record
             }
-            None => {
+            None if filed.counted => {
                 tracing::info!(queue_id = %key.queue_id, interval_start = %key.interval_start, "interval has no contacts any more; its record is retracted");
-                written = false;
+                written.active = false;
                 retracted_stream_queue_interval(key, names, &settings.stream, clock)
             }
+            None => return Ok(written),
         };
         sink.put(&record.feed_key(), feed::to_json_lines(&[record])).await?;
-        if store.interval_revision(key).await? == filed.revision {
+        written.wrote = true;
+        if store.interval_filings(key).await? == filed.filings {
             break;
         }
     }
@@ -838,7 +1046,7 @@ pub async fn reconcile_reports<S: ContactStore>(
             interval_start: row.interval_start,
         };
         let filed = store.interval_legs(&key).await?;
-        let Some(stream) = stream_queue_interval(&key, &filed.legs, &names, &settings.stream, clock) else {
+        let Some(stream) = stream_queue_interval_of(&key, &filed.legs, &names, &settings.stream, clock) else {
             continue;
         };
         match reconcile(row, &stream) {
