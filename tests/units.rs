@@ -140,10 +140,10 @@ async fn units_of_contacts() {
             ],
         )
         .await;
-        // The last hour, so that the binary's clock (now) sees the input as recent.
-        let start = (Utc::now() - TimeDelta::minutes(75))
-            .duration_trunc(TimeDelta::minutes(15))
-            .expect("a time");
+        // From the next interval on: the binary's clock is the wall clock, and inputs older
+        // than it by more than two minutes are late (their interval already written), which a
+        // stream delivering in real time does not make. Here every input is on time.
+        let start = Utc::now().duration_trunc(TimeDelta::minutes(15)).expect("a time") + TimeDelta::minutes(15);
         let slice = simulate(&SliceSpec {
             seed: 8,
             start,
@@ -296,9 +296,15 @@ async fn units_of_the_sweep_when_10000_agents_fall_silent() {
         if !priced {
             took = started.elapsed();
         }
+        // Every agent not logged out committed UNKNOWN. On a loaded machine a transaction can
+        // outlast the SDK's attempt timeout in the emulator and its retry then finds its own
+        // writes (superseded: DynamoDB's ClientRequestToken would make the retry succeed, the
+        // emulator ignores it); the next sweep writes those records again.
+        assert_eq!(response["failures"].as_u64(), Some(0), "{response}");
         assert_eq!(
-            response["silent_agents"].as_u64(),
-            Some((AGENTS - AGENTS / 10) as u64),
+            response["silent_agents"].as_u64().unwrap_or_default()
+                + response["superseded"].as_u64().unwrap_or_default(),
+            (AGENTS - AGENTS / 10) as u64,
             "{response}"
         );
     }

@@ -49,12 +49,12 @@ impl Bill {
 
     /// Every write unit, tables and indexes.
     pub fn total_write_units(&self) -> f64 {
-        self.write_units.values().sum()
+        self.write_units.values().sum::<f64>() + 0.0
     }
 
     /// Every read unit, tables and indexes.
     pub fn total_read_units(&self) -> f64 {
-        self.read_units.values().sum()
+        self.read_units.values().sum::<f64>() + 0.0
     }
 
     /// One line per table and index with its units, and the requests by operation.
