@@ -20,14 +20,7 @@ async fn start(binary: &str, env: &[(&str, &str)]) -> (support::RuntimeApi, toki
         command.env(name, value);
     }
     let process = command.spawn().expect("spawn the function");
-    let started = Instant::now();
-    while runtime.ready_at().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{binary} finished its init"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    runtime.wait_ready(binary).await;
     (runtime, process)
 }
 

@@ -41,14 +41,7 @@ impl Function {
             command.env(name, value);
         }
         let process = command.spawn().expect("spawn the function");
-        let started = Instant::now();
-        while runtime.ready_at().is_none() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "{binary} finished its init"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        runtime.wait_ready(binary).await;
         // Only the invocations are billed, not the warm-up of the connections at init.
         if let Some(proxy) = proxy {
             proxy.reset();
@@ -450,14 +443,7 @@ async fn units_of_the_idle_stack() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut process = command.spawn().expect("spawn the sweep");
-    let started = Instant::now();
-    while runtime.ready_at().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the sweep finished its init"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    runtime.wait_ready("sweep").await;
     const RUNS: usize = 5;
     proxy.reset();
     let mut took = Duration::ZERO;

@@ -892,6 +892,18 @@ impl RuntimeApi {
         self.ready.get().copied()
     }
 
+    /// Waits (at most a minute) until the function finished its init: its first `/next`.
+    pub async fn wait_ready(&self, binary: &str) {
+        let started = std::time::Instant::now();
+        while self.ready_at().is_none() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "{binary} finished its init"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
     /// Hands `event` to the function's next `/next` and waits (at most `timeout`) for its
     /// answer: `("response", body)` or `("error", body)`.
     pub async fn invoke(&self, event: serde_json::Value, timeout: std::time::Duration) -> (String, serde_json::Value) {
