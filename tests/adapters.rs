@@ -34,6 +34,8 @@ fn agent(n: usize) -> AgentState {
         last_silence: None,
         silenced_at: None,
         silenced_from: None,
+        segment: None,
+        silenced_segment: None,
     }
 }
 

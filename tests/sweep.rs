@@ -201,6 +201,8 @@ fn state(agent: &str, state: &str, clock: &str) -> AgentState {
         last_silence: None,
         silenced_at: None,
         silenced_from: None,
+        segment: None,
+        silenced_segment: None,
     }
 }
 
@@ -243,6 +245,8 @@ async fn the_conditional_commit_settles_the_race_in_both_orders() {
         last_silence: b_unknown.silent_since,
         silenced_at: None,
         silenced_from: None,
+        segment: None,
+        silenced_segment: None,
         ..blind
     };
     assert_eq!(stack.states.commit(&recovered).await.unwrap(), CommitOutcome::Committed);

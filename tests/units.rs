@@ -220,6 +220,8 @@ fn agent(n: usize, logged_out: bool, clock: &str) -> AgentState {
         last_silence: None,
         silenced_at: None,
         silenced_from: None,
+        segment: None,
+        silenced_segment: None,
     }
 }
 

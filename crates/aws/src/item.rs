@@ -341,6 +341,8 @@ pub fn agent_state_from_item(table: &str, item: &Item) -> Result<AgentState, Ite
         last_silence: r.opt_time(LAST_SILENCE)?,
         silenced_at: r.opt_time(SILENCED_AT)?,
         silenced_from: r.opt_string(SILENCED_FROM)?.map(str::to_owned),
+        segment: None,
+        silenced_segment: None,
     })
 }
 
@@ -377,6 +379,8 @@ mod tests {
             last_silence: None,
             silenced_at: None,
             silenced_from: None,
+            segment: None,
+            silenced_segment: None,
         }
     }
 
@@ -409,6 +413,8 @@ mod tests {
             last_silence: Some(at("2026-01-01T00:05:00Z")),
             silenced_at: Some(at("2026-01-02T03:09:10Z")),
             silenced_from: Some("Available".into()),
+            segment: None,
+            silenced_segment: None,
             ..sample()
         };
         let item = agent_state_to_item(&silent);

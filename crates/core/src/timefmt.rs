@@ -25,6 +25,8 @@ pub mod serde_feed_time {
     pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::feed_timestamp(at))
     }
+
+    pub use super::deserialize_rfc3339 as deserialize;
 }
 
 /// Serde helper: serialise an interval start with [`interval_timestamp`].
@@ -35,6 +37,17 @@ pub mod serde_interval_start {
     pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::interval_timestamp(at))
     }
+
+    pub use super::deserialize_rfc3339 as deserialize;
+}
+
+/// Serde helper: reads a feed timestamp back (any RFC 3339 instant, as UTC), for the tools and
+/// functions that read feed records (the activity pieces a sweep sums).
+pub fn deserialize_rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time: {e}")))
 }
 
 #[cfg(test)]

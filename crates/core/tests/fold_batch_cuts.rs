@@ -10,8 +10,8 @@ use std::ops::Range;
 
 use chrono::{DateTime, Duration, Utc};
 use connect_wfm_core::agent::{
-    AgentConfiguration, AgentEvent, AgentFold, AgentSnapshot, AgentState, AgentStateMapping, AgentStatus, Contact,
-    EventType, FoldPolicy, fold_agent, is_silent_at, silence_agent,
+    AgentActivityRecord, AgentConfiguration, AgentEvent, AgentFold, AgentSnapshot, AgentState, AgentStateMapping,
+    AgentStatus, Contact, EventType, FoldPolicy, fold_agent, is_silent_at, silence_agent, silence_pieces,
 };
 use connect_wfm_core::feed::AgentStateRecord;
 use proptest::prelude::*;
@@ -182,6 +182,9 @@ struct World {
     stored: Option<AgentState>,
     /// (stream index of the event, record); None for the sweep's records.
     feed: Vec<(Option<usize>, AgentStateRecord)>,
+    /// The `agent_activity` pieces written, a repeat written again counted once (consumers drop
+    /// repeats by (segment_id, interval_start)).
+    pieces: std::collections::BTreeSet<String>,
 }
 
 impl World {
@@ -194,6 +197,23 @@ impl World {
     fn publish(&mut self, first: usize, fold: &AgentFold) {
         self.feed
             .extend(fold.transitions.iter().map(|(i, r)| (Some(first + i), r.clone())));
+        self.add_pieces(fold.pieces.iter().map(|(_, p)| p));
+    }
+
+    fn add_pieces<'a>(&mut self, pieces: impl Iterator<Item = &'a AgentActivityRecord>) {
+        self.pieces
+            .extend(pieces.map(|p| serde_json::to_string(p).expect("a piece serialises")));
+    }
+
+    /// The pieces, in time order.
+    fn timeline(&self) -> Vec<AgentActivityRecord> {
+        let mut pieces: Vec<AgentActivityRecord> = self
+            .pieces
+            .iter()
+            .map(|p| serde_json::from_str(p).expect("a piece reads back"))
+            .collect();
+        pieces.sort_by_key(|p| (p.start, p.end));
+        pieces
     }
 
     /// The handler's commit: `next` only when `write`, through the stores' commit condition,
@@ -252,6 +272,7 @@ impl World {
         let (repeated, new): (Vec<_>, Vec<_>) = retry.transitions.iter().cloned().partition(|(i, _)| *i < events.len());
         assert_eq!(repeated, attempt.transitions, "the retry repeats the attempt's records");
         self.feed.extend(new.into_iter().map(|(i, r)| (Some(first + i), r)));
+        self.add_pieces(retry.pieces.iter().map(|(_, p)| p));
         self.commit(retry);
         retry_events.len()
     }
@@ -267,6 +288,7 @@ impl World {
             let (record, next) = silence_agent(state, SILENCE, &mapping);
             assert!(next.may_replace(state));
             self.feed.push((None, record));
+            self.add_pieces(silence_pieces(&next, &mapping).iter());
             self.stored = Some(next);
         }
     }
@@ -393,6 +415,38 @@ proptest! {
         for (what, other) in [("one record per batch", &per_record), ("random cuts", &cut), ("random cuts, re-delivered", &again)] {
             prop_assert_eq!(&other.feed, &one.feed, "feed, {}", what);
             prop_assert_eq!(&other.stored, &one.stored, "stored state, {}", what);
+            prop_assert_eq!(&other.pieces, &one.pieces, "agent_activity pieces, {}", what);
         }
+
+        // The pieces never overlap, each lies in its interval, and they are exactly the
+        // segments the transitions give (feed.md): each starts at its since or where the one
+        // before it started, if later, and ends where the next starts; LOGOUT and empty
+        // segments have no pieces, the open segment none yet.
+        let timeline = one.timeline();
+        for p in &timeline {
+            prop_assert!(p.start < p.end && p.duration_ms == (p.end - p.start).num_milliseconds());
+            prop_assert!(p.interval_start <= p.start && p.end <= p.interval_start + Duration::minutes(15));
+        }
+        for pair in timeline.windows(2) {
+            prop_assert!(pair[1].start >= pair[0].end, "overlap: {:?} and {:?}", pair[0], pair[1]);
+        }
+        let mut expected = Vec::new();
+        let mut open: Option<(DateTime<Utc>, &AgentStateRecord)> = None;
+        for (_, r) in &one.feed {
+            let start = open.map_or(r.since, |(s, _)| s.max(r.since));
+            if let Some((from, previous)) = open
+                && previous.state != "LOGOUT"
+            {
+                for (_, a, b) in connect_wfm_core::agent::cut(from, start) {
+                    expected.push((previous.state.clone(), a, b, previous.event_id.clone(), r.event_id.clone()));
+                }
+            }
+            open = Some((start, r));
+        }
+        let actual: Vec<_> = timeline
+            .iter()
+            .map(|p| (p.state.clone(), p.start, p.end, p.segment_id.clone(), p.closed_by.clone()))
+            .collect();
+        prop_assert_eq!(actual, expected, "the pieces of the transitions {:?}", one.feed);
     }
 }

@@ -717,6 +717,8 @@ async fn a_newer_row_committed_between_load_and_commit_wins_and_the_batch_is_not
         last_silence: None,
         silenced_at: None,
         silenced_from: None,
+        segment: None,
+        silenced_segment: None,
     };
     store.race.lock().unwrap().push(newer.clone());
     let input = batch(1, &payloads(&two_agent_shift()));

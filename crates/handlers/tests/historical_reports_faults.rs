@@ -219,6 +219,8 @@ impl World {
                 last_silence: None,
                 silenced_at: None,
                 silenced_from: None,
+                segment: None,
+                silenced_segment: None,
             });
         }
         Self {

@@ -296,6 +296,8 @@ async fn agent_ids_come_from_the_agent_state_store() {
         last_silence: None,
         silenced_at: None,
         silenced_from: None,
+        segment: None,
+        silenced_segment: None,
     });
     world.run(&sqs_file("sqs-report-aspr.json")).await;
     let lines = world.sink.lines("agent_interval/");
@@ -331,6 +333,8 @@ async fn agent_ids_are_looked_up_by_instance_and_login() {
             last_silence: None,
             silenced_at: None,
             silenced_from: None,
+            segment: None,
+            silenced_segment: None,
         });
     }
     let id_of_jdoe = |sink: &MemoryFeedSink| {

@@ -225,6 +225,8 @@ mod tests {
             last_silence: None,
             silenced_at: None,
             silenced_from: None,
+            segment: None,
+            silenced_segment: None,
         }
     }
 

@@ -14,6 +14,7 @@
 
 use chrono::Duration;
 
+use super::activity::{AgentActivityRecord, OpenSegment, Segment};
 use super::derive::{DerivedState, derive_state};
 use super::event::{AgentEvent, EventType};
 use super::mapping::AgentStateMapping;
@@ -46,6 +47,9 @@ impl Default for FoldPolicy {
 pub struct AgentFold {
     /// (index into `events`, record) in stream order.
     pub transitions: Vec<(usize, AgentStateRecord)>,
+    /// (index into `events`, piece): the `agent_activity` pieces of the segments the
+    /// transitions closed, in stream order.
+    pub pieces: Vec<(usize, AgentActivityRecord)>,
     /// The state to commit: the last-known state with every event the fold held; None when it
     /// held none (all covered by the watermark, underivable first sight, or only showing the
     /// agent alive within the throttle).
@@ -61,6 +65,8 @@ pub struct AgentFold {
 struct Held {
     /// The transition it emits, if any.
     transition: Option<AgentStateRecord>,
+    /// The pieces of the segment that transition closed.
+    pieces: Vec<AgentActivityRecord>,
 }
 
 /// Folds one agent's events (all with the same AgentARN, in stream order) over its last-known
@@ -75,6 +81,7 @@ pub fn fold_agent(
     let mut held: Option<AgentState> = last.cloned();
     let mut write = false;
     let mut transitions = Vec::new();
+    let mut pieces = Vec::new();
     let mut skipped = 0;
 
     for (index, event) in events.iter().copied().enumerate() {
@@ -90,17 +97,24 @@ pub fn fold_agent(
                 held = Some(state);
                 Held {
                     transition: Some(record),
+                    pieces: Vec::new(),
                 }
             }),
         };
-        if let Some(Held { transition }) = folded {
+        if let Some(Held {
+            transition,
+            pieces: closed,
+        }) = folded
+        {
             write = true;
             transitions.extend(transition.map(|record| (index, record)));
+            pieces.extend(closed.into_iter().map(|piece| (index, piece)));
         }
     }
 
     AgentFold {
         transitions,
+        pieces,
         next: held.filter(|_| write),
         write,
         skipped,
@@ -126,14 +140,24 @@ fn fold_known(
             return None;
         }
         touch(state, event);
-        return Some(Held { transition: None });
+        return Some(Held {
+            transition: None,
+            pieces: Vec::new(),
+        });
     };
     // A recovery is a transition even when the mapping names Unknown like the derived state:
     // the WFM must learn the agent is back.
+    let mut pieces = Vec::new();
     let transition = if derived.state != state.state || state.is_silent() {
+        // The transition closes the current segment where the new one effectively starts.
+        let open = OpenSegment::after(state.segment.as_ref(), derived.since, event.event_id.clone());
+        if let Some(mut closed) = Segment::current(state) {
+            closed.agent_login = event.login().or(closed.agent_login);
+            pieces = closed.close(open.start, &event.event_id, mapping);
+        }
         let previous = Some(std::mem::take(&mut state.state));
         let record = record(event, state.agent_login.as_deref(), &derived, previous);
-        apply(state, derived);
+        apply(state, derived, open);
         Some(record)
     } else {
         if contact_id(&derived) != state.contact.as_ref().map(|c| c.contact_id.as_str()) {
@@ -142,7 +166,7 @@ fn fold_known(
         None
     };
     touch(state, event);
-    Some(Held { transition })
+    Some(Held { transition, pieces })
 }
 
 /// Whether an event that only shows the agent is alive must be held: it changes the login, or
@@ -159,6 +183,7 @@ fn alive_worth_a_write(state: &AgentState, event: &AgentEvent, policy: &FoldPoli
 /// derived from the event.
 fn first_sight(event: &AgentEvent, mapping: &AgentStateMapping) -> Option<(AgentStateRecord, AgentState)> {
     let derived = derive_state(event, None, mapping)?;
+    let derived_since = derived.since;
     let record = record(event, None, &derived, None);
     let at = event.event_timestamp;
     let state = AgentState {
@@ -177,6 +202,8 @@ fn first_sight(event: &AgentEvent, mapping: &AgentStateMapping) -> Option<(Agent
         last_silence: None,
         silenced_at: None,
         silenced_from: None,
+        segment: Some(OpenSegment::after(None, derived_since, event.event_id.clone())),
+        silenced_segment: None,
     };
     Some((record, state))
 }
@@ -210,12 +237,14 @@ fn record(
     }
 }
 
-fn apply(state: &mut AgentState, derived: DerivedState) {
+fn apply(state: &mut AgentState, derived: DerivedState, segment: OpenSegment) {
     if let Some(since) = state.silent_since.take() {
         state.last_silence = Some(since);
         state.silenced_at = None;
         state.silenced_from = None;
+        state.silenced_segment = None;
     }
+    state.segment = Some(segment);
     state.state = derived.state;
     state.reason = derived.reason;
     state.activity = derived.activity;
@@ -329,6 +358,11 @@ mod tests {
             last_silence: None,
             silenced_at: None,
             silenced_from: None,
+            segment: Some(OpenSegment {
+                start: t(clock),
+                id: "e-0".into(),
+            }),
+            silenced_segment: None,
         }
     }
 
@@ -593,6 +627,7 @@ mod tests {
             replay,
             AgentFold {
                 transitions: vec![],
+                pieces: vec![],
                 next: None,
                 write: false,
                 skipped: batch.len()
@@ -759,6 +794,11 @@ mod tests {
                 last_silence: None,
                 silenced_at: None,
                 silenced_from: None,
+                segment: Some(OpenSegment {
+                    start: t("10:00:00"),
+                    id: "e1".into(),
+                }),
+                silenced_segment: None,
             }
         );
         let record = &result.transitions[0].1;
@@ -854,6 +894,116 @@ mod tests {
         let result = fold_agent(None, &refs, &mapping, &FoldPolicy::default());
         let record = &result.transitions[0].1;
         assert_eq!((record.state.as_str(), record.reason.as_str()), ("Break", "Lunch"));
+    }
+
+    fn pieces(fold: &AgentFold) -> Vec<(usize, &str, DateTime<Utc>, DateTime<Utc>, &str, &str)> {
+        fold.pieces
+            .iter()
+            .map(|(i, p)| {
+                (
+                    *i,
+                    p.state.as_str(),
+                    p.start,
+                    p.end,
+                    p.segment_id.as_str(),
+                    p.closed_by.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_transition_writes_the_pieces_of_the_segment_it_closes() {
+        let last = known("Available", "10:10:00");
+        let result = fold(
+            Some(&last),
+            &[
+                status_event("e1", "10:20:00", "Break"),
+                // The same state again: no transition, the segment goes on.
+                status_event("e2", "10:25:00", "Break"),
+                status_event("e3", "10:31:00", "Available"),
+            ],
+        );
+        assert_eq!(
+            pieces(&result),
+            vec![
+                (0, "Available", t("10:10:00"), t("10:15:00"), "e-0", "e1"),
+                (0, "Available", t("10:15:00"), t("10:20:00"), "e-0", "e1"),
+                (2, "Break", t("10:20:00"), t("10:30:00"), "e1", "e3"),
+                (2, "Break", t("10:30:00"), t("10:31:00"), "e1", "e3"),
+            ]
+        );
+        let next = result.next.unwrap();
+        assert_eq!(
+            next.segment,
+            Some(OpenSegment {
+                start: t("10:31:00"),
+                id: "e3".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_state_that_began_before_the_open_segment_starts_where_it_starts() {
+        // The status says it began at 10:05 (before the contact that ended at 10:08 left).
+        let last = known("Break", "10:08:00");
+        let mut event = status_event("e1", "10:09:00", "Available");
+        if let Some(status) = event.current.as_mut().and_then(|c| c.agent_status.as_mut()) {
+            status.start_timestamp = Some(t("10:05:00"));
+        }
+        let result = fold(Some(&last), &[event, status_event("e2", "10:12:00", "Lunch")]);
+        assert_eq!(
+            pieces(&result),
+            vec![(1, "Available", t("10:08:00"), t("10:12:00"), "e1", "e2")],
+            "the Available segment starts where the Break's did (which is left empty), never before"
+        );
+    }
+
+    #[test]
+    fn logout_segments_are_not_written_and_login_opens_a_new_one() {
+        let last = known("Available", "10:00:00");
+        let mut logout = status_event("e1", "10:05:00", "Offline");
+        logout.event_type = EventType::Logout;
+        let mut login = status_event("e2", "11:00:00", "Available");
+        login.event_type = EventType::Login;
+        let result = fold(Some(&last), &[logout, login, status_event("e3", "11:02:00", "Break")]);
+        assert_eq!(
+            pieces(&result),
+            vec![
+                (0, "Available", t("10:00:00"), t("10:05:00"), "e-0", "e1"),
+                (2, "LOGIN", t("11:00:00"), t("11:02:00"), "e2", "e3"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_recovery_closes_the_unknown_segment() {
+        let mapping = AgentStateMapping::default();
+        let (_, swept) = crate::agent::silence_agent(&known("Available", "10:00:00"), Duration::seconds(300), &mapping);
+        assert_eq!(
+            crate::agent::silence_pieces(&swept, &mapping)
+                .iter()
+                .map(|p| (p.state.as_str(), p.start, p.end, p.closed_by.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("Available", t("10:00:00"), t("10:05:00"), "silence-a-1-1795168800000")]
+        );
+        let result = fold(Some(&swept), &[heartbeat("e1", "10:07:00", "Available")]);
+        assert_eq!(
+            pieces(&result),
+            vec![(
+                0,
+                "UNKNOWN",
+                t("10:05:00"),
+                t("10:07:00"),
+                "silence-a-1-1795168800000",
+                "e1"
+            )]
+        );
+        let next = result.next.unwrap();
+        assert_eq!(
+            (next.silenced_segment, next.segment.unwrap().start),
+            (None, t("10:07:00"))
+        );
     }
 
     proptest::proptest! {

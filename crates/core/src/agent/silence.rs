@@ -10,6 +10,7 @@
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::activity::{AgentActivityRecord, OpenSegment, Segment, SilencedSegment};
 use super::mapping::AgentStateMapping;
 use super::state::AgentState;
 use crate::feed::{AgentSnapshotRecord, AgentStateRecord, FeedHealthRecord, HealthStatus, SCHEMA};
@@ -98,7 +99,12 @@ pub struct InstanceProgress {
 /// True when the agent's state is `LOGOUT` (as the mapping names it): such an agent is never
 /// judged silent, whatever heartbeats follow its logout.
 pub fn is_logged_out(state: &AgentState, mapping: &AgentStateMapping) -> bool {
-    state.state == "LOGOUT" || state.state == mapping.resolve_status(AgentStateMapping::LOGOUT).event_id
+    is_logged_out_state(&state.state, mapping)
+}
+
+/// True when `state` is `LOGOUT` (as the mapping names it).
+pub fn is_logged_out_state(state: &str, mapping: &AgentStateMapping) -> bool {
+    state == "LOGOUT" || state == mapping.resolve_status(AgentStateMapping::LOGOUT).event_id
 }
 
 /// True when the agent must move to `UNKNOWN` at `clock`: not logged out, not `UNKNOWN`
@@ -125,6 +131,17 @@ pub fn silence_agent(
         contact: None,
         silent_since: Some(since),
         silenced_from: Some(state.state.clone()),
+        segment: Some(OpenSegment::after(
+            state.segment.as_ref(),
+            since,
+            silence_event_id(state),
+        )),
+        silenced_segment: state.segment.clone().map(|segment| SilencedSegment {
+            reason: state.reason.clone(),
+            activity: state.activity,
+            contact: state.contact.clone(),
+            segment,
+        }),
         ..state.clone()
     };
     let record = silence_record(&next).expect("the state is UNKNOWN");
@@ -151,10 +168,25 @@ pub fn silence_record(state: &AgentState) -> Option<AgentStateRecord> {
         since,
         previous_state: state.silenced_from.clone(),
         contact: None,
-        event_id: format!("silence-{}-{}", state.agent_id, state.last_seen.timestamp_millis()),
+        event_id: silence_event_id(state),
         event_type: SILENCE_EVENT_TYPE.to_owned(),
         event_time: since,
     })
+}
+
+/// The id of the `UNKNOWN` transition of `state`'s silence (of a state before or after it).
+fn silence_event_id(state: &AgentState) -> String {
+    format!("silence-{}-{}", state.agent_id, state.last_seen.timestamp_millis())
+}
+
+/// The `agent_activity` pieces of the segment an `UNKNOWN` closed, rebuilt from the `UNKNOWN`
+/// state alone (the same pieces as when it was committed); empty when the state is not
+/// `UNKNOWN`, or the closed segment was `LOGOUT`, empty or not known.
+pub fn silence_pieces(state: &AgentState, mapping: &AgentStateMapping) -> Vec<AgentActivityRecord> {
+    match (Segment::silenced(state), &state.segment, state.is_silent()) {
+        (Some(closed), Some(unknown), true) => closed.close(unknown.start, &unknown.id, mapping),
+        _ => Vec::new(),
+    }
 }
 
 /// The `UNKNOWN` records a sweep at `now` writes again: those of the agents (as the sweep read
@@ -311,6 +343,8 @@ mod tests {
             last_silence: None,
             silenced_at: None,
             silenced_from: None,
+            segment: None,
+            silenced_segment: None,
         }
     }
 

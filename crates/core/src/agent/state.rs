@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::activity::{OpenSegment, SilencedSegment};
+
 /// WFM activity code of a state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Activity {
@@ -108,6 +110,14 @@ pub struct AgentState {
     /// While `UNKNOWN`: the state it replaced (the record's `previous_state`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silenced_from: Option<String>,
+    /// The open segment of the current state (feed.md `agent_activity`): its effective start and
+    /// the transition that opened it; None for a row stored before segments were kept (its
+    /// segment then closes without pieces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<OpenSegment>,
+    /// While `UNKNOWN`: the segment the silence closed, so its pieces can be written again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_segment: Option<SilencedSegment>,
 }
 
 impl AgentState {
