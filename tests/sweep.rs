@@ -120,9 +120,15 @@ async fn the_index_holds_only_logged_in_agents_and_the_sweep_commits_unknown_onc
     assert!(stack.states.active_agents("another-instance").await.unwrap().is_empty());
 
     stack.requests.clear();
-    let stats = sweep_agents(&stack.states, &stack.sink, &SweepSettings::default(), t("10:06:10"))
-        .await
-        .unwrap();
+    let stats = sweep_agents(
+        &stack.states,
+        &stack.sink,
+        &stack.sink,
+        &SweepSettings::default(),
+        t("10:06:10"),
+    )
+    .await
+    .unwrap();
     assert_eq!((stats.silent_agents, stats.superseded, stats.failures), (1, 0, 0));
     // GetItem (progress), Query (the index: keys only), BatchGetItem (the rows it names),
     // TransactWriteItems (a's UNKNOWN).
@@ -150,9 +156,15 @@ async fn the_index_holds_only_logged_in_agents_and_the_sweep_commits_unknown_onc
 
     // A second sweep: nothing new, no write.
     stack.requests.clear();
-    let again = sweep_agents(&stack.states, &stack.sink, &SweepSettings::default(), t("10:06:20"))
-        .await
-        .unwrap();
+    let again = sweep_agents(
+        &stack.states,
+        &stack.sink,
+        &stack.sink,
+        &SweepSettings::default(),
+        t("10:06:20"),
+    )
+    .await
+    .unwrap();
     assert_eq!((again.silent_agents, again.superseded), (0, 0));
     assert_eq!(
         stack.requests.count("PutItem") + stack.requests.count("TransactWriteItems"),
@@ -331,7 +343,7 @@ async fn one_sweep(stack: &Stack, clock: &str, policy: &SweepPolicy) -> (Vec<(&'
         policy: policy.clone(),
         ..SweepSettings::default()
     };
-    let stats = sweep_agents(&stack.states, &stack.sink, &settings, t(clock))
+    let stats = sweep_agents(&stack.states, &stack.sink, &stack.sink, &settings, t(clock))
         .await
         .unwrap();
     assert_eq!(stats.failures, 0);

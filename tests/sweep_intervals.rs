@@ -124,6 +124,7 @@ async fn the_first_sweep_after_the_end_writes_the_backlog_object_and_judges_the_
         &stack.states,
         Some(&stack.contacts),
         &stack.sink,
+        &stack.sink,
         &settings,
         t("10:15:10"),
     )
@@ -172,6 +173,7 @@ async fn the_first_sweep_after_the_end_writes_the_backlog_object_and_judges_the_
         &stack.states,
         Some(&stack.contacts),
         &stack.sink,
+        &stack.sink,
         &settings,
         t("10:17:30"),
     )
@@ -194,6 +196,7 @@ async fn a_contact_table_that_cannot_be_reached_fails_the_closing_only() {
         &stack.states,
         Some(&missing),
         &stack.sink,
+        &stack.sink,
         &SweepSettings::default(),
         t("10:15:10"),
     )
@@ -210,6 +213,7 @@ async fn a_contact_table_that_cannot_be_reached_fails_the_closing_only() {
     let next = handle_sweep(
         &stack.states,
         Some(&stack.contacts),
+        &stack.sink,
         &stack.sink,
         &SweepSettings::default(),
         t("10:16:10"),

@@ -23,6 +23,8 @@
 //! | `last_silence` | S | `silent_since` of the last silence the agent recovered from (absent if none) |
 //! | `silenced_at` | S | while `UNKNOWN`: the clock of the sweep that committed it |
 //! | `silenced_from` | S | while `UNKNOWN`: the state it replaced (the record's `previous_state`) |
+//! | `seg_start`, `seg_id` | S, S | the open segment of the current state (feed.md `agent_activity`): its effective start and the `event_id` of the transition that opened it (absent in rows written before segments were kept) |
+//! | `silenced_seg` | M | while `UNKNOWN`: the segment the silence closed: `reason`, `activity`, `contact` (as above, absent without one), `seg_start`, `seg_id` |
 //! | `active_instance` | S | the instance id while the state is not `LOGOUT`, absent otherwise: partition key of the sparse `active_by_instance` index the sweep queries |
 //!
 //! The same table holds one more item, key [`PROGRESS_KEY`]: per Connect instance, the newest
@@ -41,7 +43,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
-use connect_wfm_core::agent::{Activity, AgentState, ContactRef, Watermark};
+use connect_wfm_core::agent::{Activity, AgentState, ContactRef, OpenSegment, SilencedSegment, Watermark};
 use connect_wfm_core::ports::PortError;
 
 /// A DynamoDB item: attribute name to value.
@@ -78,6 +80,9 @@ pub const SILENCED_AT: &str = "silenced_at";
 /// While `UNKNOWN`: the state it replaced.
 pub const SILENCED_FROM: &str = "silenced_from";
 const LAST_SILENCE: &str = "last_silence";
+const SEG_START: &str = "seg_start";
+const SEG_ID: &str = "seg_id";
+const SILENCED_SEG: &str = "silenced_seg";
 /// The instance id of an agent that is not logged out: partition key of the sparse
 /// `active_by_instance` index.
 pub const ACTIVE_INSTANCE: &str = "active_instance";
@@ -180,17 +185,40 @@ pub fn agent_state_to_item(state: &AgentState) -> Item {
         item.insert(SILENCED_FROM.to_owned(), s(from));
     }
     if let Some(contact) = &state.contact {
+        item.insert(CONTACT.to_owned(), contact_value(contact));
+    }
+    if let Some(segment) = &state.segment {
+        insert_segment(&mut item, segment);
+    }
+    if let Some(silenced) = &state.silenced_segment {
         let mut map = HashMap::from([
-            (CONTACT_ID.to_owned(), s(&contact.contact_id)),
-            (CHANNEL.to_owned(), s(&contact.channel)),
-            (INITIATION_METHOD.to_owned(), s(&contact.initiation_method)),
+            (REASON.to_owned(), s(&silenced.reason)),
+            (ACTIVITY.to_owned(), s(silenced.activity.as_str())),
         ]);
-        if let Some(queue) = &contact.queue {
-            map.insert(QUEUE.to_owned(), s(queue));
+        if let Some(contact) = &silenced.contact {
+            map.insert(CONTACT.to_owned(), contact_value(contact));
         }
-        item.insert(CONTACT.to_owned(), AttributeValue::M(map));
+        insert_segment(&mut map, &silenced.segment);
+        item.insert(SILENCED_SEG.to_owned(), AttributeValue::M(map));
     }
     item
+}
+
+fn insert_segment(item: &mut Item, segment: &OpenSegment) {
+    item.insert(SEG_START.to_owned(), s(stored_time(&segment.start)));
+    item.insert(SEG_ID.to_owned(), s(&segment.id));
+}
+
+fn contact_value(contact: &ContactRef) -> AttributeValue {
+    let mut map = HashMap::from([
+        (CONTACT_ID.to_owned(), s(&contact.contact_id)),
+        (CHANNEL.to_owned(), s(&contact.channel)),
+        (INITIATION_METHOD.to_owned(), s(&contact.initiation_method)),
+    ]);
+    if let Some(queue) = &contact.queue {
+        map.insert(QUEUE.to_owned(), s(queue));
+    }
+    AttributeValue::M(map)
 }
 
 /// Reads one item's attributes, naming the table, key and attribute in every error.
@@ -295,23 +323,20 @@ impl<'a> ItemReader<'a> {
 /// The agent state stored in `item` of `table`.
 pub fn agent_state_from_item(table: &str, item: &Item) -> Result<AgentState, ItemError> {
     let r = ItemReader::new(table, AGENT_ARN, item);
-    let activity = match r.string(ACTIVITY)? {
-        "Open" => Activity::Open,
-        "Closed" => Activity::Closed,
-        other => return Err(r.error(ACTIVITY, format!("is neither Open nor Closed: {other}"))),
-    };
-    let contact = match item.get(CONTACT) {
+    let activity = read_activity(&r)?;
+    let contact = read_contact(&r, "contact.")?;
+    let silenced_segment = match item.get(SILENCED_SEG) {
         None | Some(AttributeValue::Null(_)) => None,
         Some(AttributeValue::M(map)) => {
-            let c = r.nested("contact.", map);
-            Some(ContactRef {
-                contact_id: c.string(CONTACT_ID)?.to_owned(),
-                channel: c.string(CHANNEL)?.to_owned(),
-                initiation_method: c.string(INITIATION_METHOD)?.to_owned(),
-                queue: c.opt_string(QUEUE)?.map(str::to_owned),
+            let m = r.nested("silenced_seg.", map);
+            Some(SilencedSegment {
+                reason: m.string(REASON)?.to_owned(),
+                activity: read_activity(&m)?,
+                contact: read_contact(&m, "silenced_seg.contact.")?,
+                segment: read_segment(&m)?.ok_or_else(|| m.error(SEG_START, "is missing"))?,
             })
         }
-        Some(other) => return Err(r.error(CONTACT, format!("is not a map: {other:?}"))),
+        Some(other) => return Err(r.error(SILENCED_SEG, format!("is not a map: {other:?}"))),
     };
     let watermark = Watermark {
         at: r.time(WM_AT)?,
@@ -341,9 +366,47 @@ pub fn agent_state_from_item(table: &str, item: &Item) -> Result<AgentState, Ite
         last_silence: r.opt_time(LAST_SILENCE)?,
         silenced_at: r.opt_time(SILENCED_AT)?,
         silenced_from: r.opt_string(SILENCED_FROM)?.map(str::to_owned),
-        segment: None,
-        silenced_segment: None,
+        segment: read_segment(&r)?,
+        silenced_segment,
     })
+}
+
+fn read_activity(r: &ItemReader<'_>) -> Result<Activity, ItemError> {
+    match r.string(ACTIVITY)? {
+        "Open" => Ok(Activity::Open),
+        "Closed" => Ok(Activity::Closed),
+        other => Err(r.error(ACTIVITY, format!("is neither Open nor Closed: {other}"))),
+    }
+}
+
+/// The `contact` map of `r`'s item; `path` names it in errors.
+fn read_contact(r: &ItemReader<'_>, path: &'static str) -> Result<Option<ContactRef>, ItemError> {
+    match r.item.get(CONTACT) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::M(map)) => {
+            let c = r.nested(path, map);
+            Ok(Some(ContactRef {
+                contact_id: c.string(CONTACT_ID)?.to_owned(),
+                channel: c.string(CHANNEL)?.to_owned(),
+                initiation_method: c.string(INITIATION_METHOD)?.to_owned(),
+                queue: c.opt_string(QUEUE)?.map(str::to_owned),
+            }))
+        }
+        Some(other) => Err(r.error(CONTACT, format!("is not a map: {other:?}"))),
+    }
+}
+
+/// `seg_start` and `seg_id`, both or neither.
+fn read_segment(r: &ItemReader<'_>) -> Result<Option<OpenSegment>, ItemError> {
+    match (r.opt_time(SEG_START)?, r.opt_string(SEG_ID)?) {
+        (Some(start), Some(id)) => Ok(Some(OpenSegment {
+            start,
+            id: id.to_owned(),
+        })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(r.error(SEG_ID, "is missing while seg_start is set")),
+        (None, Some(_)) => Err(r.error(SEG_START, "is missing while seg_id is set")),
+    }
 }
 
 #[cfg(test)]
@@ -379,7 +442,10 @@ mod tests {
             last_silence: None,
             silenced_at: None,
             silenced_from: None,
-            segment: None,
+            segment: Some(OpenSegment {
+                start: at("2026-01-02T03:04:05.678Z"),
+                id: "e-1".into(),
+            }),
             silenced_segment: None,
         }
     }
@@ -413,8 +479,24 @@ mod tests {
             last_silence: Some(at("2026-01-01T00:05:00Z")),
             silenced_at: Some(at("2026-01-02T03:09:10Z")),
             silenced_from: Some("Available".into()),
-            segment: None,
-            silenced_segment: None,
+            segment: Some(OpenSegment {
+                start: at("2026-01-02T03:09:05.123Z"),
+                id: "silence-a-1-1".into(),
+            }),
+            silenced_segment: Some(SilencedSegment {
+                reason: "Open".into(),
+                activity: Activity::Open,
+                contact: Some(ContactRef {
+                    contact_id: "c-1".into(),
+                    channel: "VOICE".into(),
+                    initiation_method: "INBOUND".into(),
+                    queue: None,
+                }),
+                segment: OpenSegment {
+                    start: at("2026-01-02T03:00:00Z"),
+                    id: "e-7".into(),
+                },
+            }),
             ..sample()
         };
         let item = agent_state_to_item(&silent);

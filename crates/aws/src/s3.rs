@@ -3,8 +3,13 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use connect_wfm_core::agent::{AgentActivityRecord, activity_prefix};
 use connect_wfm_core::feed::FeedBody;
-use connect_wfm_core::ports::{FeedSink, ObjectReader, ObjectSource, PortError};
+use connect_wfm_core::ports::{
+    ActivityLog, FeedSink, ObjectReader, ObjectSource, PortError, dates_between, interval_of_folder, read_pieces,
+};
+use futures_util::StreamExt as _;
 use tokio_util::io::SyncIoBridge;
 
 use crate::error::port_error;
@@ -93,6 +98,114 @@ impl FeedSink for S3FeedSink {
             .await
             .map_err(|e| port_error(format!("write s3://{}/{object_key}", self.bucket), &e))?;
         Ok(())
+    }
+}
+
+/// How many feed objects of pieces the sweep reads at once.
+const READ_CONCURRENCY: usize = 16;
+
+impl ActivityLog for S3FeedSink {
+    /// ListObjectsV2 of the interval's folder (1,000 keys a page), then a GetObject per object,
+    /// 16 at a time: one object per agent-events batch that closed segments there.
+    async fn pieces(
+        &self,
+        instance_id: &str,
+        interval_start: DateTime<Utc>,
+    ) -> Result<Vec<AgentActivityRecord>, PortError> {
+        let prefix = self.object_key(&activity_prefix(instance_id, interval_start));
+        let keys = self.list(&prefix, None).await?.0;
+        let bodies: Vec<Result<(String, Vec<u8>), PortError>> = futures_util::stream::iter(keys)
+            .map(|key| async move {
+                let operation = || format!("read s3://{}/{key}", self.bucket);
+                let output = self
+                    .client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .map_err(|e| port_error(operation(), &e))?;
+                let body = output
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| PortError::new(operation(), format!("the body broke off: {e}"), true))?;
+                Ok((key, body.into_bytes().to_vec()))
+            })
+            .buffer_unordered(READ_CONCURRENCY)
+            .collect()
+            .await;
+        let mut pieces = Vec::new();
+        for body in bodies {
+            let (key, body) = body?;
+            let unreadable = read_pieces(&body, &mut pieces);
+            if !unreadable.is_empty() {
+                tracing::warn!(key, lines = ?unreadable, "feed lines that are not agent_activity pieces; skipped");
+            }
+        }
+        Ok(pieces)
+    }
+
+    /// One ListObjectsV2 with a delimiter per UTC date of the range: the interval folders.
+    async fn intervals(
+        &self,
+        instance_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, PortError> {
+        let mut found = Vec::new();
+        for date in dates_between(from, to) {
+            let folder = format!(
+                "{}/{date}/{}/",
+                AgentActivityRecord::KIND,
+                connect_wfm_core::feed::sanitize_name(instance_id)
+            );
+            let prefix = self.object_key(&folder);
+            for common in self.list(&prefix, Some("/")).await?.1 {
+                let hhmm = common.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+                if let Some(start) = interval_of_folder(&date, hhmm)
+                    && start >= from
+                    && start < to
+                {
+                    found.push(start);
+                }
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        Ok(found)
+    }
+}
+
+impl S3FeedSink {
+    /// Every key under `prefix` and, with a delimiter, the common prefixes.
+    async fn list(&self, prefix: &str, delimiter: Option<&str>) -> Result<(Vec<String>, Vec<String>), PortError> {
+        let (mut keys, mut folders) = (Vec::new(), Vec::new());
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(format!("list s3://{}/{prefix}", self.bucket), &e))?;
+            keys.extend(output.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            folders.extend(
+                output
+                    .common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+            match output.next_continuation_token {
+                Some(next) if output.is_truncated == Some(true) => token = Some(next),
+                _ => break,
+            }
+        }
+        Ok((keys, folders))
     }
 }
 

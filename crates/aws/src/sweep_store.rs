@@ -39,6 +39,23 @@ fn snapshot_attribute(instance_id: &str) -> String {
     format!("snapshot_{instance_id}")
 }
 
+/// The start of the newest interval whose stream-basis `agent_interval` object was written.
+fn intervals_done_attribute(instance_id: &str) -> String {
+    format!("intervals_{instance_id}")
+}
+
+/// Ended intervals with late pieces (a number set of interval starts, epoch ms).
+fn changed_attribute(instance_id: &str) -> String {
+    format!("changed_{instance_id}")
+}
+
+fn millis_set(intervals: &[DateTime<Utc>]) -> AttributeValue {
+    let mut ms: Vec<String> = intervals.iter().map(|i| i.timestamp_millis().to_string()).collect();
+    ms.sort_unstable();
+    ms.dedup();
+    AttributeValue::Ns(ms)
+}
+
 const SINCE_MS: &str = "since_ms";
 const LAST_MS: &str = "last_ms";
 const AGENTS: &str = "agents";
@@ -119,12 +136,37 @@ fn progress_from_item(table: &str, item: &Item) -> Result<Vec<InstanceProgress>,
             Some(value) => Some(instant(table, &owed_attribute(instance_id), value)?),
             None => None,
         };
+        let agent_intervals_done = match item.get(&intervals_done_attribute(instance_id)) {
+            Some(value) => Some(instant(table, &intervals_done_attribute(instance_id), value)?),
+            None => None,
+        };
+        let changed = changed_attribute(instance_id);
+        let changed_intervals = match item.get(&changed) {
+            None => Vec::new(),
+            Some(AttributeValue::Ns(values)) => {
+                let mut intervals = values
+                    .iter()
+                    .map(|v| instant(table, &changed, &AttributeValue::N(v.clone())))
+                    .collect::<Result<Vec<_>, _>>()?;
+                intervals.sort_unstable();
+                intervals
+            }
+            Some(other) => {
+                return Err(PortError::new(
+                    format!("read the progress item of table {table}"),
+                    format!("attribute `{changed}` is not a number set: {other:?}"),
+                    false,
+                ));
+            }
+        };
         progress.push(InstanceProgress {
             instance_id: instance_id.to_owned(),
             newest_event: instant(table, name, value)?,
             silence,
             snapshot_slot,
             owed_since,
+            agent_intervals_done,
+            changed_intervals,
         });
     }
     progress.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
@@ -228,6 +270,52 @@ impl ProgressStore for DynamoStateStore {
             }
             (None, None) => Ok(true),
         }
+        .map(drop)
+    }
+
+    /// One UpdateItem adding the intervals to the set `changed_<instance>`.
+    async fn mark_intervals_changed(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        if intervals.is_empty() {
+            return Ok(());
+        }
+        self.update_progress(
+            "ADD #c :set",
+            "attribute_exists(agent_arn)",
+            &[("#c", changed_attribute(instance_id))],
+            vec![(":set", millis_set(intervals))],
+            || format!("mark changed intervals of instance {instance_id}"),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// One UpdateItem deleting the intervals from the set `changed_<instance>` (an emptied set
+    /// goes with its last element).
+    async fn clear_changed_intervals(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        if intervals.is_empty() {
+            return Ok(());
+        }
+        self.update_progress(
+            "DELETE #c :set",
+            "attribute_exists(agent_arn)",
+            &[("#c", changed_attribute(instance_id))],
+            vec![(":set", millis_set(intervals))],
+            || format!("clear changed intervals of instance {instance_id}"),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// One conditional UpdateItem: `intervals_<instance>` only moves forward.
+    async fn agent_intervals_written(&self, instance_id: &str, interval_start: DateTime<Utc>) -> Result<(), PortError> {
+        self.update_progress(
+            "SET #d = :ms",
+            "attribute_not_exists(#d) OR #d < :ms",
+            &[("#d", intervals_done_attribute(instance_id))],
+            vec![(":ms", millis(interval_start))],
+            || format!("record the agent intervals written of instance {instance_id}"),
+        )
+        .await
         .map(drop)
     }
 
@@ -385,6 +473,11 @@ mod tests {
             ),
             ("snapshot_i-1".to_owned(), millis(at("2026-11-21T09:00:00Z"))),
             ("owed_i-1".to_owned(), millis(at("2026-11-21T08:30:00Z"))),
+            ("intervals_i-1".to_owned(), millis(at("2026-11-21T08:45:00Z"))),
+            (
+                "changed_i-1".to_owned(),
+                AttributeValue::Ns(vec!["1795248900000".into(), "1795248000000".into()]),
+            ),
         ]);
         let progress = progress_from_item("t", &item).unwrap();
         assert_eq!(
@@ -400,6 +493,8 @@ mod tests {
                     }),
                     snapshot_slot: Some(at("2026-11-21T09:00:00Z")),
                     owed_since: Some(at("2026-11-21T08:30:00Z")),
+                    agent_intervals_done: Some(at("2026-11-21T08:45:00Z")),
+                    changed_intervals: vec![at("2026-11-21T08:00:00Z"), at("2026-11-21T08:15:00Z")],
                 },
                 InstanceProgress {
                     instance_id: "i-2".into(),
@@ -407,6 +502,8 @@ mod tests {
                     silence: None,
                     snapshot_slot: None,
                     owed_since: None,
+                    agent_intervals_done: None,
+                    changed_intervals: Vec::new(),
                 },
             ]
         );

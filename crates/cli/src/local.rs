@@ -6,12 +6,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
-use connect_wfm_core::agent::{AgentState, InstanceProgress, InstanceSilence};
+use connect_wfm_core::agent::{AgentActivityRecord, AgentState, InstanceProgress, InstanceSilence, activity_prefix};
 use connect_wfm_core::contact::store::{ContactState, MemoryContactStore};
 use connect_wfm_core::feed::{self, sanitize_name};
 use connect_wfm_core::ports::{
-    AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
-    ObjectReader, ObjectSource, PortError, ProgressStore, UnreadableState,
+    ActivityLog, AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent,
+    LoadedStates, ObjectReader, ObjectSource, PortError, ProgressStore, UnreadableState, dates_between,
+    interval_of_folder, read_pieces,
 };
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +61,10 @@ struct ProgressFile {
     snapshot_slot: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     owed_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agent_intervals_done: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    changed_intervals: Vec<DateTime<Utc>>,
 }
 
 impl LocalStateStore {
@@ -219,6 +224,8 @@ impl ProgressStore for LocalStateStore {
                 silence: p.silence,
                 snapshot_slot: p.snapshot_slot,
                 owed_since: p.owed_since,
+                agent_intervals_done: p.agent_intervals_done,
+                changed_intervals: p.changed_intervals,
             })
             .collect())
     }
@@ -230,6 +237,8 @@ impl ProgressStore for LocalStateStore {
             silence: None,
             snapshot_slot: None,
             owed_since: None,
+            agent_intervals_done: None,
+            changed_intervals: Vec::new(),
         });
         entry.newest_event = entry.newest_event.max(newest);
         self.write_progress(&progress)
@@ -275,6 +284,37 @@ impl ProgressStore for LocalStateStore {
                 p.owed_since = next;
                 self.write_progress(&progress)?;
             }
+        }
+        Ok(())
+    }
+
+    async fn mark_intervals_changed(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        let mut progress = self.read_progress()?;
+        if let Some(p) = progress.get_mut(instance_id) {
+            p.changed_intervals.extend_from_slice(intervals);
+            p.changed_intervals.sort_unstable();
+            p.changed_intervals.dedup();
+            self.write_progress(&progress)?;
+        }
+        Ok(())
+    }
+
+    async fn clear_changed_intervals(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        let mut progress = self.read_progress()?;
+        if let Some(p) = progress.get_mut(instance_id) {
+            p.changed_intervals.retain(|i| !intervals.contains(i));
+            self.write_progress(&progress)?;
+        }
+        Ok(())
+    }
+
+    async fn agent_intervals_written(&self, instance_id: &str, interval_start: DateTime<Utc>) -> Result<(), PortError> {
+        let mut progress = self.read_progress()?;
+        if let Some(p) = progress.get_mut(instance_id)
+            && p.agent_intervals_done.is_none_or(|done| done < interval_start)
+        {
+            p.agent_intervals_done = Some(interval_start);
+            self.write_progress(&progress)?;
         }
         Ok(())
     }
@@ -430,6 +470,99 @@ impl FeedSink for LocalFeedSink {
                     .map_err(|e| io_error("write stdout".into(), e))
             }
         }
+    }
+}
+
+/// The CLI's feed: records go where `--feed` says, and a copy of every `agent_activity` object
+/// is kept in the state folder (`<state>/activity/agent_activity/...`, the feed's own layout),
+/// from where the sweep and `agent-intervals` read the pieces back, as the functions read them
+/// from the S3 feed.
+#[derive(Debug, Clone)]
+pub struct LocalFeed {
+    pub sink: LocalFeedSink,
+    activity: PathBuf,
+}
+
+impl LocalFeed {
+    pub fn new(state: &Path, sink: LocalFeedSink) -> Self {
+        Self {
+            sink,
+            activity: state.join("activity"),
+        }
+    }
+}
+
+impl FeedSink for LocalFeed {
+    async fn put(&self, key: &str, body: feed::FeedBody) -> Result<(), PortError> {
+        if key.starts_with(&format!("{}/", AgentActivityRecord::KIND)) {
+            let path = self.activity.join(key);
+            write_atomically(&path, body.bytes()).map_err(|e| io_error(format!("write {}", path.display()), e))?;
+        }
+        self.sink.put(key, body).await
+    }
+}
+
+/// The names in a folder (none when it does not exist), sorted.
+fn names_in(dir: &Path) -> Result<Vec<String>, PortError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(format!("list {}", dir.display()), e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error(format!("list {}", dir.display()), e))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+impl ActivityLog for LocalFeed {
+    async fn pieces(
+        &self,
+        instance_id: &str,
+        interval_start: DateTime<Utc>,
+    ) -> Result<Vec<AgentActivityRecord>, PortError> {
+        let dir = self.activity.join(activity_prefix(instance_id, interval_start));
+        let mut pieces = Vec::new();
+        for name in names_in(&dir)? {
+            let path = dir.join(name);
+            let body = std::fs::read(&path).map_err(|e| io_error(format!("read {}", path.display()), e))?;
+            let unreadable = read_pieces(&body, &mut pieces);
+            if !unreadable.is_empty() {
+                eprintln!(
+                    "connect-wfm: {}: lines {unreadable:?} are not agent_activity pieces; skipped",
+                    path.display()
+                );
+            }
+        }
+        Ok(pieces)
+    }
+
+    async fn intervals(
+        &self,
+        instance_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, PortError> {
+        let mut found = Vec::new();
+        for date in dates_between(from, to) {
+            let dir = self
+                .activity
+                .join(AgentActivityRecord::KIND)
+                .join(&date)
+                .join(sanitize_name(instance_id));
+            for hhmm in names_in(&dir)? {
+                if let Some(start) = interval_of_folder(&date, &hhmm)
+                    && start >= from
+                    && start < to
+                {
+                    found.push(start);
+                }
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -29,7 +29,7 @@ use connect_wfm_handlers::reports::{CreatedObject, ObjectOutcome, Ports, convert
 use connect_wfm_handlers::sweep::{SweepSettings, handle_sweep};
 
 use crate::input::{InputFile, classify};
-use crate::local::{LocalClaimStore, LocalContactStore, LocalFeedSink, LocalObjectSource, LocalStateStore};
+use crate::local::{LocalClaimStore, LocalContactStore, LocalFeed, LocalFeedSink, LocalObjectSource, LocalStateStore};
 #[cfg(feature = "aws")]
 use crate::local::{LocalNotificationStore, StdoutResponseSender};
 
@@ -265,11 +265,14 @@ async fn replay(
     let states = LocalStateStore::new(state);
     let claims = LocalClaimStore::new(state);
     let source = LocalObjectSource::new(objects);
-    let sink = if feed == "-" {
-        LocalFeedSink::Stdout
-    } else {
-        LocalFeedSink::Folder(PathBuf::from(feed))
-    };
+    let sink = LocalFeed::new(
+        state,
+        if feed == "-" {
+            LocalFeedSink::Stdout
+        } else {
+            LocalFeedSink::Folder(PathBuf::from(feed))
+        },
+    );
     let contact_settings = connect_wfm_handlers::contacts::Settings {
         stream: StreamSettings::from_mapping(&mapping),
     };
@@ -597,11 +600,14 @@ async fn sweep(
     let states = LocalStateStore::new(state);
     // The contact legs of the state folder: the sweep closes their intervals as in AWS.
     let contacts = LocalContactStore::open(state).map_err(|e| e.to_string())?;
-    let sink = if feed == "-" {
-        LocalFeedSink::Stdout
-    } else {
-        LocalFeedSink::Folder(PathBuf::from(feed))
-    };
+    let sink = LocalFeed::new(
+        state,
+        if feed == "-" {
+            LocalFeedSink::Stdout
+        } else {
+            LocalFeedSink::Folder(PathBuf::from(feed))
+        },
+    );
     let settings = SweepSettings {
         stream: connect_wfm_handlers::contacts::Settings {
             stream: StreamSettings::from_mapping(&mapping),
@@ -609,7 +615,7 @@ async fn sweep(
         mapping: mapping.agent_states,
         policy,
     };
-    let stats = handle_sweep(&states, Some(&contacts.store), &sink, &settings, now).await;
+    let stats = handle_sweep(&states, Some(&contacts.store), &sink, &sink, &settings, now).await;
     contacts.save().map_err(|e| e.to_string())?;
     eprintln!(
         "sweep at {}: {} instances, {} silent ({} new), {} agents UNKNOWN, {} snapshots of {} agents, {} stream-basis intervals closed ({} records)",

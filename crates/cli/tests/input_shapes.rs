@@ -36,6 +36,7 @@ fn transitions(out: &Output) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|t| t["kind"] == "agent_state")
         .map(|t| format!("{} {}", t["agent_id"].as_str().unwrap(), t["state"].as_str().unwrap()))
         .collect()
 }

@@ -51,10 +51,26 @@ fn a_second_replay_with_the_same_state_prints_nothing() {
         .collect();
     let got: Vec<String> = lines
         .iter()
+        .filter(|l| l["kind"] == "agent_state")
         .map(|l| format!("{} {}", l["agent_id"].as_str().unwrap(), l["state"].as_str().unwrap()))
         .collect();
     // The malformed file's valid events are story events the first file already delivered.
     assert_eq!(got, expected("kinesis-all-stories.states.txt"));
+    // With the transitions, the pieces of the segments they closed: each closed by a printed
+    // transition and opened by one, the agent's previous state.
+    let ids: std::collections::HashSet<&str> = lines
+        .iter()
+        .filter(|l| l["kind"] == "agent_state")
+        .map(|l| l["event_id"].as_str().unwrap())
+        .collect();
+    let pieces: Vec<&serde_json::Value> = lines.iter().filter(|l| l["kind"] == "agent_activity").collect();
+    assert!(pieces.len() >= got.len() - 4, "a piece per closed segment: {pieces:?}");
+    for piece in &pieces {
+        assert!(ids.contains(piece["closed_by"].as_str().unwrap()), "{piece}");
+        assert!(ids.contains(piece["segment_id"].as_str().unwrap()), "{piece}");
+        assert_ne!(piece["state"], "LOGOUT");
+    }
+    assert_eq!(lines.len(), got.len() + pieces.len(), "transitions and pieces only");
     let stderr = String::from_utf8(first.stderr).unwrap();
     assert_eq!(stderr.matches("rejected: kinesis shardId-").count(), 2, "{stderr}");
 

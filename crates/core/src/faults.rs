@@ -202,6 +202,36 @@ impl<S: ProgressStore> ProgressStore for FaultyStateStore<'_, S> {
         let operation = || format!("record the snapshot of instance {instance_id}");
         faulty(self.plan, operation, self.inner.snapshot_written(instance_id, slot)).await
     }
+
+    async fn mark_intervals_changed(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        let operation = || format!("mark changed intervals of instance {instance_id}");
+        faulty(
+            self.plan,
+            operation,
+            self.inner.mark_intervals_changed(instance_id, intervals),
+        )
+        .await
+    }
+
+    async fn clear_changed_intervals(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        let operation = || format!("clear changed intervals of instance {instance_id}");
+        faulty(
+            self.plan,
+            operation,
+            self.inner.clear_changed_intervals(instance_id, intervals),
+        )
+        .await
+    }
+
+    async fn agent_intervals_written(&self, instance_id: &str, interval_start: DateTime<Utc>) -> Result<(), PortError> {
+        let operation = || format!("record the agent intervals written of instance {instance_id}");
+        faulty(
+            self.plan,
+            operation,
+            self.inner.agent_intervals_written(instance_id, interval_start),
+        )
+        .await
+    }
 }
 
 impl<S: AgentDirectory> AgentDirectory for FaultyStateStore<'_, S> {
@@ -311,6 +341,27 @@ pub struct FaultyFeedSink<'a, F> {
 impl<F: FeedSink> FeedSink for FaultyFeedSink<'_, F> {
     async fn put(&self, key: &str, body: crate::feed::FeedBody) -> Result<(), PortError> {
         faulty(self.plan, || format!("put {key}"), self.inner.put(key, body)).await
+    }
+}
+
+impl<F: crate::ports::ActivityLog> crate::ports::ActivityLog for FaultyFeedSink<'_, F> {
+    async fn pieces(
+        &self,
+        instance_id: &str,
+        interval_start: DateTime<Utc>,
+    ) -> Result<Vec<crate::agent::AgentActivityRecord>, PortError> {
+        let operation = || format!("read the pieces of instance {instance_id} at {interval_start}");
+        faulty(self.plan, operation, self.inner.pieces(instance_id, interval_start)).await
+    }
+
+    async fn intervals(
+        &self,
+        instance_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, PortError> {
+        let operation = || format!("list the intervals with pieces of instance {instance_id}");
+        faulty(self.plan, operation, self.inner.intervals(instance_id, from, to)).await
     }
 }
 

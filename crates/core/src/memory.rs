@@ -94,6 +94,8 @@ impl ProgressStore for MemoryStateStore {
                 silence: None,
                 snapshot_slot: None,
                 owed_since: None,
+                agent_intervals_done: None,
+                changed_intervals: Vec::new(),
             });
         entry.newest_event = entry.newest_event.max(newest);
         Ok(())
@@ -141,6 +143,32 @@ impl ProgressStore for MemoryStateStore {
         self.progress_writes.fetch_add(1, Ordering::Relaxed);
         if let Some(p) = lock(&self.progress).get_mut(instance_id) {
             p.snapshot_slot = p.snapshot_slot.max(Some(slot));
+        }
+        Ok(())
+    }
+
+    async fn mark_intervals_changed(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        self.progress_writes.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = lock(&self.progress).get_mut(instance_id) {
+            p.changed_intervals.extend_from_slice(intervals);
+            p.changed_intervals.sort_unstable();
+            p.changed_intervals.dedup();
+        }
+        Ok(())
+    }
+
+    async fn clear_changed_intervals(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        self.progress_writes.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = lock(&self.progress).get_mut(instance_id) {
+            p.changed_intervals.retain(|i| !intervals.contains(i));
+        }
+        Ok(())
+    }
+
+    async fn agent_intervals_written(&self, instance_id: &str, interval_start: DateTime<Utc>) -> Result<(), PortError> {
+        self.progress_writes.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = lock(&self.progress).get_mut(instance_id) {
+            p.agent_intervals_done = p.agent_intervals_done.max(Some(interval_start));
         }
         Ok(())
     }
@@ -366,6 +394,48 @@ impl FeedSink for MemoryFeedSink {
         self.puts.fetch_add(1, Ordering::Relaxed);
         lock(&self.objects).insert(key.to_owned(), body.into_bytes());
         Ok(())
+    }
+}
+
+impl crate::ports::ActivityLog for MemoryFeedSink {
+    async fn pieces(
+        &self,
+        instance_id: &str,
+        interval_start: DateTime<Utc>,
+    ) -> Result<Vec<crate::agent::AgentActivityRecord>, PortError> {
+        let prefix = crate::agent::activity_prefix(instance_id, interval_start);
+        let mut pieces = Vec::new();
+        for (key, body) in lock(&self.objects).range(prefix.clone()..) {
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let unreadable = crate::ports::read_pieces(body, &mut pieces);
+            debug_assert!(unreadable.is_empty(), "{key}: lines {unreadable:?} are not pieces");
+        }
+        Ok(pieces)
+    }
+
+    async fn intervals(
+        &self,
+        instance_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, PortError> {
+        let kind = crate::agent::AgentActivityRecord::KIND;
+        let folder = crate::feed::sanitize_name(instance_id);
+        let mut found: Vec<DateTime<Utc>> = lock(&self.objects)
+            .keys()
+            .filter_map(|key| {
+                let mut parts = key.strip_prefix(kind)?.strip_prefix('/')?.split('/');
+                let (date, instance, hhmm) = (parts.next()?, parts.next()?, parts.next()?);
+                (instance == folder).then_some(())?;
+                crate::ports::interval_of_folder(date, hhmm)
+            })
+            .filter(|start| *start >= from && *start < to)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        Ok(found)
     }
 }
 

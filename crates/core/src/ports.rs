@@ -9,7 +9,7 @@ use std::io::Read;
 
 use chrono::{DateTime, Utc};
 
-use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
+use crate::agent::{AgentActivityRecord, AgentState, InstanceProgress, InstanceSilence};
 use crate::custom_resource::{CustomResourceResponse, OurEntry};
 use crate::feed::FeedBody;
 
@@ -168,6 +168,30 @@ pub trait ProgressStore: Send + Sync {
 
     /// Records that the instance's snapshot of `slot` is written; a stored slot at or past it
     /// is kept (an overlapping sweep got there), which is not an error.
+    /// Records that pieces of these ended intervals were written after a sweep may have
+    /// summed them, so the next sweep writes their `agent_interval` records again.
+    fn mark_intervals_changed(
+        &self,
+        instance_id: &str,
+        intervals: &[DateTime<Utc>],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Clears these changed marks; the sweep clears them before it reads the intervals' pieces,
+    /// so a mark set after the clear stays for the next sweep.
+    fn clear_changed_intervals(
+        &self,
+        instance_id: &str,
+        intervals: &[DateTime<Utc>],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Moves the newest interval whose `agent_interval` object was written forward to
+    /// `interval_start`; a stored one at or past it is kept.
+    fn agent_intervals_written(
+        &self,
+        instance_id: &str,
+        interval_start: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
     fn snapshot_written(
         &self,
         instance_id: &str,
@@ -235,6 +259,65 @@ pub trait ObjectSource: Send + Sync {
 pub trait FeedSink: Send + Sync {
     /// Writes the records of `body` as the object `key` (and to every output after the feed).
     fn put(&self, key: &str, body: FeedBody) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The `agent_activity` pieces the feed holds, read back per instance and interval (filed under
+/// [`crate::agent::activity_prefix`]): what the sweep sums into stream-basis `agent_interval`
+/// records.
+pub trait ActivityLog: Send + Sync {
+    /// Every piece filed for the instance and interval, repeats included.
+    fn pieces(
+        &self,
+        instance_id: &str,
+        interval_start: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<AgentActivityRecord>, PortError>> + Send;
+
+    /// The starts of the intervals in [`from`, `to`) that have pieces filed for the instance,
+    /// ascending.
+    fn intervals(
+        &self,
+        instance_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<DateTime<Utc>>, PortError>> + Send;
+}
+
+/// The pieces of a feed object's JSON Lines body, added to `into`; returns the 1-based numbers
+/// of the lines that are not pieces (never expected: the feed holds only our own lines), for
+/// the caller to log.
+pub fn read_pieces(body: &[u8], into: &mut Vec<AgentActivityRecord>) -> Vec<usize> {
+    let mut unreadable = Vec::new();
+    for (n, line) in body.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice(line) {
+            Ok(piece) => into.push(piece),
+            Err(_) => unreadable.push(n + 1),
+        }
+    }
+    unreadable
+}
+
+/// The interval start that a folder name `HHMM` of `date` (`YYYY-MM-DD`) names, if it does.
+pub fn interval_of_folder(date: &str, hhmm: &str) -> Option<DateTime<Utc>> {
+    let text = format!("{date}T{}:{}:00Z", hhmm.get(0..2)?, hhmm.get(2..4)?);
+    (hhmm.len() == 4).then_some(())?;
+    DateTime::parse_from_rfc3339(&text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// The UTC dates (`YYYY-MM-DD`) that [`from`, `to`) touches.
+pub fn dates_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
+    let mut dates = Vec::new();
+    let mut day = from.date_naive();
+    while day <= to.date_naive() && from < to {
+        dates.push(day.format("%Y-%m-%d").to_string());
+        day = day.succ_opt().unwrap_or(day);
+        if dates.len() > 400 {
+            break;
+        }
+    }
+    dates
 }
 
 /// What reading a bucket's notification configuration found.

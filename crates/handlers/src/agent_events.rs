@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, HashMap};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
-    AgentEvent, AgentFold, AgentState, AgentStateMapping, FoldPolicy, InstanceProgress, InstanceSilence,
-    SILENCE_REWRITE, decode_agent_event, fold_agent, silence_record,
+    AgentActivityRecord, AgentEvent, AgentFold, AgentState, AgentStateMapping, FoldPolicy, InstanceProgress,
+    InstanceSilence, SILENCE_REWRITE, activity_key, decode_agent_event, fold_agent, silence_pieces, silence_record,
 };
 use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
 use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore, UnreadableState};
@@ -50,6 +50,10 @@ counts! {
         rejected => counter "Rejects",
         agents,
         transitions => counter "Transitions",
+        /// `agent_activity` pieces written (the closed segments of the transitions).
+        pieces,
+        /// Ended intervals marked for the sweep to write again (late pieces).
+        changed_intervals,
         committed,
         superseded,
         /// Agents whose fold changed nothing worth a write (duplicates, throttled heartbeats).
@@ -323,7 +327,7 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn process_agents<S: AgentStateStore, F: FeedSink>(
+async fn process_agents<S: AgentStateStore + ProgressStore, F: FeedSink>(
     groups: &mut [AgentGroup],
     progress: &HashMap<String, InstanceProgress>,
     states: &S,
@@ -369,6 +373,8 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
     // Transitions by UTC date of their event, each with the group and the record it came from;
     // the folds' records are borrowed, not copied, until they are encoded.
     let mut transitions: BTreeMap<NaiveDate, Vec<(usize, usize, Cow<'_, AgentStateRecord>)>> = BTreeMap::new();
+    // The pieces of the segments those transitions close, the same way, by their feed folder.
+    let mut pieces: Vec<(usize, usize, Cow<'_, AgentActivityRecord>)> = Vec::new();
     for (slot, (group, (last, fold))) in groups.iter().zip(&folds).enumerate() {
         if group.failure.is_none() {
             // The sweep's UNKNOWN record may not be written yet: within two minutes of its
@@ -393,6 +399,14 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
                     slot,
                     Cow::Owned(record),
                 ));
+                pieces.extend(
+                    silence_pieces(last, &settings.mapping)
+                        .into_iter()
+                        .map(|piece| (record_index, slot, Cow::Owned(piece))),
+                );
+            }
+            for (event_index, piece) in &fold.pieces {
+                pieces.push((group.events[*event_index].0, slot, Cow::Borrowed(piece)));
             }
             for (event_index, record) in &fold.transitions {
                 let record_index = group.events[*event_index].0;
@@ -419,6 +433,8 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
             }
         }
     }
+
+    write_pieces(groups, pieces, states, sink, records, now, stats).await;
 
     let to_commit: Vec<(usize, &AgentState, Option<&UnreadableState>)> = folds
         .iter()
@@ -462,6 +478,69 @@ async fn process_agents<S: AgentStateStore, F: FeedSink>(
         }
     }
     retry_if_marked_unknown(groups, &superseded, states).await;
+}
+
+/// Writes the pieces (record index, group slot, piece) before the commits, one object per
+/// instance and interval named after the records, then marks the ended intervals that got a
+/// piece ending inside them: the sweep may have summed them with the segment still open, so it
+/// writes their `agent_interval` records again. A failure fails the agents concerned, whose
+/// replay writes the same objects and marks.
+async fn write_pieces<S: ProgressStore, F: FeedSink>(
+    groups: &mut [AgentGroup],
+    mut pieces: Vec<(usize, usize, Cow<'_, AgentActivityRecord>)>,
+    states: &S,
+    sink: &F,
+    records: &[StreamRecord],
+    now: DateTime<Utc>,
+    stats: &mut BatchStats,
+) {
+    pieces.retain(|(_, slot, _)| groups[*slot].failure.is_none());
+    pieces.sort_by_key(|(record_index, _, _)| *record_index);
+    let mut folders: BTreeMap<(&str, DateTime<Utc>), Vec<(usize, usize, &AgentActivityRecord)>> = BTreeMap::new();
+    for (record_index, slot, piece) in &pieces {
+        folders
+            .entry((piece.instance_id.as_str(), piece.interval_start))
+            .or_default()
+            .push((*record_index, *slot, piece.as_ref()));
+    }
+    let mut changed: BTreeMap<&str, (Vec<DateTime<Utc>>, Vec<usize>)> = BTreeMap::new();
+    for ((instance, interval), folder) in &folders {
+        let indices: Vec<usize> = folder.iter().map(|(i, _, _)| *i).collect();
+        let key = activity_key(instance, *interval, &object_name(records, &indices));
+        let lines: Vec<&AgentActivityRecord> = folder.iter().map(|(_, _, p)| *p).collect();
+        match sink.put(&key, feed::to_json_lines(&lines)).await {
+            Ok(()) => stats.pieces += lines.len(),
+            Err(e) => {
+                tracing::error!(key, error = %e, retryable = e.retryable, "could not write agent_activity pieces");
+                for (_, slot, _) in folder {
+                    groups[*slot].fail(AgentFailure::from(&e));
+                }
+                continue;
+            }
+        }
+        let end = *interval + chrono::Duration::minutes(15);
+        let late: Vec<usize> = folder
+            .iter()
+            .filter(|(_, _, p)| p.end < end)
+            .map(|(_, slot, _)| *slot)
+            .collect();
+        if !late.is_empty() && end <= now && now - end <= chrono::Duration::hours(24) {
+            let entry = changed.entry(instance).or_default();
+            entry.0.push(*interval);
+            entry.1.extend(late);
+        }
+    }
+    for (instance, (intervals, slots)) in changed {
+        match states.mark_intervals_changed(instance, &intervals).await {
+            Ok(()) => stats.changed_intervals += intervals.len(),
+            Err(e) => {
+                tracing::error!(instance, error = %e, "could not mark ended intervals for the sweep to write again");
+                for slot in slots {
+                    groups[slot].fail(AgentFailure::from(&e));
+                }
+            }
+        }
+    }
 }
 
 /// Agents whose commit lost its condition. Usually a writer with newer events got there first:

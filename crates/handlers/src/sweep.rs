@@ -13,6 +13,12 @@
 //! instance's snapshot of the slot not written (kept on its progress) writes one
 //! `agent_snapshot` object per instance, after its transitions.
 //!
+//! Every `UNKNOWN` also writes the `agent_activity` pieces of the segment it closes, and the
+//! first sweep after each interval's end writes the instance's stream-basis `agent_interval`
+//! object of that interval (feed.md), from the pieces the feed holds (read back through the
+//! [`ActivityLog`]) and each agent's open segment counted up to the interval's end; an ended
+//! interval that got late pieces (marked by agent-events on the progress) is written again.
+//!
 //! When contact events are on, the same run also closes the stream-basis intervals that have
 //! ended (contact-events' [`close_intervals`] at the sweep's clock), so a queue with only waiting
 //! contacts gets its backlog record within a minute of the interval's end (feed.md "Stream
@@ -25,12 +31,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::contacts::close_intervals;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
-    AgentState, AgentStateMapping, InstanceProgress, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot,
-    silence_rewrites, snapshot_records, snapshot_slot, sweep_instance,
+    AgentActivityRecord, AgentState, AgentStateMapping, InstanceProgress, IntervalInputs, SNAPSHOT_LOOKBACK,
+    SweepPolicy, activity_key, agent_interval_key, agent_intervals, current_snapshot_slot, is_logged_out,
+    silence_pieces, silence_rewrites, snapshot_records, snapshot_slot, sweep_instance,
 };
 use connect_wfm_core::contact::store::ContactStore;
+use connect_wfm_core::contact::{INTERVAL_MINUTES, interval_start};
 use connect_wfm_core::feed::{self, AgentSnapshotRecord, AgentStateRecord};
-use connect_wfm_core::ports::{AgentDirectory, AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore};
+use connect_wfm_core::ports::{
+    ActivityLog, AgentDirectory, AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore,
+};
 use serde::Serialize;
 use tracing::Instrument as _;
 
@@ -70,6 +80,12 @@ counts! {
         /// `UNKNOWN` records of the last two minutes' silences written again (same ids, same
         /// objects), so a record whose first write failed after its commit is not lost.
         rewritten,
+        /// `agent_activity` pieces written with the `UNKNOWN` transitions (rewrites included).
+        pieces,
+        /// Stream-basis `agent_interval` objects written (one per instance and interval).
+        agent_intervals,
+        /// The records those objects hold.
+        agent_interval_records,
         /// Snapshot objects written.
         snapshots,
         /// The agents the snapshots hold.
@@ -115,10 +131,11 @@ pub fn scheduled_time(event: &serde_json::Value) -> Option<DateTime<Utc>> {
 /// side by side. Never fails as a whole: a failure of either part (the progress that cannot be
 /// read included) is logged and counted in [`SweepStats::failures`], and the other part goes
 /// on; the next minute's sweep tries again.
-pub async fn handle_sweep<S, C, F>(
+pub async fn handle_sweep<S, C, F, L>(
     states: &S,
     contacts: Option<&C>,
     sink: &F,
+    activity: &L,
     settings: &SweepSettings,
     now: DateTime<Utc>,
 ) -> SweepStats
@@ -126,8 +143,9 @@ where
     S: AgentStateStore + ProgressStore + AgentDirectory,
     C: ContactStore,
     F: FeedSink,
+    L: ActivityLog,
 {
-    let agents = sweep_agents(states, sink, settings, now);
+    let agents = sweep_agents(states, sink, activity, settings, now);
     let intervals = async {
         match contacts {
             Some(contacts) => close_stream_intervals(contacts, sink, settings, now).await,
@@ -186,15 +204,17 @@ where
 /// The agents' part of a sweep at the clock `now`: silence, instance health, snapshots. Fails
 /// only when the progress cannot be read; any other failure is counted in
 /// [`SweepStats::failures`] and logged, and the rest of the sweep goes on.
-pub async fn sweep_agents<S, F>(
+pub async fn sweep_agents<S, F, L>(
     states: &S,
     sink: &F,
+    activity: &L,
     settings: &SweepSettings,
     now: DateTime<Utc>,
 ) -> Result<SweepStats, SweepError>
 where
     S: AgentStateStore + ProgressStore + AgentDirectory,
     F: FeedSink,
+    L: ActivityLog,
 {
     let progress = states.load_progress().await.map_err(SweepError::Progress)?;
     let mut stats = SweepStats {
@@ -204,7 +224,7 @@ where
     for instance in &progress {
         // Every log line of an instance's sweep carries its id, without repeating it by hand.
         let span = tracing::info_span!("instance", instance_id = %instance.instance_id);
-        sweep_one(instance, states, sink, settings, now, &mut stats)
+        sweep_one(instance, states, sink, activity, settings, now, &mut stats)
             .instrument(span)
             .await;
     }
@@ -216,16 +236,18 @@ where
     Ok(stats)
 }
 
-async fn sweep_one<S, F>(
+async fn sweep_one<S, F, L>(
     progress: &InstanceProgress,
     states: &S,
     sink: &F,
+    activity: &L,
     settings: &SweepSettings,
     now: DateTime<Utc>,
     stats: &mut SweepStats,
 ) where
     S: AgentStateStore + ProgressStore + AgentDirectory,
     F: FeedSink,
+    L: ActivityLog,
 {
     let instance = progress.instance_id.as_str();
     let agents = match states.active_agents(instance).await {
@@ -244,9 +266,19 @@ async fn sweep_one<S, F>(
     // by the same object with the same ids, however long the feed refuses it. (An agent that
     // recovered meanwhile had its record written by the batch that recovered it.)
     let mut owed = Owed::default();
+    let by_id: std::collections::HashMap<&str, &AgentState> = agents.iter().map(|a| (a.agent_id.as_str(), a)).collect();
     for (at, group) in silence_rewrites(&agents, now, progress.owed_since) {
+        let silenced: Vec<&AgentState> = group
+            .iter()
+            .filter_map(|r| by_id.get(r.agent_id.as_str()).copied())
+            .collect();
+        let pieces = silenced_pieces(&silenced, &settings.mapping);
         for (key, records) in transition_objects(instance, group) {
-            match sink.put(&key, feed::to_json_lines(&records)).await {
+            let written = match sink.put(&key, feed::to_json_lines(&records)).await {
+                Ok(()) => write_silence_pieces(instance, &records, &pieces, sink, stats).await,
+                Err(e) => Err(e),
+            };
+            match written {
                 Ok(()) => stats.rewritten += records.len(),
                 Err(e) => {
                     stats.failures += 1;
@@ -256,7 +288,7 @@ async fn sweep_one<S, F>(
             }
         }
     }
-    judge_instance(progress, &agents, states, sink, settings, now, stats, &mut owed).await;
+    let committed = judge_instance(progress, &agents, states, sink, settings, now, stats, &mut owed).await;
     stats.owed_records += owed.records;
     if owed.since != progress.owed_since {
         // Kept on the instance's progress: later sweeps write what is owed, however many
@@ -264,6 +296,190 @@ async fn sweep_one<S, F>(
         if let Err(e) = states.owe_records(instance, owed.since, progress.owed_since).await {
             stats.failures += 1;
             tracing::error!(instance, error = %e, "could not record the UNKNOWN records owed to the feed");
+        }
+    }
+
+    // The agents as this sweep leaves them: its own UNKNOWN commits replace what it read.
+    let sweep_pieces = silenced_pieces(&committed.iter().collect::<Vec<_>>(), &settings.mapping);
+    let mut current: Vec<AgentState> = agents;
+    for next in committed {
+        if let Some(agent) = current.iter_mut().find(|a| a.agent_arn == next.agent_arn) {
+            *agent = next;
+        }
+    }
+    write_agent_intervals(
+        progress,
+        &current,
+        &sweep_pieces,
+        activity,
+        states,
+        sink,
+        settings,
+        now,
+        stats,
+    )
+    .await;
+}
+
+/// The pieces the `UNKNOWN` of each of these silenced agents closed.
+fn silenced_pieces(silenced: &[&AgentState], mapping: &AgentStateMapping) -> Vec<AgentActivityRecord> {
+    silenced
+        .iter()
+        .flat_map(|agent| silence_pieces(agent, mapping))
+        .collect()
+}
+
+/// Writes the pieces of the agents of `records` (one sweep's `UNKNOWN` records of one date),
+/// one object per interval, named like the transitions' object.
+async fn write_silence_pieces<F: FeedSink>(
+    instance: &str,
+    records: &[AgentStateRecord],
+    pieces: &[AgentActivityRecord],
+    sink: &F,
+    stats: &mut SweepStats,
+) -> Result<(), PortError> {
+    let ids: BTreeSet<&str> = records.iter().map(|r| r.agent_id.as_str()).collect();
+    let name = transitions_name(instance, records);
+    let mine = pieces.iter().filter(|p| ids.contains(p.agent_id.as_str()));
+    for ((instance_id, interval), group) in connect_wfm_core::agent::pieces_by_interval(mine) {
+        sink.put(
+            &activity_key(&instance_id, interval, &name),
+            feed::to_json_lines(&group),
+        )
+        .await?;
+        stats.pieces += group.len();
+    }
+    Ok(())
+}
+
+/// Writes the instance's stream-basis `agent_interval` objects that are due: every interval
+/// that ended since the last one written (all ended in the last 24 h the first time) and has a
+/// piece or an agent's open segment in it, and every ended interval of the last 24 h that got
+/// late pieces (marked on the progress by agent-events, or written by this sweep). The marks
+/// are cleared before the pieces are read, so a mark set meanwhile stays for the next sweep; an
+/// interval that fails is marked again, and the newest interval written only moves past what
+/// was written.
+#[allow(clippy::too_many_arguments)]
+async fn write_agent_intervals<S, F, L>(
+    progress: &InstanceProgress,
+    agents: &[AgentState],
+    sweep_pieces: &[AgentActivityRecord],
+    activity: &L,
+    states: &S,
+    sink: &F,
+    settings: &SweepSettings,
+    now: DateTime<Utc>,
+    stats: &mut SweepStats,
+) where
+    S: ProgressStore,
+    F: FeedSink,
+    L: ActivityLog,
+{
+    let instance = progress.instance_id.as_str();
+    let step = chrono::Duration::minutes(INTERVAL_MINUTES.into());
+    let last_ended = interval_start(now) - step;
+    let oldest = interval_start(now - chrono::Duration::hours(24));
+    let first_new = progress
+        .agent_intervals_done
+        .map_or(oldest, |done| (done + step).max(oldest));
+    let mut due: BTreeSet<DateTime<Utc>> = BTreeSet::new();
+    if first_new <= last_ended {
+        match activity.intervals(instance, first_new, last_ended + step).await {
+            Ok(found) => due.extend(found),
+            Err(e) => {
+                stats.failures += 1;
+                tracing::error!(instance, error = %e, "could not list the intervals with agent_activity pieces; the next sweep tries");
+                return;
+            }
+        }
+        for agent in agents.iter().filter(|a| !is_logged_out(a, &settings.mapping)) {
+            if let Some(segment) = &agent.segment {
+                let mut interval = interval_start(segment.start).max(first_new);
+                while interval <= last_ended {
+                    due.insert(interval);
+                    interval += step;
+                }
+            }
+        }
+    }
+    let mut changed: BTreeSet<DateTime<Utc>> = sweep_pieces
+        .iter()
+        .filter(|p| p.end < p.interval_start + step && p.interval_start <= last_ended && p.interval_start >= oldest)
+        .map(|p| p.interval_start)
+        .collect();
+    if !progress.changed_intervals.is_empty() {
+        match states
+            .clear_changed_intervals(instance, &progress.changed_intervals)
+            .await
+        {
+            Ok(()) => changed.extend(
+                progress
+                    .changed_intervals
+                    .iter()
+                    .filter(|i| **i >= oldest && **i <= last_ended),
+            ),
+            Err(e) => {
+                stats.failures += 1;
+                tracing::error!(instance, error = %e, "could not clear the changed intervals; written by a later sweep");
+            }
+        }
+    }
+    due.extend(changed.iter().copied());
+
+    let alias = settings
+        .stream
+        .stream
+        .instances
+        .iter()
+        .find(|(_, id)| id.as_str() == instance)
+        .map_or(instance, |(alias, _)| alias.as_str());
+    let mut first_failed: Option<DateTime<Utc>> = None;
+    for interval in due {
+        let written = async {
+            let pieces = activity.pieces(instance, interval).await?;
+            let records = agent_intervals(
+                &IntervalInputs {
+                    instance_id: instance,
+                    instance: alias,
+                    interval_start: interval,
+                    pieces: &pieces,
+                    agents,
+                    as_of: progress.newest_event,
+                },
+                &settings.mapping,
+            );
+            if !records.is_empty() {
+                sink.put(&agent_interval_key(alias, interval), feed::to_json_lines(&records))
+                    .await?;
+            }
+            Ok::<usize, PortError>(records.len())
+        }
+        .await;
+        match written {
+            Ok(0) => {}
+            Ok(records) => {
+                stats.agent_intervals += 1;
+                stats.agent_interval_records += records;
+            }
+            Err(e) => {
+                stats.failures += 1;
+                tracing::error!(instance, interval = %interval, error = %e, "could not write the interval's agent_interval records; the next sweep tries");
+                if interval >= first_new {
+                    first_failed = Some(first_failed.map_or(interval, |f| f.min(interval)));
+                }
+                if changed.contains(&interval)
+                    && let Err(e) = states.mark_intervals_changed(instance, &[interval]).await
+                {
+                    tracing::error!(instance, interval = %interval, error = %e, "could not mark the interval for the next sweep");
+                }
+            }
+        }
+    }
+    let done = first_failed.map_or(last_ended, |failed| failed - step);
+    if first_new <= last_ended && done >= first_new {
+        if let Err(e) = states.agent_intervals_written(instance, done).await {
+            stats.failures += 1;
+            tracing::error!(instance, error = %e, "could not record the agent intervals written; written again by the next sweep");
         }
     }
 }
@@ -295,7 +511,8 @@ async fn judge_instance<S, F>(
     now: DateTime<Utc>,
     stats: &mut SweepStats,
     owed: &mut Owed,
-) where
+) -> Vec<AgentState>
+where
     S: AgentStateStore + ProgressStore + AgentDirectory,
     F: FeedSink,
 {
@@ -315,12 +532,12 @@ async fn judge_instance<S, F>(
                     instance,
                     "instance progress moved during the sweep; judged again next time"
                 );
-                return;
+                return Vec::new();
             }
             Err(e) => {
                 tracing::error!(instance, error = %e, "could not record the instance's silence; the next sweep retries");
                 stats.failures += 1;
-                return;
+                return Vec::new();
             }
         }
     }
@@ -339,9 +556,13 @@ async fn judge_instance<S, F>(
     let (records, nexts): (Vec<_>, Vec<_>) = verdict.transitions.into_iter().unzip();
     let results = states.commit_many(&nexts).await;
     let mut committed = Vec::new();
-    for (record, result) in records.into_iter().zip(results) {
+    let mut committed_states = Vec::new();
+    for ((record, next), result) in records.into_iter().zip(nexts).zip(results) {
         match result {
-            Ok(CommitOutcome::Committed) => committed.push(record),
+            Ok(CommitOutcome::Committed) => {
+                committed.push(record);
+                committed_states.push(next);
+            }
             Ok(CommitOutcome::Superseded) => {
                 stats.superseded += 1;
                 tracing::info!(instance, agent_id = %record.agent_id, "agent moved on during the sweep; not UNKNOWN");
@@ -352,8 +573,13 @@ async fn judge_instance<S, F>(
             }
         }
     }
+    let pieces = silenced_pieces(&committed_states.iter().collect::<Vec<_>>(), &settings.mapping);
     for (key, records) in transition_objects(instance, committed) {
-        match sink.put(&key, feed::to_json_lines(&records)).await {
+        let written = match sink.put(&key, feed::to_json_lines(&records)).await {
+            Ok(()) => write_silence_pieces(instance, &records, &pieces, sink, stats).await,
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(()) => stats.silent_agents += records.len(),
             Err(e) => {
                 // The states are committed: owed, the next sweeps write these records again.
@@ -363,6 +589,7 @@ async fn judge_instance<S, F>(
             }
         }
     }
+    committed_states
 }
 
 /// The feed objects of one sweep's `UNKNOWN` records of an instance: one per UTC date of their

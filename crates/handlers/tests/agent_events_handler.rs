@@ -175,13 +175,42 @@ async fn a_batch_emits_transitions_in_stream_order_and_commits_each_agent_once()
     .map(|(e, s)| (e.to_string(), s.to_string()))
     .collect();
     assert_eq!(got, want);
+    let keys: Vec<String> = sink
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("agent_state/"))
+        .collect();
+    assert_eq!(keys.len(), 1, "one feed object per date per batch: {:?}", sink.keys());
+    // The pieces of the segments the transitions closed: one object per instance and interval.
+    let pieces = sink.lines("agent_activity/");
+    let closed: Vec<(&str, &str, &str)> = pieces
+        .iter()
+        .map(|p| {
+            (
+                p["state"].as_str().unwrap(),
+                p["segment_id"].as_str().unwrap(),
+                p["closed_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
-        sink.keys().len(),
-        1,
-        "one feed object per date per batch: {:?}",
-        sink.keys()
+        closed,
+        [
+            ("LOGIN", "a1", "a2"),
+            ("LOGIN", "b1", "b2"),
+            ("Available", "a2", "a3"),
+            ("Available", "b2", "b3"),
+            ("VOICE-INBOUND-CONNECTED", "a3", "a4"),
+            ("VOICE-INBOUND-ENDED", "a4", "a5"),
+        ],
+        "in stream order of the closing events"
     );
-    assert!(sink.keys()[0].starts_with(&format!(
+    assert!(
+        sink.keys()
+            .iter()
+            .all(|k| k.starts_with("agent_state/") || k.starts_with("agent_activity/2026-11-20/"))
+    );
+    assert!(keys[0].starts_with(&format!(
         "agent_state/2026-11-20/shardId-000000000000-{}-{}-",
         seq(1),
         seq(8)
@@ -370,6 +399,16 @@ impl ProgressStore for FailingStore {
         self.inner.owe_records(instance_id, owed, read).await
     }
 
+    async fn mark_intervals_changed(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        self.inner.mark_intervals_changed(instance_id, intervals).await
+    }
+    async fn clear_changed_intervals(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        self.inner.clear_changed_intervals(instance_id, intervals).await
+    }
+    async fn agent_intervals_written(&self, instance_id: &str, interval_start: DateTime<Utc>) -> Result<(), PortError> {
+        self.inner.agent_intervals_written(instance_id, interval_start).await
+    }
+
     async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
         self.inner.snapshot_written(instance_id, slot).await
     }
@@ -454,7 +493,7 @@ async fn a_failed_commit_stops_only_that_agent_and_the_replay_completes_it_witho
     );
     assert_eq!(healthy.inner.get(&agent_arn("b")).unwrap().state, "Break");
     assert_eq!(
-        sink.keys().len(),
+        sink.keys().iter().filter(|k| k.starts_with("agent_state/")).count(),
         2,
         "the replay wrote its own object, not over the first: {:?}",
         sink.keys()

@@ -83,7 +83,7 @@ async fn sweep<S>(store: &S, sink: &MemoryFeedSink, clock: &str) -> SweepStats
 where
     S: AgentStateStore + ProgressStore + AgentDirectory,
 {
-    sweep_agents(store, sink, &SweepSettings::default(), t(clock))
+    sweep_agents(store, sink, sink, &SweepSettings::default(), t(clock))
         .await
         .unwrap()
 }
@@ -139,7 +139,7 @@ async fn a_silent_agent_goes_unknown_once_and_a_heartbeat_brings_it_back() {
         .await;
         // The sweep runs a little after the batch: the instance is not silent.
         let after = t(clock) + Duration::milliseconds(900);
-        let stats = sweep_agents(&store, &sink, &SweepSettings::default(), after)
+        let stats = sweep_agents(&store, &sink, &sink, &SweepSettings::default(), after)
             .await
             .unwrap();
         assert_eq!(stats.failures, 0);
@@ -448,7 +448,9 @@ async fn snapshots_are_written_once_per_slot_after_the_transitions() {
         policy,
         ..SweepSettings::default()
     };
-    let never = sweep_agents(&store, &sink, &settings, t("10:15:00")).await.unwrap();
+    let never = sweep_agents(&store, &sink, &sink, &settings, t("10:15:00"))
+        .await
+        .unwrap();
     assert_eq!(never.snapshots, 0);
 }
 
@@ -473,7 +475,9 @@ async fn a_mapping_renames_unknown_in_transitions_recoveries_and_snapshots() {
     };
     run(vec![event("a", "a1", "10:00:00", "STATE_CHANGE", "Available")]).await;
     run(vec![event("b", "b1", "10:06:00", "STATE_CHANGE", "Available")]).await;
-    sweep_agents(&store, &sink, &settings, t("10:06:10")).await.unwrap();
+    sweep_agents(&store, &sink, &sink, &settings, t("10:06:10"))
+        .await
+        .unwrap();
     run(vec![event("a", "a2", "10:07:00", "HEART_BEAT", "Available")]).await;
     let a: Vec<_> = transitions(&sink).into_iter().filter(|r| r.0 == "a").collect();
     assert_eq!(
@@ -543,6 +547,16 @@ impl ProgressStore for StaleStore {
         read: Option<DateTime<Utc>>,
     ) -> Result<(), PortError> {
         self.inner.owe_records(instance_id, owed, read).await
+    }
+
+    async fn mark_intervals_changed(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        self.inner.mark_intervals_changed(instance_id, intervals).await
+    }
+    async fn clear_changed_intervals(&self, instance_id: &str, intervals: &[DateTime<Utc>]) -> Result<(), PortError> {
+        self.inner.clear_changed_intervals(instance_id, intervals).await
+    }
+    async fn agent_intervals_written(&self, instance_id: &str, interval_start: DateTime<Utc>) -> Result<(), PortError> {
+        self.inner.agent_intervals_written(instance_id, interval_start).await
     }
 
     async fn snapshot_written(&self, instance_id: &str, slot: DateTime<Utc>) -> Result<(), PortError> {
@@ -636,7 +650,7 @@ async fn two_overlapping_sweeps_write_the_same_objects_and_one_transition() {
     // The second sweep read the progress and the agents before the first committed.
     *store.stale_active.lock().unwrap() = Some(store.inner.active_agents("i-1").await.unwrap());
     *store.stale_progress.lock().unwrap() = Some(store.inner.load_progress().await.unwrap());
-    let first = sweep_agents(&store.inner, &sink, &SweepSettings::default(), t("10:15:10"))
+    let first = sweep_agents(&store.inner, &sink, &sink, &SweepSettings::default(), t("10:15:10"))
         .await
         .unwrap();
     let keys = sink.keys();
@@ -666,21 +680,24 @@ async fn a_snapshot_the_slots_first_sweep_could_not_write_is_written_by_a_later_
     )
     .await;
     sweep(&store, &sink, "10:14:30").await;
-    // S3 refuses snapshot objects during the slot's first minute.
-    let plan = FaultPlan::new(std::iter::repeat_n(Some(Fault::Throttle), 1));
+    // S3 refuses the sweep's writes during the slot's first minute: the agent_interval object
+    // of the interval that ended, then the snapshot.
+    let plan = FaultPlan::new(std::iter::repeat_n(Some(Fault::Throttle), 2));
     let failing = FaultyFeedSink {
         inner: &sink,
         plan: &plan,
     };
-    let first = sweep_agents(&store, &failing, &SweepSettings::default(), t("10:15:10"))
+    let first = sweep_agents(&store, &failing, &sink, &SweepSettings::default(), t("10:15:10"))
         .await
         .unwrap();
-    assert_eq!((first.snapshots, first.failures), (0, 1));
+    assert_eq!((first.snapshots, first.agent_intervals, first.failures), (0, 0, 2));
     assert!(!sink.keys().iter().any(|k| k.ends_with("i-1-1015.jsonl")));
     assert_eq!(store.progress_of("i-1").unwrap().snapshot_slot, Some(t("10:00:00")));
     // The next sweep, in the slot's second minute, writes it.
     let next = sweep(&store, &sink, "10:16:10").await;
     assert_eq!((next.snapshots, next.snapshot_agents, next.failures), (1, 1, 0));
+    assert_eq!(next.agent_intervals, 1, "the interval the first sweep could not write");
+    assert_eq!(sink.lines("agent_interval/2026-11-21/stream/i-1/1000").len(), 1);
     let snapshot = sink.lines("agent_snapshot/2026-11-21/i-1-1015");
     assert_eq!(snapshot.len(), 1);
     assert_eq!(snapshot[0]["as_of"], "2026-11-21T10:15:00.000Z");
@@ -739,7 +756,9 @@ async fn an_unknown_record_whose_write_failed_is_written_by_the_next_sweep_with_
         .into_iter()
         .filter(|k| k.contains("/sweep-"))
         .collect();
-    assert_eq!(clean.len(), 1);
+    // The UNKNOWN record's object and the object of the pieces its silence closed.
+    assert_eq!(clean.len(), 2, "{clean:?}");
+    assert!(clean[0].starts_with("agent_activity/") && clean[1].starts_with("agent_state/"));
 
     let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
     a_is_silent(&store, &sink).await;
@@ -749,7 +768,7 @@ async fn an_unknown_record_whose_write_failed_is_written_by_the_next_sweep_with_
         inner: &sink,
         plan: &plan,
     };
-    let first = sweep_agents(&store, &failing, &SweepSettings::default(), t("10:06:10"))
+    let first = sweep_agents(&store, &failing, &sink, &SweepSettings::default(), t("10:06:10"))
         .await
         .unwrap();
     assert_eq!((first.silent_agents, first.failures), (0, 1));
@@ -764,6 +783,7 @@ async fn an_unknown_record_whose_write_failed_is_written_by_the_next_sweep_with_
     assert_eq!(store.commits.load(Ordering::Relaxed), commits);
     let keys: Vec<String> = sink.keys().into_iter().filter(|k| k.contains("/sweep-")).collect();
     assert_eq!(keys, clean);
+    assert_eq!(sink.get(&clean[0]), clean_sink.get(&clean[0]), "the same pieces");
     assert_eq!(unknowns(&sink), unknowns(&clean_sink));
     assert_eq!(unknowns(&sink)[0]["previous_state"], "Available");
     assert_eq!(unknowns(&sink)[0]["event_id"], "silence-a-1795255200000");
@@ -782,7 +802,7 @@ async fn a_rewrite_never_writes_a_record_for_a_state_a_batch_replaced() {
         inner: &sink,
         plan: &plan,
     };
-    sweep_agents(&store, &failing, &SweepSettings::default(), t("10:06:10"))
+    sweep_agents(&store, &failing, &sink, &SweepSettings::default(), t("10:06:10"))
         .await
         .unwrap();
     // a sends again before the next sweep: recovered, its state is no longer UNKNOWN.
@@ -814,7 +834,7 @@ async fn a_recovery_right_after_a_failed_unknown_write_writes_the_unknown_record
         inner: &sink,
         plan: &plan,
     };
-    sweep_agents(&store, &failing, &SweepSettings::default(), t("10:06:10"))
+    sweep_agents(&store, &failing, &sink, &SweepSettings::default(), t("10:06:10"))
         .await
         .unwrap();
     assert!(unknowns(&sink).is_empty());
@@ -856,6 +876,7 @@ async fn an_unknown_record_is_owed_however_long_the_feed_refuses_it_and_written_
         let stats = sweep_agents(
             &store,
             &failing,
+            &sink,
             &SweepSettings::default(),
             t(&format!("10:{minute:02}:10")),
         )
@@ -900,6 +921,7 @@ async fn a_recovery_long_after_a_failed_unknown_write_still_writes_the_unknown_r
         sweep_agents(
             &store,
             &failing,
+            &sink,
             &SweepSettings::default(),
             t(&format!("10:{minute:02}:10")),
         )
@@ -924,5 +946,137 @@ async fn a_recovery_long_after_a_failed_unknown_write_still_writes_the_unknown_r
             row("a", "UNKNOWN", "Available", "SILENCE"),
             row("a", "Available", "UNKNOWN", "HEART_BEAT"),
         ]
+    );
+}
+
+/// `(agent_id, login_time_s, idle_time_s, not_ready_time_s, states)` of the stream-basis
+/// `agent_interval` object of the interval starting at `hhmm`.
+fn agent_interval(sink: &MemoryFeedSink, hhmm: &str) -> Vec<(String, i64, i64, i64, Vec<(String, i64)>)> {
+    sink.lines(&format!("agent_interval/2026-11-21/stream/i-1/{hhmm}"))
+        .iter()
+        .map(|r| {
+            (
+                r["agent_id"].as_str().unwrap().to_owned(),
+                r["login_time_s"].as_i64().unwrap(),
+                r["idle_time_s"].as_i64().unwrap(),
+                r["not_ready_time_s"].as_i64().unwrap(),
+                r["states"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| (s["state"].as_str().unwrap().to_owned(), s["seconds"].as_i64().unwrap()))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_first_sweep_after_an_interval_writes_its_agent_intervals_and_late_input_rewrites_them() {
+    let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    let on_time = |events: Vec<Value>, now: &'static str| {
+        let (store, sink) = (&store, &sink);
+        async move { handle_batch(&batch(&events), store, sink, &Settings::default(), t(now)).await }
+    };
+    on_time(
+        vec![
+            event("a", "a1", "10:01:00", "LOGIN", "Offline"),
+            event("a", "a2", "10:02:00", "STATE_CHANGE", "Available"),
+            event("a", "a3", "10:05:00", "STATE_CHANGE", "Break"),
+            // Alive (heartbeats the throttle writes), so never UNKNOWN.
+            event("a", "h1", "10:08:00", "HEART_BEAT", "Break"),
+            event("a", "h2", "10:11:30", "HEART_BEAT", "Break"),
+            event("b", "b1", "10:14:00", "STATE_CHANGE", "Available"),
+        ],
+        "10:14:01",
+    )
+    .await;
+    // Before the interval's end nothing is written; the first sweep after it writes it, the
+    // open states counting up to 10:15.
+    assert_eq!(sweep(&store, &sink, "10:14:30").await.agent_intervals, 0);
+    let first = sweep(&store, &sink, "10:15:10").await;
+    assert_eq!((first.agent_intervals, first.agent_interval_records), (1, 2));
+    let want_a = |break_s: i64, idle_s: i64| {
+        let mut states = vec![("Available".to_owned(), idle_s), ("Break".to_owned(), break_s)];
+        states.push(("LOGIN".to_owned(), 60));
+        ("a".to_owned(), 840, idle_s, 840 - idle_s, states)
+    };
+    assert_eq!(
+        agent_interval(&sink, "1000"),
+        vec![
+            want_a(600, 180),
+            ("b".into(), 60, 60, 0, vec![("Available".into(), 60)])
+        ]
+    );
+    // Written once: the next sweeps leave it.
+    assert_eq!(sweep(&store, &sink, "10:16:10").await.agent_intervals, 0);
+
+    // An event stamped before the end arrives after the sweep: agent-events marks the interval,
+    // the next sweep writes it again.
+    let late = on_time(
+        vec![event("a", "a4", "10:12:00", "STATE_CHANGE", "Available")],
+        "10:16:20",
+    )
+    .await;
+    assert_eq!(late.stats.changed_intervals, 1);
+    assert_eq!(store.progress_of("i-1").unwrap().changed_intervals, [t("10:00:00")]);
+    let again = sweep(&store, &sink, "10:17:10").await;
+    assert_eq!(again.agent_intervals, 1);
+    assert_eq!(agent_interval(&sink, "1000")[0], want_a(420, 360));
+    assert!(store.progress_of("i-1").unwrap().changed_intervals.is_empty());
+    assert_eq!(sweep(&store, &sink, "10:18:10").await.agent_intervals, 0);
+
+    // The pieces that make it up: a's Break closed by the late event, in stream order.
+    let pieces = sink.lines("agent_activity/2026-11-21/i-1/1000/");
+    let closed: Vec<(&str, &str, &str)> = pieces
+        .iter()
+        .filter(|p| p["agent_id"] == "a")
+        .map(|p| {
+            (
+                p["state"].as_str().unwrap(),
+                p["start"].as_str().unwrap(),
+                p["end"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        closed,
+        [
+            ("LOGIN", "2026-11-21T10:01:00.000Z", "2026-11-21T10:02:00.000Z"),
+            ("Available", "2026-11-21T10:02:00.000Z", "2026-11-21T10:05:00.000Z"),
+            ("Break", "2026-11-21T10:05:00.000Z", "2026-11-21T10:12:00.000Z"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_closes_the_open_segment_and_counts_as_unknown_time() {
+    let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    handle_batch(
+        &batch(&[event("a", "a1", "10:00:00", "STATE_CHANGE", "Available")]),
+        &store,
+        &sink,
+        &Settings::default(),
+        t("10:00:01"),
+    )
+    .await;
+    // Silent from 10:05 (last seen 10:00 + 300 s).
+    let stats = sweep(&store, &sink, "10:06:10").await;
+    assert_eq!((stats.silent_agents, stats.pieces), (1, 1));
+    let piece = &sink.lines("agent_activity/2026-11-21/i-1/1000/")[0];
+    assert_eq!(
+        (piece["state"].as_str(), piece["end"].as_str()),
+        (Some("Available"), Some("2026-11-21T10:05:00.000Z"))
+    );
+    assert_eq!(piece["closed_by"], "silence-a-1795255200000");
+    sweep(&store, &sink, "10:15:10").await;
+    let record = &sink.lines("agent_interval/2026-11-21/stream/i-1/1000")[0];
+    assert_eq!(
+        (
+            record["login_time_s"].as_i64(),
+            record["unknown_time_s"].as_i64(),
+            record["idle_time_s"].as_i64()
+        ),
+        (Some(300), Some(600), Some(300))
     );
 }

@@ -121,6 +121,7 @@ async fn the_sweep_writes_the_backlog_of_a_queue_with_only_waiting_contacts_with
         &states,
         Some(&contacts),
         &sink,
+        &sink,
         &SweepSettings::default(),
         t("10:14:50"),
     )
@@ -136,6 +137,7 @@ async fn the_sweep_writes_the_backlog_of_a_queue_with_only_waiting_contacts_with
     let stats = handle_sweep(
         &states,
         Some(&contacts),
+        &sink,
         &sink,
         &SweepSettings::default(),
         t("10:15:10"),
@@ -168,6 +170,7 @@ async fn the_sweep_writes_the_backlog_of_a_queue_with_only_waiting_contacts_with
         &states,
         Some(&contacts),
         &sink,
+        &sink,
         &SweepSettings::default(),
         t("10:16:10"),
     )
@@ -177,6 +180,7 @@ async fn the_sweep_writes_the_backlog_of_a_queue_with_only_waiting_contacts_with
     let later = handle_sweep(
         &states,
         Some(&contacts),
+        &sink,
         &sink,
         &SweepSettings::default(),
         t("10:17:30"),
@@ -192,6 +196,7 @@ async fn without_a_contact_store_the_sweep_closes_nothing() {
         &states,
         None::<&MemoryContactStore>,
         &sink,
+        &sink,
         &SweepSettings::default(),
         t("10:15:10"),
     )
@@ -203,6 +208,7 @@ async fn without_a_contact_store_the_sweep_closes_nothing() {
     let with_store = handle_sweep(
         &states,
         Some(&contacts),
+        &sink,
         &sink,
         &SweepSettings::default(),
         t("10:15:10"),
@@ -218,6 +224,7 @@ async fn a_contact_store_that_is_down_does_not_stop_silence_detection() {
     let stats = handle_sweep(
         &states,
         Some(&DownContactStore),
+        &sink,
         &sink,
         &SweepSettings::default(),
         t("10:15:10"),
@@ -244,7 +251,15 @@ async fn an_agent_state_store_that_is_down_does_not_stop_the_backlog_record() {
         inner: &states,
         plan: &plan,
     };
-    let stats = handle_sweep(&down, Some(&contacts), &sink, &SweepSettings::default(), t("10:15:10")).await;
+    let stats = handle_sweep(
+        &down,
+        Some(&contacts),
+        &sink,
+        &sink,
+        &SweepSettings::default(),
+        t("10:15:10"),
+    )
+    .await;
     assert_eq!((stats.intervals_closed, stats.interval_records), (1, 1));
     assert_eq!(stats.failures, 1, "the progress that could not be read");
     assert_eq!(backlog_record(&sink).unwrap()["backlog"], 1);
@@ -252,7 +267,15 @@ async fn an_agent_state_store_that_is_down_does_not_stop_the_backlog_record() {
 
     // Healed, the next sweep judges the agents.
     plan.heal();
-    let next = handle_sweep(&down, Some(&contacts), &sink, &SweepSettings::default(), t("10:16:10")).await;
+    let next = handle_sweep(
+        &down,
+        Some(&contacts),
+        &sink,
+        &sink,
+        &SweepSettings::default(),
+        t("10:16:10"),
+    )
+    .await;
     assert_eq!((next.silent_agents, next.failures), (1, 0));
 }
 

@@ -46,7 +46,8 @@ async fn main() -> Result<(), Error> {
     start
         .serve(move |event: LambdaEvent<serde_json::Value>| async move {
             let now = scheduled_time(&event.payload).unwrap_or_else(Utc::now);
-            let stats = handle_sweep(states, contacts, sink, settings, now).await;
+            // The pieces are read back from the S3 feed, where the functions write them.
+            let stats = handle_sweep(states, contacts, sink, &sink.feed, settings, now).await;
             stats.record_metrics();
             if stats.failures > 0 {
                 // A failed invocation shows in the function's Errors metric; EventBridge retries

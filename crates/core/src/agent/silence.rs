@@ -94,6 +94,12 @@ pub struct InstanceProgress {
     /// (the feed refused them): every sweep writes the records of the instance's agents
     /// silenced since then again, however long the feed stays down, until one succeeds.
     pub owed_since: Option<DateTime<Utc>>,
+    /// The start of the newest interval whose stream-basis `agent_interval` object a sweep
+    /// wrote for the instance.
+    pub agent_intervals_done: Option<DateTime<Utc>>,
+    /// Ended intervals that got pieces after a sweep may have summed them (late input): the
+    /// next sweep writes their `agent_interval` object again.
+    pub changed_intervals: Vec<DateTime<Utc>>,
 }
 
 /// True when the agent's state is `LOGOUT` (as the mapping names it): such an agent is never
@@ -355,6 +361,8 @@ mod tests {
             silence: None,
             snapshot_slot: None,
             owed_since: None,
+            agent_intervals_done: None,
+            changed_intervals: Vec::new(),
         }
     }
 
