@@ -218,17 +218,25 @@ async fn a_hundred_records_of_ten_agents_cost_one_batch_get_and_ten_puts() {
         // `writers`: the agents allowed a write (state changed, or last-seen window passed).
         let mut run = async |what: &str, events: &[Value], writers: usize, transitions: usize| {
             stack.requests.clear();
+            // Delivered a second after its newest event, as a live stream delivers: no piece is
+            // late (see the sweep's agent_interval records).
+            let newest = events
+                .iter()
+                .map(|e| e["EventTimestamp"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap())
+                .max()
+                .unwrap();
             let outcome = handle_batch(
                 &batch(seq, events),
                 &stack.states,
                 &stack.sink,
                 &Settings::default(),
-                now(),
+                newest + chrono::Duration::seconds(1),
             )
             .await;
             seq += events.len() as u64;
             assert_eq!(outcome.failed_from(), None);
             assert_eq!(outcome.stats.transitions, transitions, "{what}");
+            assert_eq!(outcome.stats.changed_intervals, 0, "{what}");
             let (gets, puts, progress, total) = (
                 stack.requests.count("BatchGetItem"),
                 stack.requests.count("PutItem"),

@@ -213,7 +213,10 @@ fn state(agent: &str, state: &str, clock: &str) -> AgentState {
         last_silence: None,
         silenced_at: None,
         silenced_from: None,
-        segment: None,
+        segment: Some(connect_wfm_core::agent::OpenSegment {
+            start: t(clock),
+            id: format!("{agent}-{clock}"),
+        }),
         silenced_segment: None,
     }
 }
@@ -380,8 +383,8 @@ async fn the_requests_of_one_sweep_at_1000_and_10000_agents() {
         assert_eq!(silent, 0);
         assert!(snapshot.iter().any(|(op, _)| *op == "Scan"));
         assert!(
-            snapshot.contains(&("UpdateItem", 1)),
-            "the slot recorded as written on the progress item"
+            snapshot.contains(&("UpdateItem", 2)),
+            "the slot and the agent intervals (none yet) recorded as written on the progress item: {snapshot:?}"
         );
 
         let (quiet, total, silent) = one_sweep(&stack, "10:01:10", &policy).await;
@@ -411,5 +414,125 @@ async fn the_requests_of_one_sweep_at_1000_and_10000_agents() {
         let (after, total, silent) = one_sweep(&stack, "10:06:30", &policy).await;
         eprintln!("sweep requests, {agents} agents, a minute of the instance's silence: {total} {after:?}");
         assert_eq!(silent, 0);
+
+        // The first minute after 10:15: every active agent's agent_interval record of 10:00
+        // (Available until the silence at 10:05, then UNKNOWN), from the pieces the silence
+        // wrote and the open UNKNOWN segments; one more UpdateItem (the interval written), beside
+        // the snapshot of the 10:15 slot.
+        let started = std::time::Instant::now();
+        let (boundary, total, _) = one_sweep(&stack, "10:15:10", &policy).await;
+        eprintln!(
+            "sweep requests, {agents} agents, the first minute after an interval (agent_interval records): {total} {boundary:?}, {:.1} s on the emulator",
+            started.elapsed().as_secs_f64()
+        );
+        assert!(boundary.contains(&("UpdateItem", 2)), "{boundary:?}");
+        let key = format!("wfm/agent_interval/2026-11-21/stream/{INSTANCE}/1000.jsonl");
+        let body = String::from_utf8(support::get_object(&stack.s3, &stack.bucket, &key).await).unwrap();
+        assert_eq!(body.lines().count(), active);
+        let first: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            (&first["idle_time_s"], &first["unknown_time_s"]),
+            (&json!(300), &json!(600))
+        );
     }
+}
+
+/// `(agent_id, login_time_s, idle_time_s, not_ready_time_s)` of the stream-basis
+/// `agent_interval` object of the 10:00 interval, read from the emulator's S3.
+async fn agent_interval_1000(stack: &Stack) -> Vec<(String, i64, i64, i64)> {
+    let key = format!("wfm/agent_interval/2026-11-21/stream/{INSTANCE}/1000.jsonl");
+    let body = support::get_object(&stack.s3, &stack.bucket, &key).await;
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|r| {
+            (
+                r["agent_id"].as_str().unwrap().to_owned(),
+                r["login_time_s"].as_i64().unwrap(),
+                r["idle_time_s"].as_i64().unwrap(),
+                r["not_ready_time_s"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The agent's day on the emulator: agent-events writes the pieces to S3 and keeps the open
+/// segment on the DynamoDB row; the first sweep after 10:15 reads the pieces back (ListObjectsV2
+/// and GetObject of the interval's folder) and writes the instance's agent_interval object; a
+/// late event marks the interval (a number set on the progress item) and the next sweep
+/// rewrites it.
+#[tokio::test]
+async fn agent_intervals_are_written_after_the_interval_and_rewritten_after_late_input() {
+    let stack = stack().await;
+    let deliver = async |first_seq: u64, events: &[Value], now: &str| {
+        let outcome = handle_batch(
+            &batch(first_seq, events),
+            &stack.states,
+            &stack.sink,
+            &Settings::default(),
+            t(now),
+        )
+        .await;
+        assert_eq!(outcome.failed_from(), None);
+        outcome.stats
+    };
+    deliver(
+        1,
+        &[
+            event("a", "a1", "10:01:00", "STATE_CHANGE", "Available"),
+            event("a", "a2", "10:05:00", "STATE_CHANGE", "Break"),
+            event("a", "a3", "10:08:00", "HEART_BEAT", "Break"),
+            event("a", "a4", "10:11:30", "HEART_BEAT", "Break"),
+            event("b", "b1", "10:14:00", "STATE_CHANGE", "Available"),
+        ],
+        "10:14:01",
+    )
+    .await;
+    let stored = stack.states.load_many(&[agent_arn("a")]).await.unwrap();
+    assert_eq!(
+        stored.states[&agent_arn("a")].segment.as_ref().unwrap().start,
+        t("10:05:00")
+    );
+
+    let sweep = async |clock: &str| {
+        sweep_agents(
+            &stack.states,
+            &stack.sink,
+            &stack.sink,
+            &SweepSettings::default(),
+            t(clock),
+        )
+        .await
+        .unwrap()
+    };
+    let first = sweep("10:15:10").await;
+    assert_eq!(
+        (first.agent_intervals, first.agent_interval_records, first.failures),
+        (1, 2, 0)
+    );
+    assert_eq!(
+        agent_interval_1000(&stack).await,
+        [("a".to_owned(), 840, 240, 600), ("b".to_owned(), 60, 60, 0)]
+    );
+    assert_eq!(sweep("10:16:10").await.agent_intervals, 0);
+
+    let late = deliver(
+        10,
+        &[event("a", "a5", "10:12:00", "STATE_CHANGE", "Available")],
+        "10:16:20",
+    )
+    .await;
+    assert_eq!((late.pieces, late.changed_intervals), (1, 1));
+    let progress = stack.states.load_progress().await.unwrap();
+    assert_eq!(progress[0].changed_intervals, [t("10:00:00")]);
+    let again = sweep("10:17:10").await;
+    assert_eq!((again.agent_intervals, again.failures), (1, 0));
+    assert_eq!(
+        agent_interval_1000(&stack).await,
+        [("a".to_owned(), 840, 420, 420), ("b".to_owned(), 60, 60, 0)]
+    );
+    let progress = stack.states.load_progress().await.unwrap();
+    assert!(progress[0].changed_intervals.is_empty());
+    assert_eq!(progress[0].agent_intervals_done, Some(t("10:00:00")));
 }

@@ -26,7 +26,7 @@ use connect_wfm_core::timefmt::feed_timestamp;
 #[cfg(feature = "aws")]
 use connect_wfm_handlers::custom_resource::Status;
 use connect_wfm_handlers::reports::{CreatedObject, ObjectOutcome, Ports, convert};
-use connect_wfm_handlers::sweep::{SweepSettings, handle_sweep};
+use connect_wfm_handlers::sweep::{self, SweepSettings, handle_sweep};
 
 use crate::input::{InputFile, classify};
 use crate::local::{LocalClaimStore, LocalContactStore, LocalFeed, LocalFeedSink, LocalObjectSource, LocalStateStore};
@@ -126,6 +126,16 @@ enum Command {
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
         state: PathBuf,
     },
+    /// Print the current stream-basis agent_interval records (from the agent events replayed so
+    /// far: their agent_activity pieces, and each agent's open state counted up to the interval's
+    /// end) of every interval ended by the clock, the newest event time processed of each
+    /// instance (intervals of the last 30 days), as JSON Lines sorted by interval_start, then
+    /// agent_id.
+    AgentIntervals {
+        /// Folder of the replayed state.
+        #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
+        state: PathBuf,
+    },
     /// Print the last-known state of every agent (UNKNOWN for agents the sweep found silent).
     States {
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
@@ -217,6 +227,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             file,
         } => report(mapping, kind, instance, &state, &file).await,
         Command::Intervals { state } => intervals(&StreamSettings::from_mapping(&mapping), &state).await,
+        Command::AgentIntervals { state } => agent_intervals(mapping, &state).await,
         Command::States { state, table, json } => match table {
             Some(table) => states_of_table(&table, json).await,
             None => states(&state, json),
@@ -490,6 +501,50 @@ async fn intervals(settings: &StreamSettings, state: &Path) -> Result<ExitCode, 
     let names = contacts.store.names();
     let mut out = std::io::stdout().lock();
     for record in stream_queue_intervals(legs.iter(), &names, settings, clock) {
+        let line = serde_json::to_string(&record).expect("records serialise");
+        writeln!(out, "{line}").map_err(|e| format!("stdout: {e}"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the stream-basis `agent_interval` records of every ended interval, computed by the
+/// sweep's own code from the pieces kept in the state folder.
+async fn agent_intervals(mapping: Mapping, state: &Path) -> Result<ExitCode, String> {
+    use connect_wfm_core::ports::{AgentDirectory as _, ProgressStore as _};
+    let states = LocalStateStore::new(state);
+    let activity = LocalFeed::new(state, LocalFeedSink::Stdout);
+    let settings = SweepSettings {
+        stream: connect_wfm_handlers::contacts::Settings {
+            stream: StreamSettings::from_mapping(&mapping),
+        },
+        mapping: mapping.agent_states,
+        policy: SweepPolicy::default(),
+    };
+    let step = chrono::Duration::minutes(15);
+    let mut records = Vec::new();
+    for progress in states.load_progress().await.map_err(|e| e.to_string())? {
+        let instance = progress.instance_id.as_str();
+        let clock = progress.newest_event;
+        let last = connect_wfm_core::contact::interval_start(clock) - step;
+        let first = connect_wfm_core::contact::interval_start(clock - chrono::Duration::days(30));
+        let agents = states.active_agents(instance).await.map_err(|e| e.to_string())?;
+        let alias = sweep::instance_alias(&settings, instance);
+        let due = sweep::intervals_with_activity(instance, &agents, &activity, &settings.mapping, first, last)
+            .await
+            .map_err(|e| e.to_string())?;
+        for interval in due {
+            records.extend(
+                sweep::interval_records(instance, alias, interval, &agents, &activity, &settings.mapping, clock)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+    }
+    records.sort_by(|a, b| {
+        (a.interval_start, &a.agent_id, &a.instance_id).cmp(&(b.interval_start, &b.agent_id, &b.instance_id))
+    });
+    let mut out = std::io::stdout().lock();
+    for record in records {
         let line = serde_json::to_string(&record).expect("records serialise");
         writeln!(out, "{line}").map_err(|e| format!("stdout: {e}"))?;
     }

@@ -32,8 +32,8 @@ use crate::contacts::close_intervals;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
     AgentActivityRecord, AgentState, AgentStateMapping, InstanceProgress, IntervalInputs, SNAPSHOT_LOOKBACK,
-    SweepPolicy, activity_key, agent_interval_key, agent_intervals, current_snapshot_slot, is_logged_out,
-    silence_pieces, silence_rewrites, snapshot_records, snapshot_slot, sweep_instance,
+    StreamAgentInterval, SweepPolicy, activity_key, agent_interval_key, agent_intervals, current_snapshot_slot,
+    is_logged_out, silence_pieces, silence_rewrites, snapshot_records, snapshot_slot, sweep_instance,
 };
 use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::contact::{INTERVAL_MINUTES, interval_start};
@@ -321,6 +321,70 @@ async fn sweep_one<S, F, L>(
     .await;
 }
 
+/// The alias the mapping's `instances` gives an instance, else its id.
+pub fn instance_alias<'a>(settings: &'a SweepSettings, instance: &'a str) -> &'a str {
+    settings
+        .stream
+        .stream
+        .instances
+        .iter()
+        .find(|(_, id)| id.as_str() == instance)
+        .map_or(instance, |(alias, _)| alias.as_str())
+}
+
+/// The intervals in [`first`, `last`] (starts) of an instance with an `agent_activity` piece
+/// filed, or with an agent's open segment (`agents`: the instance's agents not logged out).
+pub async fn intervals_with_activity<L: ActivityLog>(
+    instance: &str,
+    agents: &[AgentState],
+    activity: &L,
+    mapping: &AgentStateMapping,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+) -> Result<BTreeSet<DateTime<Utc>>, PortError> {
+    let step = chrono::Duration::minutes(INTERVAL_MINUTES.into());
+    let mut due: BTreeSet<DateTime<Utc>> = activity
+        .intervals(instance, first, last + step)
+        .await?
+        .into_iter()
+        .collect();
+    for agent in agents.iter().filter(|a| !is_logged_out(a, mapping)) {
+        if let Some(segment) = &agent.segment {
+            let mut interval = interval_start(segment.start).max(first);
+            while interval <= last {
+                due.insert(interval);
+                interval += step;
+            }
+        }
+    }
+    Ok(due)
+}
+
+/// The stream-basis `agent_interval` records of one instance and interval: its pieces read
+/// back, and the open segments of `agents` counted up to the interval's end.
+pub async fn interval_records<L: ActivityLog>(
+    instance: &str,
+    alias: &str,
+    interval: DateTime<Utc>,
+    agents: &[AgentState],
+    activity: &L,
+    mapping: &AgentStateMapping,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<StreamAgentInterval>, PortError> {
+    let pieces = activity.pieces(instance, interval).await?;
+    Ok(agent_intervals(
+        &IntervalInputs {
+            instance_id: instance,
+            instance: alias,
+            interval_start: interval,
+            pieces: &pieces,
+            agents,
+            as_of,
+        },
+        mapping,
+    ))
+}
+
 /// The pieces the `UNKNOWN` of each of these silenced agents closed.
 fn silenced_pieces(silenced: &[&AgentState], mapping: &AgentStateMapping) -> Vec<AgentActivityRecord> {
     silenced
@@ -384,21 +448,12 @@ async fn write_agent_intervals<S, F, L>(
         .map_or(oldest, |done| (done + step).max(oldest));
     let mut due: BTreeSet<DateTime<Utc>> = BTreeSet::new();
     if first_new <= last_ended {
-        match activity.intervals(instance, first_new, last_ended + step).await {
-            Ok(found) => due.extend(found),
+        match intervals_with_activity(instance, agents, activity, &settings.mapping, first_new, last_ended).await {
+            Ok(found) => due = found,
             Err(e) => {
                 stats.failures += 1;
                 tracing::error!(instance, error = %e, "could not list the intervals with agent_activity pieces; the next sweep tries");
                 return;
-            }
-        }
-        for agent in agents.iter().filter(|a| !is_logged_out(a, &settings.mapping)) {
-            if let Some(segment) = &agent.segment {
-                let mut interval = interval_start(segment.start).max(first_new);
-                while interval <= last_ended {
-                    due.insert(interval);
-                    interval += step;
-                }
             }
         }
     }
@@ -426,28 +481,20 @@ async fn write_agent_intervals<S, F, L>(
     }
     due.extend(changed.iter().copied());
 
-    let alias = settings
-        .stream
-        .stream
-        .instances
-        .iter()
-        .find(|(_, id)| id.as_str() == instance)
-        .map_or(instance, |(alias, _)| alias.as_str());
+    let alias = instance_alias(settings, instance);
     let mut first_failed: Option<DateTime<Utc>> = None;
     for interval in due {
         let written = async {
-            let pieces = activity.pieces(instance, interval).await?;
-            let records = agent_intervals(
-                &IntervalInputs {
-                    instance_id: instance,
-                    instance: alias,
-                    interval_start: interval,
-                    pieces: &pieces,
-                    agents,
-                    as_of: progress.newest_event,
-                },
+            let records = interval_records(
+                instance,
+                alias,
+                interval,
+                agents,
+                activity,
                 &settings.mapping,
-            );
+                progress.newest_event,
+            )
+            .await?;
             if !records.is_empty() {
                 sink.put(&agent_interval_key(alias, interval), feed::to_json_lines(&records))
                     .await?;
