@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use connect_wfm_core::agent::{Activity, ContactRef};
+use connect_wfm_core::agent::{
+    Activity, AgentActivityRecord, AgentStreamSource, ContactRef, STREAM_BASIS, StateTime, StreamAgentInterval,
+};
 use connect_wfm_core::contact::StreamQueueInterval;
 use connect_wfm_core::feed::{
     AgentSnapshotRecord, AgentStateRecord, FeedHealthRecord, HealthStatus, RejectRecord, SCHEMA,
@@ -214,6 +216,52 @@ fn samples() -> Vec<(String, Value)> {
         active: true,
         source: source(),
     };
+    let piece = AgentActivityRecord {
+        kind: AgentActivityRecord::KIND.into(),
+        schema: SCHEMA,
+        instance_id: "i".into(),
+        agent_id: "a".into(),
+        agent_login: Some("jdoe".into()),
+        state: "VOICE-INBOUND-CONNECTED".into(),
+        reason: "Open".into(),
+        activity: Activity::Open,
+        contact: agent_state.contact.clone(),
+        interval_start: at("2026-11-20T08:00:00Z"),
+        start: at("2026-11-20T08:03:12.250Z"),
+        end: at("2026-11-20T08:09:00.000Z"),
+        duration_ms: 347_750,
+        segment_id: "e".into(),
+        closed_by: "f".into(),
+    };
+    let stream_agent = StreamAgentInterval {
+        kind: StreamAgentInterval::KIND,
+        schema: SCHEMA,
+        basis: STREAM_BASIS,
+        instance: "acme".into(),
+        instance_id: "i".into(),
+        agent_login: Some("jdoe".into()),
+        agent_id: "a".into(),
+        interval_start: at("2026-11-20T10:15:00Z"),
+        interval_minutes: 15,
+        login_time_s: 900,
+        not_ready_time_s: 60,
+        ready_time_s: 840,
+        idle_time_s: 100,
+        on_contact_time_s: 740,
+        unknown_time_s: 0,
+        acw_time_s: 40,
+        open_time_s: 840,
+        closed_time_s: 60,
+        states: vec![StateTime {
+            state: "Break".into(),
+            reason: "Break".into(),
+            activity: Activity::Closed,
+            seconds: 60,
+        }],
+        active: true,
+        as_of: at("2026-11-20T10:30:02.000Z"),
+        source: AgentStreamSource { stream: "agent_events" },
+    };
     let reject = RejectRecord::new(
         "agent-events",
         "kinesis s seq 1",
@@ -229,6 +277,8 @@ fn samples() -> Vec<(String, Value)> {
         sample(&stream),
         sample(&agent_queue),
         sample(&agent),
+        sample(&piece),
+        sample(&stream_agent),
         sample(&reject),
     ]
     .into()
