@@ -5,6 +5,7 @@
 
 mod input;
 mod local;
+mod timeline;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[cfg(feature = "aws")]
 use connect_wfm_aws::{DynamoStateStore, config, reload};
 use connect_wfm_core::Mapping;
-use connect_wfm_core::agent::{AgentState, SweepPolicy};
+use connect_wfm_core::agent::{AgentState, StreamAgentInterval, SweepPolicy};
 use connect_wfm_core::contact::store::ContactStore as _;
 use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
 #[cfg(feature = "aws")]
@@ -136,6 +137,20 @@ enum Command {
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
         state: PathBuf,
     },
+    /// Write the agents' day as one self-contained HTML page (inline SVG and CSS, works opened
+    /// from disk): a row per agent of the state folder, a bar per agent_activity piece on a
+    /// time axis with the 15-minute grid, UNKNOWN hatched, a legend, and under each row the
+    /// agent's stream-basis agent_interval totals. Agent ids by default.
+    Timeline {
+        #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
+        state: PathBuf,
+        /// The page to write.
+        #[arg(long, value_name = "FILE.html")]
+        out: PathBuf,
+        /// Label rows with login names instead of agent ids (personal data).
+        #[arg(long)]
+        agent_names: bool,
+    },
     /// Print the last-known state of every agent (UNKNOWN for agents the sweep found silent).
     States {
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
@@ -228,6 +243,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         } => report(mapping, kind, instance, &state, &file).await,
         Command::Intervals { state } => intervals(&StreamSettings::from_mapping(&mapping), &state).await,
         Command::AgentIntervals { state } => agent_intervals(mapping, &state).await,
+        Command::Timeline {
+            state,
+            out,
+            agent_names,
+        } => timeline(mapping, &state, &out, agent_names).await,
         Command::States { state, table, json } => match table {
             Some(table) => states_of_table(&table, json).await,
             None => states(&state, json),
@@ -507,28 +527,49 @@ async fn intervals(settings: &StreamSettings, state: &Path) -> Result<ExitCode, 
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the stream-basis `agent_interval` records of every ended interval, computed by the
-/// sweep's own code from the pieces kept in the state folder.
-async fn agent_intervals(mapping: Mapping, state: &Path) -> Result<ExitCode, String> {
-    use connect_wfm_core::ports::{AgentDirectory as _, ProgressStore as _};
-    let states = LocalStateStore::new(state);
-    let activity = LocalFeed::new(state, LocalFeedSink::Stdout);
-    let settings = SweepSettings {
+/// The sweep's settings for the local commands that compute what the sweep writes.
+fn local_sweep_settings(mapping: Mapping) -> SweepSettings {
+    SweepSettings {
         stream: connect_wfm_handlers::contacts::Settings {
             stream: StreamSettings::from_mapping(&mapping),
         },
         mapping: mapping.agent_states,
         policy: SweepPolicy::default(),
-    };
+    }
+}
+
+/// The pieces and the stream-basis `agent_interval` records of every interval of the last 30
+/// days ended by each instance's clock (its newest event time processed), computed by the
+/// sweep's own code from the pieces kept in the state folder.
+async fn agent_day(
+    settings: &SweepSettings,
+    state: &Path,
+) -> Result<
+    (
+        Vec<connect_wfm_core::agent::AgentActivityRecord>,
+        Vec<StreamAgentInterval>,
+    ),
+    String,
+> {
+    use connect_wfm_core::ports::{ActivityLog as _, AgentDirectory as _, ProgressStore as _};
+    let states = LocalStateStore::new(state);
+    let activity = LocalFeed::new(state, LocalFeedSink::Stdout);
     let step = chrono::Duration::minutes(15);
-    let mut records = Vec::new();
+    let (mut pieces, mut records) = (Vec::new(), Vec::new());
     for progress in states.load_progress().await.map_err(|e| e.to_string())? {
         let instance = progress.instance_id.as_str();
         let clock = progress.newest_event;
         let last = connect_wfm_core::contact::interval_start(clock) - step;
         let first = connect_wfm_core::contact::interval_start(clock - chrono::Duration::days(30));
         let agents = states.active_agents(instance).await.map_err(|e| e.to_string())?;
-        let alias = sweep::instance_alias(&settings, instance);
+        let alias = sweep::instance_alias(settings, instance);
+        for interval in activity
+            .intervals(instance, first, clock + step)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            pieces.extend(activity.pieces(instance, interval).await.map_err(|e| e.to_string())?);
+        }
         let due = sweep::intervals_with_activity(instance, &agents, &activity, &settings.mapping, first, last)
             .await
             .map_err(|e| e.to_string())?;
@@ -543,11 +584,34 @@ async fn agent_intervals(mapping: Mapping, state: &Path) -> Result<ExitCode, Str
     records.sort_by(|a, b| {
         (a.interval_start, &a.agent_id, &a.instance_id).cmp(&(b.interval_start, &b.agent_id, &b.instance_id))
     });
+    Ok((pieces, records))
+}
+
+/// Prints the stream-basis `agent_interval` records of every ended interval.
+async fn agent_intervals(mapping: Mapping, state: &Path) -> Result<ExitCode, String> {
+    let (_, records) = agent_day(&local_sweep_settings(mapping), state).await?;
     let mut out = std::io::stdout().lock();
     for record in records {
         let line = serde_json::to_string(&record).expect("records serialise");
         writeln!(out, "{line}").map_err(|e| format!("stdout: {e}"))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the timeline page of the state folder's pieces.
+async fn timeline(mapping: Mapping, state: &Path, out: &Path, names: bool) -> Result<ExitCode, String> {
+    let settings = local_sweep_settings(mapping);
+    let (pieces, records) = agent_day(&settings, state).await?;
+    let layout = timeline::layout(&pieces, &records, &settings.mapping, names);
+    let page = timeline::render(&layout, "connect-wfm: the agents' day");
+    std::fs::write(out, &page).map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!(
+        "{}: {} agents, {} pieces, {} bytes",
+        out.display(),
+        layout.rows.len(),
+        pieces.len(),
+        page.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -496,7 +496,9 @@ async fn write_pieces<S: ProgressStore, F: FeedSink>(
 ) {
     pieces.retain(|(_, slot, _)| groups[*slot].failure.is_none());
     pieces.sort_by_key(|(record_index, _, _)| *record_index);
-    let mut folders: BTreeMap<(&str, DateTime<Utc>), Vec<(usize, usize, &AgentActivityRecord)>> = BTreeMap::new();
+    // (instance, interval) → (record index, group slot, piece)
+    type Folder<'a> = Vec<(usize, usize, &'a AgentActivityRecord)>;
+    let mut folders: BTreeMap<(&str, DateTime<Utc>), Folder<'_>> = BTreeMap::new();
     for (record_index, slot, piece) in &pieces {
         folders
             .entry((piece.instance_id.as_str(), piece.interval_start))

@@ -951,7 +951,9 @@ async fn a_recovery_long_after_a_failed_unknown_write_still_writes_the_unknown_r
 
 /// `(agent_id, login_time_s, idle_time_s, not_ready_time_s, states)` of the stream-basis
 /// `agent_interval` object of the interval starting at `hhmm`.
-fn agent_interval(sink: &MemoryFeedSink, hhmm: &str) -> Vec<(String, i64, i64, i64, Vec<(String, i64)>)> {
+type AgentIntervalView = (String, i64, i64, i64, Vec<(String, i64)>);
+
+fn agent_interval(sink: &MemoryFeedSink, hhmm: &str) -> Vec<AgentIntervalView> {
     sink.lines(&format!("agent_interval/2026-11-21/stream/i-1/{hhmm}"))
         .iter()
         .map(|r| {

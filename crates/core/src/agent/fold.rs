@@ -896,7 +896,10 @@ mod tests {
         assert_eq!((record.state.as_str(), record.reason.as_str()), ("Break", "Lunch"));
     }
 
-    fn pieces(fold: &AgentFold) -> Vec<(usize, &str, DateTime<Utc>, DateTime<Utc>, &str, &str)> {
+    /// (event index, state, start, end, segment id, closed by) of each piece.
+    type PieceView<'a> = (usize, &'a str, DateTime<Utc>, DateTime<Utc>, &'a str, &'a str);
+
+    fn pieces(fold: &AgentFold) -> Vec<PieceView<'_>> {
         fold.pieces
             .iter()
             .map(|(i, p)| {
