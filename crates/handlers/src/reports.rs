@@ -14,14 +14,17 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use chrono::{DateTime, NaiveDate, Utc};
+use connect_wfm_core::agent::{AgentReconciliation, AgentState, StreamAgentInterval, reconcile_agent};
 use connect_wfm_core::contact::Reconciliation;
 use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::feed;
 use connect_wfm_core::mapping::Instances;
-use connect_wfm_core::ports::{AgentStateStore, ClaimOutcome, ClaimStore, FeedSink, ObjectSource, PortError};
+use connect_wfm_core::ports::{
+    ActivityLog, AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, FeedSink, ObjectSource, PortError,
+};
 use connect_wfm_core::report::{
-    AgentIdCache, IntervalRecord, QueueInterval, ReportError, ReportKind, ReportMapping, ReportReader, ReportSource,
-    is_csv_key,
+    AgentIdCache, AgentInterval, IntervalRecord, QueueInterval, ReportError, ReportKind, ReportMapping, ReportReader,
+    ReportSource, is_csv_key,
 };
 
 use tracing::Instrument as _;
@@ -56,6 +59,97 @@ pub struct Settings {
     /// written (None: contact events are off, no reconciliation). Optional and off by default,
     /// so it lives here rather than in [`Ports`], which every caller names in full.
     pub reconciler: Option<Arc<dyn Reconciler>>,
+    /// Compares each report's agent_interval records (ASPR) with the stream basis of the agent
+    /// event stream (None: no reconciliation).
+    pub agent_reconciler: Option<Arc<dyn AgentReconciler>>,
+}
+
+/// Reconciliation of ASPR agent_interval records with the stream basis of the agent events
+/// (issue "The agent's day", item 3): a boxed future, like [`Reconciler`].
+pub trait AgentReconciler: Send + Sync {
+    /// The comparisons of `reports` with the stream-basis records of the same agent and
+    /// interval (rows without an agent id, or without a stream record, are left out).
+    fn reconcile_agents<'a>(
+        &'a self,
+        reports: &'a [AgentInterval],
+        now: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<AgentReconciliation>, PortError>> + Send + 'a>>;
+}
+
+impl fmt::Debug for dyn AgentReconciler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AgentReconciler")
+    }
+}
+
+/// The [`AgentReconciler`] over the agent-state table and the feed's pieces: the stream basis
+/// recomputed by the sweep's own code (its pieces read back, the open segments counted to the
+/// interval's end), one log line per compared record.
+pub struct StreamAgentReconciler<S, L> {
+    pub states: S,
+    pub activity: L,
+    /// The agent-state mapping and instance aliases, as the sweep has them.
+    pub settings: crate::sweep::SweepSettings,
+}
+
+impl<S: AgentDirectory, L: ActivityLog> AgentReconciler for StreamAgentReconciler<S, L> {
+    fn reconcile_agents<'a>(
+        &'a self,
+        reports: &'a [AgentInterval],
+        now: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<AgentReconciliation>, PortError>> + Send + 'a>> {
+        Box::pin(async move {
+            let instance_id = |alias: &str| {
+                self.settings
+                    .stream
+                    .stream
+                    .instances
+                    .get(alias)
+                    .cloned()
+                    .unwrap_or_else(|| alias.to_owned())
+            };
+            let mut groups: BTreeMap<(String, DateTime<Utc>), Vec<&AgentInterval>> = BTreeMap::new();
+            for row in reports.iter().filter(|r| r.agent_id.is_some()) {
+                groups
+                    .entry((instance_id(&row.instance), row.interval_start))
+                    .or_default()
+                    .push(row);
+            }
+            let mut agents_of: BTreeMap<String, Vec<AgentState>> = BTreeMap::new();
+            let mut out = Vec::new();
+            for ((instance, interval), rows) in groups {
+                if !agents_of.contains_key(&instance) {
+                    agents_of.insert(instance.clone(), self.states.active_agents(&instance).await?);
+                }
+                let alias = crate::sweep::instance_alias(&self.settings, &instance);
+                let stream = crate::sweep::interval_records(
+                    &instance,
+                    alias,
+                    interval,
+                    &agents_of[&instance],
+                    &self.activity,
+                    &self.settings.mapping,
+                    now,
+                )
+                .await?;
+                let by_agent: BTreeMap<&str, &StreamAgentInterval> =
+                    stream.iter().map(|r| (r.agent_id.as_str(), r)).collect();
+                for row in rows {
+                    let Some(stream) = row.agent_id.as_deref().and_then(|id| by_agent.get(id)) else {
+                        continue;
+                    };
+                    let reconciliation = reconcile_agent(row, stream);
+                    if reconciliation.differences().next().is_some() {
+                        tracing::info!("{reconciliation}");
+                    } else {
+                        tracing::debug!("{reconciliation}");
+                    }
+                    out.push(reconciliation);
+                }
+            }
+            Ok(out)
+        })
+    }
 }
 
 /// Reconciliation of report-basis queue_interval records with the stream basis (issue 12,
@@ -112,6 +206,12 @@ pub struct ReconcileStats {
     /// Each differing field of each drifting record: the field and |stream − report| (1 when
     /// only one basis has a value).
     pub field_drift: Vec<(String, f64)>,
+    /// ASPR records compared with a stream-basis agent_interval record.
+    pub agents_reconciled: usize,
+    /// Of those, the ones that differ by more than the tolerance on at least one field.
+    pub agents_drifting: usize,
+    /// As `field_drift`, for the agent fields (`agent.login_time_s`, ...).
+    pub agent_field_drift: Vec<(String, f64)>,
 }
 
 impl ReconcileStats {
@@ -124,6 +224,31 @@ impl ReconcileStats {
         }
         let fields: Vec<String> = largest.iter().map(|(f, v)| format!("{f}={v}")).collect();
         fields.join(",")
+    }
+
+    /// The largest drift of each differing agent field, as [`Self::largest_drift`].
+    pub fn largest_agent_drift(&self) -> String {
+        let mut largest: BTreeMap<&str, f64> = BTreeMap::new();
+        for (field, difference) in &self.agent_field_drift {
+            let value = largest.entry(field).or_insert(0.0);
+            *value = value.max(*difference);
+        }
+        let fields: Vec<String> = largest.iter().map(|(f, v)| format!("{f}={v}")).collect();
+        fields.join(",")
+    }
+
+    fn add_agents(&mut self, reconciliations: &[AgentReconciliation]) {
+        for r in reconciliations {
+            self.agents_reconciled += 1;
+            let before = self.agent_field_drift.len();
+            self.agent_field_drift.extend(
+                r.differences()
+                    .map(|d| (d.field.clone(), d.delta().map_or(1.0, f64::abs))),
+            );
+            if self.agent_field_drift.len() > before {
+                self.agents_drifting += 1;
+            }
+        }
     }
 
     fn add(&mut self, reconciliations: &[Reconciliation]) {
@@ -151,6 +276,7 @@ impl Default for Settings {
             kind: None,
             spool_records: 5 * PART_RECORDS,
             reconciler: None,
+            agent_reconciler: None,
         }
     }
 }
@@ -220,6 +346,7 @@ impl BatchOutcome {
             ("ReportRows", rows),
             ("ReportErrors", errors),
             ("DriftingIntervals", reconciliation.drifting as u64),
+            ("DriftingAgentIntervals", reconciliation.agents_drifting as u64),
             ("ReconcileErrors", reconciliation.failures as u64),
         ] {
             if value > 0 {
@@ -278,6 +405,9 @@ where
         reconciled = reconciliation.reconciled,
         drifting = reconciliation.drifting,
         field_drift = %reconciliation.largest_drift(),
+        agents_reconciled = reconciliation.agents_reconciled,
+        agents_drifting = reconciliation.agents_drifting,
+        agent_field_drift = %reconciliation.largest_agent_drift(),
         "report batch processed"
     );
     BatchOutcome {
@@ -456,8 +586,21 @@ where
         }
         Ok(ClaimOutcome::Claimed) => {}
     }
-    match convert_collecting(object, ports, settings, settings.reconciler.is_some()).await {
-        Ok((records, queues)) => {
+    let collect = Collect {
+        queues: settings.reconciler.is_some(),
+        agents: settings.agent_reconciler.is_some(),
+    };
+    match convert_collecting(object, ports, settings, collect).await {
+        Ok((records, queues, agents)) => {
+            if let Some(reconciler) = settings.agent_reconciler.as_deref().filter(|_| !agents.is_empty()) {
+                match reconciler.reconcile_agents(&agents, now).await {
+                    Ok(found) => reconciliation.add_agents(&found),
+                    Err(e) => {
+                        reconciliation.failures += 1;
+                        tracing::warn!(error = %e, "could not reconcile the report's agents with the stream basis");
+                    }
+                }
+            }
             if let Some(reconciler) = settings.reconciler.as_deref().filter(|_| !queues.is_empty()) {
                 // Only for the operator's eyes: a failure is logged and counted, never a
                 // failure of the report, whose records are written.
@@ -500,17 +643,18 @@ where
     S: AgentStateStore,
     F: FeedSink,
 {
-    Ok(convert_collecting(object, ports, settings, false).await?.0)
+    Ok(convert_collecting(object, ports, settings, Collect::default()).await?.0)
 }
 
-/// [`convert`], also returning the queue_interval records written when `collect_queues` (for
-/// reconciliation; a QR has one per queue and interval, so few).
+/// [`convert`], also returning the queue_interval and agent_interval records written, as
+/// `collect` asks (for reconciliation; a QR has one per queue and interval, an ASPR one per
+/// agent, so few).
 async fn convert_collecting<C, O, S, F>(
     object: &CreatedObject,
     ports: &Ports<'_, C, O, S, F>,
     settings: &Settings,
-    collect_queues: bool,
-) -> Result<(usize, Vec<QueueInterval>), ObjectOutcome>
+    collect: Collect,
+) -> Result<(usize, Vec<QueueInterval>, Vec<AgentInterval>), ObjectOutcome>
 where
     O: ObjectSource,
     S: AgentStateStore,
@@ -563,7 +707,8 @@ where
         agent_ids: AgentIdCache::default(),
         parts: 0,
         records: 0,
-        queues: collect_queues.then(Vec::new),
+        queues: collect.queues.then(Vec::new),
+        agents: collect.agents.then(Vec::new),
     };
     let mut spooled: Vec<Vec<IntervalRecord>> = Vec::new();
     let mut spooled_records = 0;
@@ -596,7 +741,18 @@ where
     for records in spooled {
         writer.write(records).await?;
     }
-    Ok((writer.records, writer.queues.unwrap_or_default()))
+    Ok((
+        writer.records,
+        writer.queues.unwrap_or_default(),
+        writer.agents.unwrap_or_default(),
+    ))
+}
+
+/// Which records [`convert_collecting`] keeps for reconciliation.
+#[derive(Debug, Clone, Copy, Default)]
+struct Collect {
+    queues: bool,
+    agents: bool,
 }
 
 /// Writes parts of one report's records, filling agent ids on the way.
@@ -610,6 +766,8 @@ struct PartWriter<'p, 'a, C, O, S, F> {
     records: usize,
     /// The queue_interval records written, when collected.
     queues: Option<Vec<QueueInterval>>,
+    /// The agent_interval records written, when collected.
+    agents: Option<Vec<AgentInterval>>,
 }
 
 impl<C, O, S: AgentStateStore, F: FeedSink> PartWriter<'_, '_, C, O, S, F> {
@@ -650,11 +808,14 @@ impl<C, O, S: AgentStateStore, F: FeedSink> PartWriter<'_, '_, C, O, S, F> {
         }
         self.parts += 1;
         self.records += records.len();
-        if let Some(queues) = &mut self.queues {
-            queues.extend(records.into_iter().filter_map(|record| match record {
-                IntervalRecord::Queue(queue) => Some(queue),
-                _ => None,
-            }));
+        if self.queues.is_some() || self.agents.is_some() {
+            for record in records {
+                match (record, &mut self.queues, &mut self.agents) {
+                    (IntervalRecord::Queue(queue), Some(queues), _) => queues.push(queue),
+                    (IntervalRecord::Agent(agent), _, Some(agents)) => agents.push(agent),
+                    _ => {}
+                }
+            }
         }
         Ok(())
     }

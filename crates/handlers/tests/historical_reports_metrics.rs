@@ -41,6 +41,9 @@ fn a_batch_writes_files_rows_and_errors_as_emf() {
                 ("handled".into(), 2.0),
                 ("abandoned".into(), 1.0),
             ],
+            agents_reconciled: 4,
+            agents_drifting: 2,
+            agent_field_drift: vec![("not_ready_time_s".into(), 60.0), ("idle_time_s".into(), 5.0)],
         },
     };
     outcome.record_metrics();
@@ -58,6 +61,7 @@ fn a_batch_writes_files_rows_and_errors_as_emf() {
     );
     assert!(doc.get("ReconcileErrors").is_none(), "zero counters are left out");
     assert_eq!(doc["DriftingIntervals"].as_u64(), Some(1));
+    assert_eq!(doc["DriftingAgentIntervals"].as_u64(), Some(2));
     // What no alarm or dashboard reads is not a metric (CloudWatch bills each one): it is in
     // the log lines.
     let names: Vec<&str> = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
@@ -66,7 +70,7 @@ fn a_batch_writes_files_rows_and_errors_as_emf() {
         .iter()
         .map(|m| m["Name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
     for name in [
         "ReconciledIntervals",
         "ReportDuplicates",

@@ -12,8 +12,10 @@ use connect_wfm_aws::{DynamoClaimStore, DynamoContactStore, DynamoStateStore, S3
 use connect_wfm_core::contact::StreamSettings;
 use connect_wfm_handlers::contacts;
 use connect_wfm_handlers::reports::{
-    FUNCTION, Ports, Reconciler, Settings, SqsBatch, StreamReconciler, handle_messages,
+    AgentReconciler, FUNCTION, Ports, Reconciler, Settings, SqsBatch, StreamAgentReconciler, StreamReconciler,
+    handle_messages,
 };
+use connect_wfm_handlers::sweep::SweepSettings;
 use lambda_runtime::{Error, LambdaEvent};
 
 use crate::config::Config;
@@ -39,6 +41,19 @@ async fn main() -> Result<(), Error> {
             },
         }) as Arc<dyn Reconciler>
     });
+    // Each ASPR's agent intervals are compared with the stream basis of the agent events (the
+    // sweep's own computation over the feed's pieces and the agents' open segments).
+    let agent_reconciler: Arc<dyn AgentReconciler> = Arc::new(StreamAgentReconciler {
+        states: DynamoStateStore::new(dynamodb.clone(), config.state_table.clone()),
+        activity: sink.feed.clone(),
+        settings: SweepSettings {
+            stream: contacts::Settings {
+                stream: StreamSettings::from_mapping(&mapping),
+            },
+            mapping: mapping.agent_states.clone(),
+            ..SweepSettings::default()
+        },
+    });
     let claims = DynamoClaimStore::new(dynamodb.clone(), config.claim_table)
         .with_durations(config.claim_lease, config.claim_retention);
     let states = DynamoStateStore::new(dynamodb, config.state_table);
@@ -56,6 +71,7 @@ async fn main() -> Result<(), Error> {
         instance: config.instance,
         instances: Arc::new(mapping.instances),
         reconciler,
+        agent_reconciler: Some(agent_reconciler),
         ..Settings::default()
     };
     let (ports, settings) = (&ports, &settings);

@@ -11,8 +11,9 @@ use super::activity::{AgentActivityRecord, Segment};
 use super::mapping::AgentStateMapping;
 use super::silence::is_logged_out_state;
 use super::state::{Activity, AgentState};
-use crate::contact::INTERVAL_MINUTES;
+use crate::contact::{FieldComparison, INTERVAL_MINUTES};
 use crate::feed::{FeedRecord, SCHEMA};
+use crate::report::AgentInterval;
 use crate::timefmt::{serde_feed_time, serde_interval_start};
 
 /// `basis` of a record built from the agent event stream.
@@ -217,6 +218,83 @@ fn record(
     }
 }
 
+/// Two agent times this close (seconds) agree: each basis rounds its own sums, and Connect's
+/// report and the event stream stamp a state change a moment apart.
+pub const AGENT_DRIFT_TOLERANCE_S: f64 = 2.0;
+
+/// When Connect's ASPR row of an agent and interval arrives: how far the stream basis of the
+/// same agent and interval was from it, field by field (a log line and a metric).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentReconciliation {
+    /// The instance (alias).
+    pub instance: String,
+    pub agent_id: String,
+    pub interval_start: DateTime<Utc>,
+    /// login, not ready, on contact and idle time: the fields both bases define.
+    pub fields: Vec<FieldComparison>,
+}
+
+impl AgentReconciliation {
+    /// The fields on which the bases differ by more than [`AGENT_DRIFT_TOLERANCE_S`].
+    pub fn differences(&self) -> impl Iterator<Item = &FieldComparison> {
+        self.fields.iter().filter(|f| match (f.report, f.stream) {
+            (Some(r), Some(s)) => (r - s).abs() > AGENT_DRIFT_TOLERANCE_S,
+            (None, None) => false,
+            _ => true,
+        })
+    }
+}
+
+/// `agent_interval reconciliation instance=… agent_id=… interval_start=…: login_time_s
+/// report=900 stream=840; …` (or `agrees`). Ids only: no login names in logs.
+impl std::fmt::Display for AgentReconciliation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "agent_interval reconciliation instance={} agent_id={} interval_start={}:",
+            self.instance,
+            self.agent_id,
+            crate::timefmt::feed_timestamp(&self.interval_start)
+        )?;
+        let show = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), |v| v.to_string());
+        let mut any = false;
+        for diff in self.differences() {
+            write!(
+                f,
+                " {} report={} stream={};",
+                diff.field,
+                show(diff.report),
+                show(diff.stream)
+            )?;
+            any = true;
+        }
+        if !any {
+            f.write_str(" agrees")?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares an ASPR record with the stream-basis record of the same agent and interval.
+pub fn reconcile_agent(report: &AgentInterval, stream: &StreamAgentInterval) -> AgentReconciliation {
+    let field = |name: &str, report: Option<i64>, stream: i64| FieldComparison {
+        field: name.to_owned(),
+        report: report.map(|v| v as f64),
+        stream: Some(stream as f64),
+    };
+    AgentReconciliation {
+        instance: report.instance.to_string(),
+        agent_id: stream.agent_id.clone(),
+        interval_start: report.interval_start,
+        fields: vec![
+            field("login_time_s", report.login_time_s, stream.login_time_s),
+            field("not_ready_time_s", report.not_ready_time_s, stream.not_ready_time_s),
+            field("on_contact_time_s", report.on_contact_time_s, stream.on_contact_time_s),
+            field("idle_time_s", report.idle_time_s, stream.idle_time_s),
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +468,46 @@ mod tests {
         ];
         let ids: Vec<String> = build(&pieces, &[]).into_iter().map(|r| r.agent_id).collect();
         assert_eq!(ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn an_aspr_row_is_compared_field_by_field_within_two_seconds() {
+        let pieces = [
+            piece("a-1", "Available", "10:00:00", "10:05:00", "s1"),
+            piece("a-1", "Break", "10:05:00", "10:15:00", "s2"),
+        ];
+        let stream = &build(&pieces, &[])[0];
+        let report = AgentInterval {
+            kind: AgentInterval::KIND,
+            schema: SCHEMA,
+            basis: crate::report::REPORT_BASIS,
+            instance: "acme".into(),
+            agent_login: "a-1-login".into(),
+            agent_id: Some("a-1".into()),
+            interval_start: t("10:00:00"),
+            interval_minutes: 15,
+            login_time_s: Some(899),
+            not_ready_time_s: Some(540),
+            ready_time_s: Some(359),
+            idle_time_s: Some(300),
+            on_contact_time_s: None,
+            active: true,
+            source: crate::report::RecordSource {
+                bucket: "b".into(),
+                key: "k".into(),
+                line: 2,
+            },
+        };
+        let r = reconcile_agent(&report, stream);
+        let differing: Vec<&str> = r.differences().map(|f| f.field.as_str()).collect();
+        // Login 899 against 900 agrees; not ready 540 against 600 and a missing on-contact
+        // column do not.
+        assert_eq!(differing, ["not_ready_time_s", "on_contact_time_s"]);
+        assert_eq!(
+            r.to_string(),
+            "agent_interval reconciliation instance=acme agent_id=a-1 interval_start=2026-11-20T10:00:00.000Z: \
+             not_ready_time_s report=540 stream=600; on_contact_time_s report=null stream=0;"
+        );
     }
 
     #[test]

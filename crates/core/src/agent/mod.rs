@@ -24,8 +24,8 @@ pub use event::{
 };
 pub use fold::{AgentFold, FoldPolicy, fold_agent};
 pub use interval::{
-    AgentStreamSource, IntervalInputs, STREAM_BASIS, StateTime, StreamAgentInterval, agent_interval_key,
-    agent_intervals,
+    AGENT_DRIFT_TOLERANCE_S, AgentReconciliation, AgentStreamSource, IntervalInputs, STREAM_BASIS, StateTime,
+    StreamAgentInterval, agent_interval_key, agent_intervals, reconcile_agent,
 };
 pub(crate) use mapping::AgentStatesSection;
 pub use mapping::{AgentStateEntry, AgentStateMapping};
