@@ -16,8 +16,9 @@ use futures_util::future::try_join_all;
 use crate::batch::{Consistency, batch_get, batch_get_as, query_index};
 use crate::error::port_error;
 use crate::item::{
-    AGENT_ARN, AGENT_LOGIN, Item, ItemError, ItemReader, SILENT_SINCE, WM_MS, WM_N, agent_key, agent_state_from_item,
-    agent_state_to_item, item_to_json, parse_unreadable_version, stored_time, unreadable_version,
+    AGENT_ARN, AGENT_LOGIN, Item, ItemError, ItemReader, PROGRESS_KEY, SILENT_SINCE, WM_MS, WM_N, agent_key,
+    agent_state_from_item, agent_state_to_item, item_to_json, parse_unreadable_version, stored_time,
+    unreadable_version,
 };
 use crate::schema::BY_LOGIN_INDEX;
 
@@ -147,6 +148,50 @@ fn known_agent_from_index_item(table: &str, login: &str, item: &Item) -> Result<
         last_seen: None,
     };
     Ok((arn.to_owned(), agent))
+}
+
+impl connect_wfm_core::ports::AgentBatchStore for DynamoStateStore {
+    /// One strongly consistent BatchGetItem of the agents' rows and the progress item (100
+    /// keys a request, so a batch of up to 99 agents reads both in one round trip), instead of
+    /// a BatchGetItem and a GetItem.
+    async fn load_batch(
+        &self,
+        agent_arns: &[String],
+    ) -> (
+        Result<LoadedStates, PortError>,
+        Result<Vec<connect_wfm_core::agent::InstanceProgress>, PortError>,
+    ) {
+        let mut seen = HashSet::new();
+        let mut keys: Vec<_> = agent_arns
+            .iter()
+            .map(String::as_str)
+            .filter(|arn| seen.insert(*arn))
+            .map(agent_key)
+            .collect();
+        keys.push(agent_key(PROGRESS_KEY));
+        let items = match batch_get(&self.client, &self.table, keys, "agent states and the progress item").await {
+            Ok(items) => items,
+            Err(e) => return (Err(e.clone()), Err(e)),
+        };
+        let mut loaded = LoadedStates::default();
+        let mut progress = Ok(Vec::new());
+        for item in &items {
+            if matches!(item.get(AGENT_ARN), Some(AttributeValue::S(key)) if key == PROGRESS_KEY) {
+                progress = crate::sweep_store::progress_from_item(&self.table, item);
+                continue;
+            }
+            match agent_state_from_item(&self.table, item) {
+                Ok(state) => {
+                    loaded.states.insert(state.agent_arn.clone(), state);
+                }
+                Err(e) => {
+                    let unreadable = self.unreadable(item, e);
+                    loaded.unreadable.insert(unreadable.agent_arn.clone(), unreadable);
+                }
+            }
+        }
+        (Ok(loaded), progress)
+    }
 }
 
 impl AgentStateStore for DynamoStateStore {

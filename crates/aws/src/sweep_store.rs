@@ -96,7 +96,7 @@ fn instant(table: &str, name: &str, value: &AttributeValue) -> Result<DateTime<U
 }
 
 /// Every instance's progress on the progress item.
-fn progress_from_item(table: &str, item: &Item) -> Result<Vec<InstanceProgress>, PortError> {
+pub(crate) fn progress_from_item(table: &str, item: &Item) -> Result<Vec<InstanceProgress>, PortError> {
     let mut progress = Vec::new();
     for (name, value) in item {
         let Some(instance_id) = name.strip_prefix("progress_") else {

@@ -213,6 +213,8 @@ impl AgentStateStore for LocalStateStore {
     }
 }
 
+impl connect_wfm_core::ports::AgentBatchStore for LocalStateStore {}
+
 impl ProgressStore for LocalStateStore {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
         Ok(self

@@ -163,6 +163,8 @@ impl<S: AgentStateStore> AgentStateStore for FaultyStateStore<'_, S> {
     }
 }
 
+impl<S: crate::ports::AgentBatchStore> crate::ports::AgentBatchStore for FaultyStateStore<'_, S> {}
+
 impl<S: ProgressStore> ProgressStore for FaultyStateStore<'_, S> {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
         faulty(

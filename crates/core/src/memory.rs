@@ -78,6 +78,8 @@ impl MemoryStateStore {
     }
 }
 
+impl crate::ports::AgentBatchStore for MemoryStateStore {}
+
 impl ProgressStore for MemoryStateStore {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
         Ok(lock(&self.progress).values().cloned().collect())

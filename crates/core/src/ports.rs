@@ -123,6 +123,24 @@ pub trait AgentStateStore: Send + Sync {
     fn agents_by_login(&self, logins: &[String]) -> impl Future<Output = Result<Vec<KnownAgent>, PortError>> + Send;
 }
 
+/// The two reads an agent-event batch starts with: its agents' states and every instance's
+/// progress, in one round trip where the backend allows it (DynamoDB: the progress item rides in
+/// the agents' BatchGetItem). By default the two reads one after the other.
+pub trait AgentBatchStore: AgentStateStore + ProgressStore {
+    #[allow(clippy::type_complexity)]
+    fn load_batch(
+        &self,
+        agent_arns: &[String],
+    ) -> impl Future<
+        Output = (
+            Result<LoadedStates, PortError>,
+            Result<Vec<InstanceProgress>, PortError>,
+        ),
+    > + Send {
+        async move { (self.load_many(agent_arns).await, self.load_progress().await) }
+    }
+}
+
 /// Per-instance progress of the agent event stream (the newest event time processed) and the
 /// silence the sweep reported for it (feed.md `feed_health`). The agent-events function moves
 /// progress forward at most once per instance per batch; the sweep reads it every minute.

@@ -21,7 +21,9 @@ use connect_wfm_core::agent::{
     InstanceSilence, SILENCE_REWRITE, activity_key, decode_agent_event, fold_agent, silence_pieces, silence_record,
 };
 use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
-use connect_wfm_core::ports::{AgentStateStore, CommitOutcome, FeedSink, PortError, ProgressStore, UnreadableState};
+use connect_wfm_core::ports::{
+    AgentBatchStore, AgentStateStore, CommitOutcome, FeedSink, LoadedStates, PortError, ProgressStore, UnreadableState,
+};
 use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 
@@ -153,7 +155,7 @@ pub async fn handle_batch<S, F>(
     now: DateTime<Utc>,
 ) -> BatchOutcome
 where
-    S: AgentStateStore + ProgressStore,
+    S: AgentBatchStore,
     F: FeedSink,
 {
     process_batch(read_records(batch), states, sink, settings, now)
@@ -169,7 +171,7 @@ async fn process_batch<S, F>(
     now: DateTime<Utc>,
 ) -> BatchOutcome
 where
-    S: AgentStateStore + ProgressStore,
+    S: AgentBatchStore,
     F: FeedSink,
 {
     let mut stats = BatchStats {
@@ -185,8 +187,21 @@ where
 
     stats.agents = groups.len();
     if !groups.is_empty() {
-        let progress = load_progress(states).await;
-        process_agents(&mut groups, &progress, states, sink, settings, records, now, &mut stats).await;
+        let arns: Vec<String> = groups.iter().map(|g| g.arn.clone()).collect();
+        let (loaded, progress) = states.load_batch(&arns).await;
+        let progress = progress_by_instance(progress);
+        process_agents(
+            &mut groups,
+            loaded,
+            &progress,
+            states,
+            sink,
+            settings,
+            records,
+            now,
+            &mut stats,
+        )
+        .await;
         record_progress(&groups, &progress, states, sink, &mut stats).await;
         let mut set_aside = Vec::new();
         for group in &groups {
@@ -216,11 +231,11 @@ where
     BatchOutcome { response, stats }
 }
 
-/// Each instance's stored progress, read once per batch. A failed read only delays the `ok`
-/// records to a later batch and costs a progress write that might have been skipped: it is
-/// logged, not retried.
-async fn load_progress<S: ProgressStore>(states: &S) -> HashMap<String, InstanceProgress> {
-    match states.load_progress().await {
+/// Each instance's stored progress, read once per batch with its agents. A failed read only
+/// delays the `ok` records to a later batch and costs a progress write that might have been
+/// skipped: it is logged, not retried.
+fn progress_by_instance(progress: Result<Vec<InstanceProgress>, PortError>) -> HashMap<String, InstanceProgress> {
+    match progress {
         Ok(progress) => progress.into_iter().map(|p| (p.instance_id.clone(), p)).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "could not read instance progress; feed_health ok records wait for a later batch");
@@ -329,6 +344,7 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
 #[allow(clippy::too_many_arguments)]
 async fn process_agents<S: AgentStateStore + ProgressStore, F: FeedSink>(
     groups: &mut [AgentGroup],
+    loaded: Result<LoadedStates, PortError>,
     progress: &HashMap<String, InstanceProgress>,
     states: &S,
     sink: &F,
@@ -337,8 +353,7 @@ async fn process_agents<S: AgentStateStore + ProgressStore, F: FeedSink>(
     now: DateTime<Utc>,
     stats: &mut BatchStats,
 ) {
-    let arns: Vec<String> = groups.iter().map(|g| g.arn.clone()).collect();
-    let loaded = match states.load_many(&arns).await {
+    let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
             tracing::error!(agents = groups.len(), error = %e, retryable = e.retryable, "could not load agent states");

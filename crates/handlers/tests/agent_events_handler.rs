@@ -377,6 +377,8 @@ impl AgentStateStore for FailingStore {
     }
 }
 
+impl connect_wfm_core::ports::AgentBatchStore for FailingStore {}
+
 impl ProgressStore for FailingStore {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
         self.inner.load_progress().await

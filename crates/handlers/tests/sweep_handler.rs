@@ -72,7 +72,7 @@ fn batch(events: &[Value]) -> KinesisBatch {
 
 async fn feed<S>(store: &S, sink: &MemoryFeedSink, events: &[Value]) -> BatchStats
 where
-    S: AgentStateStore + ProgressStore,
+    S: connect_wfm_core::ports::AgentBatchStore,
 {
     handle_batch(&batch(events), store, sink, &Settings::default(), t("12:00:00"))
         .await
@@ -523,6 +523,8 @@ impl AgentStateStore for StaleStore {
         self.inner.agents_by_login(logins).await
     }
 }
+
+impl connect_wfm_core::ports::AgentBatchStore for StaleStore {}
 
 impl ProgressStore for StaleStore {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
