@@ -23,8 +23,10 @@ use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
 use connect_wfm_core::ports::AgentDirectory;
 use connect_wfm_core::report::ReportKind;
 use connect_wfm_core::timefmt::feed_timestamp;
+use connect_wfm_handlers::contacts::CtrFiles;
 #[cfg(feature = "aws")]
 use connect_wfm_handlers::custom_resource::Status;
+use connect_wfm_handlers::objects::MessageReport;
 use connect_wfm_handlers::reports::{CreatedObject, ObjectOutcome, Ports, convert};
 use connect_wfm_handlers::sweep::{SweepSettings, handle_sweep};
 
@@ -57,20 +59,22 @@ struct Cli {
 enum Command {
     /// Run Lambda events through the functions' handlers: Kinesis events (or bare agent
     /// events) through agent-events, SQS events with S3 notifications through
-    /// historical-reports, contact events (one EventBridge event, an SQS event of them, or bare
+    /// historical-reports (reports) or contact-events (objects of contact records, as Firehose
+    /// writes them: told by content, gzip or not), contact events (one EventBridge event, an SQS event of them, or bare
     /// ones) and contact records (a Kinesis event of CTRs, or bare ones) through contact-events,
     /// CloudFormation custom-resource requests through bucket-notifications. Routed by content.
     /// A file of bare records holds one record (pretty-printed or not), records back to back
     /// (as Firehose writes them), JSON Lines, or a JSON array of them; a file that is none of
     /// these fails the command (exit 1), a bad record inside a readable one is rejected.
     Replay {
-        /// Folder of last-known agent states and report claims (kept between runs).
+        /// Folder of last-known agent states, contact legs and object claims (kept between runs).
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
         state: PathBuf,
         /// Feed folder, or `-` for JSON Lines on standard output.
         #[arg(long, default_value = "-", value_name = "DIR|-")]
         feed: String,
-        /// Where S3 objects named by SQS events are read: DIR/<bucket>/<key>. A custom-resource
+        /// Where S3 objects named by SQS events (reports, contact-record files) are read:
+        /// DIR/<bucket>/<key>. A custom-resource
         /// request keeps the bucket's notification configuration in DIR/<bucket>.notification.json.
         #[arg(long, default_value = "events/reports", value_name = "DIR")]
         objects: PathBuf,
@@ -367,30 +371,43 @@ async fn replay(
                     }
                 }
                 InputFile::Sqs(batch) => {
-                    let outcome =
-                        connect_wfm_handlers::reports::handle_messages(&batch, &ports, &report_settings, Utc::now())
-                            .await;
-                    for message in &outcome.messages {
-                        let id = message.message_id.as_deref().unwrap_or("(no messageId)");
-                        if message.test_event {
-                            eprintln!("{}: message {id}: s3:TestEvent acknowledged", path.display());
-                        }
-                        for (object, result) in &message.objects {
-                            let file = object
-                                .as_ref()
-                                .map(|o| format!("s3://{}/{}", o.bucket, o.key))
-                                .unwrap_or_default();
-                            let said = match result {
-                                ObjectOutcome::Converted { records } => format!("{records} records"),
-                                ObjectOutcome::Duplicate => "already converted, skipped".to_owned(),
-                                ObjectOutcome::Skipped { reason } => format!("skipped: {reason}"),
-                                ObjectOutcome::Failed { reason, .. } => format!("failed: {reason}"),
-                            };
-                            eprintln!("{}: message {id}: {file} {said}", path.display());
+                    // Notifications of contact-record files (by the objects' content) go to
+                    // contact-events, the others (reports) to historical-reports.
+                    let (ctr_files, reports) = input::split_ctr_file_messages(batch, objects);
+                    if !ctr_files.records.is_empty() {
+                        let files = CtrFiles {
+                            claims: &claims,
+                            objects: &source,
+                            prefix: None,
+                        };
+                        let outcome = connect_wfm_handlers::contacts::handle_ctr_files(
+                            &ctr_files,
+                            &contacts.store,
+                            &sink,
+                            &files,
+                            &contact_settings,
+                            connect_wfm_handlers::contacts::Clock::NewestInput,
+                            Utc::now(),
+                        )
+                        .await;
+                        report_objects(path, &outcome.messages, "records");
+                        report_contacts(path, &outcome.stats);
+                        if !outcome.response.batch_item_failures.is_empty() {
+                            code = ExitCode::FAILURE;
                         }
                     }
-                    if !outcome.response.batch_item_failures.is_empty() {
-                        code = ExitCode::FAILURE;
+                    if !reports.records.is_empty() || ctr_files.records.is_empty() {
+                        let outcome = connect_wfm_handlers::reports::handle_messages(
+                            &reports,
+                            &ports,
+                            &report_settings,
+                            Utc::now(),
+                        )
+                        .await;
+                        report_objects(path, &outcome.messages, "records");
+                        if !outcome.response.batch_item_failures.is_empty() {
+                            code = ExitCode::FAILURE;
+                        }
                     }
                 }
                 #[cfg(not(feature = "aws"))]
@@ -464,6 +481,29 @@ async fn replay(
     }
     contacts.save().map_err(|e| e.to_string())?;
     Ok(code)
+}
+
+/// One line per object of each message (and per `s3:TestEvent`), on stderr.
+fn report_objects(path: &Path, messages: &[MessageReport], what: &str) {
+    for message in messages {
+        let id = message.message_id.as_deref().unwrap_or("(no messageId)");
+        if message.test_event {
+            eprintln!("{}: message {id}: s3:TestEvent acknowledged", path.display());
+        }
+        for (object, result) in &message.objects {
+            let file = object
+                .as_ref()
+                .map(|o| format!("s3://{}/{}", o.bucket, o.key))
+                .unwrap_or_default();
+            let said = match result {
+                ObjectOutcome::Converted { records } => format!("{records} {what}"),
+                ObjectOutcome::Duplicate => "already read, skipped".to_owned(),
+                ObjectOutcome::Skipped { reason } => format!("skipped: {reason}"),
+                ObjectOutcome::Failed { reason, .. } => format!("failed: {reason}"),
+            };
+            eprintln!("{}: message {id}: {file} {said}", path.display());
+        }
+    }
 }
 
 fn report_contacts(path: &Path, s: &connect_wfm_handlers::contacts::BatchStats) {
