@@ -351,3 +351,89 @@ async fn contact_events_binary_turns_a_ctr_file_into_its_interval_object() {
     assert_eq!(support::read_objects(&s3, &feed_bucket, "wfm/").await, objects_before);
     function.kill().await.expect("stop contact-events");
 }
+
+/// `connect-wfm reload --contact-records`: every object under the prefix (Firehose's keys have
+/// no suffix), put back on the queue as notifications the handler reads; already read ones are
+/// skipped, a forced reload reads them again.
+#[tokio::test]
+async fn reload_puts_the_ctr_files_of_a_period_back_on_their_queue() {
+    let config = support::sdk_config().await;
+    let (s3, dynamodb, sqs_client) = (support::s3(&config), support::dynamodb(&config), support::sqs(&config));
+    let bucket = support::create_bucket(&s3, "ctr").await;
+    let queue_url = support::create_queue(&sqs_client, "ctr-reload").await;
+    let slice = simulate(&SliceSpec {
+        seed: 4,
+        intervals: 2,
+        contacts: 10,
+        ..SliceSpec::default()
+    });
+    let keys = [
+        format!("{PREFIX}2026/11/20/10/connect-ctr-1-2026-11-20-10-15-00-a"),
+        format!("{PREFIX}2026/11/20/10/connect-ctr-1-2026-11-20-10-30-00-b.gz"),
+    ];
+    let half = slice.records.len() / 2;
+    support::put_object(&s3, &bucket, &keys[0], slice.records[..half].concat()).await;
+    support::put_object(&s3, &bucket, &keys[1], gzip(slice.records[half..].concat().as_bytes())).await;
+    support::put_object(&s3, &bucket, "elsewhere/x", slice.records[0].clone()).await;
+
+    let listed = connect_wfm_aws::reload::list_objects(&s3, &bucket, PREFIX, None, None, |_| true)
+        .await
+        .unwrap();
+    let listed_keys: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(listed_keys, [keys[0].as_str(), keys[1].as_str()]);
+
+    let store = DynamoContactStore::new(dynamodb.clone(), support::create_contact_table(&dynamodb).await);
+    let feed = support::create_bucket(&s3, "feed").await;
+    let sink = S3FeedSink::new(s3.clone(), &feed, "wfm");
+    let claims = DynamoClaimStore::new(dynamodb.clone(), support::create_claim_table(&dynamodb).await);
+    let objects = S3ObjectSource::new(s3.clone());
+    let files = CtrFiles {
+        claims: &claims,
+        objects: &objects,
+        prefix: Some(PREFIX),
+    };
+    for (reload_id, want) in [
+        (None, ObjectOutcome::Converted { records: 0 }),
+        (None, ObjectOutcome::Duplicate),
+        (Some("r1"), ObjectOutcome::Converted { records: 0 }),
+    ] {
+        let bodies: Vec<String> = listed
+            .iter()
+            .map(|o| connect_wfm_handlers::reports::created_notification(&bucket, &o.key, &o.etag, o.size, reload_id))
+            .collect();
+        let sent = connect_wfm_aws::reload::send_messages(&sqs_client, &queue_url, &bodies)
+            .await
+            .unwrap();
+        assert_eq!(sent, 2);
+        let messages = receive(&sqs_client, &queue_url, 2).await;
+        assert_eq!(messages.len(), 2);
+        let batch = SqsBatch::from_records(messages.clone());
+        let outcome = connect_wfm_handlers::contacts::handle_ctr_files(
+            &batch,
+            &store,
+            &sink,
+            &files,
+            &Settings::default(),
+            Clock::NewestInput,
+            Utc::now(),
+        )
+        .await;
+        assert!(outcome.response.batch_item_failures.is_empty());
+        for (_, got) in outcome.messages.iter().flat_map(|m| &m.objects) {
+            match (&want, got) {
+                (ObjectOutcome::Converted { .. }, ObjectOutcome::Converted { records }) => assert!(*records > 0),
+                _ => assert_eq!(got, &want),
+            }
+        }
+        // Lambda deletes the messages of a batch that succeeded.
+        for message in &messages {
+            sqs_client
+                .delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(message["receiptHandle"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}

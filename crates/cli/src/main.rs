@@ -98,17 +98,24 @@ enum Command {
     /// Put the reports of a period still in S3 back on the reports queue (AWS credentials and
     /// region from the environment or profile). Without --force the function skips reports it
     /// already converted, so this fills gaps; with --force it converts them again (after a
-    /// mapping change), overwriting their feed objects.
+    /// mapping change), overwriting their feed objects. With --contact-records, the
+    /// contact-record files of Firehose instead (every key under the prefix, not only `.csv`),
+    /// on the contact-record files queue.
     Reload {
-        /// The reports bucket.
+        /// The reports bucket (or the contact-record files' bucket).
         #[arg(long, value_name = "BUCKET")]
         bucket: String,
-        /// Key prefix of the reports, e.g. connect/acme/Reports/.
+        /// Key prefix of the reports, e.g. connect/acme/Reports/ (or of the CTR files).
         #[arg(long, default_value = "", value_name = "PREFIX")]
         prefix: String,
-        /// URL of the stack's reports queue (output ReportsQueueUrl).
+        /// URL of the stack's reports queue (output ReportsQueueUrl), or with --contact-records
+        /// of its contact-record files queue (output ContactRecordFilesQueueUrl).
         #[arg(long, value_name = "URL", required_unless_present = "dry_run")]
         queue_url: Option<String>,
+        /// The objects are contact-record files that Firehose wrote (ContactRecordsBucketName),
+        /// not reports: every key under --prefix is listed.
+        #[arg(long)]
+        contact_records: bool,
         /// Only objects last modified at or after this time (RFC 3339, or a UTC date YYYY-MM-DD).
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
@@ -248,13 +255,19 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             bucket,
             prefix,
             queue_url,
+            contact_records,
             since,
             until,
             force,
             dry_run,
         } => {
             let period = (parse_time("--since", since)?, parse_time("--until", until)?);
-            reload(&bucket, &prefix, queue_url.as_deref(), period, force, dry_run).await
+            let what = if contact_records {
+                Reloaded::ContactRecordFiles
+            } else {
+                Reloaded::Reports
+            };
+            reload(&bucket, &prefix, queue_url.as_deref(), what, period, force, dry_run).await
         }
     }
 }
@@ -583,19 +596,49 @@ fn parse_time(flag: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>
         .map_err(|_| format!("{flag} `{value}` is neither an RFC 3339 time nor a date YYYY-MM-DD"))
 }
 
+/// What `reload` puts back on a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reloaded {
+    /// Connect's reports (`.csv` keys), on the reports queue.
+    Reports,
+    /// Firehose's contact-record files (every key), on the contact-record files queue.
+    ContactRecordFiles,
+}
+
+#[cfg(feature = "aws")]
+impl Reloaded {
+    fn noun(self) -> &'static str {
+        match self {
+            Reloaded::Reports => "reports",
+            Reloaded::ContactRecordFiles => "contact-record files",
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Reloaded::Reports => "converted",
+            Reloaded::ContactRecordFiles => "read",
+        }
+    }
+}
+
 #[cfg(feature = "aws")]
 async fn reload(
     bucket: &str,
     prefix: &str,
     queue_url: Option<&str>,
+    what: Reloaded,
     (since, until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     force: bool,
     dry_run: bool,
 ) -> Result<ExitCode, String> {
     let sdk = config::load_sdk_config().await;
-    let objects = reload::list_reports(&config::s3_client(&sdk), bucket, prefix, since, until)
-        .await
-        .map_err(|e| e.to_string())?;
+    let s3 = config::s3_client(&sdk);
+    let objects = match what {
+        Reloaded::Reports => reload::list_reports(&s3, bucket, prefix, since, until).await,
+        Reloaded::ContactRecordFiles => reload::list_objects(&s3, bucket, prefix, since, until, |_| true).await,
+    }
+    .map_err(|e| e.to_string())?;
     let reload_id = force.then(|| Utc::now().format("%Y%m%dT%H%M%SZ").to_string());
     let bodies: Vec<String> = objects
         .iter()
@@ -615,14 +658,19 @@ async fn reload(
             let sent = reload::send_messages(&config::sqs_client(&sdk), url, &bodies)
                 .await
                 .map_err(|e| e.to_string())?;
+            let (noun, done) = (what.noun(), what.done());
             let how = if force {
-                "to convert again"
+                format!("to be {done} again")
             } else {
-                "(reports already converted are skipped)"
+                format!("({noun} already {done} are skipped)")
             };
-            eprintln!("connect-wfm: {sent} reports of s3://{bucket}/{prefix} queued {how}");
+            eprintln!("connect-wfm: {sent} {noun} of s3://{bucket}/{prefix} queued {how}");
         }
-        _ => eprintln!("connect-wfm: dry run: {} reports would be queued", objects.len()),
+        _ => eprintln!(
+            "connect-wfm: dry run: {} {} would be queued",
+            objects.len(),
+            what.noun()
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -688,6 +736,7 @@ async fn reload(
     _bucket: &str,
     _prefix: &str,
     _queue_url: Option<&str>,
+    _what: Reloaded,
     _period: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     _force: bool,
     _dry_run: bool,
