@@ -159,8 +159,14 @@ body("object-gone", notification(PREFIX + "QR-2026-11-20T09%3A00%3A00Z.csv"), "f
 # An S3 event delivered through SNS is unwrapped; this one names an object that does not exist.
 body("sns-wrapped-s3-event", {"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t",
                               "Message": json.dumps(notification(PREFIX + "QR.csv"))}, "failed", f"s3://{BUCKET}/{PREFIX}QR.csv")
+# An EventBridge event of S3 (a bucket's notifications sent to EventBridge, a rule to the queue)
+# is read like a notification; this one names an object that does not exist.
 body("eventbridge-event", {"version": "0", "detail-type": "Object Created", "source": "aws.s3",
-                           "detail": {"bucket": {"name": BUCKET}, "object": {"key": PREFIX + "QR.csv"}}}, "failed", "SQS message m-bad", "no `Records`")
+                           "detail": {"bucket": {"name": BUCKET}, "object": {"key": PREFIX + "QR.csv"}}}, "failed",
+     f"s3://{BUCKET}/{PREFIX}QR.csv")
+body("eventbridge-event-no-bucket", {"version": "0", "detail-type": "Object Created", "source": "aws.s3",
+                                     "detail": {"object": {"key": PREFIX + "QR.csv"}}}, "failed", "SQS message m-bad",
+     "no detail.bucket.name")
 
 # Odd but valid key encodings: the object is stored under `object` (the decoded key) and must
 # be found and converted (one record), like its neighbours.

@@ -1,5 +1,5 @@
-//! What `connect-wfm reload` needs from AWS: the report objects of a period still in S3, and a
-//! way to put their notifications on the reports queue again. The notification bodies are the
+//! What `connect-wfm reload` needs from AWS: the report objects (or contact-record files) of a
+//! period still in S3, and a way to put their notifications on their queue again. The notification bodies are the
 //! historical-reports function's own format; this module only lists and sends.
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -27,6 +27,20 @@ pub async fn list_reports(
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
 ) -> Result<Vec<ListedObject>, PortError> {
+    list_objects(s3, bucket, prefix, since, until, is_csv_key).await
+}
+
+/// Every object under `prefix` in `bucket` last modified in `[since, until)` whose key `keep`
+/// takes, in key order: [`list_reports`], or every key for the contact-record files of
+/// Firehose (which have no suffix of their own). Pages through ListObjectsV2.
+pub async fn list_objects(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<ListedObject>, PortError> {
     let operation = || format!("list s3://{bucket}/{prefix}");
     let mut found = Vec::new();
     let mut pages = s3
@@ -45,7 +59,7 @@ pub async fn list_reports(
                 continue;
             };
             let in_period = since.is_none_or(|s| last_modified >= s) && until.is_none_or(|u| last_modified < u);
-            if is_csv_key(key) && in_period {
+            if keep(key) && in_period {
                 found.push(ListedObject {
                     key: key.to_owned(),
                     etag: object.e_tag().unwrap_or_default().trim_matches('"').to_owned(),

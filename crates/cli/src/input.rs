@@ -4,7 +4,9 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use base64::Engine as _;
+use connect_wfm_core::contact::looks_like_ctr_file;
 use connect_wfm_handlers::agent_events::KinesisBatch;
+use connect_wfm_handlers::input::s3::Notification;
 use connect_wfm_handlers::reports::SqsBatch;
 use serde_json::{Map, Value, json};
 
@@ -18,7 +20,7 @@ pub const ACCEPTED_SHAPES: &str = "a Lambda event (Kinesis or SQS), a CloudForma
 pub enum InputFile {
     /// A Kinesis Lambda event, or agent events wrapped into one.
     Kinesis(KinesisBatch),
-    /// An SQS Lambda event (S3 notifications of reports).
+    /// An SQS Lambda event (S3 notifications of reports or of contact-record files).
     Sqs(SqsBatch),
     /// An SQS Lambda event of contact events, or contact events wrapped into one.
     ContactEvents(connect_wfm_handlers::contacts::SqsBatch),
@@ -28,6 +30,27 @@ pub enum InputFile {
     CustomResource(Value),
     /// Not an input we know, with the reason.
     Unknown(String),
+}
+
+/// The messages of an SQS event that name contact-record files, and the others (reports, or
+/// messages that are no notification, which historical-reports fails as it does in AWS). A
+/// message names contact-record files when every object it names is one by content
+/// ([`looks_like_ctr_file`]: JSON contact records, gzip or not), read from
+/// `objects/<bucket>/<key>`; a missing object is left to historical-reports, which names it.
+pub fn split_ctr_file_messages(batch: SqsBatch, objects: &Path) -> (SqsBatch, SqsBatch) {
+    let (files, others) = batch.records.into_iter().partition(|message| {
+        let Ok(Notification::Created(created)) = message.body().map_or_else(
+            |e| Err(e.to_owned()),
+            connect_wfm_handlers::input::s3::parse_notification,
+        ) else {
+            return false;
+        };
+        !created.is_empty()
+            && created.iter().all(|object| {
+                std::fs::read(objects.join(&object.bucket).join(&object.key)).is_ok_and(|b| looks_like_ctr_file(&b))
+            })
+    });
+    (SqsBatch { records: files }, SqsBatch { records: others })
 }
 
 /// What one JSON record is, by content.

@@ -24,8 +24,10 @@ use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
 use connect_wfm_core::ports::AgentDirectory;
 use connect_wfm_core::report::ReportKind;
 use connect_wfm_core::timefmt::feed_timestamp;
+use connect_wfm_handlers::contacts::CtrFiles;
 #[cfg(feature = "aws")]
 use connect_wfm_handlers::custom_resource::Status;
+use connect_wfm_handlers::objects::MessageReport;
 use connect_wfm_handlers::reports::{CreatedObject, ObjectOutcome, Ports, convert};
 use connect_wfm_handlers::sweep::{self, SweepSettings, handle_sweep};
 
@@ -58,20 +60,22 @@ struct Cli {
 enum Command {
     /// Run Lambda events through the functions' handlers: Kinesis events (or bare agent
     /// events) through agent-events, SQS events with S3 notifications through
-    /// historical-reports, contact events (one EventBridge event, an SQS event of them, or bare
+    /// historical-reports (reports) or contact-events (objects of contact records, as Firehose
+    /// writes them: told by content, gzip or not), contact events (one EventBridge event, an SQS event of them, or bare
     /// ones) and contact records (a Kinesis event of CTRs, or bare ones) through contact-events,
     /// CloudFormation custom-resource requests through bucket-notifications. Routed by content.
     /// A file of bare records holds one record (pretty-printed or not), records back to back
     /// (as Firehose writes them), JSON Lines, or a JSON array of them; a file that is none of
     /// these fails the command (exit 1), a bad record inside a readable one is rejected.
     Replay {
-        /// Folder of last-known agent states and report claims (kept between runs).
+        /// Folder of last-known agent states, contact legs and object claims (kept between runs).
         #[arg(long, default_value = DEFAULT_STATE, value_name = "DIR")]
         state: PathBuf,
         /// Feed folder, or `-` for JSON Lines on standard output.
         #[arg(long, default_value = "-", value_name = "DIR|-")]
         feed: String,
-        /// Where S3 objects named by SQS events are read: DIR/<bucket>/<key>. A custom-resource
+        /// Where S3 objects named by SQS events (reports, contact-record files) are read:
+        /// DIR/<bucket>/<key>. A custom-resource
         /// request keeps the bucket's notification configuration in DIR/<bucket>.notification.json.
         #[arg(long, default_value = "events/reports", value_name = "DIR")]
         objects: PathBuf,
@@ -95,17 +99,24 @@ enum Command {
     /// Put the reports of a period still in S3 back on the reports queue (AWS credentials and
     /// region from the environment or profile). Without --force the function skips reports it
     /// already converted, so this fills gaps; with --force it converts them again (after a
-    /// mapping change), overwriting their feed objects.
+    /// mapping change), overwriting their feed objects. With --contact-records, the
+    /// contact-record files of Firehose instead (every key under the prefix, not only `.csv`),
+    /// on the contact-record files queue.
     Reload {
-        /// The reports bucket.
+        /// The reports bucket (or the contact-record files' bucket).
         #[arg(long, value_name = "BUCKET")]
         bucket: String,
-        /// Key prefix of the reports, e.g. connect/acme/Reports/.
+        /// Key prefix of the reports, e.g. connect/acme/Reports/ (or of the CTR files).
         #[arg(long, default_value = "", value_name = "PREFIX")]
         prefix: String,
-        /// URL of the stack's reports queue (output ReportsQueueUrl).
+        /// URL of the stack's reports queue (output ReportsQueueUrl), or with --contact-records
+        /// of its contact-record files queue (output ContactRecordFilesQueueUrl).
         #[arg(long, value_name = "URL", required_unless_present = "dry_run")]
         queue_url: Option<String>,
+        /// The objects are contact-record files that Firehose wrote (ContactRecordsBucketName),
+        /// not reports: every key under --prefix is listed.
+        #[arg(long)]
+        contact_records: bool,
         /// Only objects last modified at or after this time (RFC 3339, or a UTC date YYYY-MM-DD).
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
@@ -275,13 +286,19 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             bucket,
             prefix,
             queue_url,
+            contact_records,
             since,
             until,
             force,
             dry_run,
         } => {
             let period = (parse_time("--since", since)?, parse_time("--until", until)?);
-            reload(&bucket, &prefix, queue_url.as_deref(), period, force, dry_run).await
+            let what = if contact_records {
+                Reloaded::ContactRecordFiles
+            } else {
+                Reloaded::Reports
+            };
+            reload(&bucket, &prefix, queue_url.as_deref(), what, period, force, dry_run).await
         }
     }
 }
@@ -401,30 +418,43 @@ async fn replay(
                     }
                 }
                 InputFile::Sqs(batch) => {
-                    let outcome =
-                        connect_wfm_handlers::reports::handle_messages(&batch, &ports, &report_settings, Utc::now())
-                            .await;
-                    for message in &outcome.messages {
-                        let id = message.message_id.as_deref().unwrap_or("(no messageId)");
-                        if message.test_event {
-                            eprintln!("{}: message {id}: s3:TestEvent acknowledged", path.display());
-                        }
-                        for (object, result) in &message.objects {
-                            let file = object
-                                .as_ref()
-                                .map(|o| format!("s3://{}/{}", o.bucket, o.key))
-                                .unwrap_or_default();
-                            let said = match result {
-                                ObjectOutcome::Converted { records } => format!("{records} records"),
-                                ObjectOutcome::Duplicate => "already converted, skipped".to_owned(),
-                                ObjectOutcome::Skipped { reason } => format!("skipped: {reason}"),
-                                ObjectOutcome::Failed { reason, .. } => format!("failed: {reason}"),
-                            };
-                            eprintln!("{}: message {id}: {file} {said}", path.display());
+                    // Notifications of contact-record files (by the objects' content) go to
+                    // contact-events, the others (reports) to historical-reports.
+                    let (ctr_files, reports) = input::split_ctr_file_messages(batch, objects);
+                    if !ctr_files.records.is_empty() {
+                        let files = CtrFiles {
+                            claims: &claims,
+                            objects: &source,
+                            prefix: None,
+                        };
+                        let outcome = connect_wfm_handlers::contacts::handle_ctr_files(
+                            &ctr_files,
+                            &contacts.store,
+                            &sink,
+                            &files,
+                            &contact_settings,
+                            connect_wfm_handlers::contacts::Clock::NewestInput,
+                            Utc::now(),
+                        )
+                        .await;
+                        report_objects(path, &outcome.messages, "records");
+                        report_contacts(path, &outcome.stats);
+                        if !outcome.response.batch_item_failures.is_empty() {
+                            code = ExitCode::FAILURE;
                         }
                     }
-                    if !outcome.response.batch_item_failures.is_empty() {
-                        code = ExitCode::FAILURE;
+                    if !reports.records.is_empty() || ctr_files.records.is_empty() {
+                        let outcome = connect_wfm_handlers::reports::handle_messages(
+                            &reports,
+                            &ports,
+                            &report_settings,
+                            Utc::now(),
+                        )
+                        .await;
+                        report_objects(path, &outcome.messages, "records");
+                        if !outcome.response.batch_item_failures.is_empty() {
+                            code = ExitCode::FAILURE;
+                        }
                     }
                 }
                 #[cfg(not(feature = "aws"))]
@@ -498,6 +528,29 @@ async fn replay(
     }
     contacts.save().map_err(|e| e.to_string())?;
     Ok(code)
+}
+
+/// One line per object of each message (and per `s3:TestEvent`), on stderr.
+fn report_objects(path: &Path, messages: &[MessageReport], what: &str) {
+    for message in messages {
+        let id = message.message_id.as_deref().unwrap_or("(no messageId)");
+        if message.test_event {
+            eprintln!("{}: message {id}: s3:TestEvent acknowledged", path.display());
+        }
+        for (object, result) in &message.objects {
+            let file = object
+                .as_ref()
+                .map(|o| format!("s3://{}/{}", o.bucket, o.key))
+                .unwrap_or_default();
+            let said = match result {
+                ObjectOutcome::Converted { records } => format!("{records} {what}"),
+                ObjectOutcome::Duplicate => "already read, skipped".to_owned(),
+                ObjectOutcome::Skipped { reason } => format!("skipped: {reason}"),
+                ObjectOutcome::Failed { reason, .. } => format!("failed: {reason}"),
+            };
+            eprintln!("{}: message {id}: {file} {said}", path.display());
+        }
+    }
 }
 
 fn report_contacts(path: &Path, s: &connect_wfm_handlers::contacts::BatchStats) {
@@ -665,19 +718,49 @@ fn parse_time(flag: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>
         .map_err(|_| format!("{flag} `{value}` is neither an RFC 3339 time nor a date YYYY-MM-DD"))
 }
 
+/// What `reload` puts back on a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reloaded {
+    /// Connect's reports (`.csv` keys), on the reports queue.
+    Reports,
+    /// Firehose's contact-record files (every key), on the contact-record files queue.
+    ContactRecordFiles,
+}
+
+#[cfg(feature = "aws")]
+impl Reloaded {
+    fn noun(self) -> &'static str {
+        match self {
+            Reloaded::Reports => "reports",
+            Reloaded::ContactRecordFiles => "contact-record files",
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Reloaded::Reports => "converted",
+            Reloaded::ContactRecordFiles => "read",
+        }
+    }
+}
+
 #[cfg(feature = "aws")]
 async fn reload(
     bucket: &str,
     prefix: &str,
     queue_url: Option<&str>,
+    what: Reloaded,
     (since, until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     force: bool,
     dry_run: bool,
 ) -> Result<ExitCode, String> {
     let sdk = config::load_sdk_config().await;
-    let objects = reload::list_reports(&config::s3_client(&sdk), bucket, prefix, since, until)
-        .await
-        .map_err(|e| e.to_string())?;
+    let s3 = config::s3_client(&sdk);
+    let objects = match what {
+        Reloaded::Reports => reload::list_reports(&s3, bucket, prefix, since, until).await,
+        Reloaded::ContactRecordFiles => reload::list_objects(&s3, bucket, prefix, since, until, |_| true).await,
+    }
+    .map_err(|e| e.to_string())?;
     let reload_id = force.then(|| Utc::now().format("%Y%m%dT%H%M%SZ").to_string());
     let bodies: Vec<String> = objects
         .iter()
@@ -697,14 +780,19 @@ async fn reload(
             let sent = reload::send_messages(&config::sqs_client(&sdk), url, &bodies)
                 .await
                 .map_err(|e| e.to_string())?;
+            let (noun, done) = (what.noun(), what.done());
             let how = if force {
-                "to convert again"
+                format!("to be {done} again")
             } else {
-                "(reports already converted are skipped)"
+                format!("({noun} already {done} are skipped)")
             };
-            eprintln!("connect-wfm: {sent} reports of s3://{bucket}/{prefix} queued {how}");
+            eprintln!("connect-wfm: {sent} {noun} of s3://{bucket}/{prefix} queued {how}");
         }
-        _ => eprintln!("connect-wfm: dry run: {} reports would be queued", objects.len()),
+        _ => eprintln!(
+            "connect-wfm: dry run: {} {} would be queued",
+            objects.len(),
+            what.noun()
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -773,6 +861,7 @@ async fn reload(
     _bucket: &str,
     _prefix: &str,
     _queue_url: Option<&str>,
+    _what: Reloaded,
     _period: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     _force: bool,
     _dry_run: bool,

@@ -268,3 +268,64 @@ fn intervals_after_replay_are_the_same_whatever_the_input_order() {
     let _ = std::fs::remove_dir_all(&ordered);
     let _ = std::fs::remove_dir_all(&shuffled);
 }
+
+#[test]
+fn ctr_files_named_by_sqs_notifications_give_the_intervals_of_the_stream() {
+    // The CTRs on the stream (bare records, as the Kinesis stream's function gets them).
+    let stream = temp_state("ctr-stream");
+    replay_contacts(
+        &stream,
+        &[
+            "events/contact-events-slice.jsonl",
+            "events/contact-records-slice.jsonl",
+        ],
+    );
+    let expected = intervals(&stream);
+    assert!(expected.len() >= 8, "{expected:?}");
+
+    // The same CTRs as Firehose's objects in the bucket (one plain, one gzip), named by the
+    // S3 notifications of an SQS event and read from --objects (events/reports by default).
+    let files = temp_state("ctr-files");
+    let out = replay_contacts(
+        &files,
+        &["events/contact-events-slice.jsonl", "events/sqs-ctr-files.json"],
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.matches(" 25 records").count(), 2, "{stderr}");
+    assert_eq!(intervals(&files), expected);
+
+    // Each object is read once.
+    let again = replay_contacts(&files, &["events/sqs-ctr-files.json"]);
+    let stderr = String::from_utf8(again.stderr).unwrap();
+    assert_eq!(stderr.matches("already read, skipped").count(), 2, "{stderr}");
+    assert_eq!(intervals(&files), expected);
+    let _ = std::fs::remove_dir_all(&stream);
+    let _ = std::fs::remove_dir_all(&files);
+}
+
+#[test]
+fn a_bad_record_of_a_ctr_file_is_a_reject_naming_object_and_offset_and_the_rest_flows() {
+    let state = temp_state("ctr-bad");
+    let objects = state.join("objects");
+    let ctrs = std::fs::read_to_string(repo().join("events/contact-records-slice.jsonl")).unwrap();
+    let ctrs: Vec<&str> = ctrs.lines().take(3).collect();
+    let cut = &ctrs[2][..ctrs[2].len() / 2];
+    let key = "ctr/2026/11/20/10/cut";
+    std::fs::create_dir_all(objects.join("b/ctr/2026/11/20/10")).unwrap();
+    std::fs::write(objects.join("b").join(key), format!("{}{}{cut}", ctrs[0], ctrs[1])).unwrap();
+    let body = serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "b"}, "object": {"key": key, "eTag": "e1"}}}]});
+    let event =
+        serde_json::json!({"Records": [{"messageId": "m1", "body": body.to_string(), "eventSource": "aws:sqs"}]});
+    let event_file = write_lines(&state, "sqs.json", &[&event.to_string()]);
+    let out = connect_wfm(&["replay", "--objects", objects.to_str().unwrap(), &event_file], &state);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("s3://b/ctr/2026/11/20/10/cut 2 records"), "{stderr}");
+    let offset = ctrs[0].len() + ctrs[1].len();
+    assert!(
+        stderr.contains(&format!("rejected: s3://b/{key} offset {offset}: truncated")),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -9,6 +9,7 @@
 //!   `queue_interval` records; closing and reconciling intervals.
 //! - [`sweep`]: the scheduled sweep (silence, feed health, snapshots, closing intervals).
 //! - [`custom_resource`]: the bucket-notifications CloudFormation custom resource.
+//! - [`objects`]: S3 objects named by notifications, claimed once per (bucket, key, ETag).
 //! - [`input`]: the inputs (Kinesis records, SQS messages, S3 notifications), read leniently
 //!   and in one style, with what every batch does with them (rejects, object names, batch item
 //!   failures).
@@ -20,5 +21,6 @@ pub mod contacts;
 mod counts;
 pub mod custom_resource;
 pub mod input;
+pub mod objects;
 pub mod reports;
 pub mod sweep;

@@ -19,9 +19,7 @@ use connect_wfm_core::contact::Reconciliation;
 use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::feed;
 use connect_wfm_core::mapping::Instances;
-use connect_wfm_core::ports::{
-    ActivityLog, AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, FeedSink, ObjectSource, PortError,
-};
+use connect_wfm_core::ports::{ActivityLog, AgentDirectory, AgentStateStore, ClaimStore, FeedSink, ObjectSource, PortError};
 use connect_wfm_core::report::{
     AgentIdCache, AgentInterval, IntervalRecord, QueueInterval, ReportError, ReportKind, ReportMapping, ReportReader,
     ReportSource, is_csv_key,
@@ -32,6 +30,8 @@ use tracing::Instrument as _;
 pub use crate::input::s3::{CreatedObject, Notification, RELOAD_FIELD, created_notification, parse_notification};
 pub use crate::input::sqs::{SqsBatch, SqsMessage};
 use crate::input::{BatchInput as _, keep_rejects, sqs_response};
+pub use crate::objects::{MessageReport, ObjectOutcome};
+use crate::objects::{once, port_failure};
 
 /// Name of this function in rejects and logs.
 pub const FUNCTION: &str = "historical-reports";
@@ -281,37 +281,6 @@ impl Default for Settings {
     }
 }
 
-/// What happened to one object of a notification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ObjectOutcome {
-    /// Converted: how many records were written.
-    Converted { records: usize },
-    /// Converted before (a COMPLETED claim): nothing written.
-    Duplicate,
-    /// Not a report of ours (outside the prefix, not `.csv`).
-    Skipped { reason: String },
-    /// Not converted; the message fails and is delivered again.
-    Failed { reason: String, permanent: bool },
-}
-
-/// What happened to one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageReport {
-    pub message_id: Option<String>,
-    /// `s3:TestEvent`: acknowledged.
-    pub test_event: bool,
-    /// Per object, in notification order; a body that is not a notification is one failure.
-    pub objects: Vec<(Option<CreatedObject>, ObjectOutcome)>,
-}
-
-impl MessageReport {
-    pub fn failed(&self) -> bool {
-        self.objects
-            .iter()
-            .any(|(_, o)| matches!(o, ObjectOutcome::Failed { .. }))
-    }
-}
-
 /// The Lambda response and what each message did.
 #[derive(Debug, Clone)]
 pub struct BatchOutcome {
@@ -521,14 +490,6 @@ async fn keep_rejected<F: FeedSink>(sink: &F, batch: &[SqsMessage], index: usize
     }
 }
 
-/// The failure of a port call: permanent when asking again cannot help.
-fn port_failure(e: &PortError) -> ObjectOutcome {
-    ObjectOutcome::Failed {
-        reason: e.to_string(),
-        permanent: !e.retryable,
-    }
-}
-
 /// Why an object is not one of our reports, if it is not.
 fn not_a_report(object: &CreatedObject, settings: &Settings) -> Option<String> {
     if let Some(prefix) = settings
@@ -561,70 +522,39 @@ where
     if let Some(reason) = not_a_report(object, settings) {
         return ObjectOutcome::Skipped { reason };
     }
-    let mut claim_id = format!(
-        "{}/{}#{}",
-        object.bucket,
-        object.key,
-        object.etag.as_deref().unwrap_or("-")
-    );
-    // A forced reload takes a claim of its own; the feed objects keep their names.
-    if let Some(reload) = &object.reload {
-        claim_id.push_str("#reload-");
-        claim_id.push_str(reload);
-    }
-    // The message is the claim's owner: its redelivery re-enters the claim at once (a claim
-    // whose answer was lost must not hold its own report for a lease); another message for the
-    // same object waits.
-    match ports.claims.claim(&claim_id, owner, now).await {
-        Err(e) => return port_failure(&e),
-        Ok(ClaimOutcome::AlreadyCompleted) => return ObjectOutcome::Duplicate,
-        Ok(ClaimOutcome::HeldElsewhere) => {
-            return ObjectOutcome::Failed {
-                reason: format!("{claim_id} is being converted by another run"),
-                permanent: false,
-            };
-        }
-        Ok(ClaimOutcome::Claimed) => {}
-    }
     let collect = Collect {
         queues: settings.reconciler.is_some(),
         agents: settings.agent_reconciler.is_some(),
     };
-    match convert_collecting(object, ports, settings, collect).await {
-        Ok((records, queues, agents)) => {
-            if let Some(reconciler) = settings.agent_reconciler.as_deref().filter(|_| !agents.is_empty()) {
-                match reconciler.reconcile_agents(&agents, now).await {
-                    Ok(found) => reconciliation.add_agents(&found),
-                    Err(e) => {
-                        reconciliation.failures += 1;
-                        tracing::warn!(error = %e, "could not reconcile the report's agents with the stream basis");
-                    }
+    // The message is the claim's owner (see [`once`]).
+    let converted = once(ports.claims, object, owner, now, || async {
+        let (records, queues, agents) = convert_collecting(object, ports, settings, collect).await?;
+        // Only for the operator's eyes: a failure is logged and counted, never a failure of the
+        // report, whose records are written.
+        if let Some(reconciler) = settings.agent_reconciler.as_deref().filter(|_| !agents.is_empty()) {
+            match reconciler.reconcile_agents(&agents, now).await {
+                Ok(found) => reconciliation.add_agents(&found),
+                Err(e) => {
+                    reconciliation.failures += 1;
+                    tracing::warn!(error = %e, "could not reconcile the report's agents with the stream basis");
                 }
             }
-            if let Some(reconciler) = settings.reconciler.as_deref().filter(|_| !queues.is_empty()) {
-                // Only for the operator's eyes: a failure is logged and counted, never a
-                // failure of the report, whose records are written.
-                match reconciler.reconcile(&queues, now).await {
-                    Ok(found) => reconciliation.add(&found),
-                    Err(e) => {
-                        reconciliation.failures += 1;
-                        tracing::warn!(error = %e, "could not reconcile the report with the stream basis");
-                    }
+        }
+        if let Some(reconciler) = settings.reconciler.as_deref().filter(|_| !queues.is_empty()) {
+            match reconciler.reconcile(&queues, now).await {
+                Ok(found) => reconciliation.add(&found),
+                Err(e) => {
+                    reconciliation.failures += 1;
+                    tracing::warn!(error = %e, "could not reconcile the report with the stream basis");
                 }
             }
-            match ports.claims.complete(&claim_id, now).await {
-                Ok(()) => ObjectOutcome::Converted { records },
-                // The records are written; a retry rewrites the same objects.
-                Err(e) => port_failure(&e),
-            }
         }
-        Err(failure) => {
-            if let Err(e) = ports.claims.release(&claim_id).await {
-                // The claim's in-progress lease expires on its own.
-                tracing::warn!(claim_id, error = %e, "could not release claim");
-            }
-            failure
-        }
+        Ok(records)
+    })
+    .await;
+    match converted {
+        Ok(records) => ObjectOutcome::Converted { records },
+        Err(outcome) => outcome,
     }
 }
 

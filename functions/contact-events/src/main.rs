@@ -1,6 +1,7 @@
-//! Lambda entry point of the contact-events function: build the clients once, then serve both
-//! of its event sources (the contact-event queue and the CTR stream), told apart by the
-//! records' `eventSource`.
+//! Lambda entry point of the contact-events function: build the clients once, then serve its
+//! event sources (the contact-event queue, the CTR stream, and the queue of S3 notifications of
+//! Firehose's contact-record files when `CLAIM_TABLE` is set), told apart by the records'
+//! `eventSource` and the messages' content.
 
 #![forbid(unsafe_code)]
 
@@ -8,9 +9,9 @@ mod config;
 
 use chrono::Utc;
 use connect_wfm_aws::lambda::Start;
-use connect_wfm_aws::{DynamoContactStore, WarmUp};
+use connect_wfm_aws::{DynamoClaimStore, DynamoContactStore, S3ObjectSource, WarmUp};
 use connect_wfm_core::contact::StreamSettings;
-use connect_wfm_handlers::contacts::{Clock, ContactBatch, FUNCTION, Settings, handle_batch};
+use connect_wfm_handlers::contacts::{Clock, ContactBatch, CtrFiles, FUNCTION, Settings, handle_batch};
 use lambda_runtime::{Error, LambdaEvent};
 
 use crate::config::Config;
@@ -26,16 +27,32 @@ async fn main() -> Result<(), Error> {
     let start = Start::new(FUNCTION).await?;
     let config = Config::from_env(&start.env)?;
     let (mapping, sink) = start.feed(&config.feed).await?;
-    let store = DynamoContactStore::new(start.dynamodb(), config.contact_table);
+    let dynamodb = start.dynamodb();
+    let store = DynamoContactStore::new(dynamodb.clone(), config.contact_table);
     let settings = Settings {
         stream: StreamSettings::from_mapping(&mapping),
     };
-    WarmUp::default().contact_table(&store).feed(&sink).run().await;
-    let (store, sink, settings) = (&store, &sink, &settings);
+    let claims = config.files.as_ref().map(|files| {
+        DynamoClaimStore::new(dynamodb.clone(), files.claim_table.clone())
+            .with_durations(files.claim_lease, files.claim_retention)
+    });
+    let objects = S3ObjectSource::new(start.s3());
+    let prefix = config.files.as_ref().and_then(|f| f.prefix.as_deref());
+    let files = claims.as_ref().map(|claims| CtrFiles {
+        claims,
+        objects: &objects,
+        prefix,
+    });
+    let mut warm = WarmUp::default().contact_table(&store).feed(&sink);
+    if let Some(claims) = &claims {
+        warm = warm.claim_table(claims);
+    }
+    warm.run().await;
+    let (store, sink, settings, files) = (&store, &sink, &settings, files.as_ref());
     start
         .serve(move |event: LambdaEvent<ContactBatch>| async move {
             let now = Utc::now();
-            let outcome = handle_batch(&event.payload, store, sink, settings, Clock::At(now), now).await;
+            let outcome = handle_batch(&event.payload, store, sink, files, settings, Clock::At(now), now).await;
             outcome.stats.record_metrics(now);
             Ok::<_, Error>(outcome.response)
         })

@@ -2,7 +2,8 @@
 //! "Stream basis"), pure.
 //!
 //! - [`decode_contact_event`] / [`decode_contact_record`] (or [`decode_contact_input`], which
-//!   routes by content) turn bytes into a [`ContactInput`].
+//!   routes by content) turn bytes into a [`ContactInput`]; [`read_ctr_file`] splits a file of
+//!   contact records that Firehose wrote to S3 into its records.
 //! - [`ContactInput::leg_patches`] gives the [`Leg`]s an input changes; [`Leg::merge`] merges a
 //!   patch into the stored leg, order-free and idempotent. [`LegBook`] does both in memory.
 //! - [`Leg::intervals`] names the records a leg contributes to at a clock;
@@ -17,6 +18,7 @@
 
 mod ctr;
 mod event;
+mod file;
 mod interval;
 mod key;
 mod leg;
@@ -33,6 +35,9 @@ pub use ctr::{
 pub use event::{
     ContactEvent, ContactEventError, ContactEventType, DETAIL_TYPE, MAX_CONTACT_EVENT_BYTES, SOURCE,
     contact_event_from_value, decode_contact_event, last_segment, parse_contact_time,
+};
+pub use file::{
+    CtrFile, CtrFileEntry, CtrFileError, MAX_CTR_FILE_BYTES, decompress, is_gzip, looks_like_ctr_file, read_ctr_file,
 };
 pub use interval::{
     DEFAULT_THRESHOLDS, StreamQueueInterval, StreamSettings, retracted_stream_queue_interval, stream_feed_key,

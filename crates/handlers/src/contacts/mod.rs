@@ -1,6 +1,10 @@
 //! The contact-events handler: contact events (SQS) and contact records (Kinesis) in, legs
 //! stored, the stream-basis records they touch recomputed and written to their feed objects.
 //!
+//! Contact-record files that Firehose writes to S3 come as S3 notifications on SQS
+//! ([`handle_ctr_files`]): each object is claimed once and its records run through the same
+//! flow, in chunks.
+//!
 //! Per batch (architecture.md, "Contact events and contact records"):
 //! 1. every input is decoded; one that is not a contact event or contact record is kept under
 //!    rejects with the reason, and its message or record succeeds;
@@ -21,6 +25,8 @@
 //! record; the replay is harmless, the merge being idempotent); a permanent one keeps those
 //! inputs under rejects with the reason.
 
+mod files;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -30,14 +36,17 @@ use connect_wfm_core::contact::{
     decode_contact_input, reconcile, retracted_stream_queue_interval, stream_queue_interval_of,
 };
 use connect_wfm_core::feed;
-use connect_wfm_core::ports::{FeedSink, PortError};
+use connect_wfm_core::ports::{ClaimStore, FeedSink, ObjectSource, PortError};
 use connect_wfm_core::report::QueueInterval;
 use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 
+pub use crate::contacts::files::{
+    CtrFiles, FILE_CHUNK, FileRecord, FilesOutcome, handle_ctr_files, is_s3_notification,
+};
 use crate::counts::{counts, record_lag};
 pub use crate::input::kinesis::KinesisBatch;
-pub use crate::input::sqs::SqsBatch;
+pub use crate::input::sqs::{SqsBatch, SqsMessage};
 use crate::input::{BatchInput, keep_rejects, kinesis_response, sqs_response};
 
 /// Name of this function in rejects and logs.
@@ -96,6 +105,10 @@ counts! {
         records_written => counter "IntervalRecords",
         /// Inputs failed for a retry.
         failed => counter "FailedInputs",
+        /// Contact-record files (Firehose's objects in S3) read.
+        ctr_files => counter "ContactRecordFiles",
+        /// Contact-record files that failed (read again later, or kept in the DLQ).
+        ctr_file_errors => counter "ContactRecordFileErrors",
         ;
         /// The newest input time of the batch (EventBridge `time`, CTR LastUpdateTimestamp).
         newest_input: Option<DateTime<Utc>>,
@@ -103,6 +116,23 @@ counts! {
 }
 
 impl BatchStats {
+    /// Adds the counts of another batch (the chunks of a file, the files of a batch).
+    pub fn add(&mut self, other: &BatchStats) {
+        self.inputs += other.inputs;
+        self.contact_events += other.contact_events;
+        self.contact_records += other.contact_records;
+        self.rejected += other.rejected;
+        self.ignored += other.ignored;
+        self.late += other.late;
+        self.legs_changed += other.legs_changed;
+        self.conflicts += other.conflicts;
+        self.records_written += other.records_written;
+        self.failed += other.failed;
+        self.ctr_files += other.ctr_files;
+        self.ctr_file_errors += other.ctr_file_errors;
+        self.newest_input = self.newest_input.max(other.newest_input);
+    }
+
     /// Counts this batch in the process's metrics recorder (CloudWatch EMF in Lambda, nothing
     /// elsewhere): the counts above and the histogram `EventLagSeconds` (`now` − the batch's
     /// newest input time).
@@ -165,21 +195,54 @@ pub struct ContactOutcome {
     pub stats: BatchStats,
 }
 
-/// Processes one batch of either source (the Lambda function's entry).
-pub async fn handle_batch<S: ContactStore, F: FeedSink>(
+/// Processes one batch of either source (the Lambda function's entry). With `files`, the
+/// messages of an SQS batch that are S3 notifications ([`is_s3_notification`]: the queue of
+/// the contact-record files) go to [`handle_ctr_files`], the others (contact events) to
+/// [`handle_sqs`]; without, every message is a contact event or a reject.
+pub async fn handle_batch<S: ContactStore, F: FeedSink, C: ClaimStore, O: ObjectSource>(
     batch: &ContactBatch,
     store: &S,
     sink: &F,
+    files: Option<&CtrFiles<'_, C, O>>,
     settings: &Settings,
     clock: Clock,
     now: DateTime<Utc>,
 ) -> ContactOutcome {
     match batch {
         ContactBatch::Sqs(batch) => {
-            let outcome = handle_sqs(batch, store, sink, settings, clock, now).await;
+            let Some(files) = files else {
+                let outcome = handle_sqs(batch, store, sink, settings, clock, now).await;
+                return ContactOutcome {
+                    response: ContactResponse::Sqs(outcome.response),
+                    stats: outcome.stats,
+                };
+            };
+            let (notifications, events): (Vec<SqsMessage>, Vec<SqsMessage>) = batch
+                .records
+                .iter()
+                .cloned()
+                .partition(|m| m.body().is_ok_and(is_s3_notification));
+            let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+            let mut stats = BatchStats::default();
+            if !notifications.is_empty() {
+                let notifications = SqsBatch { records: notifications };
+                let outcome = handle_ctr_files(&notifications, store, sink, files, settings, clock, now).await;
+                response
+                    .batch_item_failures
+                    .extend(outcome.response.batch_item_failures);
+                stats.add(&outcome.stats);
+            }
+            if !events.is_empty() {
+                let events = SqsBatch { records: events };
+                let outcome = handle_sqs(&events, store, sink, settings, clock, now).await;
+                response
+                    .batch_item_failures
+                    .extend(outcome.response.batch_item_failures);
+                stats.add(&outcome.stats);
+            }
             ContactOutcome {
-                response: ContactResponse::Sqs(outcome.response),
-                stats: outcome.stats,
+                response: ContactResponse::Sqs(response),
+                stats,
             }
         }
         ContactBatch::Kinesis(batch) => {

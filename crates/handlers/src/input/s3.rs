@@ -62,11 +62,16 @@ pub enum Notification {
     Created(Vec<CreatedObject>),
 }
 
-/// Reads a notification body: an S3 event, or the same wrapped in an SNS envelope.
+/// Reads a notification body: an S3 event, the same wrapped in an SNS envelope, or an
+/// EventBridge event of S3 (`source` `aws.s3`, detail-type `Object Created`: a bucket's
+/// notifications sent to EventBridge, routed to the queue by a rule).
 pub fn parse_notification(body: &str) -> Result<Notification, String> {
     let value: Value = serde_json::from_str(body).map_err(|e| format!("message body is not JSON: {e}"))?;
     if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Ok(Notification::Test);
+    }
+    if value.get("source").and_then(Value::as_str) == Some("aws.s3") {
+        return eventbridge_notification(&value);
     }
     if let (Some("Notification"), Some(message)) = (
         value.get("Type").and_then(Value::as_str),
@@ -113,6 +118,31 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
         });
     }
     Ok(Notification::Created(created))
+}
+
+/// An EventBridge event of S3: `Object Created` names one object (its key not URL-encoded);
+/// other detail-types (deletions, ...) name none of ours.
+fn eventbridge_notification(value: &Value) -> Result<Notification, String> {
+    if value.get("detail-type").and_then(Value::as_str) != Some("Object Created") {
+        return Ok(Notification::Created(Vec::new()));
+    }
+    let field = |path: &[&str]| {
+        path.iter()
+            .try_fold(value.get("detail")?, |v, name| v.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let bucket = field(&["bucket", "name"]).ok_or("EventBridge S3 event: no detail.bucket.name")?;
+    let key = field(&["object", "key"]).ok_or("EventBridge S3 event: no detail.object.key")?;
+    let etag = field(&["object", "etag"])
+        .map(|e| e.trim_matches('"').to_owned())
+        .filter(|e| !e.is_empty());
+    Ok(Notification::Created(vec![CreatedObject {
+        bucket,
+        key,
+        etag,
+        reload: value.get(RELOAD_FIELD).and_then(Value::as_str).map(str::to_owned),
+    }]))
 }
 
 #[cfg(test)]
@@ -190,5 +220,31 @@ mod tests {
         assert!(parse_notification(r#"{"a":1}"#).unwrap_err().contains("no `Records`"));
         let no_key = r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{}}}]}"#;
         assert_eq!(parse_notification(no_key).unwrap_err(), "record 0: no s3.object.key");
+    }
+
+    #[test]
+    fn reads_eventbridge_events_of_s3() {
+        let event = serde_json::json!({
+            "version": "0", "id": "e", "detail-type": "Object Created", "source": "aws.s3",
+            "time": "2026-11-20T10:20:00Z",
+            "detail": {"version": "0", "bucket": {"name": "ctr"},
+                       "object": {"key": "2026/11/20/10/ctr-1 a.gz", "size": 10, "etag": "abc"}}
+        });
+        assert_eq!(
+            parse_notification(&event.to_string()).unwrap(),
+            Notification::Created(vec![CreatedObject {
+                bucket: "ctr".into(),
+                key: "2026/11/20/10/ctr-1 a.gz".into(),
+                etag: Some("abc".into()),
+                reload: None,
+            }])
+        );
+        let deleted = serde_json::json!({"detail-type": "Object Deleted", "source": "aws.s3", "detail": {}});
+        assert_eq!(
+            parse_notification(&deleted.to_string()).unwrap(),
+            Notification::Created(Vec::new())
+        );
+        let broken = serde_json::json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}});
+        assert!(parse_notification(&broken.to_string()).unwrap_err().contains("bucket"));
     }
 }
