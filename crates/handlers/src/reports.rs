@@ -19,7 +19,9 @@ use connect_wfm_core::contact::Reconciliation;
 use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::feed;
 use connect_wfm_core::mapping::Instances;
-use connect_wfm_core::ports::{ActivityLog, AgentDirectory, AgentStateStore, ClaimStore, FeedSink, ObjectSource, PortError};
+use connect_wfm_core::ports::{
+    ActivityLog, AgentDirectory, AgentStateStore, ClaimStore, FeedSink, ObjectSource, PortError,
+};
 use connect_wfm_core::report::{
     AgentIdCache, AgentInterval, IntervalRecord, QueueInterval, ReportError, ReportKind, ReportMapping, ReportReader,
     ReportSource, is_csv_key,
