@@ -209,12 +209,22 @@ fn differences(got: &Feed, want: &Feed) -> Vec<String> {
     out
 }
 
+/// Cases of each property: 24 by default; `PROPTEST_CASES=n` sets the number,
+/// `CONNECT_WFM_LONG=1` runs 1,000.
+fn cases(default: u32) -> u32 {
+    match std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()) {
+        Some(n) => n,
+        None if std::env::var("CONNECT_WFM_LONG").is_ok_and(|v| v == "1") => 1000,
+        None => default,
+    }
+}
+
 fn transient() -> impl Strategy<Value = Fault> {
     prop_oneof![Just(Fault::Throttle), Just(Fault::Timeout)]
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, max_shrink_iters: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(24), max_shrink_iters: 200, ..ProptestConfig::default() })]
 
     #[test]
     fn any_schedule_of_transient_faults_loses_no_input(
@@ -473,6 +483,84 @@ fn a_record_the_leg_left_is_rewritten_by_the_retry_of_a_batch_that_failed_before
             (&record(&sink)["backlog"], &record(&sink)["active"]),
             (&json!(0), &json!(false)),
             "the record the leg left is not stale"
+        );
+    });
+}
+
+#[test]
+fn a_successor_link_stored_but_not_filed_is_filed_by_its_retry_beside_a_new_input() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (store, sink) = (MemoryContactStore::default(), MemoryFeedSink::default());
+        let settings = Settings::default();
+        let clock = Clock::At("2026-11-21T10:30:00Z".parse().unwrap());
+        let instance = "arn:aws:connect:us-east-1:123456789012:instance/inst-1";
+        let message = |id: &str, body: &str| json!({ "messageId": id, "body": body, "eventSource": "aws:sqs" });
+        let record = |sink: &MemoryFeedSink| -> Value {
+            serde_json::from_slice(
+                &sink
+                    .get("queue_interval/2026-11-21/stream/inst-1/q1/1000.json")
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        let counts = |record: Value| (record["abandoned"].clone(), record["transferred_out"].clone());
+        // c1 waits in q1 from 10:05 and leaves it unanswered at 10:08; its CTR (last updated
+        // 10:12) comes with its QUEUED event. Nothing continues it yet: abandoned.
+        let queued = c1_event("e1", "QUEUED", "2026-11-21T10:05:00.000Z", None);
+        let c1_ctr = json!({
+            "ContactId": "c1", "InstanceARN": instance, "Channel": "VOICE", "InitiationMethod": "INBOUND",
+            "InitiationTimestamp": "2026-11-21T10:04:50Z", "DisconnectTimestamp": "2026-11-21T10:08:00Z",
+            "LastUpdateTimestamp": "2026-11-21T10:12:00Z",
+            "Queue": { "ARN": format!("{instance}/queue/q1"), "Name": "Support", "EnqueueTimestamp": "2026-11-21T10:05:00Z" }
+        })
+        .to_string();
+        let first = SqsBatch::from_records([message("m1", &queued), message("m2", &c1_ctr)]);
+        let outcome = handle_sqs(&first, &store, &sink, &settings, clock, Utc::now()).await;
+        assert!(outcome.response.batch_item_failures.is_empty());
+        assert_eq!(counts(record(&sink)), (json!(1), json!(0)));
+
+        // c2 continues c1 by queue transfer: c1's leg, with c2 as its successor, is stored, then
+        // filing it fails and the message fails.
+        let transfer = json!({
+            "id": "e3", "time": "2026-11-21T10:08:01.000Z", "detail-type": "Amazon Connect Contact Event",
+            "source": "aws.connect",
+            "detail": { "eventType": "INITIATED", "contactId": "c2", "channel": "VOICE",
+                "initiationMethod": "QUEUE_TRANSFER", "previousContactId": "c1",
+                "initiationTimestamp": "2026-11-21T10:08:00.500Z", "instanceArn": instance }
+        })
+        .to_string();
+        let second = SqsBatch::from_records([message("m3", &transfer)]);
+        let call = call_of(&first, &second, clock, |op| op.starts_with("file "))
+            .await
+            .expect("the handler files the legs it stores");
+        let plan = FaultPlan::new((0..call).map(|_| None).chain([Some(Fault::Throttle)]));
+        let faulty = FaultyContactStore {
+            inner: &store,
+            plan: &plan,
+        };
+        let outcome = handle_sqs(&second, &faulty, &sink, &settings, clock, Utc::now()).await;
+        assert_eq!(outcome.response.batch_item_failures.len(), 1, "the message fails for a retry");
+        let c1 = store.legs().into_iter().find(|leg| leg.contact_id == "c1").unwrap();
+        assert!(c1.successors.contains_key("c2"), "the link is stored");
+        assert_eq!(counts(record(&sink)), (json!(1), json!(0)), "not filed, not rewritten");
+
+        // The queue delivers it again beside c1's late DISCONNECTED event, which changes c1's
+        // leg (newer event facts) but not what its records read (the CTR's values win, and it
+        // is newer): the new version has the summary of the stored one, which was never filed.
+        let mut disconnected: Value =
+            serde_json::from_str(&c1_event("e2", "DISCONNECTED", "2026-11-21T10:08:00.000Z", None)).unwrap();
+        disconnected["detail"]["disconnectTimestamp"] = json!("2026-11-21T10:08:00.000Z");
+        let retry = SqsBatch::from_records([message("m3", &transfer), message("m4", &disconnected.to_string())]);
+        let outcome = handle_sqs(&retry, &store, &sink, &settings, clock, Utc::now()).await;
+        assert!(outcome.response.batch_item_failures.is_empty());
+        assert_eq!(
+            counts(record(&sink)),
+            (json!(0), json!(1)),
+            "c1 left by queue transfer, not abandoned"
         );
     });
 }

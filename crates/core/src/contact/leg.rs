@@ -282,6 +282,13 @@ impl Leg {
         changed
     }
 
+    /// Whether this leg already holds everything `other` says (merging it would change
+    /// nothing): an input whose patch a stored leg holds was merged into it before, by this
+    /// input's earlier delivery or by newer inputs that say the same and more.
+    pub fn holds(&self, other: &Leg) -> bool {
+        !self.clone().merge(other)
+    }
+
     /// The CTR's value, else the events'.
     fn pick<T: Clone>(&self, from_ctr: impl Fn(&CtrFacts) -> Option<T>, from_events: &Option<Fact<T>>) -> Option<T> {
         self.ctr
@@ -872,6 +879,27 @@ mod tests {
         callback.initiation_method = Some("TRANSFER".into());
         let transfer = fold(&[ContactInput::Event(callback), ContactInput::Event(abandoned)]);
         assert_eq!(transfer.legs[&key].outcome(), LegOutcome::Abandoned);
+    }
+
+    #[test]
+    fn a_leg_holds_the_patches_merged_into_it_and_no_other() {
+        let mut abandoned = event("e9", "2026-11-20T10:02:00Z", ContactEventType::Disconnected);
+        abandoned.queue_arn = Some(queue_arn("q1"));
+        abandoned.enqueue_timestamp = Some(at("2026-11-20T10:00:05Z"));
+        abandoned.disconnect_timestamp = Some(at("2026-11-20T10:02:00Z"));
+        let mut callback = event("e10", "2026-11-20T10:02:01Z", ContactEventType::Initiated);
+        callback.contact_id = "c2".into();
+        callback.initiation_method = Some("CALLBACK".into());
+        callback.previous_contact_id = Some("c1".into());
+        let own = ContactInput::Event(abandoned).leg_patches().remove(0);
+        // The callback's patch of c1: c2 as its successor.
+        let link = ContactInput::Event(callback).leg_patches().remove(1);
+        let mut leg = own.clone();
+        assert!(leg.holds(&own));
+        assert!(!leg.holds(&link), "the link is not in the leg yet");
+        leg.merge(&link);
+        assert!(leg.holds(&link) && leg.holds(&own));
+        assert!(!own.holds(&leg));
     }
 
     #[test]

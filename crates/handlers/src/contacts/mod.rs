@@ -578,6 +578,8 @@ async fn process<I: BatchInput, S: ContactStore, F: FeedSink>(
 /// One leg's patch of this batch and the inputs it came from.
 struct LegWork {
     patch: Leg,
+    /// Each input's own patch of the leg (merged into `patch`).
+    parts: Vec<Leg>,
     inputs: Vec<usize>,
 }
 
@@ -604,9 +606,11 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
         for patch in patches {
             let slot = work.entry(patch.key()).or_insert_with(|| LegWork {
                 patch: Leg::new(patch.key()),
+                parts: Vec::new(),
                 inputs: Vec::new(),
             });
             slot.patch.merge(&patch);
+            slot.parts.push(patch);
             slot.inputs.push(d.index);
         }
         for (arn, name) in d.input.queue_names() {
@@ -680,7 +684,7 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
     let results: Vec<_> = futures_util::stream::iter(work.iter())
         .map(|(key, w)| {
             let stored = loaded_legs.remove(key);
-            async move { (key, store_leg(key, &w.patch, stored, store, clock).await) }
+            async move { (key, store_leg(key, &w.patch, &w.parts, stored, store, clock).await) }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
@@ -811,13 +815,23 @@ struct Stored {
     filing: LegFiling,
 }
 
-/// Merges `patch` into the stored leg and stores it with its filing (reloading and merging
-/// again after a lost race). A leg the patch does not change is not written, but filed again
-/// all the same: a retry after a failure between storing and filing must still file it (filing
-/// is idempotent).
+/// Merges `patch` (the merge of `parts`, one per input) into the stored leg and stores it with
+/// its filing (reloading and merging again after a lost race). A leg the patch does not change
+/// is not written, but filed again all the same: a retry after a failure between storing and
+/// filing must still file it (filing is idempotent).
+///
+/// A changed leg whose summary is the stored version's is filed only where it newly
+/// contributes (no records recomputed, no waiting hint written), trusting the stored version to
+/// be filed, hinted and its records written by the batch that stored it, or else by the next
+/// delivery of that batch's inputs (a batch that fails after storing a leg fails them). So the
+/// shortcut is taken only when no input of this batch is held by the stored leg already: a
+/// batch that holds one may be that very delivery, its input merged with a new one (a queue
+/// transfer's link to its predecessor retried beside the predecessor's late event, say), and
+/// files the new version everywhere, as the delivery alone (leg unchanged) would.
 async fn store_leg<S: ContactStore>(
     key: &LegKey,
     patch: &Leg,
+    parts: &[Leg],
     mut stored: Option<StoredLeg>,
     store: &S,
     clock: DateTime<Utc>,
@@ -892,7 +906,9 @@ async fn store_leg<S: ContactStore>(
                 }
                 let was_waiting = filing.was_waiting;
                 if let Some(s) = &stored {
-                    if s.leg.summary() == leg.summary() {
+                    // A part held by the stored leg: this batch may be a retry (see above).
+                    let settled = !parts.iter().any(|part| s.leg.holds(part));
+                    if settled && s.leg.summary() == leg.summary() {
                         refile = Some(
                             filing
                                 .intervals
