@@ -114,6 +114,18 @@ impl Calabrio {
         Ok(RtaState { user_code, state_code })
     }
 
+    /// Sends each state by its name in the agent-state mapping (`Unknown` for `UNKNOWN`,
+    /// `Login` for `LOGIN`) instead of the record's `state`: for a Calabrio whose state codes
+    /// were set up from Connect's names.
+    pub fn with_mapping_names(mut self, mapping: &crate::agent::AgentStateMapping) -> Self {
+        for entry in mapping.entries() {
+            self.state_codes
+                .entry(entry.event_id.clone())
+                .or_insert_with(|| entry.name.clone());
+        }
+        self
+    }
+
     /// The endpoint: the configured URL and [`PATH`].
     pub fn endpoint(&self) -> String {
         format!("{}{PATH}", self.url.trim_end_matches('/'))
@@ -191,6 +203,24 @@ mod tests {
         );
         assert_eq!("id".parse::<UserCode>(), Ok(UserCode::Id));
         assert!("name".parse::<UserCode>().is_err());
+    }
+
+    #[test]
+    fn the_state_code_may_be_the_mappings_name() {
+        let target = Calabrio::new("http://rta", Secret::new("k"), "1", UserCode::Id)
+            .with_mapping_names(&crate::agent::AgentStateMapping::default());
+        let code = |state: &str| {
+            let r = record(json!({"kind":"agent_state","agent_id":"a","state":state}));
+            target.state_of(&r).unwrap().state_code.to_owned()
+        };
+        assert_eq!(code("UNKNOWN"), "Unknown");
+        assert_eq!(code("LOGIN"), "Login");
+        assert_eq!(code("VOICE-INBOUND-CONNECTED"), "VOICE-INBOUND-CONNECTED");
+        assert_eq!(
+            code("Lunch"),
+            "Lunch",
+            "a state the mapping does not list goes as it is"
+        );
     }
 
     #[test]
