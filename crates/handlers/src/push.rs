@@ -14,9 +14,16 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use connect_wfm_core::feed::{self, RejectRecord};
+use connect_wfm_core::ports::FeedSink;
+use connect_wfm_core::push::queue::{PushQueue, Received, records_of};
 use connect_wfm_core::push::{PushRecord, Target, Verdict, WfmApi};
 use connect_wfm_core::retry::Backoff;
 
+use crate::counts::counts;
+
+/// The function's name (metrics, the `function` of its rejects).
+pub const FUNCTION: &str = "wfm-push";
 /// How a run delivers.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -139,6 +146,206 @@ pub async fn push<A: WfmApi>(
     }
     outcome.refused.sort_unstable_by_key(|(i, _)| *i);
     outcome
+}
+
+counts! {
+    /// What one run of the wfm-push function did.
+    pub struct RunStats {
+        /// Queue messages taken (delivered, refused or skipped) and deleted.
+        messages,
+        /// Records the WFM took.
+        records_pushed => counter "PushRecords",
+        calls => counter "PushCalls",
+        retries => counter "PushRetries",
+        /// Records the WFM refused (kept under rejects with its message).
+        refused => counter "PushRefusals",
+        /// Records left in the queue because the WFM did not answer (or throttled) past the
+        /// retries: the next run sends them first.
+        pending,
+        /// Records of kinds the target does not take, and repeats.
+        skipped,
+        /// Queue or feed calls that failed (the messages stay in the queue).
+        failures => counter "PushFailures",
+        ;
+        /// Why records were left pending, if they were.
+        unavailable: Option<String>,
+    }
+}
+
+/// How long one run of the function goes on.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// The run takes no new messages after this.
+    pub until: tokio::time::Instant,
+    /// Long polling: how long one receive waits for a first message.
+    pub wait: Duration,
+}
+
+/// One run of the wfm-push function: takes messages from the target's queue, delivers their
+/// records ([`push`]), deletes what the WFM took or refused (refusals kept under the feed's
+/// rejects with the WFM's message) and puts back what it could not deliver, in place, ending the
+/// run (the WFM is down or throttling: the next run starts there). Until `run.until`.
+pub async fn run_queue<Q: PushQueue, A: WfmApi, S: FeedSink>(
+    queue: &Q,
+    target: &Target,
+    api: &A,
+    rejects: &S,
+    settings: &Settings,
+    run: &RunSettings,
+    now: impl Fn() -> DateTime<Utc>,
+) -> RunStats {
+    let mut stats = RunStats::default();
+    loop {
+        let remaining = run.until.saturating_duration_since(tokio::time::Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        let received = match queue.receive(target.max_batch(), run.wait.min(remaining)).await {
+            Ok(received) => received,
+            Err(e) => {
+                tracing::error!(error = %e, "receiving from the push queue");
+                stats.failures += 1;
+                break;
+            }
+        };
+        if received.is_empty() {
+            continue;
+        }
+        if !deliver_messages(&received, queue, target, api, rejects, settings, &now, &mut stats).await {
+            break;
+        }
+    }
+    stats
+}
+
+/// Delivers the records of `received`; false when the run must end (the WFM is unavailable,
+/// or the queue or the feed failed).
+#[allow(clippy::too_many_arguments)]
+async fn deliver_messages<Q: PushQueue, A: WfmApi, S: FeedSink>(
+    received: &[Received],
+    queue: &Q,
+    target: &Target,
+    api: &A,
+    rejects: &S,
+    settings: &Settings,
+    now: &impl Fn() -> DateTime<Utc>,
+    stats: &mut RunStats,
+) -> bool {
+    let at = now();
+    let mut records: Vec<PushRecord> = Vec::new();
+    // The message of each record, by index.
+    let mut message_of: Vec<usize> = Vec::new();
+    let mut kept: Vec<RejectRecord> = Vec::new();
+    let mut has_reject = vec![false; received.len()];
+    for (m, message) in received.iter().enumerate() {
+        match records_of(&message.body) {
+            Ok(parsed) => {
+                message_of.extend(std::iter::repeat_n(m, parsed.len()));
+                records.extend(parsed);
+            }
+            Err((line, e)) => {
+                has_reject[m] = true;
+                tracing::warn!(message_id = %message.message_id, line, error = %e, "a queue message that is not feed records");
+                kept.push(RejectRecord::new(
+                    FUNCTION,
+                    format!(
+                        "push queue message {} ({}) line {line}",
+                        message.message_id,
+                        target.name()
+                    ),
+                    e.to_string(),
+                    at,
+                    message.body.as_bytes(),
+                ));
+            }
+        }
+    }
+    let outcome = push(&records, target, api, settings, now).await;
+    for (index, reason) in &outcome.refused {
+        let record = &records[*index];
+        let message = &received[message_of[*index]];
+        has_reject[message_of[*index]] = true;
+        tracing::warn!(
+            target = target.name(),
+            record = %record.key(),
+            agent_id = record.agent_id.as_deref().unwrap_or("-"),
+            message_id = %message.message_id,
+            %reason,
+            "the WFM refused a record"
+        );
+        kept.push(RejectRecord::new(
+            FUNCTION,
+            format!(
+                "push queue message {} ({}) record {}",
+                message.message_id,
+                target.name(),
+                record.key()
+            ),
+            reason.clone(),
+            at,
+            record.line.as_bytes(),
+        ));
+    }
+    for lag in &outcome.lags_ms {
+        metrics::histogram!("PushLagSeconds").record(*lag as f64 / 1000.0);
+    }
+    stats.records_pushed += outcome.delivered.len();
+    stats.calls += outcome.calls;
+    stats.retries += outcome.retries;
+    stats.refused += outcome.refused.len();
+    stats.pending += outcome.pending.len();
+    stats.skipped += outcome.skipped.len();
+
+    let mut pending_messages = vec![false; received.len()];
+    for index in &outcome.pending {
+        pending_messages[message_of[*index]] = true;
+    }
+    let mut rejects_kept = true;
+    if !kept.is_empty() {
+        let first = &received[0].message_id;
+        let key = feed::object_key(
+            feed::REJECTS,
+            at.date_naive(),
+            &format!("{FUNCTION}-{}-{first}", target.name()),
+        );
+        if let Err(e) = rejects.put(&key, feed::to_json_lines(&kept)).await {
+            tracing::error!(error = %e, "keeping refused records under rejects");
+            stats.failures += 1;
+            rejects_kept = false;
+        }
+    }
+    // A message is done when none of its records is pending and what it had refused is kept.
+    let mut done_receipts = Vec::new();
+    let mut back_receipts = Vec::new();
+    for (m, message) in received.iter().enumerate() {
+        if !pending_messages[m] && (rejects_kept || !has_reject[m]) {
+            done_receipts.push(message.receipt.clone());
+        } else {
+            back_receipts.push(message.receipt.clone());
+        }
+    }
+    let mut go_on = outcome.pending.is_empty() && rejects_kept;
+    if !done_receipts.is_empty() {
+        match queue.delete(&done_receipts).await {
+            Ok(()) => stats.messages += done_receipts.len(),
+            Err(e) => {
+                tracing::error!(error = %e, "deleting delivered messages (they come again: the WFM gets them twice)");
+                stats.failures += 1;
+                go_on = false;
+            }
+        }
+    }
+    if !back_receipts.is_empty() {
+        if let Err(e) = queue.release(&back_receipts).await {
+            // They come back when their visibility timeout ends.
+            tracing::warn!(error = %e, "putting undelivered messages back");
+        }
+    }
+    if let Some(reason) = &outcome.pending_reason {
+        tracing::warn!(target = target.name(), pending = outcome.pending.len(), %reason, "the WFM is unavailable; the records wait in the queue");
+        stats.unavailable = Some(reason.clone());
+    }
+    go_on
 }
 
 struct Caller<'a, A> {

@@ -9,6 +9,7 @@
 pub mod answer;
 pub mod batch;
 pub mod calabrio;
+pub mod queue;
 pub mod webhook;
 
 use std::future::Future;
