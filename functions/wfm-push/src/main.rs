@@ -12,7 +12,7 @@ use connect_wfm_aws::secrets::read_secret;
 use connect_wfm_core::push::Target;
 use connect_wfm_core::push::calabrio::Calabrio;
 use connect_wfm_core::push::webhook::Webhook;
-use connect_wfm_handlers::push::{FUNCTION, RunSettings, Settings, run_queue};
+use connect_wfm_handlers::push::{RunSettings, Settings, run_queue};
 use connect_wfm_http::HttpWfmApi;
 use lambda_runtime::{Error, LambdaEvent};
 
@@ -27,7 +27,13 @@ const RECEIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let start = Start::new(FUNCTION).await?;
+    // The metrics' Function dimension names the target (the stack may run one function per
+    // target); the variable is read again, and checked, with the rest of the configuration.
+    let function = match std::env::var(config::vars::WFM_TARGET).as_deref() {
+        Ok("webhook") => "wfm-push-webhook",
+        _ => "wfm-push-calabrio",
+    };
+    let start = Start::new(function).await?;
     let config = Config::from_env(&start.env)?;
     let (mapping, rejects) = start.feed(&config.feed).await?;
     let secrets = aws_sdk_secretsmanager::Client::new(&start.sdk);
