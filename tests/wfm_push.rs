@@ -357,3 +357,138 @@ async fn a_snapshot_slot_goes_whole_as_one_snapshot_call() {
         per_agent(&stack.feed_records("agent_state").await)
     );
 }
+
+/// Figures (printed, not asserted): `scripts/test -p connect-wfm-e2e --test wfm_push -- --ignored
+/// --nocapture figures`. Delivery lag: agent states written at 200 a second (feed objects of 20,
+/// as Kinesis batches come) while the pusher runs at the default rate; lag = the WFM's receipt
+/// − `event_time` (the time of writing). Then a backlog (FIGURES_OBJECTS × 100 states, default 300) in one run at the
+/// default rate (5 calls a second, up to 1,000 states each). moto's FIFO queue compares each new
+/// message with every one it holds (de-duplication), so larger backlogs mostly time the emulator.
+#[tokio::test]
+#[ignore = "prints figures; slow"]
+async fn figures() {
+    let stack = Stack::new(30).await;
+    let sink = stack.sink();
+    let line = |agent: usize, n: usize, at: DateTime<Utc>| {
+        json!({"kind":"agent_state","schema":1,"instance_id":"i-1","agent_id":format!("a-{agent}"),
+            "agent_login":null,"state":format!("S{n}"),"event_id":format!("e-{agent}-{n}-{}", at.timestamp_micros()),
+            "event_time":connect_wfm_core::timefmt::feed_timestamp(&at)})
+        .to_string()
+    };
+    let api = HttpWfmApi::new(Duration::from_secs(5)).unwrap();
+    let settings = Settings::default();
+
+    // Lag while writing.
+    let writer = async {
+        for object in 0..50 {
+            let now = Utc::now();
+            let body: String = (0..20).map(|i| line(object * 20 + i, object, now) + "\n").collect();
+            sink.put(
+                &format!("agent_state/x/{object}.jsonl"),
+                FeedBody::parse(body.into_bytes()).unwrap(),
+            )
+            .await
+            .unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let run = RunSettings {
+        until: tokio::time::Instant::now() + Duration::from_secs(25),
+        wait: Duration::from_secs(1),
+    };
+    let (queue, feed) = (stack.queue(), stack.feed());
+    let (_, stats) = tokio::join!(
+        writer,
+        run_queue(&queue, &stack.target, &api, &feed, &settings, &run, Utc::now)
+    );
+    let mut lags: Vec<f64> = Vec::new();
+    // Each delivered state's lag: the call's time minus the record's event_time (by agent and
+    // state, which identify a record here).
+    let written: BTreeMap<(String, String), DateTime<Utc>> = stack
+        .feed_records("agent_state")
+        .await
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["agent_id"].as_str().unwrap().to_owned(),
+                    r["state"].as_str().unwrap().to_owned(),
+                ),
+                r["event_time"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    for taken in stack.wfm.taken() {
+        let at: DateTime<Utc> = taken.at.into();
+        for s in taken.body["States"].as_array().unwrap() {
+            let key = (
+                s["UserCode"].as_str().unwrap().to_owned(),
+                s["StateCode"].as_str().unwrap().to_owned(),
+            );
+            if let Some(event_time) = written.get(&key) {
+                lags.push((at - *event_time).num_milliseconds() as f64 / 1000.0);
+            }
+        }
+    }
+    lags.sort_by(f64::total_cmp);
+    let pct = |p: f64| lags[((lags.len() as f64 * p) as usize).min(lags.len() - 1)];
+    println!(
+        "lag: {} of {} states delivered while written at 200/s, {} calls; p50 {:.2} s, p99 {:.2} s, max {:.2} s",
+        lags.len(),
+        written.len(),
+        stats.calls,
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+
+    // Throughput of a backlog.
+    let before = stack.wfm.taken().len();
+    let now = Utc::now();
+    let objects: usize = std::env::var("FIGURES_OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let written_at = std::time::Instant::now();
+    for object in 0..objects {
+        let body: String = (0..100)
+            .map(|i| line(object * 100 + i, 1000 + object, now) + "\n")
+            .collect();
+        sink.put(
+            &format!("agent_state/y/{object}.jsonl"),
+            FeedBody::parse(body.into_bytes()).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    println!(
+        "backlog: {} states written in {:.1} s",
+        objects * 100,
+        written_at.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
+    let run = RunSettings {
+        until: tokio::time::Instant::now() + Duration::from_secs(40),
+        wait: Duration::from_secs(1),
+    };
+    let stats = run_queue(
+        &stack.queue(),
+        &stack.target,
+        &api,
+        &stack.feed(),
+        &settings,
+        &run,
+        Utc::now,
+    )
+    .await;
+    let (delivered, elapsed) = (stats.records_pushed, started.elapsed());
+    let calls = stack.wfm.taken().len() - before;
+    let last_call: DateTime<Utc> = stack.wfm.taken().last().unwrap().at.into();
+    let first_call: DateTime<Utc> = stack.wfm.taken()[before].at.into();
+    println!(
+        "backlog: {delivered} states in {calls} calls; {:.0} states/s from the first call to the last ({:.1} s), {:.1} s in all",
+        delivered as f64 / ((last_call - first_call).num_milliseconds().max(1) as f64 / 1000.0),
+        (last_call - first_call).num_milliseconds() as f64 / 1000.0,
+        elapsed.as_secs_f64()
+    );
+}

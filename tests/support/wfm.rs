@@ -28,6 +28,8 @@ pub enum Contract {
 pub struct Taken {
     pub headers: HashMap<String, String>,
     pub body: Value,
+    /// When the call was taken.
+    pub at: std::time::SystemTime,
 }
 
 #[derive(Default)]
@@ -224,6 +226,7 @@ fn answer(
     state.taken.push(Taken {
         headers: headers.clone(),
         body: json,
+        at: std::time::SystemTime::now(),
     });
     (200, String::new(), "{}".into())
 }
