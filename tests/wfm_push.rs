@@ -103,6 +103,7 @@ impl Stack {
             backoff: Backoff::new(Duration::from_millis(5), Duration::from_millis(20), 3),
             min_interval: Duration::ZERO,
             max_wait: Duration::from_secs(2),
+            deadline: None,
         };
         let run = RunSettings {
             until: tokio::time::Instant::now() + Duration::from_secs(seconds),

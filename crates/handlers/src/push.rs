@@ -33,6 +33,9 @@ pub struct Settings {
     pub min_interval: Duration,
     /// The longest a run waits for one retry (a longer `Retry-After` leaves the records pending).
     pub max_wait: Duration,
+    /// No retry starts after this (the function's run must end before Lambda's timeout); the
+    /// records are left pending instead.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// The default rate: 5 calls a second (the tightest cap documented among the WFMs' RTA APIs).
@@ -44,6 +47,7 @@ impl Default for Settings {
             backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5), 4),
             min_interval: Duration::from_secs_f64(1.0 / DEFAULT_RATE),
             max_wait: Duration::from_secs(30),
+            deadline: None,
         }
     }
 }
@@ -384,7 +388,11 @@ impl<A: WfmApi> Caller<'_, A> {
                 return Verdict::Retry { after, reason };
             };
             let wait = after.map_or(delay, |after| after.max(delay));
-            if wait > self.settings.max_wait {
+            let too_late = self
+                .settings
+                .deadline
+                .is_some_and(|deadline| tokio::time::Instant::now() + wait > deadline);
+            if wait > self.settings.max_wait || too_late {
                 return Verdict::Retry { after, reason };
             }
             tracing::warn!(
@@ -477,6 +485,7 @@ mod tests {
             backoff: Backoff::new(Duration::from_millis(1), Duration::from_millis(2), 3),
             min_interval: Duration::ZERO,
             max_wait: Duration::from_secs(30),
+            deadline: None,
         }
     }
 

@@ -25,6 +25,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// How long one receive waits for a first message (long polling).
 const RECEIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// One call to the WFM, connection included.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// After the run's last receive, how long retries may still start: the run's last call ends
+/// within this plus one call, well before the function's timeout (90 s for RUN_SECONDS 45).
+const RETRY_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     // The metrics' Function dimension names the target (the stack may run one function per
@@ -57,7 +64,7 @@ async fn main() -> Result<(), Error> {
             Target::Webhook(webhook)
         }
     };
-    let api = HttpWfmApi::new(connect_wfm_http::DEFAULT_TIMEOUT)?;
+    let api = HttpWfmApi::new(CALL_TIMEOUT)?;
     let queue = SqsPushQueue::new(
         connect_wfm_aws::config::sqs_client(&start.sdk),
         config.queue_url.clone(),
@@ -66,11 +73,16 @@ async fn main() -> Result<(), Error> {
     let (target, api, queue, rejects, settings, run) = (&target, &api, &queue, &rejects, &settings, config.run);
     start
         .serve(move |_event: LambdaEvent<serde_json::Value>| async move {
+            let until = tokio::time::Instant::now() + run;
             let run = RunSettings {
-                until: tokio::time::Instant::now() + run,
+                until,
                 wait: RECEIVE_WAIT,
             };
-            let stats = run_queue(queue, target, api, rejects, settings, &run, Utc::now).await;
+            let settings = Settings {
+                deadline: Some(until + RETRY_GRACE),
+                ..settings.clone()
+            };
+            let stats = run_queue(queue, target, api, rejects, &settings, &run, Utc::now).await;
             stats.record_counts();
             stats.log_counts("push run");
             Ok::<_, Error>(serde_json::json!({
