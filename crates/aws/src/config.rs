@@ -18,6 +18,9 @@ pub mod vars {
     pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
     /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
     pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+    /// The push output's SQS FIFO queues, one per WFM target, each `URL` or
+    /// `URL=kind,kind` (space-separated; optional, default none).
+    pub const WFM_PUSH_QUEUES: &str = "WFM_PUSH_QUEUES";
 }
 
 /// Where the feed goes and what maps it: the S3 feed (always), the outputs after it (each one
@@ -32,6 +35,8 @@ pub struct FeedConfig {
     pub mapping_location: Option<String>,
     /// [`vars::EVENT_BUS_NAME`].
     pub event_bus_name: Option<String>,
+    /// [`vars::WFM_PUSH_QUEUES`].
+    pub push_queues: Vec<connect_wfm_core::push::queue::QueueRoute>,
 }
 
 impl FeedConfig {
@@ -42,6 +47,10 @@ impl FeedConfig {
             feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
             mapping_location: env.optional(vars::MAPPING_LOCATION),
             event_bus_name: env.optional(vars::EVENT_BUS_NAME),
+            push_queues: env
+                .optional(vars::WFM_PUSH_QUEUES)
+                .map(|v| connect_wfm_core::push::queue::parse_routes(&v))
+                .unwrap_or_default(),
         })
     }
 }
@@ -146,6 +155,10 @@ mod tests {
             ("FEED_BUCKET", "feed"),
             ("MAPPING_LOCATION", "s3://b/m.json"),
             ("EVENT_BUS_NAME", "wfm"),
+            (
+                "WFM_PUSH_QUEUES",
+                "https://sqs/calabrio.fifo https://sqs/hook.fifo=agent_state",
+            ),
         ]))
         .unwrap();
         assert_eq!(
@@ -155,8 +168,12 @@ mod tests {
                 feed_prefix: String::new(),
                 mapping_location: Some("s3://b/m.json".into()),
                 event_bus_name: Some("wfm".into()),
+                push_queues: connect_wfm_core::push::queue::parse_routes(
+                    "https://sqs/calabrio.fifo https://sqs/hook.fifo=agent_state"
+                ),
             }
         );
+        assert_eq!(config.push_queues.len(), 2);
     }
 
     #[tokio::test]

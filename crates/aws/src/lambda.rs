@@ -52,7 +52,17 @@ impl Start {
         let s3 = self.s3();
         let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
         let feed = S3FeedSink::new(s3, config.feed_bucket.clone(), config.feed_prefix.clone());
-        let sink = feed_outputs(&self.sdk, feed, config.event_bus_name.as_deref())?;
+        let mut sink = feed_outputs(&self.sdk, feed, config.event_bus_name.as_deref())?;
+        if !config.push_queues.is_empty() {
+            tracing::info!(
+                queues = config.push_queues.len(),
+                "feed records also go to the WFM push queues"
+            );
+            sink = sink.with(crate::push_queue::PushQueueOutput::new(
+                crate::config::sqs_client(&self.sdk),
+                config.push_queues.clone(),
+            ));
+        }
         Ok((mapping, sink))
     }
 

@@ -10,6 +10,8 @@
 //!   written to S3.
 //! - [`eventbridge`]: the optional EventBridge output ([`FeedOutputs`]: the S3 feed first, then
 //!   every record on the event bus).
+//! - [`push_queue`]: the push output's SQS FIFO queues (records in per agent, the wfm-push
+//!   function's queue out).
 //! - [`reload`]: listing report objects and re-queueing their notifications (`connect-wfm reload`).
 //! - [`schema`]: the table definitions, in one place, for tests and local set-up.
 //! - [`config`]: environment variables, SDK configuration and the mapping file.
@@ -34,9 +36,11 @@ pub mod lambda;
 pub mod memory;
 pub mod metrics;
 pub mod notifications;
+pub mod push_queue;
 pub mod reload;
 pub mod s3;
 pub mod schema;
+pub mod secrets;
 pub mod state_store;
 mod sweep_store;
 pub mod warm;

@@ -5,6 +5,7 @@
 
 mod input;
 mod local;
+mod push;
 mod timeline;
 
 use std::io::Write as _;
@@ -197,6 +198,61 @@ enum Command {
         #[arg(long, default_value_t = 15, value_name = "N")]
         snapshot_minutes: u32,
     },
+    /// Send feed records (JSON Lines as `replay` and `sweep` print them, feed objects, or `-`
+    /// for standard input) to a WFM's API through the wfm-push function's own delivery: the
+    /// same batches, order (the order given: files as listed, lines as written), retries and
+    /// refusals. `--to calabrio`: Calabrio WFM / Teleopti RTA, POST URL/Rta/State/Batch;
+    /// `--to webhook`: a signed POST of a JSON array of records. A summary goes to stderr; the
+    /// exit code is 1 if any record was refused or could not be delivered.
+    Push {
+        #[arg(long, value_enum)]
+        to: TargetArg,
+        /// Calabrio: the RTA's base URL; webhook: the URL posted to.
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Calabrio: file holding the RTA's authentication key.
+        #[arg(long, value_name = "FILE", required_if_eq("to", "calabrio"))]
+        key_file: Option<PathBuf>,
+        /// Calabrio: the SourceId of this data source.
+        #[arg(long, value_name = "ID", required_if_eq("to", "calabrio"))]
+        source_id: Option<String>,
+        /// Calabrio: the agent's UserCode is its Connect login or its agent id.
+        #[arg(long, value_enum, default_value = "login")]
+        user_code: UserCodeArg,
+        /// Calabrio: the StateCode is the record's `state`, or the agent-state mapping's name
+        /// for it (`Unknown` for UNKNOWN; with --mapping, that file's names).
+        #[arg(long, value_enum, default_value = "state")]
+        state_code: StateCodeArg,
+        /// Webhook: file holding the signing secret.
+        #[arg(long, value_name = "FILE", required_if_eq("to", "webhook"))]
+        secret_file: Option<PathBuf>,
+        /// Record kinds sent, comma-separated (default: agent_state,agent_snapshot,feed_health).
+        #[arg(long, value_name = "KINDS")]
+        kinds: Option<String>,
+        /// Calls per second at most.
+        #[arg(long, default_value_t = connect_wfm_handlers::push::DEFAULT_RATE, value_name = "N")]
+        rate: f64,
+        #[arg(required = true, value_name = "FEED_FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TargetArg {
+    Calabrio,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StateCodeArg {
+    State,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum UserCodeArg {
+    Login,
+    Id,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -281,6 +337,39 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 snapshot_minutes,
             };
             sweep(mapping, &state, &feed, now, policy).await
+        }
+        Command::Push {
+            to,
+            url,
+            key_file,
+            source_id,
+            user_code,
+            state_code,
+            secret_file,
+            kinds,
+            rate,
+            files,
+        } => {
+            push::run(push::PushArgs {
+                to: match to {
+                    TargetArg::Calabrio => "calabrio",
+                    TargetArg::Webhook => "webhook",
+                }
+                .to_owned(),
+                url,
+                key_file,
+                source_id,
+                user_code: match user_code {
+                    UserCodeArg::Login => connect_wfm_core::push::calabrio::UserCode::Login,
+                    UserCodeArg::Id => connect_wfm_core::push::calabrio::UserCode::Id,
+                },
+                state_names: matches!(state_code, StateCodeArg::Name).then(|| mapping.agent_states.clone()),
+                secret_file,
+                kinds,
+                rate,
+                files,
+            })
+            .await
         }
         Command::Reload {
             bucket,

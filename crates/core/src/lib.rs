@@ -18,6 +18,7 @@ pub mod feed;
 pub mod mapping;
 pub mod memory;
 pub mod ports;
+pub mod push;
 pub mod report;
 pub mod retry;
 #[cfg(any(test, feature = "faults", feature = "sim"))]

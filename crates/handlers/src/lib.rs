@@ -8,6 +8,7 @@
 //! - [`contacts`]: contact events (SQS) and contact records (Kinesis) → stream-basis
 //!   `queue_interval` records; closing and reconciling intervals.
 //! - [`sweep`]: the scheduled sweep (silence, feed health, snapshots, closing intervals).
+//! - [`push`]: feed records into a WFM's own API, in order, batched, with retries and refusals.
 //! - [`custom_resource`]: the bucket-notifications CloudFormation custom resource.
 //! - [`objects`]: S3 objects named by notifications, claimed once per (bucket, key, ETag).
 //! - [`input`]: the inputs (Kinesis records, SQS messages, S3 notifications), read leniently
@@ -22,5 +23,6 @@ mod counts;
 pub mod custom_resource;
 pub mod input;
 pub mod objects;
+pub mod push;
 pub mod reports;
 pub mod sweep;
