@@ -219,24 +219,12 @@ pub struct ReconcileStats {
 impl ReconcileStats {
     /// The largest drift of each differing field, `field=value` by field name, comma-separated.
     pub fn largest_drift(&self) -> String {
-        let mut largest: BTreeMap<&str, f64> = BTreeMap::new();
-        for (field, difference) in &self.field_drift {
-            let value = largest.entry(field).or_insert(0.0);
-            *value = value.max(*difference);
-        }
-        let fields: Vec<String> = largest.iter().map(|(f, v)| format!("{f}={v}")).collect();
-        fields.join(",")
+        largest(&self.field_drift)
     }
 
     /// The largest drift of each differing agent field, as [`Self::largest_drift`].
     pub fn largest_agent_drift(&self) -> String {
-        let mut largest: BTreeMap<&str, f64> = BTreeMap::new();
-        for (field, difference) in &self.agent_field_drift {
-            let value = largest.entry(field).or_insert(0.0);
-            *value = value.max(*difference);
-        }
-        let fields: Vec<String> = largest.iter().map(|(f, v)| format!("{f}={v}")).collect();
-        fields.join(",")
+        largest(&self.agent_field_drift)
     }
 
     fn add_agents(&mut self, reconciliations: &[AgentReconciliation]) {
@@ -266,6 +254,17 @@ impl ReconcileStats {
             }
         }
     }
+}
+
+/// The largest drift of each field, `field=value` by field name, comma-separated.
+fn largest(drift: &[(String, f64)]) -> String {
+    let mut largest: BTreeMap<&str, f64> = BTreeMap::new();
+    for (field, difference) in drift {
+        let value = largest.entry(field).or_insert(0.0);
+        *value = value.max(*difference);
+    }
+    let fields: Vec<String> = largest.iter().map(|(f, v)| format!("{f}={v}")).collect();
+    fields.join(",")
 }
 
 impl Default for Settings {

@@ -256,22 +256,7 @@ impl std::fmt::Display for AgentReconciliation {
             self.agent_id,
             crate::timefmt::feed_timestamp(&self.interval_start)
         )?;
-        let show = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), |v| v.to_string());
-        let mut any = false;
-        for diff in self.differences() {
-            write!(
-                f,
-                " {} report={} stream={};",
-                diff.field,
-                show(diff.report),
-                show(diff.stream)
-            )?;
-            any = true;
-        }
-        if !any {
-            f.write_str(" agrees")?;
-        }
-        Ok(())
+        crate::contact::write_differences(f, self.differences())
     }
 }
 

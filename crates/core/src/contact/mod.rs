@@ -48,7 +48,7 @@ pub use leg::{
     Changes, ContactInput, CtrFacts, EventFacts, Fact, Leg, LegBook, LegKey, LegOutcome, QueueNames, SUCCESSOR_METHODS,
     Stamp,
 };
-pub use reconcile::{FieldComparison, ReconcileError, Reconciliation, reconcile};
+pub use reconcile::{FieldComparison, ReconcileError, Reconciliation, reconcile, write_differences};
 pub use summary::{CtrDurations, LegSummary};
 
 /// Why bytes are neither a contact event nor a contact record.

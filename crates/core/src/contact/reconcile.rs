@@ -83,22 +83,31 @@ impl fmt::Display for Reconciliation {
             self.queue_id,
             crate::timefmt::feed_timestamp(&self.interval_start)
         )?;
-        let mut any = false;
-        for diff in self.differences() {
-            write!(
-                f,
-                " {} report={} stream={};",
-                diff.field,
-                show(diff.report),
-                show(diff.stream)
-            )?;
-            any = true;
-        }
-        if !any {
-            f.write_str(" agrees")?;
-        }
-        Ok(())
+        write_differences(f, self.differences())
     }
+}
+
+/// ` field report=… stream=…;` for each difference, or ` agrees`: the end of a reconciliation's
+/// log line (queue and agent intervals alike).
+pub fn write_differences<'a>(
+    f: &mut fmt::Formatter<'_>,
+    differences: impl Iterator<Item = &'a FieldComparison>,
+) -> fmt::Result {
+    let mut any = false;
+    for diff in differences {
+        write!(
+            f,
+            " {} report={} stream={};",
+            diff.field,
+            show(diff.report),
+            show(diff.stream)
+        )?;
+        any = true;
+    }
+    if !any {
+        f.write_str(" agrees")?;
+    }
+    Ok(())
 }
 
 /// The two records are not of the same queue and interval.
