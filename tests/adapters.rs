@@ -36,6 +36,8 @@ fn agent(n: usize) -> AgentState {
         silenced_from: None,
         segment: None,
         silenced_segment: None,
+        profile: None,
+        excluded: false,
     }
 }
 

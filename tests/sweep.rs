@@ -218,6 +218,8 @@ fn state(agent: &str, state: &str, clock: &str) -> AgentState {
             id: format!("{agent}-{clock}"),
         }),
         silenced_segment: None,
+        profile: None,
+        excluded: false,
     }
 }
 
@@ -262,6 +264,8 @@ async fn the_conditional_commit_settles_the_race_in_both_orders() {
         silenced_from: None,
         segment: None,
         silenced_segment: None,
+        profile: None,
+        excluded: false,
         ..blind
     };
     assert_eq!(stack.states.commit(&recovered).await.unwrap(), CommitOutcome::Committed);

@@ -222,6 +222,8 @@ fn agent(n: usize, logged_out: bool, clock: &str) -> AgentState {
         silenced_from: None,
         segment: None,
         silenced_segment: None,
+        profile: None,
+        excluded: false,
     }
 }
 

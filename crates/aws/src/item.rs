@@ -25,7 +25,9 @@
 //! | `silenced_from` | S | while `UNKNOWN`: the state it replaced (the record's `previous_state`) |
 //! | `seg_start`, `seg_id` | S, S | the open segment of the current state (feed.md `agent_activity`): its effective start and the `event_id` of the transition that opened it (absent in rows written before segments were kept) |
 //! | `silenced_seg` | M | while `UNKNOWN`: the segment the silence closed: `reason`, `activity`, `contact` (as above, absent without one), `seg_start`, `seg_id` |
-//! | `active_instance` | S | the instance id while the state is not `LOGOUT`, absent otherwise: partition key of the sparse `active_by_instance` index the sweep queries |
+//! | `active_instance` | S | the instance id while the state is not `LOGOUT` (and the agent is inside the `agents` filter), absent otherwise: partition key of the sparse `active_by_instance` index the sweep queries |
+//! | `profile` | S | fingerprint of the last `agent_profile` written, 16 hex digits (absent before the first) |
+//! | `excluded` | BOOL | true while the agent is outside the mapping's `agents` filter (absent otherwise) |
 //!
 //! The same table holds one more item, key [`PROGRESS_KEY`]: per Connect instance, the newest
 //! event time processed (`progress_<instance id>`, N, epoch ms) and, while the sweep reports
@@ -83,6 +85,10 @@ const LAST_SILENCE: &str = "last_silence";
 const SEG_START: &str = "seg_start";
 const SEG_ID: &str = "seg_id";
 const SILENCED_SEG: &str = "silenced_seg";
+/// Fingerprint of the last `agent_profile` written: 16 hex digits.
+const PROFILE: &str = "profile";
+/// True while the agent is outside the mapping's `agents` filter (absent otherwise).
+const EXCLUDED: &str = "excluded";
 /// The instance id of an agent that is not logged out: partition key of the sparse
 /// `active_by_instance` index.
 pub const ACTIVE_INSTANCE: &str = "active_instance";
@@ -169,8 +175,15 @@ pub fn agent_state_to_item(state: &AgentState) -> Item {
     if let Some(login) = state.agent_login.as_deref().filter(|l| !l.is_empty()) {
         item.insert(AGENT_LOGIN.to_owned(), s(login));
     }
-    if state.state != LOGGED_OUT_STATE {
+    // An agent outside the filter is passed by like one logged out.
+    if state.state != LOGGED_OUT_STATE && !state.excluded {
         item.insert(ACTIVE_INSTANCE.to_owned(), s(&state.instance_id));
+    }
+    if let Some(profile) = state.profile {
+        item.insert(PROFILE.to_owned(), s(format!("{profile:016x}")));
+    }
+    if state.excluded {
+        item.insert(EXCLUDED.to_owned(), AttributeValue::Bool(true));
     }
     if let Some(since) = &state.silent_since {
         item.insert(SILENT_SINCE.to_owned(), s(stored_time(since)));
@@ -368,6 +381,17 @@ pub fn agent_state_from_item(table: &str, item: &Item) -> Result<AgentState, Ite
         silenced_from: r.opt_string(SILENCED_FROM)?.map(str::to_owned),
         segment: read_segment(&r)?,
         silenced_segment,
+        profile: match r.opt_string(PROFILE)? {
+            Some(hex) => Some(
+                u64::from_str_radix(hex, 16).map_err(|_| r.error(PROFILE, format!("is not 16 hex digits: {hex}")))?,
+            ),
+            None => None,
+        },
+        excluded: match item.get(EXCLUDED) {
+            None | Some(AttributeValue::Null(_)) => false,
+            Some(AttributeValue::Bool(excluded)) => *excluded,
+            Some(other) => return Err(r.error(EXCLUDED, format!("is not a boolean: {other:?}"))),
+        },
     })
 }
 
@@ -447,6 +471,8 @@ mod tests {
                 id: "e-1".into(),
             }),
             silenced_segment: None,
+            profile: None,
+            excluded: false,
         }
     }
 

@@ -38,6 +38,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod push_queue;
 pub mod reload;
+pub mod roster_store;
 pub mod s3;
 pub mod schema;
 pub mod secrets;

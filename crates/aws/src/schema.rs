@@ -102,13 +102,31 @@ pub fn contact_table() -> TableShape {
     }
 }
 
+/// The roster table (see [`crate::roster_store`]): keys `instance_id`/`member`, no TTL (the
+/// latest profiles stay until replaced).
+pub fn roster_table() -> TableShape {
+    use crate::roster_store::{INSTANCE_ID, MEMBER};
+    TableShape {
+        attributes: vec![string_attribute(INSTANCE_ID), string_attribute(MEMBER)],
+        key_schema: vec![key(INSTANCE_ID, KeyType::Hash), key(MEMBER, KeyType::Range)],
+        indexes: Vec::new(),
+        ttl_attribute: None,
+    }
+}
+
 /// Every table, by its logical id in the SAM template.
-pub fn tables() -> [(&'static str, TableShape); 3] {
+pub fn tables() -> [(&'static str, TableShape); 4] {
     [
         ("AgentStateTable", agent_state_table()),
         ("ClaimTable", claim_table()),
         ("ContactTable", contact_table()),
+        ("RosterTable", roster_table()),
     ]
+}
+
+/// Creates the roster table `name` ([`roster_table`]) and waits until it is ACTIVE.
+pub async fn create_roster_table(client: &Client, name: &str) -> Result<(), SchemaError> {
+    create_table(client, name, &roster_table()).await
 }
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {

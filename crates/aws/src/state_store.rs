@@ -71,15 +71,24 @@ fn commit_condition(state: &AgentState) -> (String, Vec<(&'static str, Attribute
 pub struct DynamoStateStore {
     pub client: Client,
     pub table: String,
+    /// The roster table (the agents' and queues' latest profiles), when the deployment keeps one.
+    pub roster: Option<String>,
 }
 
 impl DynamoStateStore {
-    /// A store on `table`, reached through `client`.
+    /// A store on `table`, reached through `client`, keeping no roster.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            roster: None,
         }
+    }
+
+    /// The same store, keeping the roster in table `roster` ([`crate::roster_store`]).
+    pub fn with_roster(mut self, roster: impl Into<String>) -> Self {
+        self.roster = Some(roster.into());
+        self
     }
 
     /// An item that cannot be read, as the handler keeps it: location, reason, raw attributes

@@ -416,7 +416,7 @@ impl AgentDirectory for DynamoStateStore {
         let mut states = Vec::with_capacity(items.len());
         self.readable_states(&items, &mut states);
         // A row the index named but that changed meanwhile: judge only agents still active.
-        states.retain(|s| s.state != LOGGED_OUT_STATE);
+        states.retain(|s| s.state != LOGGED_OUT_STATE && !s.excluded);
         states.sort_by(|a, b| a.agent_arn.cmp(&b.agent_arn));
         Ok(states)
     }

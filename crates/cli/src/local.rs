@@ -6,12 +6,15 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
-use connect_wfm_core::agent::{AgentActivityRecord, AgentState, InstanceProgress, InstanceSilence, activity_prefix};
+use connect_wfm_core::agent::{
+    AgentActivityRecord, AgentProfileRecord, AgentState, InstanceProgress, InstanceSilence, QueueProfileRecord,
+    activity_prefix,
+};
 use connect_wfm_core::contact::store::{ContactState, MemoryContactStore};
 use connect_wfm_core::feed::{self, sanitize_name};
 use connect_wfm_core::ports::{
     ActivityLog, AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent,
-    LoadedStates, ObjectReader, ObjectSource, PortError, ProgressStore, UnreadableState, dates_between,
+    LoadedStates, ObjectReader, ObjectSource, PortError, ProgressStore, Roster, RosterStore, UnreadableState, dates_between,
     interval_of_folder, read_pieces,
 };
 use serde::{Deserialize, Serialize};
@@ -49,6 +52,16 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Por
 pub struct LocalStateStore {
     dir: PathBuf,
     progress: PathBuf,
+    roster: PathBuf,
+}
+
+/// One instance in `roster.json`: the latest profiles by agent id and queue id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct RosterFile {
+    #[serde(default)]
+    agents: std::collections::BTreeMap<String, AgentProfileRecord>,
+    #[serde(default)]
+    queues: std::collections::BTreeMap<String, QueueProfileRecord>,
 }
 
 /// One instance in `progress.json`.
@@ -72,8 +85,18 @@ impl LocalStateStore {
         let dir = dir.into();
         Self {
             progress: dir.join("progress.json"),
+            roster: dir.join("roster.json"),
             dir: dir.join("agents"),
         }
+    }
+
+    fn read_roster(&self) -> Result<std::collections::BTreeMap<String, RosterFile>, PortError> {
+        Ok(read_json(&self.roster)?.unwrap_or_default())
+    }
+
+    fn write_roster(&self, roster: &std::collections::BTreeMap<String, RosterFile>) -> Result<(), PortError> {
+        let body = serde_json::to_vec_pretty(roster).expect("roster serialises");
+        write_atomically(&self.roster, &body).map_err(|e| io_error(format!("write {}", self.roster.display()), e))
     }
 
     fn read_progress(&self) -> Result<std::collections::BTreeMap<String, ProgressFile>, PortError> {
@@ -215,6 +238,49 @@ impl AgentStateStore for LocalStateStore {
 
 impl connect_wfm_core::ports::AgentBatchStore for LocalStateStore {}
 
+/// The roster in `<dir>/roster.json`, per instance.
+impl RosterStore for LocalStateStore {
+    async fn known_queues(&self, instance_id: &str, queue_ids: &[String]) -> Result<Vec<QueueProfileRecord>, PortError> {
+        let roster = self.read_roster()?;
+        let Some(instance) = roster.get(instance_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(queue_ids.iter().filter_map(|id| instance.queues.get(id).cloned()).collect())
+    }
+
+    async fn keep_profiles(&self, agents: &[AgentProfileRecord], queues: &[QueueProfileRecord]) -> Result<(), PortError> {
+        let mut roster = self.read_roster()?;
+        for profile in agents {
+            let instance = roster.entry(profile.instance_id.clone()).or_default();
+            instance.agents.insert(profile.agent_id.clone(), profile.clone());
+        }
+        for profile in queues {
+            let instance = roster.entry(profile.instance_id.clone()).or_default();
+            instance.queues.insert(profile.queue_id.clone(), profile.clone());
+        }
+        self.write_roster(&roster)
+    }
+
+    async fn forget_agents(&self, instance_id: &str, agent_ids: &[String]) -> Result<(), PortError> {
+        let mut roster = self.read_roster()?;
+        if let Some(instance) = roster.get_mut(instance_id) {
+            for id in agent_ids {
+                instance.agents.remove(id);
+            }
+        }
+        self.write_roster(&roster)
+    }
+
+    async fn roster(&self, instance_id: &str) -> Result<Roster, PortError> {
+        let roster = self.read_roster()?;
+        let instance = roster.get(instance_id).cloned().unwrap_or_default();
+        Ok(Roster {
+            agents: instance.agents.into_values().collect(),
+            queues: instance.queues.into_values().collect(),
+        })
+    }
+}
+
 impl ProgressStore for LocalStateStore {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
         Ok(self
@@ -338,7 +404,7 @@ impl AgentDirectory for LocalStateStore {
         Ok(self
             .all()?
             .into_iter()
-            .filter(|s| s.instance_id == instance_id && s.state != "LOGOUT")
+            .filter(|s| s.instance_id == instance_id && s.state != "LOGOUT" && !s.excluded)
             .collect())
     }
 

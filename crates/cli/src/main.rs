@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[cfg(feature = "aws")]
 use connect_wfm_aws::{DynamoStateStore, config, reload};
 use connect_wfm_core::Mapping;
-use connect_wfm_core::agent::{AgentState, StreamAgentInterval, SweepPolicy};
+use connect_wfm_core::agent::{AgentState, FoldPolicy, RosterPolicy, StreamAgentInterval, SweepPolicy};
 use connect_wfm_core::contact::store::ContactStore as _;
 use connect_wfm_core::contact::{StreamSettings, stream_queue_intervals};
 #[cfg(feature = "aws")]
@@ -80,6 +80,10 @@ enum Command {
         /// request keeps the bucket's notification configuration in DIR/<bucket>.notification.json.
         #[arg(long, default_value = "events/reports", value_name = "DIR")]
         objects: PathBuf,
+        /// Write agents' first and last names in agent_profile records (personal data; the
+        /// functions' AGENT_NAMES=include). Without it they are null.
+        #[arg(long)]
+        agent_names: bool,
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
@@ -300,8 +304,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             state,
             feed,
             objects,
+            agent_names,
             files,
-        } => replay(mapping, &state, &feed, &objects, &files).await,
+        } => replay(mapping, &state, &feed, &objects, agent_names, &files).await,
         Command::Report {
             kind,
             instance,
@@ -397,6 +402,7 @@ async fn replay(
     state: &Path,
     feed: &str,
     objects: &Path,
+    agent_names: bool,
     files: &[PathBuf],
 ) -> Result<ExitCode, String> {
     let states = LocalStateStore::new(state);
@@ -416,7 +422,13 @@ async fn replay(
     let contacts = LocalContactStore::open(state).map_err(|e| e.to_string())?;
     let agent_settings = connect_wfm_handlers::agent_events::Settings {
         mapping: mapping.agent_states,
-        ..Default::default()
+        policy: FoldPolicy {
+            roster: RosterPolicy {
+                agent_names,
+                filter: mapping.agents,
+            },
+            ..FoldPolicy::default()
+        },
     };
     let report_settings = connect_wfm_handlers::reports::Settings {
         mapping: Arc::new(mapping.reports),

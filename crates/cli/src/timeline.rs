@@ -323,6 +323,8 @@ mod tests {
                     id: format!("{agent}-{i}"),
                 }),
                 silenced_segment: None,
+                profile: None,
+                excluded: false,
             };
             pieces.extend(
                 Segment::current(&row)

@@ -70,7 +70,20 @@ fn a_second_replay_with_the_same_state_prints_nothing() {
         assert!(ids.contains(piece["segment_id"].as_str().unwrap()), "{piece}");
         assert_ne!(piece["state"], "LOGOUT");
     }
-    assert_eq!(lines.len(), got.len() + pieces.len(), "transitions and pieces only");
+    // And every agent's profile when first seen, with the queues its routing profile names.
+    let profiles: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["kind"] == "agent_profile")
+        .map(|l| l["agent_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(profiles.len(), 4, "one profile per agent: {profiles:?}");
+    let queues = lines.iter().filter(|l| l["kind"] == "queue_profile").count();
+    assert_eq!(queues, 4, "each queue once");
+    assert_eq!(
+        lines.len(),
+        got.len() + pieces.len() + profiles.len() + queues,
+        "transitions, pieces and profiles only"
+    );
     let stderr = String::from_utf8(first.stderr).unwrap();
     assert_eq!(stderr.matches("rejected: kinesis shardId-").count(), 2, "{stderr}");
 

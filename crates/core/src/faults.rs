@@ -165,6 +165,34 @@ impl<S: AgentStateStore> AgentStateStore for FaultyStateStore<'_, S> {
 
 impl<S: crate::ports::AgentBatchStore> crate::ports::AgentBatchStore for FaultyStateStore<'_, S> {}
 
+/// The roster passes through without faults: its writes follow the feed writes and commits
+/// whose faults the plan already covers.
+impl<S: crate::ports::RosterStore> crate::ports::RosterStore for FaultyStateStore<'_, S> {
+    async fn known_queues(
+        &self,
+        instance_id: &str,
+        queue_ids: &[String],
+    ) -> Result<Vec<crate::agent::QueueProfileRecord>, PortError> {
+        self.inner.known_queues(instance_id, queue_ids).await
+    }
+
+    async fn keep_profiles(
+        &self,
+        agents: &[crate::agent::AgentProfileRecord],
+        queues: &[crate::agent::QueueProfileRecord],
+    ) -> Result<(), PortError> {
+        self.inner.keep_profiles(agents, queues).await
+    }
+
+    async fn forget_agents(&self, instance_id: &str, agent_ids: &[String]) -> Result<(), PortError> {
+        self.inner.forget_agents(instance_id, agent_ids).await
+    }
+
+    async fn roster(&self, instance_id: &str) -> Result<crate::ports::Roster, PortError> {
+        self.inner.roster(instance_id).await
+    }
+}
+
 impl<S: ProgressStore> ProgressStore for FaultyStateStore<'_, S> {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
         faulty(

@@ -2,7 +2,8 @@
 //! overrides parts of it (no redeploy to change a mapping).
 //!
 //! ```json
-//! { "agent_states": [ ... ], "reports": { ... }, "instances": { "<alias>": "<instance id>" } }
+//! { "agent_states": [ ... ], "reports": { ... }, "instances": { "<alias>": "<instance id>" },
+//!   "agents": { "hierarchy_groups": [ { "level": 2, "name": "Team Blue" } ], "routing_profiles": [ "Sales" ] } }
 //! ```
 //! Each section is merged over the built-in default by its own rules (see
 //! [`crate::agent::AgentStateMapping`], [`crate::report::ReportMapping`] and [`Instances`]).
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::agent::{AgentStateMapping, AgentStatesSection};
+use crate::agent::{AgentFilter, AgentStateMapping, AgentStatesSection};
 use crate::report::{ReportMapping, ReportsSection};
 
 /// A mapping file that cannot be used, naming the file and what is wrong.
@@ -29,6 +30,8 @@ pub struct Mapping {
     pub reports: ReportMapping,
     /// Connect instance alias → instance id (the `instances` section).
     pub instances: Instances,
+    /// Which agents get records (the `agents` section; every agent by default).
+    pub agents: AgentFilter,
 }
 
 /// A mapping file as written: every section optional, unknown keys rejected (a typo is caught
@@ -36,12 +39,13 @@ pub struct Mapping {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a JSON object with `agent_states`, `reports` and/or `instances`"
+    expecting = "a JSON object with `agent_states`, `reports`, `instances` and/or `agents`"
 )]
 struct MappingFile {
     agent_states: Option<AgentStatesSection>,
     reports: Option<ReportsSection>,
     instances: Option<Instances>,
+    agents: Option<AgentFilter>,
 }
 
 impl Mapping {
@@ -57,6 +61,12 @@ impl Mapping {
                 source_name: source_name.to_owned(),
                 message,
             })?;
+        if let Some(problem) = file.agents.as_ref().and_then(|agents| agents.problems().into_iter().next()) {
+            return Err(MappingError {
+                source_name: source_name.to_owned(),
+                message: problem,
+            });
+        }
         let mut mapping = Mapping::default();
         if let Some(section) = file.agent_states {
             mapping.agent_states.apply(section);
@@ -66,6 +76,9 @@ impl Mapping {
         }
         if let Some(instances) = file.instances {
             mapping.instances = instances;
+        }
+        if let Some(agents) = file.agents {
+            mapping.agents = agents;
         }
         Ok(mapping)
     }
@@ -225,6 +238,26 @@ mod tests {
                 .starts_with("mapping file s3://b/m.json: not valid JSON"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_agents_section_sets_the_filter_and_names_a_bad_rule() {
+        let mapping = Mapping::from_json(
+            br#"{"agents": {"hierarchy_groups": [{"level": 2, "name": "Team Blue"}], "routing_profiles": ["Sales"]}}"#,
+            "m.json",
+        )
+        .unwrap();
+        assert_eq!(mapping.agents.routing_profiles, ["Sales"]);
+        assert!(Mapping::default().agents.is_everyone());
+        let err = Mapping::from_json(br#"{"agents": {"hierarchy_groups": [{"level": 9, "id": "g"}]}}"#, "m.json")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "mapping file m.json: agents.hierarchy_groups[0]: `level` must be 1 to 5"
+        );
+        let err = Mapping::from_json(br#"{"agents": {"teams": []}}"#, "m.json").unwrap_err().to_string();
+        assert!(err.contains("m.json") && err.contains("teams"), "{err}");
     }
 
     #[test]

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
+use crate::agent::{AgentProfileRecord, AgentState, InstanceProgress, InstanceSilence, QueueProfileRecord};
 use crate::custom_resource::CustomResourceResponse;
 use crate::feed::FeedBody;
 use crate::ports::{
     AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
-    ObjectReader, ObjectSource, PortError, ProgressStore, ResponseSender, UnreadableState,
+    ObjectReader, ObjectSource, PortError, ProgressStore, ResponseSender, Roster, RosterStore, UnreadableState,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -29,6 +29,9 @@ pub struct MemoryStateStore {
     rows: Mutex<HashMap<String, AgentState>>,
     unreadable: Mutex<HashMap<String, UnreadableState>>,
     progress: Mutex<BTreeMap<String, InstanceProgress>>,
+    /// The roster: (instance, agent id) → latest profile, (instance, queue id) → latest profile.
+    agent_profiles: Mutex<BTreeMap<(String, String), AgentProfileRecord>>,
+    queue_profiles: Mutex<BTreeMap<(String, String), QueueProfileRecord>>,
     pub loads: AtomicUsize,
     pub commits: AtomicUsize,
     pub progress_writes: AtomicUsize,
@@ -79,6 +82,52 @@ impl MemoryStateStore {
 }
 
 impl crate::ports::AgentBatchStore for MemoryStateStore {}
+
+impl RosterStore for MemoryStateStore {
+    async fn known_queues(&self, instance_id: &str, queue_ids: &[String]) -> Result<Vec<QueueProfileRecord>, PortError> {
+        let queues = lock(&self.queue_profiles);
+        Ok(queue_ids
+            .iter()
+            .filter_map(|id| queues.get(&(instance_id.to_owned(), id.clone())).cloned())
+            .collect())
+    }
+
+    async fn keep_profiles(&self, agents: &[AgentProfileRecord], queues: &[QueueProfileRecord]) -> Result<(), PortError> {
+        let mut kept = lock(&self.agent_profiles);
+        for profile in agents {
+            kept.insert((profile.instance_id.clone(), profile.agent_id.clone()), profile.clone());
+        }
+        let mut kept = lock(&self.queue_profiles);
+        for profile in queues {
+            kept.insert((profile.instance_id.clone(), profile.queue_id.clone()), profile.clone());
+        }
+        Ok(())
+    }
+
+    async fn forget_agents(&self, instance_id: &str, agent_ids: &[String]) -> Result<(), PortError> {
+        let mut kept = lock(&self.agent_profiles);
+        for id in agent_ids {
+            kept.remove(&(instance_id.to_owned(), id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn roster(&self, instance_id: &str) -> Result<Roster, PortError> {
+        let mine = |(instance, _): &(String, String)| instance == instance_id;
+        Ok(Roster {
+            agents: lock(&self.agent_profiles)
+                .iter()
+                .filter(|(key, _)| mine(key))
+                .map(|(_, p)| p.clone())
+                .collect(),
+            queues: lock(&self.queue_profiles)
+                .iter()
+                .filter(|(key, _)| mine(key))
+                .map(|(_, p)| p.clone())
+                .collect(),
+        })
+    }
+}
 
 impl ProgressStore for MemoryStateStore {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {

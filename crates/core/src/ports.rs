@@ -9,7 +9,9 @@ use std::io::Read;
 
 use chrono::{DateTime, Utc};
 
-use crate::agent::{AgentActivityRecord, AgentState, InstanceProgress, InstanceSilence};
+use crate::agent::{
+    AgentActivityRecord, AgentProfileRecord, AgentState, InstanceProgress, InstanceSilence, QueueProfileRecord,
+};
 use crate::custom_resource::{CustomResourceResponse, OurEntry};
 use crate::feed::FeedBody;
 
@@ -126,7 +128,7 @@ pub trait AgentStateStore: Send + Sync {
 /// The two reads an agent-event batch starts with: its agents' states and every instance's
 /// progress, in one round trip where the backend allows it (DynamoDB: the progress item rides in
 /// the agents' BatchGetItem). By default the two reads one after the other.
-pub trait AgentBatchStore: AgentStateStore + ProgressStore {
+pub trait AgentBatchStore: AgentStateStore + ProgressStore + RosterStore {
     #[allow(clippy::type_complexity)]
     fn load_batch(
         &self,
@@ -219,7 +221,7 @@ pub trait ProgressStore: Send + Sync {
 
 /// The sweep's reads of the agent states: only the agents it must judge, and every minute no
 /// more than the agents that are not logged out.
-pub trait AgentDirectory: Send + Sync {
+pub trait AgentDirectory: RosterStore {
     /// The states of an instance's agents that are not logged out (`UNKNOWN` ones included).
     /// May lag a commit slightly (an index): every decision taken on it is committed with the
     /// watermark condition.
@@ -231,6 +233,56 @@ pub trait AgentDirectory: Send + Sync {
         &self,
         seen_since: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<AgentState>, PortError>> + Send;
+}
+
+/// The roster of one instance: every known agent's latest profile and every known queue's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roster {
+    /// By agent id.
+    pub agents: Vec<AgentProfileRecord>,
+    /// By queue id.
+    pub queues: Vec<QueueProfileRecord>,
+}
+
+/// The latest profile of every agent and queue (feed.md `agent_profile`, `queue_profile`):
+/// written by agent-events with each profile it writes, read by the sweep for the daily roster
+/// and by agent-events to judge whether a queue is new or changed.
+///
+/// The defaults keep nothing (a store without a roster): every queue a new agent profile names
+/// is then written as new, and the roster is empty.
+pub trait RosterStore: Send + Sync {
+    /// The latest profiles of those of `queue_ids` that are known, of one instance.
+    fn known_queues(
+        &self,
+        instance_id: &str,
+        queue_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<QueueProfileRecord>, PortError>> + Send {
+        let _ = (instance_id, queue_ids);
+        async { Ok(Vec::new()) }
+    }
+
+    /// Keeps these profiles as the latest of their agents and queues (keeping them again is
+    /// harmless: a retried batch does).
+    fn keep_profiles(
+        &self,
+        agents: &[AgentProfileRecord],
+        queues: &[QueueProfileRecord],
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        let _ = (agents, queues);
+        async { Ok(()) }
+    }
+
+    /// Forgets the profiles of agents that left the mapping's `agents` filter.
+    fn forget_agents(&self, instance_id: &str, agent_ids: &[String]) -> impl Future<Output = Result<(), PortError>> + Send {
+        let _ = (instance_id, agent_ids);
+        async { Ok(()) }
+    }
+
+    /// The roster of one instance.
+    fn roster(&self, instance_id: &str) -> impl Future<Output = Result<Roster, PortError>> + Send {
+        let _ = instance_id;
+        async { Ok(Roster::default()) }
+    }
 }
 
 /// What a claim attempt found.

@@ -93,6 +93,7 @@ impl Doing {
             }),
             configuration: Some(AgentConfiguration {
                 username: Some("jdoe".into()),
+                ..AgentConfiguration::default()
             }),
             contacts: self
                 .contact
@@ -370,7 +371,7 @@ fn when() -> impl Strategy<Value = When> {
 fn policy() -> impl Strategy<Value = FoldPolicy> {
     prop_oneof![
         3 => Just(FoldPolicy::default()),
-        1 => (0i64..=300_000).prop_map(|ms| FoldPolicy { last_seen_write_after: Duration::milliseconds(ms) }),
+        1 => (0i64..=300_000).prop_map(|ms| FoldPolicy { last_seen_write_after: Duration::milliseconds(ms), ..FoldPolicy::default() }),
     ]
 }
 

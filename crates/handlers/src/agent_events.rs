@@ -12,17 +12,19 @@
 //!   reason), the agent continues as first sight, and its commit replaces the row.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
-    AgentActivityRecord, AgentEvent, AgentFold, AgentState, AgentStateMapping, FoldPolicy, InstanceProgress,
-    InstanceSilence, SILENCE_REWRITE, activity_key, decode_agent_event, fold_agent, silence_pieces, silence_record,
+    AgentActivityRecord, AgentEvent, AgentFold, AgentProfileRecord, AgentState, AgentStateMapping, FoldPolicy,
+    InstanceProgress, InstanceSilence, QueueProfileRecord, SILENCE_REWRITE, activity_key, decode_agent_event,
+    fold_agent, silence_pieces, silence_record,
 };
 use connect_wfm_core::feed::{self, AgentStateRecord, RejectRecord};
 use connect_wfm_core::ports::{
-    AgentBatchStore, AgentStateStore, CommitOutcome, FeedSink, LoadedStates, PortError, ProgressStore, UnreadableState,
+    AgentBatchStore, AgentStateStore, CommitOutcome, FeedSink, LoadedStates, PortError, ProgressStore, RosterStore,
+    UnreadableState,
 };
 use futures_util::StreamExt as _;
 use tracing::Instrument as _;
@@ -54,6 +56,12 @@ counts! {
         transitions => counter "Transitions",
         /// `agent_activity` pieces written (the closed segments of the transitions).
         pieces,
+        /// `agent_profile` records written (agents first seen, or whose configuration changed).
+        profiles => counter "AgentProfiles",
+        /// `queue_profile` records written (queues first seen, renamed, or with a new channel).
+        queue_profiles => counter "QueueProfiles",
+        /// Events of agents outside the mapping's `agents` filter: no records for them.
+        filtered => counter "FilteredAgentEvents",
         /// Ended intervals marked for the sweep to write again (late pieces).
         changed_intervals,
         committed,
@@ -342,7 +350,7 @@ fn decode_and_group(records: &[StreamRecord]) -> (Vec<AgentGroup>, Vec<(usize, S
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn process_agents<S: AgentStateStore + ProgressStore, F: FeedSink>(
+async fn process_agents<S: AgentStateStore + ProgressStore + RosterStore, F: FeedSink>(
     groups: &mut [AgentGroup],
     loaded: Result<LoadedStates, PortError>,
     progress: &HashMap<String, InstanceProgress>,
@@ -433,6 +441,7 @@ async fn process_agents<S: AgentStateStore + ProgressStore, F: FeedSink>(
             }
         }
         stats.duplicates += fold.skipped;
+        stats.filtered += fold.filtered;
     }
 
     for (date, mut day) in transitions {
@@ -450,6 +459,8 @@ async fn process_agents<S: AgentStateStore + ProgressStore, F: FeedSink>(
     }
 
     write_pieces(groups, pieces, states, sink, records, now, stats).await;
+    write_profiles(groups, &folds, states, sink, records, stats).await;
+    forget_excluded(groups, &folds, states).await;
 
     let to_commit: Vec<(usize, &AgentState, Option<&UnreadableState>)> = folds
         .iter()
@@ -556,6 +567,168 @@ async fn write_pieces<S: ProgressStore, F: FeedSink>(
                     groups[slot].fail(AgentFailure::from(&e));
                 }
             }
+        }
+    }
+}
+
+/// Writes the agents' new profiles (first sight or a changed configuration) and the profiles of
+/// the queues they show that are new, renamed or have a new channel (judged against the roster
+/// the store keeps), one object per kind and date named after the records; then keeps them as
+/// the latest in the roster. Before the commits, which keep the profiles' fingerprints: a
+/// failure fails the agents concerned, whose replay writes the same records again.
+async fn write_profiles<S: RosterStore, F: FeedSink>(
+    groups: &mut [AgentGroup],
+    folds: &[(Option<&AgentState>, AgentFold)],
+    states: &S,
+    sink: &F,
+    records: &[StreamRecord],
+    stats: &mut BatchStats,
+) {
+    // (record index, group slot, profile), in stream order.
+    let mut profiles: Vec<(usize, usize, &AgentProfileRecord)> = Vec::new();
+    for (slot, (group, (_, fold))) in groups.iter().zip(folds).enumerate() {
+        if group.failure.is_none() {
+            profiles.extend(fold.profiles.iter().map(|(i, p)| (group.events[*i].0, slot, p)));
+        }
+    }
+    if profiles.is_empty() {
+        return;
+    }
+    profiles.sort_by_key(|(record_index, _, _)| *record_index);
+
+    // Queues, per instance: one read of those the new profiles name, then judged in stream order.
+    let mut by_instance: BTreeMap<&str, Vec<(usize, usize, &AgentProfileRecord)>> = BTreeMap::new();
+    for entry in &profiles {
+        by_instance.entry(entry.2.instance_id.as_str()).or_default().push(*entry);
+    }
+    let mut queue_profiles: Vec<(usize, Vec<usize>, QueueProfileRecord)> = Vec::new();
+    for (instance, entries) in &by_instance {
+        let ids: BTreeSet<String> = entries
+            .iter()
+            .flat_map(|(_, _, p)| p.queue_sightings())
+            .map(|s| s.queue_id)
+            .collect();
+        let ids: Vec<String> = ids.into_iter().collect();
+        let mut known: HashMap<String, QueueProfileRecord> = match states.known_queues(instance, &ids).await {
+            Ok(known) => known.into_iter().map(|q| (q.queue_id.clone(), q)).collect(),
+            Err(e) => {
+                tracing::error!(instance, error = %e, "could not read the known queues");
+                for (_, slot, _) in entries {
+                    groups[*slot].fail(AgentFailure::from(&e));
+                }
+                continue;
+            }
+        };
+        for (record_index, slot, profile) in entries {
+            for sighting in profile.queue_sightings() {
+                if let Some(next) = QueueProfileRecord::after(known.get(&sighting.queue_id), &sighting, profile) {
+                    queue_profiles.push((*record_index, vec![*slot], next.clone()));
+                    known.insert(next.queue_id.clone(), next);
+                } else if let Some(entry) = queue_profiles
+                    .iter_mut()
+                    .rev()
+                    .find(|(_, _, q)| q.instance_id == **instance && q.queue_id == sighting.queue_id)
+                {
+                    // Shown again by another agent of this batch: that agent's replay must
+                    // write it too, should it fail.
+                    entry.1.push(*slot);
+                }
+            }
+        }
+    }
+    profiles.retain(|(_, slot, _)| groups[*slot].failure.is_none());
+    queue_profiles.retain(|(_, slots, _)| slots.iter().all(|slot| groups[*slot].failure.is_none()));
+
+    let agent_lines: Vec<(usize, Vec<usize>, &AgentProfileRecord)> =
+        profiles.iter().map(|(i, slot, p)| (*i, vec![*slot], *p)).collect();
+    let queue_lines: Vec<(usize, Vec<usize>, &QueueProfileRecord)> =
+        queue_profiles.iter().map(|(i, slots, q)| (*i, slots.clone(), q)).collect();
+    let written_agents = write_records(groups, AgentProfileRecord::KIND, &agent_lines, sink, records).await;
+    let written_queues = write_records(groups, QueueProfileRecord::KIND, &queue_lines, sink, records).await;
+    stats.profiles += written_agents;
+    stats.queue_profiles += written_queues;
+
+    let kept_agents: Vec<AgentProfileRecord> = agent_lines
+        .iter()
+        .filter(|(_, slots, _)| slots.iter().all(|slot| groups[*slot].failure.is_none()))
+        .map(|(_, _, p)| (*p).clone())
+        .collect();
+    let kept_queues: Vec<(Vec<usize>, QueueProfileRecord)> = queue_lines
+        .iter()
+        .filter(|(_, slots, _)| slots.iter().all(|slot| groups[*slot].failure.is_none()))
+        .map(|(_, slots, q)| (slots.clone(), (*q).clone()))
+        .collect();
+    let queues: Vec<QueueProfileRecord> = kept_queues.iter().map(|(_, q)| q.clone()).collect();
+    if let Err(e) = states.keep_profiles(&kept_agents, &queues).await {
+        tracing::error!(agents = kept_agents.len(), queues = queues.len(), error = %e, "could not keep the profiles in the roster");
+        let failed: BTreeSet<usize> = profiles
+            .iter()
+            .map(|(_, slot, _)| *slot)
+            .chain(kept_queues.iter().flat_map(|(slots, _)| slots.iter().copied()))
+            .collect();
+        for slot in failed {
+            groups[slot].fail(AgentFailure::from(&e));
+        }
+    }
+}
+
+/// Writes `lines` (record index, group slots, record) as one object per UTC date of their time,
+/// named after the records; fails the groups of an object that could not be written. Returns
+/// how many records were written.
+async fn write_records<R: feed::FeedRecord, F: FeedSink>(
+    groups: &mut [AgentGroup],
+    kind: &str,
+    lines: &[(usize, Vec<usize>, &R)],
+    sink: &F,
+    records: &[StreamRecord],
+) -> usize {
+    let mut by_date: BTreeMap<NaiveDate, Vec<&(usize, Vec<usize>, &R)>> = BTreeMap::new();
+    for line in lines {
+        let date = line.2.time().map_or(NaiveDate::MIN, |t| t.date_naive());
+        by_date.entry(date).or_default().push(line);
+    }
+    let mut written = 0;
+    for (date, day) in by_date {
+        let indices: Vec<usize> = day.iter().map(|(i, _, _)| *i).collect();
+        let key = feed::object_key(kind, date, &object_name(records, &indices));
+        let body: Vec<&R> = day.iter().map(|(_, _, r)| *r).collect();
+        match sink.put(&key, feed::to_json_lines(&body)).await {
+            Ok(()) => written += body.len(),
+            Err(e) => {
+                tracing::error!(key, error = %e, retryable = e.retryable, "could not write profiles");
+                for (_, slots, _) in &day {
+                    for slot in slots {
+                        groups[*slot].fail(AgentFailure::from(&e));
+                    }
+                }
+            }
+        }
+    }
+    written
+}
+
+/// Forgets the roster profiles of agents this batch moved out of the mapping's `agents` filter,
+/// so the daily roster no longer lists them. Logged, not retried: a later roster still naming
+/// such an agent is the only harm.
+async fn forget_excluded<S: RosterStore>(
+    groups: &[AgentGroup],
+    folds: &[(Option<&AgentState>, AgentFold)],
+    states: &S,
+) {
+    let mut left: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (group, (last, fold)) in groups.iter().zip(folds) {
+        if group.failure.is_none()
+            && let (Some(last), Some(next)) = (last, &fold.next)
+            && next.excluded
+            && !last.excluded
+        {
+            left.entry(next.instance_id.as_str()).or_default().push(next.agent_id.clone());
+        }
+    }
+    for (instance, agent_ids) in left {
+        tracing::info!(instance, agents = agent_ids.len(), "agents left the mapping's agents filter");
+        if let Err(e) = states.forget_agents(instance, &agent_ids).await {
+            tracing::warn!(instance, error = %e, "could not forget the profiles of agents outside the filter");
         }
     }
 }

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::contacts::close_intervals;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
-    AgentActivityRecord, AgentState, AgentStateMapping, InstanceProgress, IntervalInputs, SNAPSHOT_LOOKBACK,
+    AgentActivityRecord, AgentProfileRecord, AgentState, AgentStateMapping, InstanceProgress, QueueProfileRecord, IntervalInputs, SNAPSHOT_LOOKBACK,
     StreamAgentInterval, SweepPolicy, activity_key, agent_interval_key, agent_intervals, current_snapshot_slot,
     is_logged_out, silence_pieces, silence_rewrites, snapshot_records, snapshot_slot, sweep_instance,
 };
@@ -90,6 +90,10 @@ counts! {
         snapshots,
         /// The agents the snapshots hold.
         snapshot_agents,
+        /// Roster objects written (at the 00:00 UTC slot: one per instance and profile kind).
+        rosters,
+        /// The profiles those objects hold.
+        roster_profiles,
         /// Stream-basis intervals closed (written with their backlog and out of the closing set).
         intervals_closed => counter "IntervalsClosed",
         /// Stream-basis records written by closing them.
@@ -668,6 +672,44 @@ fn transitions_name(instance: &str, records: &[AgentStateRecord]) -> String {
     format!("{FUNCTION}-{instance}-{hash:016x}")
 }
 
+/// True for the snapshot slot that also writes the roster: 00:00 UTC (feed.md).
+pub fn is_roster_slot(as_of: DateTime<Utc>) -> bool {
+    as_of.time() == chrono::NaiveTime::MIN
+}
+
+/// The daily roster of one instance: every known agent's latest `agent_profile` and every known
+/// queue's `queue_profile`, one object per kind, `<kind>/<date>/<instance>-roster-<HHMM>.jsonl`
+/// (the same name for every sweep of the slot).
+async fn write_roster<S, F>(
+    instance: &str,
+    as_of: DateTime<Utc>,
+    states: &S,
+    sink: &F,
+    stats: &mut SweepStats,
+) -> Result<(), PortError>
+where
+    S: AgentDirectory,
+    F: FeedSink,
+{
+    let roster = states.roster(instance).await?;
+    let name = format!("{instance}-roster-{}", as_of.format("%H%M"));
+    let date = as_of.date_naive();
+    sink.put(
+        &feed::object_key(AgentProfileRecord::KIND, date, &name),
+        feed::to_json_lines(&roster.agents),
+    )
+    .await?;
+    sink.put(
+        &feed::object_key(QueueProfileRecord::KIND, date, &name),
+        feed::to_json_lines(&roster.queues),
+    )
+    .await?;
+    stats.rosters += 2;
+    stats.roster_profiles += roster.agents.len() + roster.queues.len();
+    tracing::info!(instance, agents = roster.agents.len(), queues = roster.queues.len(), "daily roster written");
+    Ok(())
+}
+
 /// One snapshot object per instance (with progress, or with agents seen within 24 h), named by
 /// instance and slot: `agent_snapshot/<date>/<instance>-<HHMM>.jsonl`. Written for each
 /// instance whose progress does not record the slot as written (the slot's first sweep, or a
@@ -720,6 +762,14 @@ async fn write_snapshots<S, F>(
             Ok(()) => {
                 stats.snapshots += 1;
                 stats.snapshot_agents += records.len();
+                if is_roster_slot(as_of)
+                    && let Err(e) = write_roster(instance, as_of, states, sink, stats).await
+                {
+                    // Not recorded as written: the next sweep of the slot writes both again.
+                    tracing::error!(instance, error = %e, "could not write the daily roster; the next sweep of the slot writes it");
+                    stats.failures += 1;
+                    continue;
+                }
                 if with_progress.contains(instance)
                     && let Err(e) = states.snapshot_written(instance, as_of).await
                 {

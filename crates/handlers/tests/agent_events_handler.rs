@@ -379,6 +379,8 @@ impl AgentStateStore for FailingStore {
 
 impl connect_wfm_core::ports::AgentBatchStore for FailingStore {}
 
+impl connect_wfm_core::ports::RosterStore for FailingStore {}
+
 impl ProgressStore for FailingStore {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
         self.inner.load_progress().await
@@ -760,6 +762,8 @@ async fn a_newer_row_committed_between_load_and_commit_wins_and_the_batch_is_not
         silenced_from: None,
         segment: None,
         silenced_segment: None,
+        profile: None,
+        excluded: false,
     };
     store.race.lock().unwrap().push(newer.clone());
     let input = batch(1, &payloads(&two_agent_shift()));

@@ -221,6 +221,8 @@ impl World {
                 silenced_from: None,
                 segment: None,
                 silenced_segment: None,
+                profile: None,
+                excluded: false,
             });
         }
         Self {

@@ -298,6 +298,8 @@ async fn agent_ids_come_from_the_agent_state_store() {
         silenced_from: None,
         segment: None,
         silenced_segment: None,
+        profile: None,
+        excluded: false,
     });
     world.run(&sqs_file("sqs-report-aspr.json")).await;
     let lines = world.sink.lines("agent_interval/");
@@ -335,6 +337,8 @@ async fn agent_ids_are_looked_up_by_instance_and_login() {
             silenced_from: None,
             segment: None,
             silenced_segment: None,
+            profile: None,
+            excluded: false,
         });
     }
     let id_of_jdoe = |sink: &MemoryFeedSink| {

@@ -526,6 +526,8 @@ impl AgentStateStore for StaleStore {
 
 impl connect_wfm_core::ports::AgentBatchStore for StaleStore {}
 
+impl connect_wfm_core::ports::RosterStore for StaleStore {}
+
 impl ProgressStore for StaleStore {
     async fn load_progress(&self) -> Result<Vec<InstanceProgress>, PortError> {
         if let Some(stale) = self.stale_progress.lock().unwrap().take() {

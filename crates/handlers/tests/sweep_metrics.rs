@@ -34,6 +34,8 @@ fn a_sweep_writes_one_emf_document_with_its_counts() {
         agent_interval_records: 4,
         snapshots: 0,
         snapshot_agents: 0,
+        rosters: 0,
+        roster_profiles: 0,
         intervals_closed: 2,
         interval_records: 2,
         failures: 0,

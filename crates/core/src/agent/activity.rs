@@ -253,6 +253,8 @@ mod tests {
                 id: "e-0".into(),
             }),
             silenced_segment: None,
+            profile: None,
+            excluded: false,
         }
     }
 

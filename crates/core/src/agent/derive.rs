@@ -227,6 +227,8 @@ mod tests {
             silenced_from: None,
             segment: None,
             silenced_segment: None,
+            profile: None,
+            excluded: false,
         }
     }
 

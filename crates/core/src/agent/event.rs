@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::config::{HierarchyGroups, Lenient, LenientList, LenientText, Proficiency, RoutingProfile};
+
 /// The largest data of a Kinesis record (1 MiB); larger input is not an agent event.
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
@@ -111,6 +113,17 @@ impl AgentEvent {
     }
 }
 
+impl AgentEvent {
+    /// The agent's Configuration: the current snapshot's, else the previous one's (a LOGOUT may
+    /// carry only the previous).
+    pub fn configuration(&self) -> Option<&AgentConfiguration> {
+        [&self.current, &self.previous]
+            .into_iter()
+            .flatten()
+            .find_map(|snapshot| snapshot.configuration.as_ref())
+    }
+}
+
 fn last_segment(arn: &str) -> &str {
     arn.rsplit_once('/').map_or(arn, |(_, last)| last)
 }
@@ -168,13 +181,36 @@ pub struct NextAgentStatus {
     pub enqueued_timestamp: Option<DateTime<Utc>>,
 }
 
-/// The part of Configuration the connector uses (names and routing profile are personal or
-/// irrelevant to WFM and are not kept).
+/// The part of Configuration the connector uses: the login, and who the agent is (feed.md
+/// `agent_profile`; the names are personal data, written only when a deployment opts in). Every
+/// part but the login is read leniently (see [`super::config`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AgentConfiguration {
     #[serde(default)]
     pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "is_absent_text")]
+    pub first_name: LenientText,
+    #[serde(default, skip_serializing_if = "is_absent_text")]
+    pub last_name: LenientText,
+    #[serde(default, skip_serializing_if = "is_absent")]
+    pub routing_profile: Lenient<RoutingProfile>,
+    #[serde(default, skip_serializing_if = "is_absent")]
+    pub agent_hierarchy_groups: Lenient<HierarchyGroups>,
+    #[serde(default, skip_serializing_if = "is_empty_list")]
+    pub proficiencies: LenientList<Lenient<Proficiency>>,
+}
+
+fn is_absent_text(text: &LenientText) -> bool {
+    text.0.is_none()
+}
+
+fn is_absent<T>(value: &Lenient<T>) -> bool {
+    value.0.is_none()
+}
+
+fn is_empty_list<T>(list: &LenientList<T>) -> bool {
+    list.0.is_empty()
 }
 
 /// One contact of a snapshot. Channel, InitiationMethod and State stay strings: Connect adds

@@ -18,6 +18,7 @@ use super::activity::{AgentActivityRecord, OpenSegment, Segment};
 use super::derive::{DerivedState, derive_state};
 use super::event::{AgentEvent, EventType};
 use super::mapping::AgentStateMapping;
+use super::profile::{AgentProfileRecord, ProfileView, RosterPolicy};
 use super::state::{AgentState, Watermark};
 use crate::feed::{AgentStateRecord, SCHEMA};
 
@@ -30,6 +31,8 @@ pub struct FoldPolicy {
     /// less than this + one heartbeat period, which must stay below the silence threshold
     /// (see [`super::throttle_fits_silence`]).
     pub last_seen_write_after: Duration,
+    /// Names in profiles, and which agents get records at all.
+    pub roster: RosterPolicy,
 }
 
 impl Default for FoldPolicy {
@@ -38,6 +41,7 @@ impl Default for FoldPolicy {
     fn default() -> Self {
         Self {
             last_seen_write_after: Duration::seconds(150),
+            roster: RosterPolicy::default(),
         }
     }
 }
@@ -59,6 +63,12 @@ pub struct AgentFold {
     /// Events covered by the watermark: a replay, a repeat of a held event, or a late event at
     /// or before it.
     pub skipped: usize,
+    /// (index into `events`, record): the agent's `agent_profile` when first seen and whenever
+    /// its configuration changes (feed.md).
+    pub profiles: Vec<(usize, AgentProfileRecord)>,
+    /// Events of the agent while it is outside the mapping's `agents` filter: they give no
+    /// records at all (the one write they may cost marks the row as outside).
+    pub filtered: usize,
 }
 
 /// An event the state took (a dropped one leaves the state as the store has it).
@@ -82,18 +92,51 @@ pub fn fold_agent(
     let mut write = false;
     let mut transitions = Vec::new();
     let mut pieces = Vec::new();
+    let mut profiles = Vec::new();
     let mut skipped = 0;
+    let mut filtered = 0;
 
     for (index, event) in events.iter().copied().enumerate() {
-        let folded = match held.as_mut() {
-            // Covered also means late: earlier than the watermark, whatever its id.
-            Some(state) if state.watermark.covers(event.event_timestamp, &event.event_id) => {
-                skipped += 1;
-                None
+        // Covered also means late: earlier than the watermark, whatever its id.
+        if held
+            .as_ref()
+            .is_some_and(|state| state.watermark.covers(event.event_timestamp, &event.event_id))
+        {
+            skipped += 1;
+            continue;
+        }
+        let config = event.configuration();
+        let excluded = match policy.roster.filter.judge(config) {
+            Some(included) => !included,
+            // Nothing to judge by: the agent's last judgement stands.
+            None => held.as_ref().is_some_and(|state| state.excluded),
+        };
+        if excluded {
+            filtered += 1;
+            // The one write: the row is marked outside, and the sweep passes it by.
+            if let Some(state) = held.as_mut().filter(|state| !state.excluded) {
+                exclude(state, event);
+                write = true;
             }
-            Some(state) => fold_known(state, event, mapping, policy),
-            // Nothing known and nothing to derive: there is no state to hold the event.
-            None => first_sight(event, mapping).map(|(record, state)| {
+            continue;
+        }
+        let view = config.map(|config| ProfileView::of(event.login(), config, policy.roster.agent_names));
+        let fingerprint = view.as_ref().map(ProfileView::fingerprint);
+        let known = held.as_ref().filter(|state| !state.excluded);
+        let profile_changed = fingerprint.is_some() && fingerprint != known.and_then(|state| state.profile);
+        let folded = match held.as_mut().filter(|state| !state.excluded) {
+            Some(state) => fold_known(state, event, mapping, policy, profile_changed),
+            // Nothing known (or only that the agent was outside the filter, which the WFM was
+            // never told about): first sight, if a state can be derived from the event.
+            None => first_sight(event, mapping).map(|(record, mut state)| {
+                if let Some(returning) = held.as_ref() {
+                    // Back in the filter: the commit must order past the row that says "outside".
+                    if event.event_timestamp == returning.watermark.at {
+                        state.watermark = returning.watermark.clone();
+                        state.watermark.event_ids.push(event.event_id.clone());
+                    }
+                    state.last_silence = returning.last_silence;
+                }
                 held = Some(state);
                 Held {
                     transition: Some(record),
@@ -109,6 +152,12 @@ pub fn fold_agent(
             write = true;
             transitions.extend(transition.map(|record| (index, record)));
             pieces.extend(closed.into_iter().map(|piece| (index, piece)));
+            if profile_changed
+                && let (Some(view), Some(state)) = (&view, held.as_mut())
+            {
+                profiles.push((index, view.record(event)));
+                state.profile = fingerprint;
+            }
         }
     }
 
@@ -118,7 +167,25 @@ pub fn fold_agent(
         next: held.filter(|_| write),
         write,
         skipped,
+        profiles,
+        filtered,
     }
+}
+
+/// Marks a known agent as outside the filter with the event that showed it: no record, the
+/// silence and the open segment forgotten (nothing more is written of them), the profile
+/// forgotten so that a return into the filter writes it again.
+fn exclude(state: &mut AgentState, event: &AgentEvent) {
+    state.excluded = true;
+    state.profile = None;
+    state.segment = None;
+    if let Some(since) = state.silent_since.take() {
+        state.last_silence = Some(since);
+    }
+    state.silenced_at = None;
+    state.silenced_from = None;
+    state.silenced_segment = None;
+    touch(state, event);
 }
 
 /// Folds one event that the watermark does not cover over a known state: the state takes it
@@ -128,6 +195,7 @@ fn fold_known(
     event: &AgentEvent,
     mapping: &AgentStateMapping,
     policy: &FoldPolicy,
+    profile_changed: bool,
 ) -> Option<Held> {
     // Once the state is known a heartbeat only says the agent is alive, unless the agent is
     // UNKNOWN: then any event, a heartbeat included, recovers it (rule 4).
@@ -136,7 +204,8 @@ fn fold_known(
         _ => derive_state(event, Some(state), mapping),
     };
     let Some(derived) = derived else {
-        if !alive_worth_a_write(state, event, policy) {
+        // A new profile is written with the event that shows it, and its fingerprint kept.
+        if !profile_changed && !alive_worth_a_write(state, event, policy) {
             return None;
         }
         touch(state, event);
@@ -204,6 +273,8 @@ fn first_sight(event: &AgentEvent, mapping: &AgentStateMapping) -> Option<(Agent
         silenced_from: None,
         segment: Some(OpenSegment::after(None, derived_since, event.event_id.clone())),
         silenced_segment: None,
+        profile: None,
+        excluded: false,
     };
     Some((record, state))
 }
@@ -308,6 +379,7 @@ mod tests {
                 }),
                 configuration: Some(super::super::event::AgentConfiguration {
                     username: Some("jdoe".into()),
+                    ..Default::default()
                 }),
                 ..AgentSnapshot::default()
             }),
@@ -337,6 +409,16 @@ mod tests {
         event
     }
 
+    /// The fingerprint of the test events' configuration (login `jdoe`, nothing else), as the
+    /// row of an agent whose profile was written keeps it.
+    fn test_profile() -> u64 {
+        let config = super::super::event::AgentConfiguration {
+            username: Some("jdoe".into()),
+            ..Default::default()
+        };
+        ProfileView::of(Some("jdoe"), &config, false).fingerprint()
+    }
+
     fn known(state: &str, clock: &str) -> AgentState {
         AgentState {
             agent_arn: AGENT.into(),
@@ -363,6 +445,8 @@ mod tests {
                 id: "e-0".into(),
             }),
             silenced_segment: None,
+            profile: Some(test_profile()),
+            excluded: false,
         }
     }
 
@@ -373,6 +457,91 @@ mod tests {
 
     fn states(fold: &AgentFold) -> Vec<(usize, &str)> {
         fold.transitions.iter().map(|(i, r)| (*i, r.state.as_str())).collect()
+    }
+
+    /// A status event whose configuration puts the agent in routing profile `profile`.
+    fn in_profile(id: &str, clock: &str, status: &str, profile: &str) -> AgentEvent {
+        let mut event = status_event(id, clock, status);
+        if let Some(config) = event.current.as_mut().and_then(|c| c.configuration.as_mut()) {
+            config.routing_profile = serde_json::from_value(json!({
+                "ARN": format!("arn:aws:connect:eu-west-1:1:instance/i-1/routing-profile/{profile}"),
+                "Name": profile,
+                "InboundQueues": [{"ARN": "arn:aws:connect:eu-west-1:1:instance/i-1/queue/q-1", "Name": "Sales", "Channels": ["VOICE"]}]
+            }))
+            .unwrap();
+        }
+        event
+    }
+
+    fn fold_with(last: Option<&AgentState>, events: &[AgentEvent], policy: &FoldPolicy) -> AgentFold {
+        let refs: Vec<&AgentEvent> = events.iter().collect();
+        fold_agent(last, &refs, &AgentStateMapping::default(), policy)
+    }
+
+    fn profile_ids(fold: &AgentFold) -> Vec<(usize, &str)> {
+        fold.profiles.iter().map(|(i, p)| (*i, p.event_id.as_str())).collect()
+    }
+
+    #[test]
+    fn a_profile_is_written_at_first_sight_and_on_change_only_and_a_change_is_held() {
+        let first = fold(None, &[in_profile("e1", "10:00:00", "Available", "Sales")]);
+        assert_eq!(profile_ids(&first), [(0, "e1")]);
+        let stored = first.next.unwrap();
+        assert!(stored.profile.is_some());
+        // The same configuration again, in a heartbeat the throttle drops: nothing at all.
+        let mut same = in_profile("h1", "10:01:00", "Available", "Sales");
+        same.event_type = EventType::HeartBeat;
+        let again = fold(Some(&stored), &[same]);
+        assert!(again.profiles.is_empty() && !again.write);
+        // A new routing profile in such a heartbeat: the profile, and the heartbeat held.
+        let mut moved = in_profile("h2", "10:01:00", "Available", "Support");
+        moved.event_type = EventType::HeartBeat;
+        let changed = fold(Some(&stored), &[moved]);
+        assert_eq!(profile_ids(&changed), [(0, "h2")]);
+        assert!(changed.transitions.is_empty() && changed.write);
+        assert_eq!(changed.profiles[0].1.routing_profile.as_ref().unwrap().id, "Support");
+        assert_ne!(changed.next.unwrap().profile, stored.profile);
+    }
+
+    #[test]
+    fn an_agent_outside_the_filter_gets_no_records_and_costs_one_write_when_it_leaves() {
+        let policy = FoldPolicy {
+            roster: RosterPolicy {
+                agent_names: false,
+                filter: serde_json::from_value(json!({"routing_profiles": ["Sales"]})).unwrap(),
+            },
+            ..FoldPolicy::default()
+        };
+        // Never in the filter: nothing, not even a row.
+        let outside = fold_with(None, &[in_profile("e1", "10:00:00", "Available", "Support")], &policy);
+        assert!(outside.transitions.is_empty() && outside.profiles.is_empty() && !outside.write);
+        assert_eq!(outside.filtered, 1);
+        // In the filter, then moved out of it: its records stop, the row is marked once.
+        let inside = fold_with(None, &[in_profile("e1", "10:00:00", "Available", "Sales")], &policy);
+        let stored = inside.next.unwrap();
+        let left = fold_with(
+            Some(&stored),
+            &[
+                in_profile("e2", "10:05:00", "Break", "Support"),
+                in_profile("e3", "10:06:00", "Available", "Support"),
+            ],
+            &policy,
+        );
+        assert!(left.transitions.is_empty() && left.pieces.is_empty() && left.profiles.is_empty());
+        assert_eq!(left.filtered, 2);
+        let marked = left.next.unwrap();
+        assert!(marked.excluded && marked.profile.is_none() && marked.segment.is_none());
+        assert_eq!(marked.watermark, Watermark::new(t("10:05:00"), "e2"));
+        // Marked: later events outside cost nothing.
+        let quiet = fold_with(Some(&marked), &[in_profile("e4", "10:07:00", "Break", "Support")], &policy);
+        assert!(!quiet.write && quiet.transitions.is_empty());
+        // Back in the filter: as first sight, with its profile.
+        let back = fold_with(Some(&marked), &[in_profile("e5", "10:08:00", "Break", "Sales")], &policy);
+        assert_eq!(states(&back), [(0, "Break")]);
+        assert_eq!(back.transitions[0].1.previous_state, None);
+        assert_eq!(profile_ids(&back), [(0, "e5")]);
+        let next = back.next.unwrap();
+        assert!(!next.excluded && next.may_replace(&marked));
     }
 
     #[test]
@@ -630,7 +799,9 @@ mod tests {
                 pieces: vec![],
                 next: None,
                 write: false,
-                skipped: batch.len()
+                skipped: batch.len(),
+                profiles: vec![],
+                filtered: 0,
             }
         );
     }
@@ -713,6 +884,7 @@ mod tests {
         let refs = [&heartbeat("h1", "10:01:00", "Available")];
         let eager = FoldPolicy {
             last_seen_write_after: Duration::seconds(30),
+            ..FoldPolicy::default()
         };
         assert!(fold_agent(Some(&last), &refs, &AgentStateMapping::default(), &eager).write);
     }
@@ -799,6 +971,8 @@ mod tests {
                     id: "e1".into(),
                 }),
                 silenced_segment: None,
+                profile: Some(test_profile()),
+                excluded: false,
             }
         );
         let record = &result.transitions[0].1;

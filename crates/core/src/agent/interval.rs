@@ -348,6 +348,8 @@ mod tests {
                 id: segment.into(),
             }),
             silenced_segment: None,
+            profile: None,
+            excluded: false,
         }
     }
 

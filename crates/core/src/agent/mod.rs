@@ -6,16 +6,22 @@
 //! the feed's transitions and the state to commit.
 
 mod activity;
+mod config;
 mod derive;
 mod event;
 mod fold;
 mod interval;
 mod mapping;
+mod profile;
 mod silence;
 mod state;
 
 pub use activity::{
     AgentActivityRecord, OpenSegment, Segment, SilencedSegment, activity_key, activity_prefix, cut, pieces_by_interval,
+};
+pub use config::{
+    HierarchyGroup, HierarchyGroups, Lenient, LenientList, LenientNumber, LenientText, Proficiency, QueueInfo, RoutingProfile,
+    arn_id,
 };
 pub use derive::{DerivedState, contact_state, derive_state, primary_contact};
 pub use event::{
@@ -29,6 +35,10 @@ pub use interval::{
 };
 pub(crate) use mapping::AgentStatesSection;
 pub use mapping::{AgentStateEntry, AgentStateMapping};
+pub use profile::{
+    AgentFilter, AgentProfileRecord, GroupRule, HierarchyLevel, IdName, ProficiencyRecord, ProfileQueue, ProfileView,
+    QueueIdName, QueueProfileRecord, QueueSighting, RosterPolicy,
+};
 pub use silence::{
     DEFAULT_SILENCE_SECONDS, DEFAULT_SNAPSHOT_MINUTES, HEARTBEAT_PERIOD, InstanceProgress, InstanceSilence,
     InstanceSweep, SILENCE_EVENT_TYPE, SILENCE_REWRITE, SNAPSHOT_LOOKBACK, SweepPolicy, current_snapshot_slot,

@@ -104,8 +104,10 @@ pub struct InstanceProgress {
 
 /// True when the agent's state is `LOGOUT` (as the mapping names it): such an agent is never
 /// judged silent, whatever heartbeats follow its logout.
+///
+/// An agent outside the mapping's `agents` filter counts as logged out: never judged silent.
 pub fn is_logged_out(state: &AgentState, mapping: &AgentStateMapping) -> bool {
-    is_logged_out_state(&state.state, mapping)
+    state.excluded || is_logged_out_state(&state.state, mapping)
 }
 
 /// True when `state` is `LOGOUT` (as the mapping names it).
@@ -293,7 +295,7 @@ pub fn current_snapshot_slot(now: DateTime<Utc>, minutes: u32) -> Option<DateTim
 pub fn snapshot_records(instance_id: &str, agents: &[AgentState], as_of: DateTime<Utc>) -> Vec<AgentSnapshotRecord> {
     let mut records: Vec<_> = agents
         .iter()
-        .filter(|a| a.instance_id == instance_id && a.last_seen >= as_of - SNAPSHOT_LOOKBACK)
+        .filter(|a| a.instance_id == instance_id && !a.excluded && a.last_seen >= as_of - SNAPSHOT_LOOKBACK)
         .map(|a| AgentSnapshotRecord {
             kind: AgentSnapshotRecord::KIND,
             schema: SCHEMA,
@@ -351,6 +353,8 @@ mod tests {
             silenced_from: None,
             segment: None,
             silenced_segment: None,
+            profile: None,
+            excluded: false,
         }
     }
 

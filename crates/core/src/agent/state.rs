@@ -118,6 +118,14 @@ pub struct AgentState {
     /// While `UNKNOWN`: the segment the silence closed, so its pieces can be written again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silenced_segment: Option<SilencedSegment>,
+    /// Fingerprint of the last `agent_profile` written ([`crate::agent::ProfileView::fingerprint`]);
+    /// None before the first (or while the agent is outside the filter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<u64>,
+    /// True while the agent is outside the mapping's `agents` filter: it gets no records, the
+    /// sweep passes it by, and its state here is only what it was when it left the filter.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub excluded: bool,
 }
 
 impl AgentState {
