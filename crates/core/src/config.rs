@@ -17,6 +17,12 @@ pub enum ConfigError {
     NotSeconds { name: String, value: String },
     #[error("environment variable {name}=`{value}` is not a whole number")]
     NotNumber { name: String, value: String },
+    #[error("environment variable {name}=`{value}` is not one of: {allowed}")]
+    NotAChoice {
+        name: String,
+        value: String,
+        allowed: String,
+    },
     /// Variables that are each valid but do not fit together; the message names them.
     #[error("{message}")]
     Inconsistent { message: String },
@@ -98,6 +104,22 @@ impl Env {
         })
     }
 
+    /// The value of `name` among `allowed` (any case), else `default` when unset or empty.
+    pub fn choice(&self, name: &str, allowed: &[&'static str], default: &'static str) -> Result<&'static str, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        allowed
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(value.trim()))
+            .copied()
+            .ok_or_else(|| ConfigError::NotAChoice {
+                name: name.to_owned(),
+                value,
+                allowed: allowed.join(", "),
+            })
+    }
+
     /// True when `name` is `true` or `1` (any case); false otherwise.
     pub fn flag(&self, name: &str) -> bool {
         self.optional(name)
@@ -108,6 +130,17 @@ impl Env {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_choice_is_one_of_its_values_or_the_default() {
+        let env = Env::from_pairs([("AGENT_NAMES", "Include"), ("BAD", "maybe")]);
+        assert_eq!(env.choice("AGENT_NAMES", &["include", "exclude"], "exclude").unwrap(), "include");
+        assert_eq!(env.choice("UNSET", &["include", "exclude"], "exclude").unwrap(), "exclude");
+        assert_eq!(
+            env.choice("BAD", &["include", "exclude"], "exclude").unwrap_err().to_string(),
+            "environment variable BAD=`maybe` is not one of: include, exclude"
+        );
+    }
 
     #[test]
     fn reads_validates_and_names_variables() {

@@ -14,6 +14,12 @@ pub mod vars {
     /// The sweep's silence threshold, in seconds (optional, default 300): read here only to
     /// check that the last-seen throttle fits it.
     pub const SILENCE_SECONDS: &str = "SILENCE_SECONDS";
+    /// DynamoDB table of the roster, the agents' and queues' latest profiles (optional; without
+    /// it every queue a new profile names is written as new, and the daily roster is empty).
+    pub const ROSTER_TABLE: &str = "ROSTER_TABLE";
+    /// `include` to write agents' first and last names in `agent_profile` (personal data);
+    /// `exclude` (the default) writes null.
+    pub const AGENT_NAMES: &str = "AGENT_NAMES";
 }
 
 /// The function's configuration.
@@ -23,6 +29,8 @@ pub struct Config {
     pub feed: FeedConfig,
     pub state_table: String,
     pub last_seen_write_after: Duration,
+    pub roster_table: Option<String>,
+    pub agent_names: bool,
 }
 
 impl Config {
@@ -51,6 +59,8 @@ impl Config {
             state_table: env.required(vars::STATE_TABLE)?,
             feed: FeedConfig::from_env(env)?,
             last_seen_write_after,
+            roster_table: env.optional(vars::ROSTER_TABLE),
+            agent_names: env.choice(vars::AGENT_NAMES, &["include", "exclude"], "exclude")? == "include",
         })
     }
 }
@@ -72,6 +82,15 @@ mod tests {
             ("", None)
         );
         assert_eq!(config.last_seen_write_after, Duration::seconds(150));
+        assert_eq!((config.roster_table, config.agent_names), (None, false));
+        let env = Env::from_pairs([
+            ("STATE_TABLE", "states"),
+            ("FEED_BUCKET", "feed"),
+            ("ROSTER_TABLE", "roster"),
+            ("AGENT_NAMES", "include"),
+        ]);
+        let config = Config::from_env(&env).unwrap();
+        assert_eq!((config.roster_table.as_deref(), config.agent_names), (Some("roster"), true));
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod config;
 use chrono::Utc;
 use connect_wfm_aws::lambda::Start;
 use connect_wfm_aws::{DynamoStateStore, WarmUp};
-use connect_wfm_core::agent::FoldPolicy;
+use connect_wfm_core::agent::{FoldPolicy, RosterPolicy};
 use connect_wfm_handlers::agent_events::{FUNCTION, KinesisBatch, Settings, handle_batch};
 use lambda_runtime::{Error, LambdaEvent};
 
@@ -24,11 +24,18 @@ async fn main() -> Result<(), Error> {
     let start = Start::new(FUNCTION).await?;
     let config = Config::from_env(&start.env)?;
     let (mapping, sink) = start.feed(&config.feed).await?;
-    let states = DynamoStateStore::new(start.dynamodb(), config.state_table);
+    let mut states = DynamoStateStore::new(start.dynamodb(), config.state_table);
+    if let Some(roster) = config.roster_table {
+        states = states.with_roster(roster);
+    }
     let settings = Settings {
         mapping: mapping.agent_states,
         policy: FoldPolicy {
             last_seen_write_after: config.last_seen_write_after,
+            roster: RosterPolicy {
+                agent_names: config.agent_names,
+                filter: mapping.agents,
+            },
         },
     };
     WarmUp::default().state_table(&states).feed(&sink).run().await;

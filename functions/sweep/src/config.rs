@@ -15,6 +15,9 @@ pub mod vars {
     /// DynamoDB table of the contact-events function (optional): when set, every sweep closes
     /// the stream-basis intervals that have ended.
     pub const CONTACT_TABLE: &str = "CONTACT_TABLE";
+    /// DynamoDB table of the roster (optional): the agents' and queues' latest profiles, written
+    /// as the daily roster at the 00:00 UTC snapshot slot.
+    pub const ROSTER_TABLE: &str = "ROSTER_TABLE";
 }
 
 /// The function's configuration.
@@ -26,6 +29,8 @@ pub struct Config {
     pub policy: SweepPolicy,
     /// [`vars::CONTACT_TABLE`]; none when contact events are off.
     pub contact_table: Option<String>,
+    /// [`vars::ROSTER_TABLE`]; none when the deployment keeps no roster.
+    pub roster_table: Option<String>,
 }
 
 impl Config {
@@ -45,6 +50,7 @@ impl Config {
                 snapshot_minutes: env.number(vars::SNAPSHOT_MINUTES, DEFAULT_SNAPSHOT_MINUTES)?,
             },
             contact_table: env.optional(vars::CONTACT_TABLE),
+            roster_table: env.optional(vars::ROSTER_TABLE),
         })
     }
 }

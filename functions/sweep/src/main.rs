@@ -29,7 +29,10 @@ async fn main() -> Result<(), Error> {
     let contacts = config
         .contact_table
         .map(|table| DynamoContactStore::new(dynamodb.clone(), table));
-    let states = DynamoStateStore::new(dynamodb, config.state_table);
+    let mut states = DynamoStateStore::new(dynamodb, config.state_table);
+    if let Some(roster) = config.roster_table {
+        states = states.with_roster(roster);
+    }
     let settings = SweepSettings {
         stream: contacts::Settings {
             stream: StreamSettings::from_mapping(&mapping),

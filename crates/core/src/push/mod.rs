@@ -85,11 +85,16 @@ impl PushRecord {
         self.kind == "agent_snapshot"
     }
 
-    /// What identifies the record among repeats: its `event_id`, or for a snapshot record (which
-    /// has none) `snapshot-<instance_id>-<agent_id>-<as_of epoch ms>`.
+    /// What identifies the record among repeats: the `event_id` of an `agent_state` or
+    /// `feed_health` record, `snapshot-<instance_id>-<agent_id>-<as_of epoch ms>` for a
+    /// snapshot record (which has none), else a hash of the line (a profile shares its
+    /// `event_id` with the transition of the same event, and several queue profiles share one:
+    /// the event id alone would make them repeats of each other; a repeat of any record is the
+    /// same line).
     pub fn key(&self) -> String {
+        let identified_by_event = matches!(self.kind.as_str(), "agent_state" | "feed_health");
         match (&self.event_id, self.is_snapshot()) {
-            (Some(id), _) => id.clone(),
+            (Some(id), _) if identified_by_event => id.clone(),
             (None, true) => format!(
                 "snapshot-{}-{}-{}",
                 self.instance_id.as_deref().unwrap_or(""),
@@ -260,6 +265,20 @@ mod tests {
         assert_eq!(record.line, line);
         assert!(PushRecord::parse("{oops").is_err());
         assert!(PushRecord::parse(r#"{"schema":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_profile_is_not_a_repeat_of_the_transition_or_the_queue_profiles_of_its_event() {
+        let state = PushRecord::parse(r#"{"kind":"agent_state","agent_id":"a-1","event_id":"e-1"}"#).unwrap();
+        let profile = PushRecord::parse(r#"{"kind":"agent_profile","agent_id":"a-1","event_id":"e-1"}"#).unwrap();
+        let queue = |id: &str| {
+            PushRecord::parse(&format!(r#"{{"kind":"queue_profile","queue_id":"{id}","event_id":"e-1"}}"#)).unwrap()
+        };
+        let keys = [state.key(), profile.key(), queue("q-1").key(), queue("q-2").key()];
+        let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(distinct.len(), 4, "{keys:?}");
+        // A repeat of a profile is the same line: the same key.
+        assert_eq!(queue("q-1").key(), keys[2]);
     }
 
     #[test]
