@@ -603,6 +603,15 @@ pub async fn create_contact_table(dynamodb: &aws_sdk_dynamodb::Client) -> String
     table
 }
 
+/// Creates a roster table (the shape of `connect_wfm_aws::schema`) and returns its name.
+pub async fn create_roster_table(dynamodb: &aws_sdk_dynamodb::Client) -> String {
+    let table = unique("roster");
+    connect_wfm_aws::schema::create_roster_table(dynamodb, &table)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    table
+}
+
 /// Creates a queue named [`unique`]`(prefix)` and returns its URL.
 pub async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> String {
     let name = unique(prefix);

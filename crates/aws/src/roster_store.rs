@@ -112,16 +112,27 @@ impl DynamoStateStore {
 }
 
 impl RosterStore for DynamoStateStore {
-    async fn known_queues(&self, instance_id: &str, queue_ids: &[String]) -> Result<Vec<QueueProfileRecord>, PortError> {
+    async fn known_queues(
+        &self,
+        instance_id: &str,
+        queue_ids: &[String],
+    ) -> Result<Vec<QueueProfileRecord>, PortError> {
         let Some(table) = &self.roster else {
             return Ok(Vec::new());
         };
-        let keys = queue_ids.iter().map(|id| key(instance_id, format!("{QUEUE}{id}"))).collect();
+        let keys = queue_ids
+            .iter()
+            .map(|id| key(instance_id, format!("{QUEUE}{id}")))
+            .collect();
         let items = batch_get_as(&self.client, table, keys, "known queues", Consistency::Strong).await?;
         Ok(items.iter().filter_map(|item| record_of(table, item)).collect())
     }
 
-    async fn keep_profiles(&self, agents: &[AgentProfileRecord], queues: &[QueueProfileRecord]) -> Result<(), PortError> {
+    async fn keep_profiles(
+        &self,
+        agents: &[AgentProfileRecord],
+        queues: &[QueueProfileRecord],
+    ) -> Result<(), PortError> {
         let Some(table) = &self.roster else {
             return Ok(());
         };

@@ -14,8 +14,8 @@ use connect_wfm_core::contact::store::{ContactState, MemoryContactStore};
 use connect_wfm_core::feed::{self, sanitize_name};
 use connect_wfm_core::ports::{
     ActivityLog, AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent,
-    LoadedStates, ObjectReader, ObjectSource, PortError, ProgressStore, Roster, RosterStore, UnreadableState, dates_between,
-    interval_of_folder, read_pieces,
+    LoadedStates, ObjectReader, ObjectSource, PortError, ProgressStore, Roster, RosterStore, UnreadableState,
+    dates_between, interval_of_folder, read_pieces,
 };
 use serde::{Deserialize, Serialize};
 
@@ -240,15 +240,26 @@ impl connect_wfm_core::ports::AgentBatchStore for LocalStateStore {}
 
 /// The roster in `<dir>/roster.json`, per instance.
 impl RosterStore for LocalStateStore {
-    async fn known_queues(&self, instance_id: &str, queue_ids: &[String]) -> Result<Vec<QueueProfileRecord>, PortError> {
+    async fn known_queues(
+        &self,
+        instance_id: &str,
+        queue_ids: &[String],
+    ) -> Result<Vec<QueueProfileRecord>, PortError> {
         let roster = self.read_roster()?;
         let Some(instance) = roster.get(instance_id) else {
             return Ok(Vec::new());
         };
-        Ok(queue_ids.iter().filter_map(|id| instance.queues.get(id).cloned()).collect())
+        Ok(queue_ids
+            .iter()
+            .filter_map(|id| instance.queues.get(id).cloned())
+            .collect())
     }
 
-    async fn keep_profiles(&self, agents: &[AgentProfileRecord], queues: &[QueueProfileRecord]) -> Result<(), PortError> {
+    async fn keep_profiles(
+        &self,
+        agents: &[AgentProfileRecord],
+        queues: &[QueueProfileRecord],
+    ) -> Result<(), PortError> {
         let mut roster = self.read_roster()?;
         for profile in agents {
             let instance = roster.entry(profile.instance_id.clone()).or_default();

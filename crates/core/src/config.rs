@@ -105,7 +105,12 @@ impl Env {
     }
 
     /// The value of `name` among `allowed` (any case), else `default` when unset or empty.
-    pub fn choice(&self, name: &str, allowed: &[&'static str], default: &'static str) -> Result<&'static str, ConfigError> {
+    pub fn choice(
+        &self,
+        name: &str,
+        allowed: &[&'static str],
+        default: &'static str,
+    ) -> Result<&'static str, ConfigError> {
         let Some(value) = self.optional(name) else {
             return Ok(default);
         };
@@ -134,10 +139,18 @@ mod tests {
     #[test]
     fn a_choice_is_one_of_its_values_or_the_default() {
         let env = Env::from_pairs([("AGENT_NAMES", "Include"), ("BAD", "maybe")]);
-        assert_eq!(env.choice("AGENT_NAMES", &["include", "exclude"], "exclude").unwrap(), "include");
-        assert_eq!(env.choice("UNSET", &["include", "exclude"], "exclude").unwrap(), "exclude");
         assert_eq!(
-            env.choice("BAD", &["include", "exclude"], "exclude").unwrap_err().to_string(),
+            env.choice("AGENT_NAMES", &["include", "exclude"], "exclude").unwrap(),
+            "include"
+        );
+        assert_eq!(
+            env.choice("UNSET", &["include", "exclude"], "exclude").unwrap(),
+            "exclude"
+        );
+        assert_eq!(
+            env.choice("BAD", &["include", "exclude"], "exclude")
+                .unwrap_err()
+                .to_string(),
             "environment variable BAD=`maybe` is not one of: include, exclude"
         );
     }

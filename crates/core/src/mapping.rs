@@ -61,7 +61,11 @@ impl Mapping {
                 source_name: source_name.to_owned(),
                 message,
             })?;
-        if let Some(problem) = file.agents.as_ref().and_then(|agents| agents.problems().into_iter().next()) {
+        if let Some(problem) = file
+            .agents
+            .as_ref()
+            .and_then(|agents| agents.problems().into_iter().next())
+        {
             return Err(MappingError {
                 source_name: source_name.to_owned(),
                 message: problem,
@@ -249,14 +253,19 @@ mod tests {
         .unwrap();
         assert_eq!(mapping.agents.routing_profiles, ["Sales"]);
         assert!(Mapping::default().agents.is_everyone());
-        let err = Mapping::from_json(br#"{"agents": {"hierarchy_groups": [{"level": 9, "id": "g"}]}}"#, "m.json")
-            .unwrap_err()
-            .to_string();
+        let err = Mapping::from_json(
+            br#"{"agents": {"hierarchy_groups": [{"level": 9, "id": "g"}]}}"#,
+            "m.json",
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             "mapping file m.json: agents.hierarchy_groups[0]: `level` must be 1 to 5"
         );
-        let err = Mapping::from_json(br#"{"agents": {"teams": []}}"#, "m.json").unwrap_err().to_string();
+        let err = Mapping::from_json(br#"{"agents": {"teams": []}}"#, "m.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("m.json") && err.contains("teams"), "{err}");
     }
 

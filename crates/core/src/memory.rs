@@ -84,7 +84,11 @@ impl MemoryStateStore {
 impl crate::ports::AgentBatchStore for MemoryStateStore {}
 
 impl RosterStore for MemoryStateStore {
-    async fn known_queues(&self, instance_id: &str, queue_ids: &[String]) -> Result<Vec<QueueProfileRecord>, PortError> {
+    async fn known_queues(
+        &self,
+        instance_id: &str,
+        queue_ids: &[String],
+    ) -> Result<Vec<QueueProfileRecord>, PortError> {
         let queues = lock(&self.queue_profiles);
         Ok(queue_ids
             .iter()
@@ -92,7 +96,11 @@ impl RosterStore for MemoryStateStore {
             .collect())
     }
 
-    async fn keep_profiles(&self, agents: &[AgentProfileRecord], queues: &[QueueProfileRecord]) -> Result<(), PortError> {
+    async fn keep_profiles(
+        &self,
+        agents: &[AgentProfileRecord],
+        queues: &[QueueProfileRecord],
+    ) -> Result<(), PortError> {
         let mut kept = lock(&self.agent_profiles);
         for profile in agents {
             kept.insert((profile.instance_id.clone(), profile.agent_id.clone()), profile.clone());

@@ -273,7 +273,11 @@ pub trait RosterStore: Send + Sync {
     }
 
     /// Forgets the profiles of agents that left the mapping's `agents` filter.
-    fn forget_agents(&self, instance_id: &str, agent_ids: &[String]) -> impl Future<Output = Result<(), PortError>> + Send {
+    fn forget_agents(
+        &self,
+        instance_id: &str,
+        agent_ids: &[String],
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
         let _ = (instance_id, agent_ids);
         async { Ok(()) }
     }

@@ -599,7 +599,10 @@ async fn write_profiles<S: RosterStore, F: FeedSink>(
     // Queues, per instance: one read of those the new profiles name, then judged in stream order.
     let mut by_instance: BTreeMap<&str, Vec<(usize, usize, &AgentProfileRecord)>> = BTreeMap::new();
     for entry in &profiles {
-        by_instance.entry(entry.2.instance_id.as_str()).or_default().push(*entry);
+        by_instance
+            .entry(entry.2.instance_id.as_str())
+            .or_default()
+            .push(*entry);
     }
     let mut queue_profiles: Vec<(usize, Vec<usize>, QueueProfileRecord)> = Vec::new();
     for (instance, entries) in &by_instance {
@@ -641,8 +644,10 @@ async fn write_profiles<S: RosterStore, F: FeedSink>(
 
     let agent_lines: Vec<(usize, Vec<usize>, &AgentProfileRecord)> =
         profiles.iter().map(|(i, slot, p)| (*i, vec![*slot], *p)).collect();
-    let queue_lines: Vec<(usize, Vec<usize>, &QueueProfileRecord)> =
-        queue_profiles.iter().map(|(i, slots, q)| (*i, slots.clone(), q)).collect();
+    let queue_lines: Vec<(usize, Vec<usize>, &QueueProfileRecord)> = queue_profiles
+        .iter()
+        .map(|(i, slots, q)| (*i, slots.clone(), q))
+        .collect();
     let written_agents = write_records(groups, AgentProfileRecord::KIND, &agent_lines, sink, records).await;
     let written_queues = write_records(groups, QueueProfileRecord::KIND, &queue_lines, sink, records).await;
     stats.profiles += written_agents;
@@ -722,11 +727,17 @@ async fn forget_excluded<S: RosterStore>(
             && next.excluded
             && !last.excluded
         {
-            left.entry(next.instance_id.as_str()).or_default().push(next.agent_id.clone());
+            left.entry(next.instance_id.as_str())
+                .or_default()
+                .push(next.agent_id.clone());
         }
     }
     for (instance, agent_ids) in left {
-        tracing::info!(instance, agents = agent_ids.len(), "agents left the mapping's agents filter");
+        tracing::info!(
+            instance,
+            agents = agent_ids.len(),
+            "agents left the mapping's agents filter"
+        );
         if let Err(e) = states.forget_agents(instance, &agent_ids).await {
             tracing::warn!(instance, error = %e, "could not forget the profiles of agents outside the filter");
         }

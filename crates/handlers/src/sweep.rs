@@ -31,9 +31,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::contacts::close_intervals;
 use chrono::{DateTime, NaiveDate, Utc};
 use connect_wfm_core::agent::{
-    AgentActivityRecord, AgentProfileRecord, AgentState, AgentStateMapping, InstanceProgress, QueueProfileRecord, IntervalInputs, SNAPSHOT_LOOKBACK,
-    StreamAgentInterval, SweepPolicy, activity_key, agent_interval_key, agent_intervals, current_snapshot_slot,
-    is_logged_out, silence_pieces, silence_rewrites, snapshot_records, snapshot_slot, sweep_instance,
+    AgentActivityRecord, AgentProfileRecord, AgentState, AgentStateMapping, InstanceProgress, IntervalInputs,
+    QueueProfileRecord, SNAPSHOT_LOOKBACK, StreamAgentInterval, SweepPolicy, activity_key, agent_interval_key,
+    agent_intervals, current_snapshot_slot, is_logged_out, silence_pieces, silence_rewrites, snapshot_records,
+    snapshot_slot, sweep_instance,
 };
 use connect_wfm_core::contact::store::ContactStore;
 use connect_wfm_core::contact::{INTERVAL_MINUTES, interval_start};
@@ -706,7 +707,12 @@ where
     .await?;
     stats.rosters += 2;
     stats.roster_profiles += roster.agents.len() + roster.queues.len();
-    tracing::info!(instance, agents = roster.agents.len(), queues = roster.queues.len(), "daily roster written");
+    tracing::info!(
+        instance,
+        agents = roster.agents.len(),
+        queues = roster.queues.len(),
+        "daily roster written"
+    );
     Ok(())
 }
 

@@ -90,7 +90,10 @@ mod tests {
             ("AGENT_NAMES", "include"),
         ]);
         let config = Config::from_env(&env).unwrap();
-        assert_eq!((config.roster_table.as_deref(), config.agent_names), (Some("roster"), true));
+        assert_eq!(
+            (config.roster_table.as_deref(), config.agent_names),
+            (Some("roster"), true)
+        );
     }
 
     #[test]

@@ -314,7 +314,8 @@ mod tests {
 
     #[test]
     fn a_proficiency_level_keeps_the_number_as_written() {
-        let p: Proficiency = serde_json::from_str(r#"{"Name": "Technology", "Value": "Kinesis", "Level": 3.0}"#).unwrap();
+        let p: Proficiency =
+            serde_json::from_str(r#"{"Name": "Technology", "Value": "Kinesis", "Level": 3.0}"#).unwrap();
         assert_eq!(serde_json::to_string(&p.level).unwrap(), "3.0");
         let p: Proficiency = serde_json::from_str(r#"{"Name": "Technology", "Level": "high"}"#).unwrap();
         assert_eq!(p.level, LenientNumber(None));

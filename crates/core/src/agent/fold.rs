@@ -152,9 +152,7 @@ pub fn fold_agent(
             write = true;
             transitions.extend(transition.map(|record| (index, record)));
             pieces.extend(closed.into_iter().map(|piece| (index, piece)));
-            if profile_changed
-                && let (Some(view), Some(state)) = (&view, held.as_mut())
-            {
+            if profile_changed && let (Some(view), Some(state)) = (&view, held.as_mut()) {
                 profiles.push((index, view.record(event)));
                 state.profile = fingerprint;
             }
@@ -533,10 +531,18 @@ mod tests {
         assert!(marked.excluded && marked.profile.is_none() && marked.segment.is_none());
         assert_eq!(marked.watermark, Watermark::new(t("10:05:00"), "e2"));
         // Marked: later events outside cost nothing.
-        let quiet = fold_with(Some(&marked), &[in_profile("e4", "10:07:00", "Break", "Support")], &policy);
+        let quiet = fold_with(
+            Some(&marked),
+            &[in_profile("e4", "10:07:00", "Break", "Support")],
+            &policy,
+        );
         assert!(!quiet.write && quiet.transitions.is_empty());
         // Back in the filter: as first sight, with its profile.
-        let back = fold_with(Some(&marked), &[in_profile("e5", "10:08:00", "Break", "Sales")], &policy);
+        let back = fold_with(
+            Some(&marked),
+            &[in_profile("e5", "10:08:00", "Break", "Sales")],
+            &policy,
+        );
         assert_eq!(states(&back), [(0, "Break")]);
         assert_eq!(back.transitions[0].1.previous_state, None);
         assert_eq!(profile_ids(&back), [(0, "e5")]);

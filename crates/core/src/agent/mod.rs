@@ -20,8 +20,8 @@ pub use activity::{
     AgentActivityRecord, OpenSegment, Segment, SilencedSegment, activity_key, activity_prefix, cut, pieces_by_interval,
 };
 pub use config::{
-    HierarchyGroup, HierarchyGroups, Lenient, LenientList, LenientNumber, LenientText, Proficiency, QueueInfo, RoutingProfile,
-    arn_id,
+    HierarchyGroup, HierarchyGroups, Lenient, LenientList, LenientNumber, LenientText, Proficiency, QueueInfo,
+    RoutingProfile, arn_id,
 };
 pub use derive::{DerivedState, contact_state, derive_state, primary_contact};
 pub use event::{

@@ -246,7 +246,11 @@ impl<'a> ProfileView<'a> {
     pub fn of(login: Option<&'a str>, config: &'a AgentConfiguration, agent_names: bool) -> Self {
         let routing = config.routing_profile.get();
         let mut queues = Vec::new();
-        for queue in routing.into_iter().flat_map(|r| &r.inbound_queues.0).filter_map(Lenient::get) {
+        for queue in routing
+            .into_iter()
+            .flat_map(|r| &r.inbound_queues.0)
+            .filter_map(Lenient::get)
+        {
             let Some(id) = queue_id(queue) else { continue };
             let name = queue.name.get();
             let mut any = false;
@@ -335,7 +339,8 @@ impl<'a> ProfileView<'a> {
         }
         text(Some("proficiencies"));
         let mut proficiencies = self.proficiencies.clone();
-        proficiencies.sort_by(|a, b| (a.0, a.1, a.2.map(|n| n.to_string())).cmp(&(b.0, b.1, b.2.map(|n| n.to_string()))));
+        proficiencies
+            .sort_by(|a, b| (a.0, a.1, a.2.map(|n| n.to_string())).cmp(&(b.0, b.1, b.2.map(|n| n.to_string()))));
         for (name, value, level) in proficiencies {
             text(name);
             text(value);
@@ -628,7 +633,10 @@ mod tests {
             })
         );
         let sightings = record.queue_sightings();
-        let ids: Vec<(&str, Vec<String>)> = sightings.iter().map(|s| (s.queue_id.as_str(), s.channels.clone())).collect();
+        let ids: Vec<(&str, Vec<String>)> = sightings
+            .iter()
+            .map(|s| (s.queue_id.as_str(), s.channels.clone()))
+            .collect();
         assert_eq!(
             ids,
             [
@@ -665,7 +673,10 @@ mod tests {
             ..sighting.clone()
         };
         assert_eq!(
-            QueueProfileRecord::after(Some(&first), &renamed, &profile).unwrap().name.as_deref(),
+            QueueProfileRecord::after(Some(&first), &renamed, &profile)
+                .unwrap()
+                .name
+                .as_deref(),
             Some("Sales EU")
         );
     }
@@ -675,9 +686,18 @@ mod tests {
         let config = configuration(base());
         let filter = |value: serde_json::Value| serde_json::from_value::<AgentFilter>(value).unwrap();
         assert_eq!(AgentFilter::default().judge(None), Some(true));
-        assert_eq!(filter(json!({"routing_profiles": ["sales"]})).judge(Some(&config)), Some(true));
-        assert_eq!(filter(json!({"routing_profiles": ["rp-1"]})).judge(Some(&config)), Some(true));
-        assert_eq!(filter(json!({"routing_profiles": ["Support"]})).judge(Some(&config)), Some(false));
+        assert_eq!(
+            filter(json!({"routing_profiles": ["sales"]})).judge(Some(&config)),
+            Some(true)
+        );
+        assert_eq!(
+            filter(json!({"routing_profiles": ["rp-1"]})).judge(Some(&config)),
+            Some(true)
+        );
+        assert_eq!(
+            filter(json!({"routing_profiles": ["Support"]})).judge(Some(&config)),
+            Some(false)
+        );
         let team = filter(json!({"hierarchy_groups": [{"level": 2, "name": "Team Blue"}]}));
         assert_eq!(team.judge(Some(&config)), Some(true));
         let wrong_level = filter(json!({"hierarchy_groups": [{"level": 1, "name": "Team Blue"}]}));

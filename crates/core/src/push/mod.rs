@@ -95,13 +95,13 @@ impl PushRecord {
         let identified_by_event = matches!(self.kind.as_str(), "agent_state" | "feed_health");
         match (&self.event_id, self.is_snapshot()) {
             (Some(id), _) if identified_by_event => id.clone(),
-            (None, true) => format!(
+            (_, true) => format!(
                 "snapshot-{}-{}-{}",
                 self.instance_id.as_deref().unwrap_or(""),
                 self.agent_id.as_deref().unwrap_or(""),
                 self.as_of.map(|t| t.timestamp_millis()).unwrap_or_default()
             ),
-            (None, false) => format!("line-{:016x}", fnv_hash(self.line.as_bytes())),
+            (_, false) => format!("line-{:016x}", fnv_hash(self.line.as_bytes())),
         }
     }
 }
@@ -272,7 +272,10 @@ mod tests {
         let state = PushRecord::parse(r#"{"kind":"agent_state","agent_id":"a-1","event_id":"e-1"}"#).unwrap();
         let profile = PushRecord::parse(r#"{"kind":"agent_profile","agent_id":"a-1","event_id":"e-1"}"#).unwrap();
         let queue = |id: &str| {
-            PushRecord::parse(&format!(r#"{{"kind":"queue_profile","queue_id":"{id}","event_id":"e-1"}}"#)).unwrap()
+            PushRecord::parse(&format!(
+                r#"{{"kind":"queue_profile","queue_id":"{id}","event_id":"e-1"}}"#
+            ))
+            .unwrap()
         };
         let keys = [state.key(), profile.key(), queue("q-1").key(), queue("q-2").key()];
         let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
