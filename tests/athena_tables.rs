@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use connect_wfm_core::agent::{
-    Activity, AgentActivityRecord, AgentStreamSource, ContactRef, STREAM_BASIS, StateTime, StreamAgentInterval,
+    Activity, AgentActivityRecord, AgentProfileRecord, AgentStreamSource, ContactRef, HierarchyLevel, IdName,
+    ProficiencyRecord, ProfileQueue, QueueIdName, QueueProfileRecord, STREAM_BASIS, StateTime, StreamAgentInterval,
 };
 use connect_wfm_core::contact::StreamQueueInterval;
 use connect_wfm_core::feed::{
@@ -233,6 +234,51 @@ fn samples() -> Vec<(String, Value)> {
         segment_id: "e".into(),
         closed_by: "f".into(),
     };
+    let profile = AgentProfileRecord {
+        kind: AgentProfileRecord::KIND.into(),
+        schema: SCHEMA,
+        instance_id: "i".into(),
+        agent_id: "a".into(),
+        agent_login: Some("jdoe".into()),
+        first_name: Some("Jane".into()),
+        last_name: Some("Doe".into()),
+        routing_profile: Some(IdName {
+            id: "rp".into(),
+            name: Some("Sales".into()),
+        }),
+        queues: vec![ProfileQueue {
+            queue_id: "q".into(),
+            name: Some("Sales".into()),
+            channel: Some("VOICE".into()),
+        }],
+        default_outbound_queue: Some(QueueIdName {
+            queue_id: "q9".into(),
+            name: Some("Outbound".into()),
+        }),
+        hierarchy: vec![HierarchyLevel {
+            level: 1,
+            id: "g".into(),
+            name: Some("Lisbon".into()),
+        }],
+        proficiencies: vec![ProficiencyRecord {
+            name: Some("Technology".into()),
+            value: Some("Kinesis".into()),
+            level: serde_json::Number::from_f64(3.5),
+        }],
+        as_of: at("2026-11-20T08:03:12.250Z"),
+        event_id: "e".into(),
+        outbound_channels: vec!["VOICE".into()],
+    };
+    let queue_profile = QueueProfileRecord {
+        kind: QueueProfileRecord::KIND.into(),
+        schema: SCHEMA,
+        instance_id: "i".into(),
+        queue_id: "q".into(),
+        name: Some("Sales".into()),
+        channels: vec!["VOICE".into()],
+        as_of: at("2026-11-20T08:03:12.250Z"),
+        event_id: "e".into(),
+    };
     let stream_agent = StreamAgentInterval {
         kind: StreamAgentInterval::KIND,
         schema: SCHEMA,
@@ -278,6 +324,8 @@ fn samples() -> Vec<(String, Value)> {
         sample(&agent_queue),
         sample(&agent),
         sample(&piece),
+        sample(&profile),
+        sample(&queue_profile),
         sample(&stream_agent),
         sample(&reject),
     ]
