@@ -287,3 +287,30 @@ fn the_sweep_writes_the_backlog_record_of_a_queue_with_only_waiting_contacts() {
     assert!(records(&later).is_empty(), "closed once the window has passed");
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn the_00_00_slot_prints_the_roster_and_names_only_with_agent_names() {
+    for (flag, named) in [(None, false), (Some("--agent-names"), true)] {
+        let state = temp_state(&format!("roster-{named}"));
+        let mut replay = vec!["replay"];
+        replay.extend(flag);
+        replay.push("events/kinesis-all-stories.json");
+        let replayed = records(&run(&replay, &state));
+        let profiles: Vec<&Value> = replayed.iter().filter(|r| r["kind"] == "agent_profile").collect();
+        assert_eq!(profiles.len(), 4);
+        assert!(profiles.iter().all(|p| p["first_name"].is_string() == named), "{profiles:?}");
+
+        // Not at 00:00: no roster.
+        let later = records(&run(&["sweep", "--now", "2026-11-20T23:45:30Z"], &state));
+        assert!(later.iter().all(|r| r["kind"] != "agent_profile" && r["kind"] != "queue_profile"));
+        let midnight = records(&run(&["sweep", "--now", "2026-11-21T00:00:30Z"], &state));
+        let roster: Vec<&Value> = midnight.iter().filter(|r| r["kind"] == "agent_profile").collect();
+        let queues = midnight.iter().filter(|r| r["kind"] == "queue_profile").count();
+        assert_eq!((roster.len(), queues), (4, 4));
+        // The roster holds each agent's latest profile, as written.
+        for profile in &profiles {
+            assert!(roster.contains(profile), "{profile}");
+        }
+        let _ = std::fs::remove_dir_all(&state);
+    }
+}
