@@ -218,3 +218,78 @@ async fn the_same_configuration_again_costs_no_request_and_a_change_one_write() 
     );
     assert_eq!(requests.count("BatchWriteItem"), 1, "{:?}", requests.by_operation());
 }
+
+/// The daily roster at 10,000 agents, for the note: the objects' size and the time to read the
+/// roster table (one Query, 1 MB pages) and encode it, on the emulator.
+#[tokio::test]
+#[ignore = "a measurement: scripts/test -p connect-wfm-e2e --test roster -- --ignored --nocapture"]
+async fn roster_of_10000_agents() {
+    use connect_wfm_core::agent::{AgentProfileRecord, ProfileView, QueueProfileRecord, decode_agent_event};
+    use connect_wfm_core::ports::RosterStore as _;
+    use connect_wfm_core::synthetic::{StreamSpec, agent_event_stream};
+
+    const AGENTS: usize = 10_000;
+    let config = support::sdk_config().await;
+    let dynamodb = support::dynamodb(&config);
+    let table = support::create_state_table(&dynamodb).await;
+    let roster = support::create_roster_table(&dynamodb).await;
+    let states = DynamoStateStore::new(dynamodb, &table).with_roster(&roster);
+    // One event per agent, with the configuration Connect sends (routing profile, queues,
+    // hierarchy), its profile with names.
+    let stream = agent_event_stream(&StreamSpec {
+        seed: 7,
+        agents: AGENTS,
+        records: AGENTS * 3,
+        bad_permille: 0,
+        verbose: true,
+        ..StreamSpec::default()
+    });
+    let mut profiles: std::collections::BTreeMap<String, AgentProfileRecord> = Default::default();
+    for record in &stream {
+        let Ok(event) = decode_agent_event(record) else {
+            continue;
+        };
+        if let Some(config) = event.configuration() {
+            profiles
+                .entry(event.agent_id().to_owned())
+                .or_insert_with(|| ProfileView::of(event.login(), config, true).record(&event));
+        }
+    }
+    let agents: Vec<AgentProfileRecord> = profiles.into_values().collect();
+    let mut queues: std::collections::BTreeMap<String, QueueProfileRecord> = Default::default();
+    for profile in &agents {
+        for sighting in profile.queue_sightings() {
+            let next = QueueProfileRecord::after(queues.get(&sighting.queue_id), &sighting, profile);
+            if let Some(next) = next {
+                queues.insert(next.queue_id.clone(), next);
+            }
+        }
+    }
+    let queues: Vec<QueueProfileRecord> = queues.into_values().collect();
+    for chunk in agents.chunks(500) {
+        states.keep_profiles(chunk, &[]).await.unwrap();
+    }
+    states.keep_profiles(&[], &queues).await.unwrap();
+
+    let instance = agents[0].instance_id.clone();
+    let started = std::time::Instant::now();
+    let read = states.roster(&instance).await.unwrap();
+    let read_time = started.elapsed();
+    let started = std::time::Instant::now();
+    let agent_object = connect_wfm_core::feed::to_json_lines(&read.agents);
+    let queue_object = connect_wfm_core::feed::to_json_lines(&read.queues);
+    let encode_time = started.elapsed();
+    let bytes = |body: &connect_wfm_core::feed::FeedBody| body.bytes().len();
+    println!(
+        "roster of {} agents and {} queues: agent_profile object {} bytes ({:.0} per agent), queue_profile object {} bytes; \
+         read from the roster table in {:.2} s (emulator), encoded in {:.1} ms",
+        read.agents.len(),
+        read.queues.len(),
+        bytes(&agent_object),
+        bytes(&agent_object) as f64 / read.agents.len() as f64,
+        bytes(&queue_object),
+        read_time.as_secs_f64(),
+        encode_time.as_secs_f64() * 1000.0
+    );
+    assert_eq!(read.agents.len(), agents.len());
+}

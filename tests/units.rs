@@ -74,13 +74,18 @@ async fn units_of_agent_events() {
     let config = support::sdk_config().await;
     let s3 = support::s3(&config);
     let table = support::create_state_table(&support::dynamodb(&config)).await;
+    let roster = support::create_roster_table(&support::dynamodb(&config)).await;
     let bucket = support::create_bucket(&s3, "feed").await;
     let proxy = PricingProxy::start(&support::endpoint()).await;
+    // As the stack deploys it: with the roster, so every agent's first profile is in the bill
+    // (50 agents first seen in 1,000 events: the worst case; a known agent whose configuration
+    // stays the same costs nothing more).
     let function = Function::start(
         "agent-events",
         Some(&proxy),
         &[
             ("STATE_TABLE", &table),
+            ("ROSTER_TABLE", &roster),
             ("FEED_BUCKET", &bucket),
             ("FEED_PREFIX", "wfm"),
         ],

@@ -298,11 +298,18 @@ fn the_00_00_slot_prints_the_roster_and_names_only_with_agent_names() {
         let replayed = records(&run(&replay, &state));
         let profiles: Vec<&Value> = replayed.iter().filter(|r| r["kind"] == "agent_profile").collect();
         assert_eq!(profiles.len(), 4);
-        assert!(profiles.iter().all(|p| p["first_name"].is_string() == named), "{profiles:?}");
+        assert!(
+            profiles.iter().all(|p| p["first_name"].is_string() == named),
+            "{profiles:?}"
+        );
 
         // Not at 00:00: no roster.
         let later = records(&run(&["sweep", "--now", "2026-11-20T23:45:30Z"], &state));
-        assert!(later.iter().all(|r| r["kind"] != "agent_profile" && r["kind"] != "queue_profile"));
+        assert!(
+            later
+                .iter()
+                .all(|r| r["kind"] != "agent_profile" && r["kind"] != "queue_profile")
+        );
         let midnight = records(&run(&["sweep", "--now", "2026-11-21T00:00:30Z"], &state));
         let roster: Vec<&Value> = midnight.iter().filter(|r| r["kind"] == "agent_profile").collect();
         let queues = midnight.iter().filter(|r| r["kind"] == "queue_profile").count();
