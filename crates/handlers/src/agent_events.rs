@@ -687,7 +687,8 @@ async fn write_records<R: feed::FeedRecord, F: FeedSink>(
     sink: &F,
     records: &[StreamRecord],
 ) -> usize {
-    let mut by_date: BTreeMap<NaiveDate, Vec<&(usize, Vec<usize>, &R)>> = BTreeMap::new();
+    type Line<'a, R> = &'a (usize, Vec<usize>, &'a R);
+    let mut by_date: BTreeMap<NaiveDate, Vec<Line<'_, R>>> = BTreeMap::new();
     for line in lines {
         let date = line.2.time().map_or(NaiveDate::MIN, |t| t.date_naive());
         by_date.entry(date).or_default().push(line);
