@@ -25,18 +25,20 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&start.env)?;
     let (mapping, sink) = start.feed(&config.feed).await?;
     let states = DynamoStateStore::new(start.dynamodb(), config.state_table);
-    let settings = Settings {
-        mapping: mapping.agent_states,
-        policy: FoldPolicy {
-            last_seen_write_after: config.last_seen_write_after,
-        },
+    let policy = FoldPolicy {
+        last_seen_write_after: config.last_seen_write_after,
     };
+    let settings = mapping.settings(move |mapping| Settings {
+        mapping: mapping.agent_states.clone(),
+        policy: policy.clone(),
+    });
     WarmUp::default().state_table(&states).feed(&sink).run().await;
     let (states, sink, settings) = (&states, &sink, &settings);
     start
         .serve(move |event: LambdaEvent<KinesisBatch>| async move {
             let now = Utc::now();
-            let outcome = handle_batch(&event.payload, states, sink, settings, now).await;
+            let settings = settings.current(now).await;
+            let outcome = handle_batch(&event.payload, states, sink, &settings, now).await;
             outcome.stats.record_metrics(now);
             Ok::<_, Error>(outcome.response)
         })
