@@ -13,8 +13,9 @@ pub mod vars {
     pub const FEED_BUCKET: &str = "FEED_BUCKET";
     /// Key prefix of the feed inside the bucket (optional, default none).
     pub const FEED_PREFIX: &str = "FEED_PREFIX";
-    /// JSON mapping file overriding the built-in mapping: `s3://bucket/key` or a path in the
-    /// deployment package (optional).
+    /// JSON mapping file overriding the built-in mapping: `s3://bucket/key` (checked again by
+    /// its ETag while a function is warm: [`crate::live_mapping`]) or a path in the deployment
+    /// package, read once (optional).
     pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
     /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
     pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";

@@ -6,13 +6,14 @@
 use std::future::Future;
 
 use aws_config::SdkConfig;
-use connect_wfm_core::Mapping;
+use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::{Env, FeedConfig, dynamodb_client, load_mapping, load_sdk_config, s3_client};
+use crate::config::{Env, FeedConfig, dynamodb_client, load_sdk_config, s3_client};
 use crate::eventbridge::{FeedOutputs, feed_outputs};
+use crate::live_mapping::{LiveMapping, MAPPING_REJECTED};
 use crate::metrics::Metrics;
 use crate::s3::S3FeedSink;
 
@@ -46,11 +47,20 @@ impl Start {
         dynamodb_client(&self.sdk)
     }
 
-    /// The mapping (built in, or the file `config` names) and the feed sink: the S3 feed,
-    /// then every output `config` turns on.
-    pub async fn feed(&self, config: &FeedConfig) -> Result<(Mapping, FeedOutputs<S3FeedSink>), Error> {
+    /// The mapping (built in, or the file `config` names, checked again while the function
+    /// stays warm: [`LiveMapping`]) and the feed sink: the S3 feed, then every output `config`
+    /// turns on. A mapping file that cannot be used at cold start is the error, and sets the
+    /// `MappingRejected` gauge, so the alarm of a refused file fires for it too.
+    pub async fn feed(&self, config: &FeedConfig) -> Result<(LiveMapping, FeedOutputs<S3FeedSink>), Error> {
         let s3 = self.s3();
-        let mapping = load_mapping(config.mapping_location.as_deref(), &s3).await?;
+        let mapping = match LiveMapping::load(config.mapping_location.as_deref(), &s3, Utc::now()).await {
+            Ok(mapping) => mapping,
+            Err(error) => {
+                metrics::gauge!(MAPPING_REJECTED).set(1.0);
+                self.metrics.flush_stdout();
+                return Err(error.into());
+            }
+        };
         let feed = S3FeedSink::new(s3, config.feed_bucket.clone(), config.feed_prefix.clone());
         let mut sink = feed_outputs(&self.sdk, feed, config.event_bus_name.as_deref())?;
         if !config.push_queues.is_empty() {

@@ -15,6 +15,7 @@
 //! - [`reload`]: listing report objects and re-queueing their notifications (`connect-wfm reload`).
 //! - [`schema`]: the table definitions, in one place, for tests and local set-up.
 //! - [`config`]: environment variables, SDK configuration and the mapping file.
+//! - [`live_mapping`]: the mapping file checked again by its ETag while a function stays warm.
 //! - [`notifications`]: a bucket's S3 event notification configuration, its port and its S3
 //!   adapter ([`S3NotificationStore`]); [`memory`] holds the port's in-memory double.
 //! - [`HttpResponseSender`]: answers to CloudFormation custom-resource requests.
@@ -33,6 +34,7 @@ mod error;
 pub mod eventbridge;
 pub mod item;
 pub mod lambda;
+pub mod live_mapping;
 pub mod memory;
 pub mod metrics;
 pub mod notifications;

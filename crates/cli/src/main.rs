@@ -239,6 +239,22 @@ enum Command {
         #[arg(required = true, value_name = "FEED_FILE")]
         files: Vec<PathBuf>,
     },
+    /// Mapping files: `mapping check FILE`.
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MappingCommand {
+    /// Validate a mapping file as the functions read it and print what it changes against the
+    /// built-in defaults, one line per change, section by section. Exit 1 with the error (file
+    /// and key) when it would be refused.
+    Check {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -376,6 +392,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             })
             .await
         }
+        Command::Mapping {
+            command: MappingCommand::Check { file },
+        } => check_mapping(&file),
         Command::Reload {
             bucket,
             prefix,
@@ -395,6 +414,25 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             reload(&bucket, &prefix, queue_url.as_deref(), what, period, force, dry_run).await
         }
     }
+}
+
+/// `mapping check FILE`: the file parsed as the functions parse it, then its changes against
+/// the built-in defaults on standard output.
+fn check_mapping(file: &Path) -> Result<ExitCode, String> {
+    let name = file.display().to_string();
+    let bytes = std::fs::read(file).map_err(|e| format!("mapping file {name}: {e}"))?;
+    let mapping = Mapping::from_json(&bytes, &name).map_err(|e| e.to_string())?;
+    let changes = mapping.changes_from(&Mapping::default());
+    let mut out = std::io::stdout().lock();
+    let mut print = || -> std::io::Result<()> {
+        writeln!(out, "mapping file {name}: valid; against the built-in defaults:")?;
+        for change in &changes {
+            writeln!(out, "{change}")?;
+        }
+        Ok(())
+    };
+    print().map_err(|e| format!("standard output: {e}"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn replay(

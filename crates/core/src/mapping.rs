@@ -15,6 +15,9 @@ use serde::Deserialize;
 use crate::agent::{AgentFilter, AgentStateMapping, AgentStatesSection};
 use crate::report::{ReportMapping, ReportsSection};
 
+pub mod changes;
+pub mod reload;
+
 /// A mapping file that cannot be used, naming the file and what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("mapping file {source_name}: {message}")]

@@ -41,7 +41,8 @@ pub const FUNCTION: &str = "historical-reports";
 /// Records per feed object part; a report is written in parts of this size.
 pub const PART_RECORDS: usize = 10_000;
 
-/// What the handler needs besides its ports; built once at cold start.
+/// What the handler needs besides its ports; built at cold start, and again when the mapping
+/// file changes.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub mapping: Arc<ReportMapping>,

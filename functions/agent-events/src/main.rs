@@ -28,22 +28,24 @@ async fn main() -> Result<(), Error> {
     if let Some(roster) = config.roster_table {
         states = states.with_roster(roster);
     }
-    let settings = Settings {
-        mapping: mapping.agent_states,
+    let (last_seen_write_after, agent_names) = (config.last_seen_write_after, config.agent_names);
+    let settings = mapping.settings(move |mapping| Settings {
+        mapping: mapping.agent_states.clone(),
         policy: FoldPolicy {
-            last_seen_write_after: config.last_seen_write_after,
+            last_seen_write_after,
             roster: RosterPolicy {
-                agent_names: config.agent_names,
-                filter: mapping.agents,
+                agent_names,
+                filter: mapping.agents.clone(),
             },
         },
-    };
+    });
     WarmUp::default().state_table(&states).feed(&sink).run().await;
     let (states, sink, settings) = (&states, &sink, &settings);
     start
         .serve(move |event: LambdaEvent<KinesisBatch>| async move {
             let now = Utc::now();
-            let outcome = handle_batch(&event.payload, states, sink, settings, now).await;
+            let settings = settings.current(now).await;
+            let outcome = handle_batch(&event.payload, states, sink, &settings, now).await;
             outcome.stats.record_metrics(now);
             Ok::<_, Error>(outcome.response)
         })

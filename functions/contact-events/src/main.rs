@@ -29,9 +29,9 @@ async fn main() -> Result<(), Error> {
     let (mapping, sink) = start.feed(&config.feed).await?;
     let dynamodb = start.dynamodb();
     let store = DynamoContactStore::new(dynamodb.clone(), config.contact_table);
-    let settings = Settings {
-        stream: StreamSettings::from_mapping(&mapping),
-    };
+    let settings = mapping.settings(|mapping| Settings {
+        stream: StreamSettings::from_mapping(mapping),
+    });
     let claims = config.files.as_ref().map(|files| {
         DynamoClaimStore::new(dynamodb.clone(), files.claim_table.clone())
             .with_durations(files.claim_lease, files.claim_retention)
@@ -52,7 +52,8 @@ async fn main() -> Result<(), Error> {
     start
         .serve(move |event: LambdaEvent<ContactBatch>| async move {
             let now = Utc::now();
-            let outcome = handle_batch(&event.payload, store, sink, files, settings, Clock::At(now), now).await;
+            let settings = settings.current(now).await;
+            let outcome = handle_batch(&event.payload, store, sink, files, &settings, Clock::At(now), now).await;
             outcome.stats.record_metrics(now);
             Ok::<_, Error>(outcome.response)
         })

@@ -32,31 +32,9 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&start.env)?;
     let (mapping, sink) = start.feed(&config.feed).await?;
     let dynamodb = start.dynamodb();
-    // Contact events on: each report's queue intervals are compared with the stream basis.
-    let reconciler = config.contact_table.map(|table| {
-        Arc::new(StreamReconciler {
-            store: DynamoContactStore::new(dynamodb.clone(), table),
-            settings: contacts::Settings {
-                stream: StreamSettings::from_mapping(&mapping),
-            },
-        }) as Arc<dyn Reconciler>
-    });
-    // Each ASPR's agent intervals are compared with the stream basis of the agent events (the
-    // sweep's own computation over the feed's pieces and the agents' open segments).
-    let agent_reconciler: Arc<dyn AgentReconciler> = Arc::new(StreamAgentReconciler {
-        states: DynamoStateStore::new(dynamodb.clone(), config.state_table.clone()),
-        activity: sink.feed.clone(),
-        settings: SweepSettings {
-            stream: contacts::Settings {
-                stream: StreamSettings::from_mapping(&mapping),
-            },
-            mapping: mapping.agent_states.clone(),
-            ..SweepSettings::default()
-        },
-    });
     let claims = DynamoClaimStore::new(dynamodb.clone(), config.claim_table)
         .with_durations(config.claim_lease, config.claim_retention);
-    let states = DynamoStateStore::new(dynamodb, config.state_table);
+    let states = DynamoStateStore::new(dynamodb.clone(), config.state_table.clone());
     let objects = S3ObjectSource::new(start.s3());
     WarmUp::default().claim_table(&claims).feed(&sink).run().await;
     let ports = Ports {
@@ -65,19 +43,42 @@ async fn main() -> Result<(), Error> {
         states: &states,
         sink: &sink,
     };
-    let settings = Settings {
-        mapping: Arc::new(mapping.reports),
-        reports_prefix: config.reports_prefix,
-        instance: config.instance,
-        instances: Arc::new(mapping.instances),
-        reconciler,
-        agent_reconciler: Some(agent_reconciler),
+    let activity = sink.feed.clone();
+    let settings = mapping.settings(move |mapping| Settings {
+        mapping: Arc::new(mapping.reports.clone()),
+        reports_prefix: config.reports_prefix.clone(),
+        instance: config.instance.clone(),
+        instances: Arc::new(mapping.instances.clone()),
+        // Contact events on: each report's queue intervals are compared with the stream basis.
+        reconciler: config.contact_table.clone().map(|table| {
+            Arc::new(StreamReconciler {
+                store: DynamoContactStore::new(dynamodb.clone(), table),
+                settings: contacts::Settings {
+                    stream: StreamSettings::from_mapping(mapping),
+                },
+            }) as Arc<dyn Reconciler>
+        }),
+        // Each ASPR's agent intervals are compared with the stream basis of the agent events
+        // (the sweep's own computation over the feed's pieces and the agents' open segments).
+        agent_reconciler: Some(Arc::new(StreamAgentReconciler {
+            states: DynamoStateStore::new(dynamodb.clone(), config.state_table.clone()),
+            activity: activity.clone(),
+            settings: SweepSettings {
+                stream: contacts::Settings {
+                    stream: StreamSettings::from_mapping(mapping),
+                },
+                mapping: mapping.agent_states.clone(),
+                ..SweepSettings::default()
+            },
+        }) as Arc<dyn AgentReconciler>),
         ..Settings::default()
-    };
+    });
     let (ports, settings) = (&ports, &settings);
     start
         .serve(move |event: LambdaEvent<SqsBatch>| async move {
-            let outcome = handle_messages(&event.payload, ports, settings, Utc::now()).await;
+            let now = Utc::now();
+            let settings = settings.current(now).await;
+            let outcome = handle_messages(&event.payload, ports, &settings, now).await;
             outcome.record_metrics();
             Ok::<_, Error>(outcome.response)
         })

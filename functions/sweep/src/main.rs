@@ -33,13 +33,14 @@ async fn main() -> Result<(), Error> {
     if let Some(roster) = config.roster_table {
         states = states.with_roster(roster);
     }
-    let settings = SweepSettings {
+    let policy = config.policy;
+    let settings = mapping.settings(move |mapping| SweepSettings {
         stream: contacts::Settings {
-            stream: StreamSettings::from_mapping(&mapping),
+            stream: StreamSettings::from_mapping(mapping),
         },
-        mapping: mapping.agent_states,
-        policy: config.policy,
-    };
+        mapping: mapping.agent_states.clone(),
+        policy: policy.clone(),
+    });
     let mut warm_up = WarmUp::default().state_table(&states).feed(&sink);
     if let Some(contacts) = &contacts {
         warm_up = warm_up.contact_table(contacts);
@@ -48,9 +49,10 @@ async fn main() -> Result<(), Error> {
     let (states, contacts, sink, settings) = (&states, contacts.as_ref(), &sink, &settings);
     start
         .serve(move |event: LambdaEvent<serde_json::Value>| async move {
+            let settings = settings.current(Utc::now()).await;
             let now = scheduled_time(&event.payload).unwrap_or_else(Utc::now);
             // The pieces are read back from the S3 feed, where the functions write them.
-            let stats = handle_sweep(states, contacts, sink, &sink.feed, settings, now).await;
+            let stats = handle_sweep(states, contacts, sink, &sink.feed, &settings, now).await;
             stats.record_metrics();
             if stats.failures > 0 {
                 // A failed invocation shows in the function's Errors metric; EventBridge retries

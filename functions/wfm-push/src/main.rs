@@ -45,34 +45,37 @@ async fn main() -> Result<(), Error> {
     let (mapping, rejects) = start.feed(&config.feed).await?;
     let secrets = aws_sdk_secretsmanager::Client::new(&start.sdk);
     let secret = read_secret(&secrets, &config.secret_id).await?;
-    let target = match &config.target {
+    // The target is made again when the mapping changes (Calabrio's state names come from it).
+    let (url, kinds, target_config) = (config.url.clone(), config.kinds.clone(), config.target.clone());
+    let targets = mapping.settings(move |mapping| match &target_config {
         TargetConfig::Calabrio {
             source_id,
             user_code,
             state_names,
         } => {
-            let mut calabrio = Calabrio::new(config.url.clone(), secret, source_id.clone(), *user_code);
-            calabrio.kinds = config.kinds.clone();
+            let mut calabrio = Calabrio::new(url.clone(), secret.clone(), source_id.clone(), *user_code);
+            calabrio.kinds = kinds.clone();
             if *state_names {
                 calabrio = calabrio.with_mapping_names(&mapping.agent_states);
             }
             Target::Calabrio(calabrio)
         }
         TargetConfig::Webhook => {
-            let mut webhook = Webhook::new(config.url.clone(), secret);
-            webhook.kinds = config.kinds.clone();
+            let mut webhook = Webhook::new(url.clone(), secret.clone());
+            webhook.kinds = kinds.clone();
             Target::Webhook(webhook)
         }
-    };
+    });
     let api = HttpWfmApi::new(CALL_TIMEOUT)?;
     let queue = SqsPushQueue::new(
         connect_wfm_aws::config::sqs_client(&start.sdk),
         config.queue_url.clone(),
     );
     let settings = Settings::default().with_rate(config.rate);
-    let (target, api, queue, rejects, settings, run) = (&target, &api, &queue, &rejects, &settings, config.run);
+    let (targets, api, queue, rejects, settings, run) = (&targets, &api, &queue, &rejects, &settings, config.run);
     start
         .serve(move |_event: LambdaEvent<serde_json::Value>| async move {
+            let target = targets.current(Utc::now()).await;
             let until = tokio::time::Instant::now() + run;
             let run = RunSettings {
                 until,
@@ -82,7 +85,7 @@ async fn main() -> Result<(), Error> {
                 deadline: Some(until + RETRY_GRACE),
                 ..settings.clone()
             };
-            let stats = run_queue(queue, target, api, rejects, &settings, &run, Utc::now).await;
+            let stats = run_queue(queue, &target, api, rejects, &settings, &run, Utc::now).await;
             stats.record_counts();
             stats.log_counts("push run");
             Ok::<_, Error>(serde_json::json!({

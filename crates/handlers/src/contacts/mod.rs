@@ -73,7 +73,8 @@ pub enum Clock {
     NewestInput,
 }
 
-/// What the handler needs besides its ports; built once at cold start.
+/// What the handler needs besides its ports; built at cold start, and again when the mapping
+/// file changes.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// Thresholds, SLAs and instance aliases from the mapping file.
