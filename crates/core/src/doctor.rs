@@ -470,12 +470,7 @@ pub async fn check_storage_config<P: InstanceStorageConfigs>(
     stream_arn: &str,
 ) -> Finding {
     let configs = port.list(instance_arn, resource_type).await;
-    judge_storage_config(
-        instance_arn,
-        resource_type,
-        stream_arn,
-        configs.as_deref().map_err(|e| e),
-    )
+    judge_storage_config(instance_arn, resource_type, stream_arn, configs.as_deref())
 }
 
 /// True when any finding is a problem: the doctor then exits non-zero.
