@@ -483,3 +483,178 @@ async fn under_s3_faults_every_request_is_answered_and_foreign_entries_survive()
     println!("custom resource fault run: 6 schedules, {faults} S3 faults injected, answers {answers:?}");
     assert!(faults > 0);
 }
+
+/// A bucket whose foreign entries include the queue entry of the connector being migrated from:
+/// `s3:ObjectCreated:Put` of every key under `connect/`, which overlaps ours.
+async fn bucket_with_a_vendor_entry(world: &World) -> String {
+    let bucket = world.seeded_bucket().await;
+    let mut configuration = world
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("read the seeded bucket");
+    let vendor = QueueConfiguration::builder()
+        .id("vendor-reports")
+        .queue_arn(&world.foreign_queue_arn)
+        .events(Event::from("s3:ObjectCreated:Put"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(
+                    S3KeyFilter::builder()
+                        .filter_rules(
+                            FilterRule::builder()
+                                .name(FilterRuleName::Prefix)
+                                .value("connect/")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap();
+    let mut queues = configuration.queue_configurations.take().unwrap_or_default();
+    queues.push(vendor);
+    let all = NotificationConfiguration::builder()
+        .set_queue_configurations(Some(queues))
+        .set_lambda_function_configurations(configuration.lambda_function_configurations.take())
+        .build();
+    world
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(all)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("seed the vendor entry: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+    bucket
+}
+
+fn with_the_vendor(world: &World) -> Vec<(String, String, String)> {
+    let mut entries = world.foreign_entries();
+    entries.push((
+        "vendor-reports".into(),
+        world.foreign_queue_arn.clone(),
+        "connect/".into(),
+    ));
+    entries.sort();
+    entries
+}
+
+#[tokio::test]
+async fn an_overlapping_foreign_entry_fails_the_create_naming_it_and_leaves_the_bucket_as_it_was() {
+    let world = World::new().await;
+    let bucket = bucket_with_a_vendor_entry(&world).await;
+    assert_eq!(world.entries(&bucket).await, with_the_vendor(&world));
+    let answer = world
+        .run(&world.request("Create", "overlap-1", &bucket, REPORTS_PREFIX, None))
+        .await;
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    let reason = answer["Reason"].as_str().unwrap();
+    for part in [
+        "`vendor-reports`",
+        world.foreign_queue_arn.as_str(),
+        "s3:ObjectCreated:Put of keys under `connect/`",
+        "ReportsNotification=eventbridge",
+    ] {
+        assert!(reason.contains(part), "{part} missing: {reason}");
+    }
+    assert_eq!(world.entries(&bucket).await, with_the_vendor(&world));
+    // CloudFormation's rollback Delete of the failed Create finds nothing of ours.
+    let rollback = world
+        .run(&world.request("Delete", "overlap-2", &bucket, REPORTS_PREFIX, None))
+        .await;
+    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert_eq!(world.entries(&bucket).await, with_the_vendor(&world));
+}
+
+/// The rule of the template (ReportsObjectCreatedRule) on the default bus: the bucket's
+/// `Object Created` events under the reports prefix to our queue.
+async fn reports_rule(world: &World, bucket: &str) {
+    use aws_sdk_eventbridge::error::DisplayErrorContext;
+    let eventbridge = support::eventbridge(&support::sdk_config().await);
+    let rule = support::unique("reports-created");
+    let pattern = json!({
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": REPORTS_PREFIX}]}}
+    });
+    eventbridge
+        .put_rule()
+        .name(&rule)
+        .event_pattern(pattern.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put rule {rule}: {}", DisplayErrorContext(e)));
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("reports-queue")
+        .arn(&world.queue.1)
+        .build()
+        .unwrap();
+    eventbridge
+        .put_targets()
+        .rule(&rule)
+        .targets(target)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put targets {rule}: {}", DisplayErrorContext(e)));
+}
+
+/// Keys of the created objects named by the messages waiting in our queue, as the
+/// historical-reports function reads them.
+async fn created_keys(world: &World) -> Vec<String> {
+    let messages = world.drain_our_queue().await;
+    messages
+        .iter()
+        .flat_map(|m| match parse_notification(&m.to_string()) {
+            Ok(Notification::Created(objects)) => objects.into_iter().map(|o| o.key).collect::<Vec<_>>(),
+            other => panic!("not a created-object notification: {other:?}: {m}"),
+        })
+        .collect()
+}
+
+/// The emulator stores EventBridgeConfiguration but leaves it out of its answer to
+/// GetBucketNotificationConfiguration; it does send the bucket's events to EventBridge only
+/// when it is on. So "on" is shown by delivery: a report reaches our queue through the rule.
+#[tokio::test]
+async fn eventbridge_delivery_turns_event_bridge_on_and_keeps_the_foreign_entries() {
+    let world = World::new().await;
+    let bucket = bucket_with_a_vendor_entry(&world).await;
+    reports_rule(&world, &bucket).await;
+    let eventbridge = |kind: &str, id: &str| {
+        let mut request = world.request(kind, id, &bucket, REPORTS_PREFIX, None);
+        request["ResourceProperties"]["Delivery"] = json!("eventbridge");
+        request
+    };
+    let report = |n: u32| format!("{REPORTS_PREFIX}wfm/QR-2026-11-20T10:{n:02}:00Z.csv");
+    world.drain_our_queue().await;
+    support::put_object(&world.s3, &bucket, &report(0), "StartInterval\n").await;
+    assert_eq!(
+        created_keys(&world).await,
+        Vec::<String>::new(),
+        "off before the Create"
+    );
+
+    let answer = world.run(&eventbridge("Create", "eb-1")).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert!(
+        answer["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("EventBridge notifications turned on"),
+        "{answer}"
+    );
+    assert_eq!(world.entries(&bucket).await, with_the_vendor(&world));
+    support::put_object(&world.s3, &bucket, &report(15), "StartInterval\n").await;
+    support::put_object(&world.s3, &bucket, "images/QR.csv", "x").await;
+    assert_eq!(created_keys(&world).await, vec![report(15)]);
+
+    let answer = world.run(&eventbridge("Delete", "eb-2")).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert!(answer["Reason"].as_str().unwrap().contains("left on"), "{answer}");
+    assert_eq!(world.entries(&bucket).await, with_the_vendor(&world));
+    support::put_object(&world.s3, &bucket, &report(30), "StartInterval\n").await;
+    assert_eq!(created_keys(&world).await, vec![report(30)], "left on at Delete");
+}

@@ -166,7 +166,7 @@ body("eventbridge-event", {"version": "0", "detail-type": "Object Created", "sou
      f"s3://{BUCKET}/{PREFIX}QR.csv")
 body("eventbridge-event-no-bucket", {"version": "0", "detail-type": "Object Created", "source": "aws.s3",
                                      "detail": {"object": {"key": PREFIX + "QR.csv"}}}, "failed", "SQS message m-bad",
-     "no detail.bucket.name")
+     "detail: missing field `bucket`")
 
 # Odd but valid key encodings: the object is stored under `object` (the decoded key) and must
 # be found and converted (one record), like its neighbours.

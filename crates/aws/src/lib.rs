@@ -30,6 +30,7 @@ pub mod claim_store;
 pub mod config;
 mod contact_item;
 pub mod contact_store;
+pub mod doctor;
 mod error;
 pub mod eventbridge;
 pub mod item;

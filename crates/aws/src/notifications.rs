@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{
     Event, EventBridgeConfiguration, FilterRule, FilterRuleName, LambdaFunctionConfiguration,
     NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter, TopicConfiguration,
 };
-use connect_wfm_core::custom_resource::{Change, OBJECT_CREATED, OurEntry, ReportsNotification};
+use connect_wfm_core::custom_resource::{Change, NotificationEntry, OBJECT_CREATED, OurEntry, ReportsNotification};
 use connect_wfm_core::ports::{Fetched, NotificationStore, PortError, Stored};
 use serde::{Deserialize, Serialize};
 
@@ -153,6 +153,55 @@ impl OurEntry for NotificationConfiguration {
         self.topic_configurations.retain(|e| not_ours(e.id()));
         self.lambda_function_configurations.retain(|e| not_ours(e.id()));
         Change::Changed
+    }
+
+    fn entries(&self) -> Vec<NotificationEntry> {
+        let queues =
+            (self.queue_configurations.iter()).map(|e| entry_view(e.id(), &e.queue_arn, &e.events, e.filter()));
+        let topics =
+            (self.topic_configurations.iter()).map(|e| entry_view(e.id(), &e.topic_arn, &e.events, e.filter()));
+        let functions = (self.lambda_function_configurations.iter())
+            .map(|e| entry_view(e.id(), &e.lambda_function_arn, &e.events, e.filter()));
+        queues.chain(topics).chain(functions).collect()
+    }
+
+    fn event_bridge(&self) -> bool {
+        self.event_bridge_configuration.is_some()
+    }
+
+    fn enable_event_bridge(&mut self) -> Change {
+        if self.event_bridge_configuration.is_some() {
+            return Change::Unchanged;
+        }
+        self.event_bridge_configuration = Some(EventBridgeConfiguration::builder().build());
+        Change::Changed
+    }
+}
+
+/// An SDK entry of any kind as the overlap rule sees it.
+fn entry_view(
+    id: Option<&str>,
+    destination: &str,
+    events: &[Event],
+    filter: Option<&NotificationConfigurationFilter>,
+) -> NotificationEntry {
+    let rule = |name: &str| {
+        filter
+            .and_then(|f| f.key())
+            .map(|k| k.filter_rules())
+            .unwrap_or_default()
+            .iter()
+            .find(|r| r.name().is_some_and(|n| n.as_str().eq_ignore_ascii_case(name)))
+            .and_then(|r| r.value())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    NotificationEntry {
+        id: id.map(str::to_owned),
+        destination: destination.to_owned(),
+        events: events.iter().map(|e| e.as_str().to_owned()).collect(),
+        prefix: rule("prefix"),
+        suffix: rule("suffix"),
     }
 }
 
@@ -504,6 +553,40 @@ mod tests {
         assert_eq!(config.remove("connect-wfm-x"), Change::Changed);
         assert_eq!(config, foreign());
         assert_eq!(config.remove("connect-wfm-x"), Change::Unchanged);
+    }
+
+    #[test]
+    fn entries_show_every_kind_with_its_filter_and_event_bridge_is_turned_on_once() {
+        let mut config = foreign();
+        config.upsert(&ours("connect/"));
+        let entries = config.entries();
+        let summary: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.id.as_deref(),
+                    e.events.join(","),
+                    e.prefix.as_str(),
+                    e.suffix.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (Some("theirs"), "s3:ObjectRemoved:*".into(), "", ""),
+                (Some("connect-wfm-x"), "s3:ObjectCreated:*".into(), "connect/", ".csv"),
+                (None, "s3:ObjectCreated:Put".into(), "", ""),
+                (Some("fn"), "s3:ObjectCreated:*".into(), "img/", ""),
+            ]
+        );
+        assert_eq!(entries[3].destination, "arn:aws:lambda:us-east-1:1:function:f");
+        assert!(config.event_bridge());
+        assert_eq!(config.enable_event_bridge(), Change::Unchanged);
+        let mut plain = NotificationConfiguration::default();
+        assert!(!plain.event_bridge());
+        assert_eq!(plain.enable_event_bridge(), Change::Changed);
+        assert!(plain.event_bridge());
     }
 
     #[test]

@@ -135,6 +135,18 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Read-only checks of a live deployment, one line each: `ok   <check>: <found>` or
+    /// `PROBLEM <check>: <found> — fix: <fix>`; exit status 1 when any problem. The stack comes
+    /// from the JSON of `aws cloudformation describe-stacks --stack-name NAME` (credentials and
+    /// region from the environment or profile).
+    Doctor {
+        /// The output of `aws cloudformation describe-stacks --stack-name NAME`.
+        #[arg(long, value_name = "FILE")]
+        stack_file: PathBuf,
+        /// The clock the ages are judged at (RFC 3339; default now).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
     /// Print the current stream-basis queue_interval records (from the contact events and
     /// contact records replayed so far) as JSON Lines, sorted by interval_start, then queue_id;
     /// the clock is the newest event time processed.
@@ -395,6 +407,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Mapping {
             command: MappingCommand::Check { file },
         } => check_mapping(&file),
+        Command::Doctor { stack_file, now } => {
+            let now = parse_time("--now", now)?.unwrap_or_else(Utc::now);
+            doctor(&mapping, &stack_file, now).await
+        }
         Command::Reload {
             bucket,
             prefix,
@@ -1015,6 +1031,36 @@ async fn states_of_table(_table: &str, _json: bool) -> Result<ExitCode, String> 
 }
 
 /// What a command that talks to AWS answers in a build without the SDK.
+/// `connect-wfm doctor`: every check this build makes, printed, exit status 1 on a problem.
+#[cfg(feature = "aws")]
+async fn doctor(mapping: &Mapping, stack_file: &Path, now: DateTime<Utc>) -> Result<ExitCode, String> {
+    use connect_wfm_aws::doctor::{DoctorClients, examine};
+    use connect_wfm_core::doctor::{Ages, StackFacts, any_problem};
+    let file = stack_file.display().to_string();
+    let json = std::fs::read_to_string(stack_file).map_err(|e| format!("{file}: {e}"))?;
+    let stack = StackFacts::from_describe_stacks(&json, &file)?;
+    let sdk = config::load_sdk_config().await;
+    let clients = DoctorClients {
+        s3: config::s3_client(&sdk),
+        sqs: config::sqs_client(&sdk),
+    };
+    let findings = examine(&clients, &stack, &mapping.reports, Ages::default(), now).await;
+    let mut out = std::io::stdout().lock();
+    for finding in &findings {
+        writeln!(out, "{finding}").map_err(|e| format!("stdout: {e}"))?;
+    }
+    Ok(if any_problem(&findings) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(not(feature = "aws"))]
+async fn doctor(_mapping: &Mapping, _stack_file: &Path, _now: DateTime<Utc>) -> Result<ExitCode, String> {
+    Err(no_aws("doctor"))
+}
+
 #[cfg(not(feature = "aws"))]
 fn no_aws(command: &str) -> String {
     format!(

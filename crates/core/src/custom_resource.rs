@@ -136,17 +136,127 @@ pub struct ReportsNotification {
 impl ReportsNotification {
     /// Where our entry sends what, in words: `keys under `p/` ending `.csv``.
     pub fn describe_filter(&self) -> String {
-        let prefix = if self.prefix.is_empty() {
-            "any key".to_owned()
-        } else {
-            format!("keys under `{}`", self.prefix)
-        };
-        let suffix = if self.suffix.is_empty() {
-            String::new()
-        } else {
-            format!(" ending `{}`", self.suffix)
-        };
-        format!("{prefix}{suffix}")
+        describe_filter(&self.prefix, &self.suffix)
+    }
+
+    /// Our queue entry as the overlap rule sees it.
+    pub fn entry(&self) -> NotificationEntry {
+        NotificationEntry {
+            id: Some(self.id.clone()),
+            destination: self.queue_arn.clone(),
+            events: vec![OBJECT_CREATED.to_owned()],
+            prefix: self.prefix.clone(),
+            suffix: self.suffix.clone(),
+        }
+    }
+}
+
+/// How the reports reach the queue: a queue entry of the bucket's own (S3 → SQS), or the
+/// bucket's EventBridge notifications and a rule of the stack (S3 → EventBridge → SQS), which
+/// never collide with other consumers' entries. The template parameter `ReportsNotification`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    #[default]
+    Queue,
+    EventBridge,
+}
+
+impl Delivery {
+    /// The value of the `Delivery` property: `queue` or `eventbridge`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "queue" => Some(Delivery::Queue),
+            "eventbridge" => Some(Delivery::EventBridge),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a bucket's notification configuration, of any kind, as S3's overlap rule sees
+/// it: its events and its key filter. Built by the adapter from its configuration type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationEntry {
+    pub id: Option<String>,
+    /// ARN of the queue, topic or function it sends to.
+    pub destination: String,
+    /// Event types as S3 spells them (`s3:ObjectCreated:*`, `s3:ObjectCreated:Put`, ...).
+    pub events: Vec<String>,
+    /// Empty: no prefix rule (every key).
+    pub prefix: String,
+    /// Empty: no suffix rule (every key).
+    pub suffix: String,
+}
+
+impl NotificationEntry {
+    /// The entry in words, for a Reason or a doctor's line: `` `theirs` (s3:ObjectCreated:* of
+    /// keys under `a/` ending `.csv` to arn:...) ``.
+    pub fn describe(&self) -> String {
+        format!(
+            "`{}` ({} of {} to {})",
+            self.id.as_deref().unwrap_or("(no Id)"),
+            self.events.join(", "),
+            describe_filter(&self.prefix, &self.suffix),
+            self.destination
+        )
+    }
+
+    /// True when S3 would refuse `self` and `other` in one configuration: they share an event
+    /// type (a wildcard such as `s3:ObjectCreated:*` covers every `s3:ObjectCreated:` event), and
+    /// their prefixes are prefixes of one another, and their suffixes suffixes of one another
+    /// (an empty filter selects every key, so it overlaps any).
+    pub fn overlaps(&self, other: &NotificationEntry) -> bool {
+        let events = self
+            .events
+            .iter()
+            .any(|a| other.events.iter().any(|b| events_overlap(a, b)));
+        let prefixes = self.prefix.starts_with(&other.prefix) || other.prefix.starts_with(&self.prefix);
+        let suffixes = self.suffix.ends_with(&other.suffix) || other.suffix.ends_with(&self.suffix);
+        events && prefixes && suffixes
+    }
+}
+
+/// Two S3 event types overlap when they are the same, or one is a wildcard (`s3:ObjectCreated:*`)
+/// whose stem begins the other (`s3:ObjectCreated:Put`, or the same wildcard).
+pub fn events_overlap(a: &str, b: &str) -> bool {
+    let covers = |wild: &str, other: &str| wild.strip_suffix('*').is_some_and(|stem| other.starts_with(stem));
+    a == b || covers(a, b) || covers(b, a)
+}
+
+/// The first entry of `entries` other than ours (by Id) that overlaps `ours`: S3 would refuse a
+/// configuration holding both.
+pub fn overlapping<'a>(entries: &'a [NotificationEntry], ours: &NotificationEntry) -> Option<&'a NotificationEntry> {
+    entries
+        .iter()
+        .filter(|e| ours.id.is_none() || e.id != ours.id)
+        .find(|e| e.overlaps(ours))
+}
+
+/// The Reason of a Create or Update refused before writing because `theirs` overlaps our entry
+/// in `bucket`: who it is, and the ways out.
+pub fn overlap_reason(bucket: &str, theirs: &NotificationEntry, ours: &NotificationEntry) -> String {
+    format!(
+        "s3://{bucket} already has notification {} that overlaps ours ({} of {}): S3 refuses two entries \
+         for the same event whose prefixes and suffixes overlap. Nothing was changed. Way out: deploy with the \
+         parameter ReportsNotification=eventbridge (S3 sends the bucket's events to EventBridge, which never \
+         collides with other consumers, and a rule of the stack routes the reports to the same queue), or narrow \
+         or remove that entry if it is yours (e.g. the vendor connector being migrated from)",
+        theirs.describe(),
+        ours.events.join(", "),
+        describe_filter(&ours.prefix, &ours.suffix),
+    )
+}
+
+/// A key filter in words: `keys under `p/` ending `.csv``, `any key`.
+fn describe_filter(prefix: &str, suffix: &str) -> String {
+    let prefix = if prefix.is_empty() {
+        "any key".to_owned()
+    } else {
+        format!("keys under `{prefix}`")
+    };
+    if suffix.is_empty() {
+        prefix
+    } else {
+        format!("{prefix} ending `{suffix}`")
     }
 }
 
@@ -171,6 +281,15 @@ pub trait OurEntry {
 
     /// Removes every entry that carries our Id; the others are untouched.
     fn remove(&mut self, id: &str) -> Change;
+
+    /// Every entry (queue, topic, function), ours included, for the overlap rule.
+    fn entries(&self) -> Vec<NotificationEntry>;
+
+    /// True when the bucket sends its events to EventBridge.
+    fn event_bridge(&self) -> bool;
+
+    /// Turns the bucket's EventBridge notifications on; every entry is kept.
+    fn enable_event_bridge(&mut self) -> Change;
 }
 
 /// Longest part of the stack name and of the logical id kept in a notification Id.
@@ -277,6 +396,93 @@ mod tests {
         assert_ne!(id, notification_id(stack, "Other"));
         let odd = notification_id("not an arn/with spaces", &"x".repeat(300));
         assert!(odd.len() < 200 && odd.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    fn entry(id: &str, events: &[&str], prefix: &str, suffix: &str) -> NotificationEntry {
+        NotificationEntry {
+            id: Some(id.into()),
+            destination: format!("arn:aws:sqs:us-east-1:1:{id}"),
+            events: events.iter().map(|e| (*e).to_owned()).collect(),
+            prefix: prefix.into(),
+            suffix: suffix.into(),
+        }
+    }
+
+    fn ours(prefix: &str) -> NotificationEntry {
+        entry("ours", &[OBJECT_CREATED], prefix, ".csv")
+    }
+
+    #[test]
+    fn wildcard_events_cover_the_specific_ones_of_their_family() {
+        assert!(events_overlap("s3:ObjectCreated:*", "s3:ObjectCreated:Put"));
+        assert!(events_overlap("s3:ObjectCreated:Put", "s3:ObjectCreated:*"));
+        assert!(events_overlap("s3:ObjectCreated:*", "s3:ObjectCreated:*"));
+        assert!(events_overlap("s3:ObjectCreated:Put", "s3:ObjectCreated:Put"));
+        assert!(!events_overlap("s3:ObjectCreated:Put", "s3:ObjectCreated:Copy"));
+        assert!(!events_overlap("s3:ObjectCreated:*", "s3:ObjectRemoved:*"));
+        assert!(!events_overlap("s3:ObjectRemoved:*", "s3:ObjectCreated:Put"));
+        let put = entry("theirs", &["s3:ObjectRemoved:*", "s3:ObjectCreated:Put"], "", "");
+        assert!(put.overlaps(&ours("connect/")));
+        let removed = entry("theirs", &["s3:ObjectRemoved:*"], "", "");
+        assert!(!removed.overlaps(&ours("connect/")));
+    }
+
+    #[test]
+    fn prefixes_overlap_when_one_begins_the_other_and_suffixes_when_one_ends_the_other() {
+        let mine = ours("connect/acme/Reports/");
+        for (prefix, suffix, overlap) in [
+            ("connect/", "", true),
+            ("connect/acme/Reports/wfm/", ".csv", true),
+            ("connect/acme/Reports/", "", true),
+            ("", "", true),
+            ("", ".csv", true),
+            ("connect/other/", ".csv", false),
+            ("images/", "", false),
+            ("connect/", ".gz", false),
+            ("connect/", "report.csv", true),
+            ("connect/", "csv", true),
+            ("", ".json", false),
+        ] {
+            let theirs = entry("theirs", &["s3:ObjectCreated:*"], prefix, suffix);
+            assert_eq!(theirs.overlaps(&mine), overlap, "prefix {prefix:?}, suffix {suffix:?}");
+            assert_eq!(mine.overlaps(&theirs), overlap, "symmetric: {prefix:?}, {suffix:?}");
+        }
+        let unfiltered = entry("theirs", &["s3:ObjectCreated:*"], "", "");
+        assert!(unfiltered.overlaps(&ours("")));
+    }
+
+    #[test]
+    fn our_own_entry_is_replaced_not_flagged() {
+        let stored = vec![
+            entry("ours", &[OBJECT_CREATED], "old/", ".csv"),
+            entry("audit", &["s3:ObjectRemoved:*"], "", ""),
+            entry("thumbnails", &[OBJECT_CREATED], "images/", ""),
+        ];
+        assert_eq!(overlapping(&stored, &ours("old/")), None);
+        assert_eq!(overlapping(&stored, &ours("")), Some(&stored[2]));
+        let mut vendor = stored.clone();
+        vendor.push(entry("vendor", &["s3:ObjectCreated:Put"], "connect/", ""));
+        assert_eq!(overlapping(&vendor, &ours("connect/acme/")), Some(&vendor[3]));
+    }
+
+    #[test]
+    fn the_overlap_reason_names_the_entry_its_target_its_filter_and_the_way_out() {
+        let theirs = entry("vendor-reports", &["s3:ObjectCreated:*"], "connect/", "");
+        let reason = overlap_reason("reports-bucket", &theirs, &ours("connect/acme/"));
+        for part in [
+            "s3://reports-bucket",
+            "`vendor-reports`",
+            "arn:aws:sqs:us-east-1:1:vendor-reports",
+            "keys under `connect/`",
+            "keys under `connect/acme/` ending `.csv`",
+            "ReportsNotification=eventbridge",
+            "Nothing was changed",
+        ] {
+            assert!(reason.contains(part), "{part} missing: {reason}");
+        }
+        assert_eq!(Delivery::parse("eventbridge"), Some(Delivery::EventBridge));
+        assert_eq!(Delivery::parse("queue"), Some(Delivery::Queue));
+        assert_eq!(Delivery::parse("sns"), None);
     }
 
     #[test]

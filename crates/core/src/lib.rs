@@ -12,6 +12,7 @@ pub mod agent;
 pub mod config;
 pub mod contact;
 pub mod custom_resource;
+pub mod doctor;
 #[cfg(feature = "faults")]
 pub mod faults;
 pub mod feed;

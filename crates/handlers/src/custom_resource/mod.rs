@@ -2,15 +2,19 @@
 //!
 //! Create and Update read the bucket's configuration, add or replace our entry (found by its
 //! deterministic Id) and write the whole configuration back in one call; an Update that moves
-//! to another bucket then takes our entry out of the old one. Delete takes only our entry out;
-//! a bucket that is gone is a success. The work runs under a timeout that leaves time to
+//! to another bucket then takes our entry out of the old one. Another owner's entry that
+//! overlaps ours (S3 would refuse the configuration with a generic error) fails the request
+//! before anything is written, with a Reason naming that entry and the way out: `Delivery:
+//! eventbridge`, which only turns the bucket's EventBridge notifications on (a rule of the stack
+//! routes them to the queue). Delete takes only our entry out, and leaves EventBridge
+//! notifications on; a bucket that is gone is a success. The work runs under a timeout that leaves time to
 //! answer before the Lambda deadline, so CloudFormation always hears SUCCESS or FAILED (with a
 //! Reason) instead of waiting an hour. Every step is idempotent: a request delivered twice
 //! does the same thing twice.
 
 use std::time::Duration;
 
-use connect_wfm_core::custom_resource::Change;
+use connect_wfm_core::custom_resource::{Change, Delivery, overlap_reason, overlapping};
 use connect_wfm_core::ports::{Fetched, NotificationStore, PortError, ResponseSender, Stored};
 use connect_wfm_core::retry::Backoff;
 use serde_json::Value;
@@ -23,7 +27,7 @@ pub mod request;
 
 pub use connect_wfm_core::custom_resource::{OurEntry, ReportsNotification, notification_id};
 pub use request::{CustomResourceResponse, Status};
-use request::{RequestType, bucket_name, envelope, id_of, parse, properties};
+use request::{Properties, RequestType, bucket_name, envelope, id_of, parse, properties};
 
 /// Time kept back from the work to send the answer: a quarter of what is left, at most this.
 pub const MAX_SEND_RESERVE: Duration = Duration::from_secs(5);
@@ -212,7 +216,7 @@ async fn apply<S: NotificationStore>(request: &Value, id: &str, store: &S) -> Re
     match request.request_type {
         RequestType::Create => {
             let new = properties("ResourceProperties", &request.properties, id).map_err(|e| e.to_string())?;
-            let reason = configure(store, &new.bucket, &new.notification).await?;
+            let reason = configure(store, &new).await?;
             Ok(Done {
                 reason,
                 bucket: Some(new.bucket),
@@ -220,7 +224,7 @@ async fn apply<S: NotificationStore>(request: &Value, id: &str, store: &S) -> Re
         }
         RequestType::Update => {
             let new = properties("ResourceProperties", &request.properties, id).map_err(|e| e.to_string())?;
-            let mut reason = configure(store, &new.bucket, &new.notification).await?;
+            let mut reason = configure(store, &new).await?;
             // The old bucket is only needed to leave it; unreadable old properties mean there
             // was nothing of ours to leave.
             let old_bucket = request
@@ -237,10 +241,20 @@ async fn apply<S: NotificationStore>(request: &Value, id: &str, store: &S) -> Re
             })
         }
         RequestType::Delete => match bucket_name("ResourceProperties", &request.properties) {
-            Ok(bucket) => Ok(Done {
-                reason: remove(store, &bucket, id).await?,
-                bucket: Some(bucket),
-            }),
+            Ok(bucket) => {
+                let mut reason = remove(store, &bucket, id).await?;
+                let eventbridge = properties("ResourceProperties", &request.properties, id)
+                    .is_ok_and(|p| p.delivery == Delivery::EventBridge);
+                if eventbridge {
+                    // Never turned off: other consumers may have come to rely on it since, and
+                    // S3's events on the default bus cost nothing (README, ReportsNotification).
+                    reason.push_str("; the bucket's EventBridge notifications are left on");
+                }
+                Ok(Done {
+                    reason,
+                    bucket: Some(bucket),
+                })
+            }
             // A Create that failed on its properties is followed by a Delete with the same
             // properties: it created nothing, so there is nothing to remove.
             Err(e) => Ok(Done {
@@ -251,12 +265,12 @@ async fn apply<S: NotificationStore>(request: &Value, id: &str, store: &S) -> Re
     }
 }
 
-/// Adds or replaces our entry in `bucket`'s configuration.
-async fn configure<S: NotificationStore>(
-    store: &S,
-    bucket: &str,
-    ours: &ReportsNotification,
-) -> Result<String, String> {
+/// Adds or replaces our entry in the bucket's configuration, unless another entry overlaps it
+/// (S3 would refuse the whole configuration: we refuse first, naming that entry, and write
+/// nothing); or, delivering through EventBridge, turns the bucket's EventBridge notifications on
+/// and takes out our entry of an earlier queue delivery.
+async fn configure<S: NotificationStore>(store: &S, properties: &Properties) -> Result<String, String> {
+    let (bucket, ours) = (properties.bucket.as_str(), &properties.notification);
     let gone = || {
         format!(
             "bucket {bucket} does not exist (NoSuchBucket): give the name of the existing bucket Connect writes its \
@@ -267,17 +281,51 @@ async fn configure<S: NotificationStore>(
         Fetched::Found(configuration) => configuration,
         Fetched::BucketGone => return Err(gone()),
     };
-    let what = format!(
-        "s3://{bucket}: ObjectCreated events of {} go to {} (notification {})",
-        ours.describe_filter(),
-        ours.queue_arn,
-        ours.id
-    );
-    if configuration.upsert(ours) == Change::Unchanged {
+    let (what, change, validate) = match properties.delivery {
+        Delivery::Queue => {
+            let entry = ours.entry();
+            if let Some(theirs) = overlapping(&configuration.entries(), &entry) {
+                return Err(overlap_reason(bucket, theirs, &entry));
+            }
+            let what = format!(
+                "s3://{bucket}: ObjectCreated events of {} go to {} (notification {})",
+                ours.describe_filter(),
+                ours.queue_arn,
+                ours.id
+            );
+            (what, configuration.upsert(ours), true)
+        }
+        Delivery::EventBridge => {
+            let was_on = configuration.event_bridge();
+            let removed = configuration.remove(&ours.id);
+            let enabled = configuration.enable_event_bridge();
+            let what = format!(
+                "s3://{bucket}: EventBridge notifications {} (the stack's rule routes Object Created events of {} to \
+                 {}){}",
+                if was_on { "were already on" } else { "turned on" },
+                ours.describe_filter(),
+                ours.queue_arn,
+                if removed == Change::Changed {
+                    format!("; queue notification {} removed", ours.id)
+                } else {
+                    String::new()
+                }
+            );
+            let change = if removed == Change::Changed || enabled == Change::Changed {
+                Change::Changed
+            } else {
+                Change::Unchanged
+            };
+            // No destination of ours to check; a foreign target S3 no longer accepts must not
+            // stop us.
+            (what, change, false)
+        }
+    };
+    if change == Change::Unchanged {
         return Ok(format!("{what}; already so, nothing written"));
     }
     match store
-        .put(bucket, &configuration, true)
+        .put(bucket, &configuration, validate)
         .await
         .map_err(|e| e.to_string())?
     {
@@ -420,6 +468,93 @@ mod tests {
         let r = run(&store, &request("Delete", "b", "new/", None)).await;
         assert_eq!(r.status, Status::Success);
         assert!(r.reason.contains("no longer exists"), "{}", r.reason);
+    }
+
+    fn vendor_entry() -> QueueConfiguration {
+        QueueConfiguration::builder()
+            .id("vendor-reports")
+            .queue_arn("arn:aws:sqs:us-east-1:123456789012:vendor")
+            .events(Event::from("s3:ObjectCreated:Put"))
+            .filter(
+                aws_sdk_s3::types::NotificationConfigurationFilter::builder()
+                    .key(
+                        aws_sdk_s3::types::S3KeyFilter::builder()
+                            .filter_rules(
+                                aws_sdk_s3::types::FilterRule::builder()
+                                    .name(aws_sdk_s3::types::FilterRuleName::Prefix)
+                                    .value("connect/")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_overlapping_foreign_entry_fails_the_create_naming_it_and_nothing_is_written() {
+        let store = MemoryNotificationStore::default();
+        let mut configuration = foreign();
+        configuration.queue_configurations.push(vendor_entry());
+        store.insert("a", configuration.clone());
+        let r = run(&store, &request("Create", "a", "connect/x/Reports/", None)).await;
+        assert_eq!(r.status, Status::Failed);
+        for part in [
+            "`vendor-reports`",
+            "arn:aws:sqs:us-east-1:123456789012:vendor",
+            "s3:ObjectCreated:Put of keys under `connect/`",
+            "ReportsNotification=eventbridge",
+        ] {
+            assert!(r.reason.contains(part), "{part} missing: {}", r.reason);
+        }
+        assert_eq!(store.configuration("a").unwrap(), configuration);
+        assert_eq!(store.puts.load(Ordering::Relaxed), 0, "nothing written");
+        // A prefix beside the vendor's does not overlap.
+        let r = run(&store, &request("Create", "a", "other/", None)).await;
+        assert_eq!(r.status, Status::Success, "{}", r.reason);
+    }
+
+    #[tokio::test]
+    async fn eventbridge_delivery_turns_event_bridge_on_keeps_every_entry_and_drops_our_queue_entry() {
+        let store = MemoryNotificationStore::default();
+        let mut configuration = foreign();
+        configuration.queue_configurations.push(vendor_entry());
+        store.insert("a", configuration.clone());
+        let eventbridge = |kind: &str| {
+            let mut r = request(kind, "a", "connect/x/Reports/", None);
+            r["ResourceProperties"]["Delivery"] = json!("eventbridge");
+            r
+        };
+        let r = run(&store, &eventbridge("Create")).await;
+        assert_eq!(r.status, Status::Success, "{}", r.reason);
+        assert!(r.reason.contains("EventBridge notifications turned on"), "{}", r.reason);
+        let stored = store.configuration("a").unwrap();
+        assert!(stored.event_bridge_configuration.is_some());
+        assert_eq!(stored.queue_configurations, configuration.queue_configurations);
+        let puts = store.puts.load(Ordering::Relaxed);
+        let again = run(&store, &eventbridge("Update")).await;
+        assert!(again.reason.contains("were already on"), "{}", again.reason);
+        assert_eq!(store.puts.load(Ordering::Relaxed), puts, "a repeat writes nothing");
+
+        // From queue delivery to EventBridge: our queue entry goes.
+        let store = MemoryNotificationStore::default();
+        store.insert("a", foreign());
+        assert_eq!(
+            run(&store, &request("Create", "a", "p/", None)).await.status,
+            Status::Success
+        );
+        assert!(ours_in(&store, "a").is_some());
+        let r = run(&store, &eventbridge("Update")).await;
+        assert!(r.reason.contains("removed"), "{}", r.reason);
+        assert!(ours_in(&store, "a").is_none());
+        let r = run(&store, &eventbridge("Delete")).await;
+        assert_eq!(r.status, Status::Success, "{}", r.reason);
+        assert!(r.reason.contains("left on"), "{}", r.reason);
+        let after = store.configuration("a").unwrap();
+        assert!(after.event_bridge_configuration.is_some(), "left on at Delete");
+        assert_eq!(after.queue_configurations, foreign().queue_configurations);
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 pub use connect_wfm_core::custom_resource::{CustomResourceResponse, Envelope, MAX_RESPONSE_BYTES, Status};
 use serde_json::{Map, Value};
 
-use connect_wfm_core::custom_resource::{DEFAULT_SUFFIX, ReportsNotification, notification_id};
+use connect_wfm_core::custom_resource::{DEFAULT_SUFFIX, Delivery, ReportsNotification, notification_id};
 
 /// What CloudFormation asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,10 +117,13 @@ pub struct Properties {
     /// The existing bucket Connect writes its reports to.
     pub bucket: String,
     pub notification: ReportsNotification,
+    /// `Delivery`: `queue` (our queue entry, the default) or `eventbridge` (the bucket's
+    /// EventBridge notifications, routed to the queue by the stack's rule).
+    pub delivery: Delivery,
 }
 
-/// Reads `BucketName`, `QueueArn`, `Prefix` (optional) and `Suffix` (optional, default
-/// `.csv`) from `section` (`ResourceProperties` or `OldResourceProperties`); `id` is our
+/// Reads `BucketName`, `QueueArn`, `Prefix` (optional), `Suffix` (optional, default
+/// `.csv`) and `Delivery` (optional, default `queue`) from `section` (`ResourceProperties` or `OldResourceProperties`); `id` is our
 /// entry's Id.
 pub fn properties(section: &'static str, map: &Map<String, Value>, id: &str) -> Result<Properties, RequestError> {
     let bucket = bucket_name(section, map)?;
@@ -146,8 +149,18 @@ pub fn properties(section: &'static str, map: &Map<String, Value>, id: &str) -> 
             problem: "is not a string",
         }),
     };
+    let delivery = match optional("Delivery")? {
+        None => Delivery::default(),
+        Some(value) => Delivery::parse(&value).ok_or(RequestError::BadProperty {
+            section,
+            name: "Delivery",
+            value,
+            problem: "is not queue or eventbridge",
+        })?,
+    };
     Ok(Properties {
         bucket,
+        delivery,
         notification: ReportsNotification {
             id: id.to_owned(),
             queue_arn,
@@ -206,6 +219,18 @@ mod tests {
         assert_eq!(props.bucket, "b");
         assert_eq!(props.notification.prefix, "connect/a/Reports/");
         assert_eq!(props.notification.suffix, ".csv");
+        assert_eq!(props.delivery, Delivery::Queue);
+        let mut map = request.properties.clone();
+        map.insert("Delivery".into(), json!("eventbridge"));
+        assert_eq!(
+            properties("ResourceProperties", &map, "id").unwrap().delivery,
+            Delivery::EventBridge
+        );
+        map.insert("Delivery".into(), json!("sns"));
+        assert_eq!(
+            properties("ResourceProperties", &map, "id").unwrap_err().to_string(),
+            "ResourceProperties.Delivery `sns` is not queue or eventbridge"
+        );
     }
 
     #[test]

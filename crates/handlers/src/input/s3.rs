@@ -5,6 +5,7 @@
 //! URL-encoded (`+` for a space, `%3A` for `:`, and some emulators `%2F` for `/`).
 
 use percent_encoding::percent_decode_str;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// A created object named by a notification.
@@ -71,7 +72,7 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
         return Ok(Notification::Test);
     }
     if value.get("source").and_then(Value::as_str) == Some("aws.s3") {
-        return eventbridge_notification(&value);
+        return eventbridge_notification(value);
     }
     if let (Some("Notification"), Some(message)) = (
         value.get("Type").and_then(Value::as_str),
@@ -120,28 +121,55 @@ pub fn parse_notification(body: &str) -> Result<Notification, String> {
     Ok(Notification::Created(created))
 }
 
+/// An EventBridge event of S3, as S3 sends it to the default bus (S3 user guide, "EventBridge
+/// event message structure"): only the fields we read.
+#[derive(Debug, Deserialize)]
+struct EventBridgeS3Event {
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    /// Read as [`ObjectCreatedDetail`] in `Object Created`; other detail-types have their own.
+    detail: Option<Value>,
+    /// Set by `connect-wfm reload --force` on a copy of the event.
+    #[serde(rename = "connectWfmReload")]
+    reload: Option<String>,
+}
+
+/// `detail` of an `Object Created` event.
+#[derive(Debug, Deserialize)]
+struct ObjectCreatedDetail {
+    bucket: EventBridgeBucket,
+    object: EventBridgeObject,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventBridgeBucket {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventBridgeObject {
+    /// Not URL-encoded, unlike a notification's.
+    key: String,
+    etag: Option<String>,
+}
+
 /// An EventBridge event of S3: `Object Created` names one object (its key not URL-encoded);
 /// other detail-types (deletions, ...) name none of ours.
-fn eventbridge_notification(value: &Value) -> Result<Notification, String> {
-    if value.get("detail-type").and_then(Value::as_str) != Some("Object Created") {
+fn eventbridge_notification(value: Value) -> Result<Notification, String> {
+    let event: EventBridgeS3Event = serde_json::from_value(value).map_err(|e| format!("EventBridge S3 event: {e}"))?;
+    if event.detail_type != "Object Created" {
         return Ok(Notification::Created(Vec::new()));
     }
-    let field = |path: &[&str]| {
-        path.iter()
-            .try_fold(value.get("detail")?, |v, name| v.get(name))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let bucket = field(&["bucket", "name"]).ok_or("EventBridge S3 event: no detail.bucket.name")?;
-    let key = field(&["object", "key"]).ok_or("EventBridge S3 event: no detail.object.key")?;
-    let etag = field(&["object", "etag"])
-        .map(|e| e.trim_matches('"').to_owned())
-        .filter(|e| !e.is_empty());
+    let detail = (event.detail).ok_or("EventBridge S3 event `Object Created`: no detail")?;
+    let detail: ObjectCreatedDetail =
+        serde_json::from_value(detail).map_err(|e| format!("EventBridge S3 event `Object Created`: detail: {e}"))?;
     Ok(Notification::Created(vec![CreatedObject {
-        bucket,
-        key,
-        etag,
-        reload: value.get(RELOAD_FIELD).and_then(Value::as_str).map(str::to_owned),
+        bucket: detail.bucket.name,
+        key: detail.object.key,
+        etag: (detail.object.etag)
+            .map(|e| e.trim_matches('"').to_owned())
+            .filter(|e| !e.is_empty()),
+        reload: event.reload,
     }]))
 }
 
@@ -246,5 +274,51 @@ mod tests {
         );
         let broken = serde_json::json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}});
         assert!(parse_notification(&broken.to_string()).unwrap_err().contains("bucket"));
+        let no_detail = serde_json::json!({"detail-type": "Object Created", "source": "aws.s3"});
+        assert!(
+            parse_notification(&no_detail.to_string())
+                .unwrap_err()
+                .contains("no detail")
+        );
+    }
+
+    /// The `Object Created` example of the S3 user guide ("EventBridge event message structure"),
+    /// as the stack's rule delivers it to the reports queue (the event itself is the body).
+    #[test]
+    fn reads_the_object_created_example_of_the_s3_user_guide() {
+        let example = r#"{
+          "version": "0",
+          "id": "17793124-05d4-b198-2fde-7ededc63b103",
+          "detail-type": "Object Created",
+          "source": "aws.s3",
+          "account": "111122223333",
+          "time": "2021-11-12T00:00:00Z",
+          "region": "ca-central-1",
+          "resources": ["arn:aws:s3:::DOC-EXAMPLE-BUCKET1"],
+          "detail": {
+            "version": "0",
+            "bucket": {"name": "DOC-EXAMPLE-BUCKET1"},
+            "object": {
+              "key": "example-key",
+              "size": 5,
+              "etag": "b1946ac92492d2347c6235b4d2611184",
+              "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+              "sequencer": "617f08299329d189"
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject"
+          }
+        }"#;
+        assert_eq!(
+            parse_notification(example).unwrap(),
+            Notification::Created(vec![CreatedObject {
+                bucket: "DOC-EXAMPLE-BUCKET1".into(),
+                key: "example-key".into(),
+                etag: Some("b1946ac92492d2347c6235b4d2611184".into()),
+                reload: None,
+            }])
+        );
     }
 }
