@@ -85,7 +85,10 @@ fn describe_filter(filter: &AgentFilter) -> String {
         })
         .collect();
     let profiles = filter.routing_profiles.iter().map(|p| format!("routing profile `{p}`"));
-    format!("agents in {}", groups.into_iter().chain(profiles).collect::<Vec<_>>().join(" or "))
+    format!(
+        "agents in {}",
+        groups.into_iter().chain(profiles).collect::<Vec<_>>().join(" or ")
+    )
 }
 
 #[derive(Default)]
