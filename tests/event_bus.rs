@@ -142,12 +142,18 @@ async fn agent_events_put_every_feed_line_on_the_bus_once_and_a_replay_puts_none
     let outcome = handle_batch(&batch, &states, &sink, &AgentSettings::default(), now()).await;
     assert_eq!(outcome.failed_from(), None);
     let lines = outputs.feed_lines().await;
-    // The transitions and the agent_activity pieces they close.
-    assert_eq!(lines.len(), outcome.stats.transitions + outcome.stats.pieces);
+    // The transitions, the agent_activity pieces they close and the agents' and queues' profiles.
+    let stats = &outcome.stats;
+    assert_eq!(
+        lines.len(),
+        stats.transitions + stats.pieces + stats.profiles + stats.queue_profiles
+    );
     assert_each_line_once(&lines, &outputs.events().await);
     // Ten entries a call: one call per started ten lines of each feed object.
     let mut objects = support::read_objects(&outputs.s3, &outputs.bucket, "wfm/agent_state/").await;
     objects.extend(support::read_objects(&outputs.s3, &outputs.bucket, "wfm/agent_activity/").await);
+    objects.extend(support::read_objects(&outputs.s3, &outputs.bucket, "wfm/agent_profile/").await);
+    objects.extend(support::read_objects(&outputs.s3, &outputs.bucket, "wfm/queue_profile/").await);
     let needed: usize = objects
         .iter()
         .map(|(_, body)| {
@@ -236,7 +242,11 @@ async fn agent_events_entries_still_failing_fail_the_batch_without_committing() 
     let replay = handle_batch(&batch, &states, &outputs.plain_sink(), &AgentSettings::default(), now()).await;
     assert_eq!(replay.failed_from(), None);
     let lines = outputs.feed_lines().await;
-    assert_eq!(lines.len(), replay.stats.transitions + replay.stats.pieces);
+    let stats = &replay.stats;
+    assert_eq!(
+        lines.len(),
+        stats.transitions + stats.pieces + stats.profiles + stats.queue_profiles
+    );
     assert_each_line_once(&lines, &outputs.events().await);
 }
 

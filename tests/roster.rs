@@ -143,6 +143,90 @@ async fn profiles_roster_and_filter_through_the_real_binaries() {
     sweep.kill().await.expect("stop sweep");
 }
 
+/// `batch` with every event `minutes` later and a new id (the same agents, the same
+/// configurations unless `rename` names the first inbound queue anew).
+fn later(batch: Value, minutes: i64, rename: Option<&str>) -> Value {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut batch = batch;
+    for record in batch["Records"].as_array_mut().unwrap() {
+        let data = b64.decode(record["kinesis"]["data"].as_str().unwrap()).unwrap();
+        let Ok(mut event) = serde_json::from_slice::<Value>(&data) else {
+            continue;
+        };
+        let Some(at) = event["EventTimestamp"].as_str() else {
+            continue;
+        };
+        let at: chrono::DateTime<chrono::Utc> = at.parse().unwrap();
+        event["EventTimestamp"] = json!((at + chrono::Duration::minutes(minutes)).to_rfc3339());
+        event["EventId"] = json!(format!("{}-{minutes}", event["EventId"].as_str().unwrap_or("")));
+        if let Some(name) = rename
+            && let Some(queue) = event
+                .pointer_mut("/CurrentAgentSnapshot/Configuration/RoutingProfile/InboundQueues/0")
+                .filter(|q| q.is_object())
+        {
+            queue["Name"] = json!(name);
+        }
+        record["kinesis"]["data"] = json!(b64.encode(event.to_string()));
+        // Later sequence numbers too, so the feed objects get names of their own.
+        if let Some(seq) = record["kinesis"]["sequenceNumber"].as_str() {
+            let seq = format!("{seq}{minutes:04}");
+            record["kinesis"]["sequenceNumber"] = json!(seq);
+        }
+    }
+    batch
+}
+
+#[tokio::test]
+async fn a_new_mapping_file_in_s3_takes_effect_in_the_running_function() {
+    let config = support::sdk_config().await;
+    let s3 = support::s3(&config);
+    let dynamodb = support::dynamodb(&config);
+    let table = support::create_state_table(&dynamodb).await;
+    let bucket = support::create_bucket(&s3, "feed").await;
+    let filter = r#"{"agents": {"routing_profiles": ["Omnichannel Support"]}}"#;
+    support::put_object(&s3, &bucket, "config/mapping.json", filter).await;
+    let runtime = support::RuntimeApi::start().await;
+    let mut function = support::lambda_command("agent-events", &runtime)
+        .env("STATE_TABLE", &table)
+        .env("FEED_BUCKET", &bucket)
+        .env("FEED_PREFIX", "wfm")
+        .env("MAPPING_LOCATION", format!("s3://{bucket}/config/mapping.json"))
+        .env("MAPPING_CHECK_SECONDS", "1")
+        .spawn()
+        .expect("spawn agent-events");
+    let about_outside = |lines: &[Value]| {
+        lines
+            .iter()
+            .filter(|l| l["kind"] == "agent_state" && l["agent_id"] == OUTSIDE)
+            .count()
+    };
+    let (outcome, _) = runtime.invoke(batch(), Duration::from_secs(60)).await;
+    assert_eq!(outcome, "response");
+    assert_eq!(about_outside(&support::read_json_lines(&s3, &bucket, "wfm/").await), 0);
+
+    // Every agent again: the running function takes the new file within the check interval.
+    support::put_object(&s3, &bucket, "config/mapping.json", "{}").await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (outcome, response) = runtime.invoke(later(batch(), 10, None), Duration::from_secs(60)).await;
+    assert_eq!(outcome, "response", "{response}");
+    let lines = support::read_json_lines(&s3, &bucket, "wfm/").await;
+    assert!(about_outside(&lines) > 0, "the agent is back in the filter");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["kind"] == "agent_profile" && l["agent_id"] == OUTSIDE),
+        "with its profile"
+    );
+
+    // A bad file: refused, the last good mapping stays in force, the function answers.
+    support::put_object(&s3, &bucket, "config/mapping.json", r#"{"agents": {"teams": []}}"#).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (outcome, response) = runtime.invoke(later(batch(), 20, None), Duration::from_secs(60)).await;
+    assert_eq!(outcome, "response", "{response}");
+    assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+    function.kill().await.expect("stop agent-events");
+}
+
 #[tokio::test]
 async fn the_same_configuration_again_costs_no_request_and_a_change_one_write() {
     let config = support::sdk_config().await;
@@ -164,30 +248,8 @@ async fn the_same_configuration_again_costs_no_request_and_a_change_one_write() 
     );
 
     // The same batch with its events 10 minutes later (new ids): the same configurations.
-    let b64 = base64::engine::general_purpose::STANDARD;
     let later = |batch: Value, minutes: i64, rename: Option<&str>| {
-        let mut batch = batch;
-        for record in batch["Records"].as_array_mut().unwrap() {
-            let data = b64.decode(record["kinesis"]["data"].as_str().unwrap()).unwrap();
-            let Ok(mut event) = serde_json::from_slice::<Value>(&data) else {
-                continue;
-            };
-            let Some(at) = event["EventTimestamp"].as_str() else {
-                continue;
-            };
-            let at: chrono::DateTime<chrono::Utc> = at.parse().unwrap();
-            event["EventTimestamp"] = json!((at + chrono::Duration::minutes(minutes)).to_rfc3339());
-            event["EventId"] = json!(format!("{}-{minutes}", event["EventId"].as_str().unwrap_or("")));
-            if let Some(name) = rename
-                && let Some(queue) = event
-                    .pointer_mut("/CurrentAgentSnapshot/Configuration/RoutingProfile/InboundQueues/0")
-                    .filter(|q| q.is_object())
-            {
-                queue["Name"] = json!(name);
-            }
-            record["kinesis"]["data"] = json!(b64.encode(event.to_string()));
-        }
-        serde_json::from_str::<KinesisBatch>(&batch.to_string()).unwrap()
+        serde_json::from_str::<KinesisBatch>(&later(batch, minutes, rename).to_string()).unwrap()
     };
     requests.clear();
     let again = handle_batch(&later(batch(), 10, None), &states, &sink, &Settings::default(), now).await;

@@ -17,6 +17,8 @@ pub mod vars {
     /// its ETag while a function is warm: [`crate::live_mapping`]) or a path in the deployment
     /// package, read once (optional).
     pub const MAPPING_LOCATION: &str = "MAPPING_LOCATION";
+    /// Seconds between two checks of an `s3://` mapping file's ETag (optional, default 60).
+    pub const MAPPING_CHECK_SECONDS: &str = "MAPPING_CHECK_SECONDS";
     /// EventBridge bus (name or ARN) every feed record is also put on (optional, default none).
     pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
     /// The push output's SQS FIFO queues, one per WFM target, each `URL` or
@@ -34,6 +36,8 @@ pub struct FeedConfig {
     pub feed_prefix: String,
     /// [`vars::MAPPING_LOCATION`].
     pub mapping_location: Option<String>,
+    /// [`vars::MAPPING_CHECK_SECONDS`]; None for the default (once a minute).
+    pub mapping_check: Option<chrono::TimeDelta>,
     /// [`vars::EVENT_BUS_NAME`].
     pub event_bus_name: Option<String>,
     /// [`vars::WFM_PUSH_QUEUES`].
@@ -47,6 +51,10 @@ impl FeedConfig {
             feed_bucket: env.required(vars::FEED_BUCKET)?,
             feed_prefix: env.optional(vars::FEED_PREFIX).unwrap_or_default(),
             mapping_location: env.optional(vars::MAPPING_LOCATION),
+            mapping_check: match env.optional(vars::MAPPING_CHECK_SECONDS) {
+                Some(_) => Some(env.duration_secs(vars::MAPPING_CHECK_SECONDS, chrono::TimeDelta::minutes(1))?),
+                None => None,
+            },
             event_bus_name: env.optional(vars::EVENT_BUS_NAME),
             push_queues: env
                 .optional(vars::WFM_PUSH_QUEUES)

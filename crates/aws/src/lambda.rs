@@ -54,7 +54,10 @@ impl Start {
     pub async fn feed(&self, config: &FeedConfig) -> Result<(LiveMapping, FeedOutputs<S3FeedSink>), Error> {
         let s3 = self.s3();
         let mapping = match LiveMapping::load(config.mapping_location.as_deref(), &s3, Utc::now()).await {
-            Ok(mapping) => mapping,
+            Ok(mapping) => match config.mapping_check {
+                Some(interval) => mapping.with_interval(interval),
+                None => mapping,
+            },
             Err(error) => {
                 metrics::gauge!(MAPPING_REJECTED).set(1.0);
                 self.metrics.flush_stdout();

@@ -148,7 +148,7 @@ impl<O: MappingObject> LiveMapping<O> {
         })
     }
 
-    /// Checks every `interval` instead of every minute (tests).
+    /// Checks every `interval` instead of every minute (`MAPPING_CHECK_SECONDS`, tests).
     pub fn with_interval(mut self, interval: chrono::TimeDelta) -> Self {
         if let Source::Reloading { reload, .. } = &mut self.source {
             let inner = reload.get_mut().unwrap_or_else(PoisonError::into_inner);

@@ -205,11 +205,16 @@ async fn a_batch_emits_transitions_in_stream_order_and_commits_each_agent_once()
         ],
         "in stream order of the closing events"
     );
-    assert!(
-        sink.keys()
-            .iter()
-            .all(|k| k.starts_with("agent_state/") || k.starts_with("agent_activity/2026-11-20/"))
-    );
+    assert!(sink.keys().iter().all(|k| {
+        [
+            "agent_state/",
+            "agent_activity/2026-11-20/",
+            "agent_profile/",
+            "queue_profile/",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+    }));
     assert!(keys[0].starts_with(&format!(
         "agent_state/2026-11-20/shardId-000000000000-{}-{}-",
         seq(1),
