@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
 use connect_wfm_core::ports::PortError;
 use connect_wfm_core::retry::Backoff;
 
@@ -107,7 +107,7 @@ pub(crate) async fn batch_get_as(
 pub(crate) async fn query_index(
     client: &Client,
     table: &str,
-    index: &str,
+    index: Option<&str>,
     key_attribute: &str,
     key: &str,
     operation: impl Fn() -> String,
@@ -118,7 +118,7 @@ pub(crate) async fn query_index(
         let output = client
             .query()
             .table_name(table)
-            .index_name(index)
+            .set_index_name(index.map(str::to_owned))
             .key_condition_expression("#k = :k")
             .expression_attribute_names("#k", key_attribute)
             .expression_attribute_values(":k", AttributeValue::S(key.to_owned()))
@@ -132,4 +132,46 @@ pub(crate) async fn query_index(
             _ => return Ok(items),
         }
     }
+}
+
+/// Requests per BatchWriteItem.
+pub(crate) const BATCH_WRITE_LIMIT: usize = 25;
+
+/// BatchWriteItem of any number of requests to `table` (chunks of 25, unprocessed ones sent
+/// again with a pause); `what` names them in errors.
+pub(crate) async fn batch_write(
+    client: &Client,
+    table: &str,
+    requests: Vec<WriteRequest>,
+    what: &str,
+) -> Result<(), PortError> {
+    for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
+        let operation = || format!("write {} {what} to table {table}", chunk.len());
+        let mut pending = chunk.to_vec();
+        let mut pauses = UNPROCESSED_RETRY.delays();
+        loop {
+            let output = client
+                .batch_write_item()
+                .request_items(table, pending)
+                .send()
+                .await
+                .map_err(|e| port_error(operation(), &e))?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            let Some(pause) = pauses.next() else {
+                return Err(PortError::new(
+                    operation(),
+                    "requests still unprocessed (throttled)",
+                    true,
+                ));
+            };
+            tokio::time::sleep(pause).await;
+        }
+    }
+    Ok(())
 }

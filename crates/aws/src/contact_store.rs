@@ -50,8 +50,6 @@ pub const EXPIRES_AT: &str = "expires_at";
 /// after their end; contacts may wait for hours before that).
 pub const DEFAULT_RETENTION: TimeDelta = TimeDelta::hours(72);
 
-/// Requests per BatchWriteItem (the DynamoDB limit).
-const BATCH_WRITE_LIMIT: usize = 25;
 /// Attribute of a leg item: the leg.
 const LEG: &str = "leg";
 /// Attribute of a leg item: its filing.
@@ -185,36 +183,7 @@ impl DynamoContactStore {
 
     /// BatchWriteItem of any number of requests (chunks of 25, unprocessed ones sent again).
     async fn batch_write(&self, requests: Vec<WriteRequest>, what: &str) -> Result<(), PortError> {
-        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
-            let operation = || format!("write {} {what} to table {}", chunk.len(), self.table);
-            let mut pending = chunk.to_vec();
-            let mut pauses = crate::batch::UNPROCESSED_RETRY.delays();
-            loop {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(|e| port_error(operation(), &e))?;
-                pending = output
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                let Some(pause) = pauses.next() else {
-                    return Err(PortError::new(
-                        operation(),
-                        "requests still unprocessed (throttled)",
-                        true,
-                    ));
-                };
-                tokio::time::sleep(pause).await;
-            }
-        }
-        Ok(())
+        crate::batch::batch_write(&self.client, &self.table, requests, what).await
     }
 
     /// Every item of a partition (strongly consistent, all pages); with `count_only`, only how

@@ -19,8 +19,7 @@ use connect_wfm_core::agent::{AgentProfileRecord, QueueProfileRecord};
 use connect_wfm_core::ports::{PortError, Roster, RosterStore};
 use serde::Serialize;
 
-use crate::batch::{Consistency, UNPROCESSED_RETRY, batch_get_as};
-use crate::error::port_error;
+use crate::batch::{Consistency, batch_get_as, batch_write, query_index};
 use crate::item::Item;
 use crate::state_store::DynamoStateStore;
 
@@ -31,8 +30,6 @@ pub const MEMBER: &str = "member";
 const RECORD: &str = "record";
 const AGENT: &str = "agent#";
 const QUEUE: &str = "queue#";
-/// Requests per BatchWriteItem.
-const BATCH_WRITE_LIMIT: usize = 25;
 
 fn key(instance_id: &str, member: String) -> Item {
     HashMap::from([
@@ -75,42 +72,6 @@ fn record_of<R: serde::de::DeserializeOwned>(table: &str, item: &Item) -> Option
     }
 }
 
-impl DynamoStateStore {
-    /// BatchWriteItem in chunks of 25, unprocessed items sent again with a pause.
-    async fn write_roster(&self, table: &str, requests: Vec<WriteRequest>) -> Result<(), PortError> {
-        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
-            let operation = || format!("write {} roster items to table {table}", chunk.len());
-            let mut pending = chunk.to_vec();
-            let mut pauses = UNPROCESSED_RETRY.delays();
-            loop {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(table, pending)
-                    .send()
-                    .await
-                    .map_err(|e| port_error(operation(), &e))?;
-                pending = output
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(table))
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                let Some(pause) = pauses.next() else {
-                    return Err(PortError::new(
-                        operation(),
-                        format!("{} items still unprocessed (throttled)", pending.len()),
-                        true,
-                    ));
-                };
-                tokio::time::sleep(pause).await;
-            }
-        }
-        Ok(())
-    }
-}
-
 impl RosterStore for DynamoStateStore {
     async fn known_queues(
         &self,
@@ -148,7 +109,7 @@ impl RosterStore for DynamoStateStore {
             let request = put(&profile.instance_id, member.clone(), profile)?;
             requests.insert((profile.instance_id.clone(), member), request);
         }
-        self.write_roster(table, requests.into_values().collect()).await
+        batch_write(&self.client, table, requests.into_values().collect(), "roster items").await
     }
 
     async fn forget_agents(&self, instance_id: &str, agent_ids: &[String]) -> Result<(), PortError> {
@@ -163,7 +124,7 @@ impl RosterStore for DynamoStateStore {
                 .map_err(|e| PortError::new("build roster DeleteRequest", e.to_string(), false))?;
             requests.push(WriteRequest::builder().delete_request(request).build());
         }
-        self.write_roster(table, requests).await
+        batch_write(&self.client, table, requests, "roster deletions").await
     }
 
     async fn roster(&self, instance_id: &str) -> Result<Roster, PortError> {
@@ -171,34 +132,17 @@ impl RosterStore for DynamoStateStore {
             return Ok(Roster::default());
         };
         let operation = || format!("read the roster of instance {instance_id} from table {table}");
+        let items = query_index(&self.client, table, None, INSTANCE_ID, instance_id, operation).await?;
         let mut roster = Roster::default();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression("#i = :i")
-                .expression_attribute_names("#i", INSTANCE_ID)
-                .expression_attribute_values(":i", AttributeValue::S(instance_id.to_owned()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| port_error(operation(), &e))?;
-            for item in output.items.unwrap_or_default() {
-                match item.get(MEMBER) {
-                    Some(AttributeValue::S(member)) if member.starts_with(AGENT) => {
-                        roster.agents.extend(record_of::<AgentProfileRecord>(table, &item));
-                    }
-                    Some(AttributeValue::S(member)) if member.starts_with(QUEUE) => {
-                        roster.queues.extend(record_of::<QueueProfileRecord>(table, &item));
-                    }
-                    _ => tracing::warn!(table, "roster item with an unknown member key; left out"),
+        for item in items {
+            match item.get(MEMBER) {
+                Some(AttributeValue::S(member)) if member.starts_with(AGENT) => {
+                    roster.agents.extend(record_of::<AgentProfileRecord>(table, &item));
                 }
-            }
-            match output.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => break,
+                Some(AttributeValue::S(member)) if member.starts_with(QUEUE) => {
+                    roster.queues.extend(record_of::<QueueProfileRecord>(table, &item));
+                }
+                _ => tracing::warn!(table, "roster item with an unknown member key; left out"),
             }
         }
         Ok(roster)

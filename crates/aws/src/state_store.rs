@@ -113,7 +113,15 @@ impl DynamoStateStore {
     async fn agents_of_login(&self, login: &str) -> Result<Vec<KnownAgent>, PortError> {
         // Never put the login (personal data) in an error or log line.
         let operation = || format!("query index {BY_LOGIN_INDEX} of table {}", self.table);
-        let items = query_index(&self.client, &self.table, BY_LOGIN_INDEX, AGENT_LOGIN, login, operation).await?;
+        let items = query_index(
+            &self.client,
+            &self.table,
+            Some(BY_LOGIN_INDEX),
+            AGENT_LOGIN,
+            login,
+            operation,
+        )
+        .await?;
         // (agent ARN, agent): the ARN is the row's key.
         let mut agents: Vec<(String, KnownAgent)> = Vec::with_capacity(items.len());
         for item in &items {

@@ -400,7 +400,7 @@ impl AgentDirectory for DynamoStateStore {
         let keys = query_index(
             &self.client,
             &self.table,
-            ACTIVE_INDEX,
+            Some(ACTIVE_INDEX),
             ACTIVE_INSTANCE,
             instance_id,
             operation,
