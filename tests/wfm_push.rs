@@ -104,6 +104,7 @@ impl Stack {
             min_interval: Duration::ZERO,
             max_wait: Duration::from_secs(2),
             deadline: None,
+            delivered: Default::default(),
         };
         let run = RunSettings {
             until: tokio::time::Instant::now() + Duration::from_secs(seconds),

@@ -11,12 +11,14 @@
 //! and the others are delivered. Halves of a snapshot go as plain states: a half marked as a
 //! snapshot would log off the agents of the other half.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use connect_wfm_core::feed::{self, RejectRecord};
 use connect_wfm_core::ports::FeedSink;
 use connect_wfm_core::push::queue::{PushQueue, Received, records_of};
+use connect_wfm_core::push::recent::DeliveredStates;
 use connect_wfm_core::push::{PushRecord, Target, Verdict, WfmApi};
 use connect_wfm_core::retry::Backoff;
 
@@ -36,6 +38,10 @@ pub struct Settings {
     /// No retry starts after this (the function's run must end before Lambda's timeout); the
     /// records are left pending instead.
     pub deadline: Option<tokio::time::Instant>,
+    /// The states this process delivered, per agent (shared by the clones of these settings,
+    /// so a warm function remembers them between runs): a snapshot never shows an agent's
+    /// state older than one delivered ([`DeliveredStates`]).
+    pub delivered: Arc<Mutex<DeliveredStates>>,
 }
 
 /// The default rate: 5 calls a second (the tightest cap documented among the WFMs' RTA APIs).
@@ -48,6 +54,7 @@ impl Default for Settings {
             min_interval: Duration::from_secs_f64(1.0 / DEFAULT_RATE),
             max_wait: Duration::from_secs(30),
             deadline: None,
+            delivered: Arc::default(),
         }
     }
 }
@@ -123,10 +130,27 @@ pub async fn push<A: WfmApi>(
         .into_iter()
         .map(|b| (b.records.iter().map(|i| sendable[*i]).collect(), b.snapshot.is_some()))
         .collect();
+    let delivered = &settings.delivered;
+    let memory = || delivered.lock().unwrap_or_else(PoisonError::into_inner);
+    memory().forget_before(now() - chrono::Duration::hours(2));
     while let Some((part, snapshot)) = parts.pop_front() {
-        let part_records: Vec<&PushRecord> = part.iter().map(|i| &records[*i]).collect();
+        // A snapshot's agents get the state delivered after the snapshot's, if any.
+        let patched: Vec<Option<PushRecord>> = {
+            let memory = memory();
+            part.iter().map(|i| memory.patched(&records[*i])).collect()
+        };
+        let part_records: Vec<&PushRecord> = part
+            .iter()
+            .zip(&patched)
+            .map(|(i, patched)| patched.as_ref().unwrap_or(&records[*i]))
+            .collect();
         match caller.send(&part_records, snapshot, &now, &mut outcome).await {
             Verdict::Delivered => {
+                let mut memory = memory();
+                for record in &part_records {
+                    memory.delivered(record);
+                }
+                drop(memory);
                 let at = now();
                 for index in &part {
                     if let Some(event_time) = records[*index].event_time {
@@ -486,6 +510,7 @@ mod tests {
             min_interval: Duration::ZERO,
             max_wait: Duration::from_secs(30),
             deadline: None,
+            delivered: Arc::default(),
         }
     }
 
@@ -606,6 +631,53 @@ mod tests {
                 ("b".to_owned(), "Available".to_owned(), true)
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_never_takes_an_agent_back_to_a_state_older_than_one_delivered() {
+        let settings = fast();
+        let rta = FakeRta::default();
+        // A run delivers a's Break (10:15:06), written after the sweep read a's row.
+        let first = PushRecord::parse(
+            &json!({"kind":"agent_state","instance_id":"i","agent_id":"a","state":"Break","event_id":"a-9",
+                    "since":"2026-11-20T10:15:06.000Z","event_time":"2026-11-20T10:15:06.000Z"})
+            .to_string(),
+        )
+        .unwrap();
+        push(&[first], &calabrio(1000), &rta, &settings, clock).await;
+        // The next run takes the 10:15 snapshot, which still shows a Available since 10:00;
+        // b's state began after anything delivered of b (nothing): as written.
+        let snap = |agent: &str, state: &str| {
+            PushRecord::parse(
+                &json!({"kind":"agent_snapshot","instance_id":"i","agent_id":agent,"state":state,
+                        "since":"2026-11-20T10:00:00.000Z","as_of":"2026-11-20T10:15:00.000Z"})
+                .to_string(),
+            )
+            .unwrap()
+        };
+        let outcome = push(
+            &[snap("a", "Available"), snap("b", "Lunch")],
+            &calabrio(1000),
+            &rta,
+            &settings,
+            clock,
+        )
+        .await;
+        assert_eq!(outcome.delivered, [0, 1]);
+        let taken = rta.taken.lock().unwrap().clone();
+        let own = |a: &str, s: &str, snapshot| (a.to_owned(), s.to_owned(), snapshot);
+        assert_eq!(
+            taken,
+            [
+                own("a", "Break", false),
+                own("a", "Break", true),
+                own("b", "Lunch", true)
+            ]
+        );
+        // A process without that memory sends the snapshot as written.
+        let fresh = FakeRta::default();
+        push(&[snap("a", "Available")], &calabrio(1000), &fresh, &fast(), clock).await;
+        assert_eq!(fresh.taken.lock().unwrap().clone(), [own("a", "Available", true)]);
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ pub mod answer;
 pub mod batch;
 pub mod calabrio;
 pub mod queue;
+pub mod recent;
 pub mod webhook;
 
 use std::future::Future;
@@ -40,6 +41,8 @@ pub struct PushRecord {
     pub as_of: Option<DateTime<Utc>>,
     /// `agent_state`: when the event happened (the delivery lag is measured from it).
     pub event_time: Option<DateTime<Utc>>,
+    /// `agent_state` and `agent_snapshot`: when the state began.
+    pub since: Option<DateTime<Utc>>,
     /// The feed line (one JSON object, no line break).
     pub line: String,
 }
@@ -63,6 +66,7 @@ impl PushRecord {
             event_id: Option<String>,
             as_of: Option<DateTime<Utc>>,
             event_time: Option<DateTime<Utc>>,
+            since: Option<DateTime<Utc>>,
         }
         let line = line.trim();
         let head: Head = serde_json::from_str(line).map_err(|e| NotARecord(e.to_string()))?;
@@ -76,6 +80,7 @@ impl PushRecord {
             event_id: head.event_id,
             as_of: head.as_of,
             event_time: head.event_time,
+            since: head.since,
             line: line.to_owned(),
         })
     }
