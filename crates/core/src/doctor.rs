@@ -333,28 +333,44 @@ pub fn judge_stream(check: &str, arn: &str, status: Option<&str>) -> Finding {
     }
 }
 
+/// What Lambda says of an event source mapping (ListEventSourceMappings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappingState<'a> {
+    pub uuid: &'a str,
+    /// `Enabled`, `Disabled`, `Creating`, ...
+    pub state: &'a str,
+    /// `OK`, `No records processed`, `PROBLEM: ...`, when Lambda gives one.
+    pub last_result: Option<&'a str>,
+}
+
 /// A Lambda event source mapping: it must be Enabled, and its last processing result (when
 /// Lambda gives one) must not be a `PROBLEM: ...`.
-pub fn judge_mapping(check: &str, source: &str, state: Option<&str>, last_result: Option<&str>) -> Finding {
-    let result = last_result
-        .map(|r| format!(", last processing result `{r}`"))
-        .unwrap_or_default();
-    match state {
-        None => Finding::problem(
+pub fn judge_mapping(check: &str, source: &str, mapping: Option<MappingState<'_>>) -> Finding {
+    let Some(mapping) = mapping else {
+        return Finding::problem(
             check,
             format!("no mapping from {source}"),
             "update the stack: its event source mapping is gone",
-        ),
-        Some("Enabled") if last_result.is_some_and(|r| r.starts_with("PROBLEM")) => Finding::problem(
+        );
+    };
+    let result = (mapping.last_result)
+        .map(|r| format!(", last processing result `{r}`"))
+        .unwrap_or_default();
+    let found = format!("from {source}: {}{result}", mapping.state);
+    match mapping.state {
+        "Enabled" if mapping.last_result.is_some_and(|r| r.starts_with("PROBLEM")) => Finding::problem(
             check,
-            format!("from {source}: Enabled{result}"),
+            found,
             "read the function's log and its role's permissions on the stream (and on the stream's key)",
         ),
-        Some("Enabled") => Finding::ok(check, format!("from {source}: Enabled{result}")),
-        Some(s) => Finding::problem(
+        "Enabled" => Finding::ok(check, found),
+        _ => Finding::problem(
             check,
-            format!("from {source}: {s}{result}"),
-            "enable it: aws lambda update-event-source-mapping --uuid <uuid> --enabled",
+            found,
+            format!(
+                "enable it: aws lambda update-event-source-mapping --uuid {} --enabled",
+                mapping.uuid
+            ),
         ),
     }
 }
@@ -542,7 +558,9 @@ pub fn judge_stream_key(check: &str, key: Option<&str>, policy: Option<&str>) ->
         (Some(key), Some(_)) => Finding::problem(
             check,
             format!("{key}: its policy does not let Connect generate data keys (nothing arrives)"),
-            "grant it (README, \"An existing customer managed key\"): aws kms create-grant --key-id <key> --grantee-principal <Connect's service-linked role ARN> --operations GenerateDataKey",
+            format!(
+                "grant it (README, \"An existing customer managed key\"): aws kms create-grant --key-id {key} --grantee-principal <Connect's service-linked role ARN> --operations GenerateDataKey"
+            ),
         ),
     }
 }
@@ -731,14 +749,24 @@ mod tests {
         assert_eq!(judge_stream("s", "arn", Some("ACTIVE")).verdict, Verdict::Ok);
         assert!(judge_stream("s", "arn", Some("DELETING")).is_problem());
         assert!(judge_stream("s", "arn", None).is_problem());
-        assert_eq!(judge_mapping("m", "arn", Some("Enabled"), None).verdict, Verdict::Ok);
+        let mapping = |state, last_result| {
+            Some(MappingState {
+                uuid: "u-1",
+                state,
+                last_result,
+            })
+        };
+        assert_eq!(judge_mapping("m", "arn", mapping("Enabled", None)).verdict, Verdict::Ok);
         assert_eq!(
-            judge_mapping("m", "arn", Some("Enabled"), Some("OK")).to_string(),
+            judge_mapping("m", "arn", mapping("Enabled", Some("OK"))).to_string(),
             "ok   m: from arn: Enabled, last processing result `OK`"
         );
-        assert!(judge_mapping("m", "arn", Some("Disabled"), None).is_problem());
-        assert!(judge_mapping("m", "arn", Some("Enabled"), Some("PROBLEM: Function call failed")).is_problem());
-        assert!(judge_mapping("m", "arn", None, None).is_problem());
+        assert_eq!(
+            judge_mapping("m", "arn", mapping("Disabled", None)).to_string(),
+            "PROBLEM m: from arn: Disabled — fix: enable it: aws lambda update-event-source-mapping --uuid u-1 --enabled"
+        );
+        assert!(judge_mapping("m", "arn", mapping("Enabled", Some("PROBLEM: Function call failed"))).is_problem());
+        assert!(judge_mapping("m", "arn", None).is_problem());
     }
 
     fn entry(id: &str, destination: &str, prefix: &str) -> NotificationEntry {
