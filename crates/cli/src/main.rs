@@ -140,14 +140,10 @@ enum Command {
     /// by name (CloudFormation DescribeStacks) or from the JSON of
     /// `aws cloudformation describe-stacks --stack-name NAME` (credentials and region from the
     /// environment or profile).
+    #[command(group(clap::ArgGroup::new("stack_source").required(true).args(["stack", "stack_file"])))]
     Doctor {
         /// The stack's name (or id), read with CloudFormation DescribeStacks.
-        #[arg(
-            long,
-            value_name = "NAME",
-            required_unless_present = "stack_file",
-            conflicts_with = "stack_file"
-        )]
+        #[arg(long, value_name = "NAME")]
         stack: Option<String>,
         /// The output of `aws cloudformation describe-stacks --stack-name NAME`, instead of --stack.
         #[arg(long, value_name = "FILE")]
