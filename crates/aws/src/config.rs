@@ -100,6 +100,16 @@ pub async fn load_sdk_config() -> SdkConfig {
         .await
 }
 
+/// [`load_sdk_config`] in `region` when one is given (`connect-wfm doctor --region`), else in
+/// the usual sources' region.
+pub async fn load_sdk_config_in(region: Option<String>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    loader.load().await
+}
+
 /// An S3 client, path-style when [`S3_FORCE_PATH_STYLE`] is set.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     let s3_config = aws_sdk_s3::config::Builder::from(config)

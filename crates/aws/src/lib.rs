@@ -30,6 +30,7 @@ pub mod claim_store;
 pub mod config;
 mod contact_item;
 pub mod contact_store;
+#[cfg(feature = "doctor")]
 pub mod doctor;
 mod error;
 pub mod eventbridge;

@@ -136,13 +136,21 @@ enum Command {
         dry_run: bool,
     },
     /// Read-only checks of a live deployment, one line each: `ok   <check>: <found>` or
-    /// `PROBLEM <check>: <found> — fix: <fix>`; exit status 1 when any problem. The stack comes
-    /// from the JSON of `aws cloudformation describe-stacks --stack-name NAME` (credentials and
-    /// region from the environment or profile).
+    /// `PROBLEM <check>: <found> — fix: <fix>`; exit status 1 when any problem. The stack is read
+    /// by name (CloudFormation DescribeStacks) or from the JSON of
+    /// `aws cloudformation describe-stacks --stack-name NAME` (credentials and region from the
+    /// environment or profile).
+    #[command(group(clap::ArgGroup::new("stack_source").required(true).args(["stack", "stack_file"])))]
     Doctor {
-        /// The output of `aws cloudformation describe-stacks --stack-name NAME`.
+        /// The stack's name (or id), read with CloudFormation DescribeStacks.
+        #[arg(long, value_name = "NAME")]
+        stack: Option<String>,
+        /// The output of `aws cloudformation describe-stacks --stack-name NAME`, instead of --stack.
         #[arg(long, value_name = "FILE")]
-        stack_file: PathBuf,
+        stack_file: Option<PathBuf>,
+        /// The stack's region (default: the environment's or profile's).
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
         /// The clock the ages are judged at (RFC 3339; default now).
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
@@ -407,9 +415,19 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Mapping {
             command: MappingCommand::Check { file },
         } => check_mapping(&file),
-        Command::Doctor { stack_file, now } => {
+        Command::Doctor {
+            stack,
+            stack_file,
+            region,
+            now,
+        } => {
             let now = parse_time("--now", now)?.unwrap_or_else(Utc::now);
-            doctor(&mapping, &stack_file, now).await
+            let stack = match (stack, stack_file) {
+                (Some(name), _) => StackSource::Name(name),
+                (None, Some(file)) => StackSource::File(file),
+                (None, None) => return Err("doctor: give --stack NAME or --stack-file FILE".to_owned()),
+            };
+            doctor(&mapping, stack, region, now).await
         }
         Command::Reload {
             bucket,
@@ -1030,21 +1048,40 @@ async fn states_of_table(_table: &str, _json: bool) -> Result<ExitCode, String> 
     Err(no_aws("states --table"))
 }
 
-/// What a command that talks to AWS answers in a build without the SDK.
-/// `connect-wfm doctor`: every check this build makes, printed, exit status 1 on a problem.
+/// Where the doctor reads the stack: CloudFormation, or the JSON of describe-stacks.
+#[cfg_attr(
+    not(feature = "aws"),
+    expect(dead_code, reason = "read only by the `aws` build's doctor")
+)]
+enum StackSource {
+    Name(String),
+    File(PathBuf),
+}
+
+/// `connect-wfm doctor`: every check, printed, exit status 1 on a problem.
 #[cfg(feature = "aws")]
-async fn doctor(mapping: &Mapping, stack_file: &Path, now: DateTime<Utc>) -> Result<ExitCode, String> {
-    use connect_wfm_aws::doctor::{DoctorClients, examine};
-    use connect_wfm_core::doctor::{Ages, StackFacts, any_problem};
-    let file = stack_file.display().to_string();
-    let json = std::fs::read_to_string(stack_file).map_err(|e| format!("{file}: {e}"))?;
-    let stack = StackFacts::from_describe_stacks(&json, &file)?;
-    let sdk = config::load_sdk_config().await;
-    let clients = DoctorClients {
-        s3: config::s3_client(&sdk),
-        sqs: config::sqs_client(&sdk),
+async fn doctor(
+    mapping: &Mapping,
+    source: StackSource,
+    region: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<ExitCode, String> {
+    use connect_wfm_aws::doctor::{
+        ConnectStorageConfigs, DoctorClients, cloudformation_client, describe_stack, examine,
     };
-    let findings = examine(&clients, &stack, &mapping.reports, Ages::default(), now).await;
+    use connect_wfm_core::doctor::{Ages, StackFacts, any_problem};
+    let sdk = config::load_sdk_config_in(region).await;
+    let stack = match source {
+        StackSource::Name(name) => describe_stack(&cloudformation_client(&sdk), &name).await?,
+        StackSource::File(file) => {
+            let name = file.display().to_string();
+            let json = std::fs::read_to_string(&file).map_err(|e| format!("{name}: {e}"))?;
+            StackFacts::from_describe_stacks(&json, &name)?
+        }
+    };
+    let clients = DoctorClients::new(&sdk);
+    let connect = ConnectStorageConfigs::new(&sdk);
+    let findings = examine(&clients, &connect, &stack, &mapping.reports, Ages::default(), now).await;
     let mut out = std::io::stdout().lock();
     for finding in &findings {
         writeln!(out, "{finding}").map_err(|e| format!("stdout: {e}"))?;
@@ -1057,10 +1094,16 @@ async fn doctor(mapping: &Mapping, stack_file: &Path, now: DateTime<Utc>) -> Res
 }
 
 #[cfg(not(feature = "aws"))]
-async fn doctor(_mapping: &Mapping, _stack_file: &Path, _now: DateTime<Utc>) -> Result<ExitCode, String> {
+async fn doctor(
+    _mapping: &Mapping,
+    _source: StackSource,
+    _region: Option<String>,
+    _now: DateTime<Utc>,
+) -> Result<ExitCode, String> {
     Err(no_aws("doctor"))
 }
 
+/// What a command that talks to AWS answers in a build without the SDK.
 #[cfg(not(feature = "aws"))]
 fn no_aws(command: &str) -> String {
     format!(

@@ -13,6 +13,7 @@ use std::future::Future;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
+use crate::agent::InstanceProgress;
 use crate::custom_resource::{NotificationEntry, OBJECT_CREATED, overlapping};
 use crate::ports::PortError;
 use crate::report::{ReportKind, ReportMapping, ReportProblem, ReportReader, ReportSource};
@@ -332,36 +333,55 @@ pub fn judge_stream(check: &str, arn: &str, status: Option<&str>) -> Finding {
     }
 }
 
-/// A Lambda event source mapping: it must be Enabled.
-pub fn judge_mapping(check: &str, source: &str, state: Option<&str>) -> Finding {
-    match state {
-        None => Finding::problem(
+/// What Lambda says of an event source mapping (ListEventSourceMappings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappingState<'a> {
+    pub uuid: &'a str,
+    /// `Enabled`, `Disabled`, `Creating`, ...
+    pub state: &'a str,
+    /// `OK`, `No records processed`, `PROBLEM: ...`, when Lambda gives one.
+    pub last_result: Option<&'a str>,
+}
+
+/// A Lambda event source mapping: it must be Enabled, and its last processing result (when
+/// Lambda gives one) must not be a `PROBLEM: ...`.
+pub fn judge_mapping(check: &str, source: &str, mapping: Option<MappingState<'_>>) -> Finding {
+    let Some(mapping) = mapping else {
+        return Finding::problem(
             check,
             format!("no mapping from {source}"),
             "update the stack: its event source mapping is gone",
-        ),
-        Some("Enabled") => Finding::ok(check, format!("from {source}: Enabled")),
-        Some(s) => Finding::problem(
+        );
+    };
+    let result = (mapping.last_result)
+        .map(|r| format!(", last processing result `{r}`"))
+        .unwrap_or_default();
+    let found = format!("from {source}: {}{result}", mapping.state);
+    match mapping.state {
+        "Enabled" if mapping.last_result.is_some_and(|r| r.starts_with("PROBLEM")) => Finding::problem(
             check,
-            format!("from {source}: {s}"),
-            "enable it: aws lambda update-event-source-mapping --uuid <uuid> --enabled",
+            found,
+            "read the function's log and its role's permissions on the stream (and on the stream's key)",
+        ),
+        "Enabled" => Finding::ok(check, found),
+        _ => Finding::problem(
+            check,
+            found,
+            format!(
+                "enable it: aws lambda update-event-source-mapping --uuid {} --enabled",
+                mapping.uuid
+            ),
         ),
     }
 }
 
-/// True when a KMS key policy lets Amazon Connect generate data keys: a statement that allows
-/// `kms:GenerateDataKey` (or `kms:*`, `kms:GenerateDataKey*`) to the service `connect.amazonaws.com`
-/// or to a role of Connect's (`AWSServiceRoleForAmazonConnect`), or to every principal.
-pub fn key_policy_lets_connect(policy: &str) -> bool {
+/// The statements of a key policy that allow one of `actions` (lower case, `kms:*` and `*`
+/// always count) to a principal `principal` accepts: `Principal` itself (`*`, `{"AWS": ...}`,
+/// `{"Service": ...}`) or, for a wildcard principal, the `aws:PrincipalArn` patterns of its
+/// condition (a wildcard narrowed to other principals lets nobody else in).
+fn policy_allows(policy: &str, actions: &[&str], principal: impl Fn(&PolicyPrincipal<'_>) -> bool) -> bool {
     let Ok(policy) = serde_json::from_str::<serde_json::Value>(policy) else {
         return false;
-    };
-    let many = |v: Option<&serde_json::Value>| -> Vec<String> {
-        match v {
-            Some(serde_json::Value::String(s)) => vec![s.clone()],
-            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
-            _ => Vec::new(),
-        }
     };
     let statements = match policy.get("Statement") {
         Some(serde_json::Value::Array(a)) => a.clone(),
@@ -371,23 +391,155 @@ pub fn key_policy_lets_connect(policy: &str) -> bool {
     statements.iter().any(|s| {
         let allow = s.get("Effect").and_then(|e| e.as_str()) == Some("Allow");
         let action = many(s.get("Action")).iter().any(|a| {
-            matches!(
-                a.to_ascii_lowercase().as_str(),
-                "kms:*" | "*" | "kms:generatedatakey" | "kms:generatedatakey*"
-            )
+            let a = a.to_ascii_lowercase();
+            a == "kms:*" || a == "*" || actions.contains(&a.as_str())
         });
-        let principal = match s.get("Principal") {
-            Some(serde_json::Value::String(p)) => p == "*",
-            Some(p) => {
-                many(p.get("Service")).iter().any(|x| x == "connect.amazonaws.com")
-                    || many(p.get("AWS"))
-                        .iter()
-                        .any(|x| x == "*" || x.contains("AWSServiceRoleForAmazonConnect"))
-            }
-            None => false,
+        let arn_conditions: Vec<String> = (s.get("Condition").and_then(|c| c.as_object()))
+            .into_iter()
+            .flat_map(|operators| operators.values())
+            .filter_map(|keys| keys.as_object())
+            .flat_map(|keys| keys.iter())
+            .filter(|(key, _)| key.eq_ignore_ascii_case("aws:PrincipalArn"))
+            .flat_map(|(_, values)| many(Some(values)))
+            .collect();
+        let wildcard = PolicyPrincipal::Anyone {
+            arn_patterns: &arn_conditions,
         };
-        allow && action && principal
+        let given = match s.get("Principal") {
+            Some(serde_json::Value::String(p)) if p == "*" => principal(&wildcard),
+            Some(p @ serde_json::Value::Object(_)) => {
+                many(p.get("Service"))
+                    .iter()
+                    .any(|x| principal(&PolicyPrincipal::Service(x)))
+                    || many(p.get("AWS")).iter().any(|x| {
+                        if x == "*" {
+                            principal(&wildcard)
+                        } else {
+                            principal(&PolicyPrincipal::Aws(x))
+                        }
+                    })
+            }
+            _ => false,
+        };
+        allow && action && given
     })
+}
+
+/// One principal of a key policy statement.
+enum PolicyPrincipal<'a> {
+    /// `*`, with the `aws:PrincipalArn` patterns its condition narrows it to (none: anyone).
+    Anyone { arn_patterns: &'a [String] },
+    /// `{"Service": ...}`.
+    Service(&'a str),
+    /// `{"AWS": ...}`: an ARN or an account id.
+    Aws(&'a str),
+}
+
+fn many(v: Option<&serde_json::Value>) -> Vec<String> {
+    match v {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// IAM's `ArnLike` matching: `*` any run of characters, `?` one character.
+fn arn_like(pattern: &str, arn: &str) -> bool {
+    let (p, a): (Vec<char>, Vec<char>) = (pattern.chars().collect(), arn.chars().collect());
+    let (mut pi, mut ai, mut star, mut mark) = (0, 0, None, 0);
+    while ai < a.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == a[ai]) {
+            pi += 1;
+            ai += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ai;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ai = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Connect's service-linked role, as it appears in a principal or an `aws:PrincipalArn` pattern.
+const CONNECT_ROLE: &str = "AWSServiceRoleForAmazonConnect";
+
+/// True when a KMS key policy lets Amazon Connect generate data keys: a statement that allows
+/// `kms:GenerateDataKey` (or `kms:*`, `kms:GenerateDataKey*`) to the service `connect.amazonaws.com`
+/// or to a role of Connect's (`AWSServiceRoleForAmazonConnect`), or to every principal (unless
+/// its `aws:PrincipalArn` condition names only others).
+pub fn key_policy_lets_connect(policy: &str) -> bool {
+    policy_allows(policy, &["kms:generatedatakey", "kms:generatedatakey*"], |p| match p {
+        PolicyPrincipal::Anyone { arn_patterns } => {
+            arn_patterns.is_empty() || arn_patterns.iter().any(|a| a.contains(CONNECT_ROLE))
+        }
+        PolicyPrincipal::Service(s) => *s == "connect.amazonaws.com",
+        PolicyPrincipal::Aws(a) => a.contains(CONNECT_ROLE),
+    })
+}
+
+/// How a key policy lets a role decrypt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecryptBy {
+    /// A statement names the role (or every principal).
+    KeyPolicy,
+    /// The policy gives the role's account the key (`arn:aws:iam::<account>:root`): IAM policies
+    /// decide, and the stack's role policies grant `kms:Decrypt`.
+    AccountIam,
+}
+
+/// Whether a KMS key policy lets `role_arn` (a function's role) call `kms:Decrypt`.
+pub fn key_policy_lets_decrypt(policy: &str, role_arn: &str) -> Option<DecryptBy> {
+    let actions = ["kms:decrypt"];
+    let named = policy_allows(policy, &actions, |p| match p {
+        PolicyPrincipal::Anyone { arn_patterns } => {
+            arn_patterns.is_empty() || arn_patterns.iter().any(|a| arn_like(a, role_arn))
+        }
+        PolicyPrincipal::Service(_) => false,
+        PolicyPrincipal::Aws(a) => *a == role_arn,
+    });
+    if named {
+        return Some(DecryptBy::KeyPolicy);
+    }
+    let account = role_arn.split(':').nth(4).unwrap_or_default();
+    let root = role_arn.split(':').take(5).collect::<Vec<_>>().join(":") + ":root";
+    let delegated = !account.is_empty()
+        && policy_allows(
+            policy,
+            &actions,
+            |p| matches!(p, PolicyPrincipal::Aws(a) if *a == account || *a == root),
+        );
+    delegated.then_some(DecryptBy::AccountIam)
+}
+
+/// A function's role against the customer managed key of the stream it reads.
+pub fn judge_reader_key(check: &str, key: &str, role_arn: &str, policy: Option<&str>) -> Finding {
+    let Some(policy) = policy else {
+        return Finding::problem(
+            check,
+            format!("the key policy of {key} cannot be read"),
+            "allow kms:GetKeyPolicy to check it, or check by hand that the role may kms:Decrypt",
+        );
+    };
+    match key_policy_lets_decrypt(policy, role_arn) {
+        Some(DecryptBy::KeyPolicy) => Finding::ok(check, format!("{key}: its policy lets {role_arn} decrypt")),
+        Some(DecryptBy::AccountIam) => Finding::ok(
+            check,
+            format!(
+                "{key}: its policy lets IAM policies of the account grant {role_arn} kms:Decrypt (the stack's role policy does; IAM itself is not read)"
+            ),
+        ),
+        None => Finding::problem(
+            check,
+            format!("{key}: its policy does not let {role_arn} decrypt (the function reads nothing)"),
+            format!("aws kms create-grant --key-id {key} --grantee-principal {role_arn} --operations Decrypt"),
+        ),
+    }
 }
 
 /// A stream's encryption: none or the AWS managed key is fine; a customer managed key must let
@@ -406,7 +558,9 @@ pub fn judge_stream_key(check: &str, key: Option<&str>, policy: Option<&str>) ->
         (Some(key), Some(_)) => Finding::problem(
             check,
             format!("{key}: its policy does not let Connect generate data keys (nothing arrives)"),
-            "grant it (README, \"An existing customer managed key\"): aws kms create-grant --key-id <key> --grantee-principal <Connect's service-linked role ARN> --operations GenerateDataKey",
+            format!(
+                "grant it (README, \"An existing customer managed key\"): aws kms create-grant --key-id {key} --grantee-principal <Connect's service-linked role ARN> --operations GenerateDataKey"
+            ),
         ),
     }
 }
@@ -473,6 +627,41 @@ pub async fn check_storage_config<P: InstanceStorageConfigs>(
     judge_storage_config(instance_arn, resource_type, stream_arn, configs.as_deref())
 }
 
+/// The instances of the agent-state table's progress item: one with a recorded silence (the
+/// sweep's `feed_health` `silent`) is a problem naming since when; none at all means no agent
+/// event was ever processed.
+pub fn judge_progress(instances: &[InstanceProgress], now: DateTime<Utc>) -> Vec<Finding> {
+    if instances.is_empty() {
+        return vec![Finding::problem(
+            "agent events",
+            "no instance has had an agent event processed",
+            "check the Connect AGENT_EVENTS storage and the mapping above, then log an agent in",
+        )];
+    }
+    (instances.iter())
+        .map(|p| {
+            let check = format!("instance {}", p.instance_id);
+            let newest = format!(
+                "newest agent event {} ({} ago)",
+                crate::timefmt::feed_timestamp(&p.newest_event),
+                age_text(now - p.newest_event)
+            );
+            match &p.silence {
+                None => Finding::ok(check, newest),
+                Some(s) => Finding::problem(
+                    check,
+                    format!(
+                        "silent since {} ({} agent(s) not logged out); {newest}",
+                        crate::timefmt::feed_timestamp(&s.since),
+                        s.agents
+                    ),
+                    "check the Connect AGENT_EVENTS storage, the stream and the agent-events mapping above, then the function's log",
+                ),
+            }
+        })
+        .collect()
+}
+
 /// True when any finding is a problem: the doctor then exits non-zero.
 pub fn any_problem(findings: &[Finding]) -> bool {
     findings.iter().any(Finding::is_problem)
@@ -480,10 +669,9 @@ pub fn any_problem(findings: &[Finding]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
     use super::*;
+    use crate::agent::InstanceSilence;
+    use crate::memory::MemoryStorageConfigs;
 
     fn at(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
@@ -561,8 +749,24 @@ mod tests {
         assert_eq!(judge_stream("s", "arn", Some("ACTIVE")).verdict, Verdict::Ok);
         assert!(judge_stream("s", "arn", Some("DELETING")).is_problem());
         assert!(judge_stream("s", "arn", None).is_problem());
-        assert_eq!(judge_mapping("m", "arn", Some("Enabled")).verdict, Verdict::Ok);
-        assert!(judge_mapping("m", "arn", Some("Disabled")).is_problem());
+        let mapping = |state, last_result| {
+            Some(MappingState {
+                uuid: "u-1",
+                state,
+                last_result,
+            })
+        };
+        assert_eq!(judge_mapping("m", "arn", mapping("Enabled", None)).verdict, Verdict::Ok);
+        assert_eq!(
+            judge_mapping("m", "arn", mapping("Enabled", Some("OK"))).to_string(),
+            "ok   m: from arn: Enabled, last processing result `OK`"
+        );
+        assert_eq!(
+            judge_mapping("m", "arn", mapping("Disabled", None)).to_string(),
+            "PROBLEM m: from arn: Disabled — fix: enable it: aws lambda update-event-source-mapping --uuid u-1 --enabled"
+        );
+        assert!(judge_mapping("m", "arn", mapping("Enabled", Some("PROBLEM: Function call failed"))).is_problem());
+        assert!(judge_mapping("m", "arn", None).is_problem());
     }
 
     fn entry(id: &str, destination: &str, prefix: &str) -> NotificationEntry {
@@ -620,37 +824,10 @@ mod tests {
         );
     }
 
-    /// The storage configs of instances held in memory.
-    #[derive(Default)]
-    struct MemoryStorageConfigs {
-        configs: Mutex<HashMap<(String, String), Vec<StorageConfig>>>,
-    }
-
-    impl InstanceStorageConfigs for MemoryStorageConfigs {
-        async fn list(&self, instance_arn: &str, resource_type: &str) -> Result<Vec<StorageConfig>, PortError> {
-            let key = (instance_arn.to_owned(), resource_type.to_owned());
-            match self.configs.lock().unwrap().get(&key) {
-                Some(configs) => Ok(configs.clone()),
-                None if instance_arn.contains("missing") => Err(PortError::new(
-                    "list the storage configs",
-                    "ResourceNotFoundException",
-                    false,
-                )),
-                None => Ok(Vec::new()),
-            }
-        }
-    }
-
     #[test]
     fn storage_configs_through_the_port() {
         let port = MemoryStorageConfigs::default();
-        port.configs.lock().unwrap().insert(
-            ("arn:i".into(), "AGENT_EVENTS".into()),
-            vec![StorageConfig {
-                resource_type: "AGENT_EVENTS".into(),
-                stream_arn: Some("arn:stream/agents".into()),
-            }],
-        );
+        port.insert("arn:i", "AGENT_EVENTS", "arn:stream/agents");
         let run = |instance: &'static str, kind: &'static str, stream: &'static str| {
             let port = &port;
             futures_lite(async move { check_storage_config(port, instance, kind, stream).await })
@@ -680,6 +857,88 @@ mod tests {
                 return value;
             }
         }
+    }
+
+    /// The key policy the stack writes (template.yaml `StreamKey`), with its account and names.
+    const STACK_KEY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"AccountAdministersTheKeyThroughIam","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"},
+        {"Sid":"AmazonConnectWritesToTheStreams","Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*",
+         "Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::123456789012:role/aws-service-role/connect.amazonaws.com/AWSServiceRoleForAmazonConnect*"},
+                      "StringEquals":{"kms:CallerAccount":"123456789012"}}}]}"#;
+
+    #[test]
+    fn a_wildcard_narrowed_by_principal_arn_lets_in_only_those_it_names() {
+        assert!(key_policy_lets_connect(STACK_KEY_POLICY));
+        let others = STACK_KEY_POLICY.replace(
+            "aws-service-role/connect.amazonaws.com/AWSServiceRoleForAmazonConnect*",
+            "auditor",
+        );
+        assert!(!key_policy_lets_connect(&others));
+        let role = "arn:aws:iam::123456789012:role/wfm-AgentEventsRole-1";
+        // The stack's functions decrypt through IAM: the account statement delegates to it.
+        assert_eq!(
+            key_policy_lets_decrypt(STACK_KEY_POLICY, role),
+            Some(DecryptBy::AccountIam)
+        );
+        assert_eq!(
+            key_policy_lets_decrypt(STACK_KEY_POLICY, "arn:aws:iam::999999999999:role/x"),
+            None
+        );
+        let named = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:role/wfm-AgentEventsRole-1"]},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+        assert_eq!(key_policy_lets_decrypt(named, role), Some(DecryptBy::KeyPolicy));
+        let connect_only =
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"connect.amazonaws.com"},"Action":"kms:*"}]}"#;
+        assert_eq!(key_policy_lets_decrypt(connect_only, role), None);
+        let f = judge_reader_key("k", "arn:key", role, Some(connect_only));
+        assert!(
+            f.is_problem() && f.fix.as_deref().unwrap().contains("--operations Decrypt"),
+            "{f}"
+        );
+        assert_eq!(judge_reader_key("k", "arn:key", role, Some(named)).verdict, Verdict::Ok);
+        assert!(judge_reader_key("k", "arn:key", role, None).is_problem());
+        assert!(arn_like("arn:*:role/a?c*", "arn:aws:role/abc-1"));
+        assert!(!arn_like("arn:*:role/a?c", "arn:aws:role/abcd"));
+    }
+
+    #[test]
+    fn an_instance_with_a_recorded_silence_is_a_problem_naming_since_when() {
+        let now = at("2026-11-20T12:00:00Z");
+        let progress = |id: &str, silence: Option<InstanceSilence>| InstanceProgress {
+            instance_id: id.into(),
+            newest_event: at("2026-11-20T11:50:00Z"),
+            silence,
+            snapshot_slot: None,
+            owed_since: None,
+            agent_intervals_done: None,
+            changed_intervals: Vec::new(),
+        };
+        let findings = judge_progress(
+            &[
+                progress("live", None),
+                progress(
+                    "quiet",
+                    Some(InstanceSilence {
+                        since: at("2026-11-20T11:55:00Z"),
+                        last_event_time: at("2026-11-20T11:50:00Z"),
+                        agents: 3,
+                    }),
+                ),
+            ],
+            now,
+        );
+        assert_eq!(
+            findings[0].to_string(),
+            "ok   instance live: newest agent event 2026-11-20T11:50:00.000Z (10 min ago)"
+        );
+        assert!(findings[1].is_problem(), "{}", findings[1]);
+        assert!(
+            findings[1]
+                .found
+                .starts_with("silent since 2026-11-20T11:55:00.000Z (3 agent(s)"),
+            "{}",
+            findings[1]
+        );
+        assert!(judge_progress(&[], now)[0].is_problem());
     }
 
     #[test]

@@ -525,3 +525,42 @@ impl ResponseSender for MemoryResponseSender {
         Ok(())
     }
 }
+
+/// Connect instances' storage configs in a map, for the doctor's tests (the emulator does not
+/// serve Connect). An instance ARN containing `missing` answers ResourceNotFoundException.
+#[derive(Debug, Default)]
+pub struct MemoryStorageConfigs {
+    configs: Mutex<HashMap<(String, String), Vec<crate::doctor::StorageConfig>>>,
+}
+
+impl MemoryStorageConfigs {
+    /// Points the instance's `resource_type` (AGENT_EVENTS, CONTACT_TRACE_RECORDS) at a stream.
+    pub fn insert(&self, instance_arn: &str, resource_type: &str, stream_arn: &str) {
+        lock(&self.configs)
+            .entry((instance_arn.to_owned(), resource_type.to_owned()))
+            .or_default()
+            .push(crate::doctor::StorageConfig {
+                resource_type: resource_type.to_owned(),
+                stream_arn: Some(stream_arn.to_owned()),
+            });
+    }
+}
+
+impl crate::doctor::InstanceStorageConfigs for MemoryStorageConfigs {
+    async fn list(
+        &self,
+        instance_arn: &str,
+        resource_type: &str,
+    ) -> Result<Vec<crate::doctor::StorageConfig>, PortError> {
+        let key = (instance_arn.to_owned(), resource_type.to_owned());
+        match lock(&self.configs).get(&key) {
+            Some(configs) => Ok(configs.clone()),
+            None if instance_arn.contains("missing") => Err(PortError::new(
+                format!("list the storage configs of {instance_arn}"),
+                "ResourceNotFoundException",
+                false,
+            )),
+            None => Ok(Vec::new()),
+        }
+    }
+}
