@@ -173,6 +173,7 @@ mod tests {
         let config = FeedConfig::from_env(&Env::from_pairs([
             ("FEED_BUCKET", "feed"),
             ("MAPPING_LOCATION", "s3://b/m.json"),
+            ("MAPPING_CHECK_SECONDS", "5"),
             ("EVENT_BUS_NAME", "wfm"),
             (
                 "WFM_PUSH_QUEUES",
@@ -186,6 +187,7 @@ mod tests {
                 feed_bucket: "feed".into(),
                 feed_prefix: String::new(),
                 mapping_location: Some("s3://b/m.json".into()),
+                mapping_check: Some(chrono::TimeDelta::seconds(5)),
                 event_bus_name: Some("wfm".into()),
                 push_queues: connect_wfm_core::push::queue::parse_routes(
                     "https://sqs/calabrio.fifo https://sqs/hook.fifo=agent_state"
