@@ -225,6 +225,31 @@ async fn install(ours: bool) -> Install {
         .await
         .expect("encrypt the stream");
 
+    // The function's IteratorAge as Lambda publishes it: healthy 1.2 s behind the stream, broken
+    // 754 s (a backlog).
+    let function = stack.output("AgentEventsFunctionName").expect("function output");
+    let age = aws_sdk_cloudwatch::types::MetricDatum::builder()
+        .metric_name("IteratorAge")
+        .dimensions(
+            aws_sdk_cloudwatch::types::Dimension::builder()
+                .name("FunctionName")
+                .value(function)
+                .build(),
+        )
+        .value(if ours { 1_200.0 } else { 754_000.0 })
+        .unit(aws_sdk_cloudwatch::types::StandardUnit::Milliseconds)
+        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            Utc::now().timestamp() - 120,
+        ))
+        .build();
+    aws_sdk_cloudwatch::Client::new(&config)
+        .put_metric_data()
+        .namespace("AWS/Lambda")
+        .metric_data(age)
+        .send()
+        .await
+        .expect("put IteratorAge");
+
     // Connect's storage configs (the emulator does not serve Connect): healthy, the instance
     // streams its agent events to the stack's stream; broken, nowhere.
     let connect = MemoryStorageConfigs::default();
@@ -239,6 +264,7 @@ async fn install(ours: bool) -> Install {
             kinesis,
             kms,
             lambda: aws_sdk_lambda::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
         },
         connect,
         stack,
@@ -290,9 +316,10 @@ async fn a_healthy_install_is_all_ok() {
     let reads = line(&lines, &format!("ok   agent-event stream key, {function} reads: "));
     assert!(reads.contains("kms:Decrypt"), "{reads}");
     assert!(line(&lines, "ok   agent-event stream mapping to ").contains(": Enabled"));
+    assert!(line(&lines, "ok   agent-event stream iterator age: ").contains("1.2 s behind the stream"));
     assert!(line(&lines, "ok   Connect AGENT_EVENTS storage: ").contains("streams to arn:aws:kinesis:"));
     assert!(line(&lines, "ok   instance 0d7a1a3c-doctor: ").contains("newest agent event"));
-    assert_eq!(lines.len(), 18, "{lines:#?}");
+    assert_eq!(lines.len(), 19, "{lines:#?}");
 }
 
 #[tokio::test]
@@ -350,6 +377,11 @@ async fn a_broken_install_names_each_problem_and_its_fix() {
     assert!(
         mapping.contains(": Disabled") && mapping.contains("--enabled"),
         "{mapping}"
+    );
+    let behind = line(&lines, "PROBLEM agent-event stream iterator age: ");
+    assert!(
+        behind.contains("754 s behind") && behind.contains("ParallelizationFactor"),
+        "{behind}"
     );
     assert!(line(&lines, "PROBLEM Connect AGENT_EVENTS storage: ").contains("streams AGENT_EVENTS nowhere"));
     let gone = line(&lines, "PROBLEM contact-record stream: ");

@@ -14,8 +14,8 @@ use chrono::{DateTime, Duration, Utc};
 use connect_wfm_core::custom_resource::{DEFAULT_SUFFIX, NotificationEntry, OBJECT_CREATED, OurEntry};
 use connect_wfm_core::doctor::{
     Ages, Finding, InstanceStorageConfigs, MappingState, StackFacts, StorageConfig, check_storage_config, judge_depth,
-    judge_mapping, judge_newest, judge_progress, judge_reader_key, judge_report_header, judge_reports_notification,
-    judge_stream, judge_stream_key,
+    judge_iterator_age, judge_mapping, judge_newest, judge_progress, judge_reader_key, judge_report_header,
+    judge_reports_notification, judge_stream, judge_stream_key,
 };
 use connect_wfm_core::ports::{Fetched, NotificationStore, PortError, ProgressStore};
 use connect_wfm_core::report::{ReportKind, ReportMapping, is_csv_key, kind_from_name};
@@ -68,6 +68,7 @@ pub struct DoctorClients {
     pub kinesis: aws_sdk_kinesis::Client,
     pub kms: aws_sdk_kms::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl DoctorClients {
@@ -80,6 +81,7 @@ impl DoctorClients {
             kinesis: aws_sdk_kinesis::Client::new(sdk),
             kms: aws_sdk_kms::Client::new(sdk),
             lambda: aws_sdk_lambda::Client::new(sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
         }
     }
 }
@@ -271,6 +273,7 @@ async fn stream_checks(
     }
     if let Some(function) = function {
         findings.push(event_source_mapping(&clients.lambda, label, arn, function).await);
+        findings.push(iterator_age(&clients.cloudwatch, label, function).await);
     }
     if let Some(instance) = instance {
         findings.push(check_storage_config(storage, instance, of_stack.resource_type, arn).await);
@@ -358,6 +361,42 @@ fn mapping_finding(check: &str, arn: &str, mapping: Option<&EventSourceMappingCo
             last_result: m.last_processing_result(),
         }),
     )
+}
+
+/// How far behind the stream the function reads: the greatest `AWS/Lambda` `IteratorAge` of the
+/// function over the last 15 minutes (one-minute maxima).
+async fn iterator_age(cloudwatch: &aws_sdk_cloudwatch::Client, label: &str, function: &str) -> Finding {
+    use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let check = format!("{label} iterator age");
+    let now = chrono::Utc::now();
+    let dimension = Dimension::builder().name("FunctionName").value(function).build();
+    let asked = cloudwatch
+        .get_metric_statistics()
+        .namespace("AWS/Lambda")
+        .metric_name("IteratorAge")
+        .dimensions(dimension)
+        .start_time(AwsTime::from_secs((now - chrono::TimeDelta::minutes(15)).timestamp()))
+        .end_time(AwsTime::from_secs(now.timestamp()))
+        .period(60)
+        .statistics(Statistic::Maximum)
+        .send()
+        .await;
+    match asked {
+        Ok(output) => {
+            let max = output
+                .datapoints()
+                .iter()
+                .filter_map(|d| d.maximum())
+                .fold(None, |max: Option<f64>, v| Some(max.map_or(v, |m| m.max(v))));
+            judge_iterator_age(&check, function, max)
+        }
+        Err(e) => Finding::problem(
+            check,
+            format!("the IteratorAge of {function} cannot be read: {}", describe(&e)),
+            "allow cloudwatch:GetMetricStatistics",
+        ),
+    }
 }
 
 /// The function's event source mapping from the stream: its state and last processing result.

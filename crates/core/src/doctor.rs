@@ -343,6 +343,33 @@ pub struct MappingState<'a> {
     pub last_result: Option<&'a str>,
 }
 
+/// How far behind its stream a function may read (the stack's iterator-age alarm's threshold is
+/// of the same order): past this the feed is late.
+pub const ITERATOR_AGE_LIMIT_MS: f64 = 60_000.0;
+
+/// The greatest `IteratorAge` (milliseconds) of a stream's function over the last minutes, if
+/// CloudWatch has any: within [`ITERATOR_AGE_LIMIT_MS`] it reads the stream as it comes.
+pub fn judge_iterator_age(check: &str, function: &str, max_ms: Option<f64>) -> Finding {
+    match max_ms {
+        None => Finding::ok(
+            check,
+            format!("{function}: no IteratorAge data in the last 15 minutes (no records read, or a quiet stream)"),
+        ),
+        Some(age) if age > ITERATOR_AGE_LIMIT_MS => Finding::problem(
+            check,
+            format!(
+                "{function} reads {:.0} s behind the stream (the newest records wait)",
+                age / 1000.0
+            ),
+            "read its Errors and Throttles on the dashboard; a backlog after an outage drains by itself, one that keeps growing needs the mapping's ParallelizationFactor raised",
+        ),
+        Some(age) => Finding::ok(
+            check,
+            format!("{function} reads {:.1} s behind the stream", age / 1000.0),
+        ),
+    }
+}
+
 /// A Lambda event source mapping: it must be Enabled, and its last processing result (when
 /// Lambda gives one) must not be a `PROBLEM: ...`.
 pub fn judge_mapping(check: &str, source: &str, mapping: Option<MappingState<'_>>) -> Finding {
@@ -736,6 +763,17 @@ mod tests {
             judge_report_header(ReportKind::AgentSystem, "b", "ASPR-1.csv", aspr, &mapping).verdict,
             Verdict::Ok
         );
+    }
+
+    #[test]
+    fn an_iterator_age_past_a_minute_is_a_problem_and_no_data_is_not() {
+        assert!(!judge_iterator_age("it", "f", None).is_problem());
+        let ok = judge_iterator_age("it", "f", Some(1_500.0));
+        assert!(!ok.is_problem());
+        assert!(ok.to_string().contains("1.5 s behind"), "{ok}");
+        let late = judge_iterator_age("it", "f", Some(754_000.0));
+        assert!(late.is_problem());
+        assert!(late.to_string().contains("754 s behind"), "{late}");
     }
 
     #[test]
