@@ -116,8 +116,8 @@ async fn units_of_agent_events() {
 }
 
 /// The contacts of a simulated hour (contact events from the EventBridge queue, CTRs from their
-/// stream), arriving in time order: in full batches (SQS 10 events, Kinesis 100 CTRs) and in
-/// trickle batches (one input per invocation). Billed: the contact-events binary's requests
+/// stream), each source in time order: in full batches (SQS 10 events, Kinesis 100 CTRs, each
+/// delivered when its last input has arrived) and in trickle batches (one input per invocation). Billed: the contact-events binary's requests
 /// (the sweep's closing of intervals is measured with the sweep).
 #[tokio::test]
 #[ignore = "a measurement for scripts/bench units (release binary)"]
@@ -150,37 +150,48 @@ async fn units_of_contacts() {
             ..SliceSpec::default()
         });
         let time = |input: &str| -> DateTime<Utc> { decode_contact_input(input.as_bytes()).expect("an input").time() };
-        let mut timeline: Vec<(DateTime<Utc>, bool, &str)> = slice
-            .events
-            .iter()
-            .map(|e| (time(e), true, e.as_str()))
-            .chain(slice.records.iter().map(|r| (time(r), false, r.as_str())))
-            .collect();
-        timeline.sort_by_key(|(t, _, _)| *t);
+        // Each source fills its own batches, in time order (the queue's events in batches of
+        // `sqs_batch`, the stream's CTRs in batches of `kinesis_batch`), and a batch is delivered
+        // when its last input has arrived: the two sources interleave by those times. (Cutting
+        // one merged timeline into runs by source would make most batches far from full.)
+        let batches = |inputs: &[String], size: usize, is_event: bool| -> Vec<(DateTime<Utc>, bool, Vec<String>)> {
+            let mut inputs: Vec<(DateTime<Utc>, &String)> = inputs.iter().map(|i| (time(i), i)).collect();
+            inputs.sort_by_key(|(t, _)| *t);
+            inputs
+                .chunks(size)
+                .map(|chunk| {
+                    (
+                        chunk[chunk.len() - 1].0,
+                        is_event,
+                        chunk.iter().map(|(_, i)| (*i).clone()).collect(),
+                    )
+                })
+                .collect()
+        };
+        let mut deliveries = batches(&slice.events, sqs_batch, true);
+        deliveries.extend(batches(&slice.records, kinesis_batch, false));
+        deliveries.sort_by_key(|(t, is_event, _)| (*t, !*is_event));
         let mut seq = 0usize;
-        for run in timeline.chunk_by(|a, b| a.1 == b.1) {
-            let size = if run[0].1 { sqs_batch } else { kinesis_batch };
-            for batch in run.chunks(size) {
-                let records: Vec<Value> = batch
-                    .iter()
-                    .map(|(_, is_event, body)| {
-                        seq += 1;
-                        if *is_event {
-                            json!({ "messageId": format!("m{seq}"), "receiptHandle": format!("r{seq}"), "body": body, "eventSource": "aws:sqs" })
-                        } else {
-                            use base64::Engine as _;
-                            let number = format!("{seq:056}");
-                            json!({
-                                "eventID": format!("shardId-000000000000:{number}"), "eventSource": "aws:kinesis",
-                                "kinesis": { "sequenceNumber": number, "partitionKey": "c",
-                                    "data": base64::engine::general_purpose::STANDARD.encode(body) }
-                            })
-                        }
-                    })
-                    .collect();
-                let response = function.invoke(json!({ "Records": records })).await;
-                assert_eq!(response["batchItemFailures"], json!([]), "{label}: {response}");
-            }
+        for (_, is_event, batch) in &deliveries {
+            let records: Vec<Value> = batch
+                .iter()
+                .map(|body| {
+                    seq += 1;
+                    if *is_event {
+                        json!({ "messageId": format!("m{seq}"), "receiptHandle": format!("r{seq}"), "body": body, "eventSource": "aws:sqs" })
+                    } else {
+                        use base64::Engine as _;
+                        let number = format!("{seq:056}");
+                        json!({
+                            "eventID": format!("shardId-000000000000:{number}"), "eventSource": "aws:kinesis",
+                            "kinesis": { "sequenceNumber": number, "partitionKey": "c",
+                                "data": base64::engine::general_purpose::STANDARD.encode(body) }
+                        })
+                    }
+                })
+                .collect();
+            let response = function.invoke(json!({ "Records": records })).await;
+            assert_eq!(response["batchItemFailures"], json!([]), "{label}: {response}");
         }
         let bill = proxy.bill();
         let per = slice.contacts.len() as f64;
@@ -190,10 +201,11 @@ async fn units_of_contacts() {
             bill.total_write_units() / per
         );
         println!(
-            "  {} contacts, {} events, {} CTRs, SQS batches of {sqs_batch}, Kinesis batches of {kinesis_batch}; {:.3} read units/contact",
+            "  {} contacts, {} events, {} CTRs in {} invocations (SQS batches of {sqs_batch}, Kinesis batches of {kinesis_batch}); {:.3} read units/contact",
             slice.contacts.len(),
             slice.events.len(),
             slice.records.len(),
+            deliveries.len(),
             bill.total_read_units() / per
         );
         print_breakdown(&bill, per, "contact");
