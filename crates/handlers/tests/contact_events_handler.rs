@@ -12,7 +12,9 @@ use connect_wfm_core::contact::sim::{SliceSpec, simulate};
 use connect_wfm_core::contact::store::{
     ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, MemoryContactStore, StoredLeg,
 };
-use connect_wfm_core::contact::{ContactInput, IntervalKey, Leg, LegBook, LegKey, QueueNames, decode_contact_input};
+use connect_wfm_core::contact::{
+    ContactInput, IntervalKey, Leg, LegBook, LegKey, LegSummary, QueueNames, decode_contact_input,
+};
 use connect_wfm_core::memory::MemoryFeedSink;
 use connect_wfm_core::ports::PortError;
 use connect_wfm_handlers::contacts::{
@@ -407,6 +409,149 @@ async fn a_racing_writer_and_a_transient_failure_lose_nothing_and_count_nothing_
         (&records[0].1["contacts_received"], &records[0].1["handled"]),
         (&json!(1), &json!(1))
     );
+}
+
+/// A store where another writer files a leg under an interval just after this writer read the
+/// interval's filings, before it writes the record: a stale record in the making.
+#[derive(Default)]
+struct LateFilingStore {
+    inner: MemoryContactStore,
+    late: Mutex<Option<LegFiling>>,
+}
+
+impl ContactStore for LateFilingStore {
+    async fn load(&self, legs: &[LegKey], queues: &[(String, String)], progress: bool) -> Result<Loaded, PortError> {
+        self.inner.load(legs, queues, progress).await
+    }
+    async fn store_leg(&self, stored: &StoredLeg, expected: Option<u64>) -> Result<LegWrite, PortError> {
+        self.inner.store_leg(stored, expected).await
+    }
+    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
+        self.inner.file(filings).await
+    }
+    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
+        self.inner.mark(closing, unnamed).await
+    }
+    async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
+        let read = self.inner.interval_legs(key).await;
+        let late = self.late.lock().unwrap().take();
+        if let Some(late) = late {
+            self.inner.file(&[late]).await?;
+        }
+        read
+    }
+    async fn interval_filings(&self, key: &IntervalKey) -> Result<usize, PortError> {
+        self.inner.interval_filings(key).await
+    }
+    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+        self.inner.waiting().await
+    }
+    async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
+        self.inner.queue_names(queues).await
+    }
+    async fn queue_ids_by_name(&self, instance_id: &str, names: &[String]) -> Result<Vec<(String, String)>, PortError> {
+        self.inner.queue_ids_by_name(instance_id, names).await
+    }
+    async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
+        self.inner.learn_queue_names(names).await
+    }
+    async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
+        self.inner.closing().await
+    }
+    async fn closed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        self.inner.closed(keys).await
+    }
+    async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
+        self.inner.unnamed(instance_id, queue_id).await
+    }
+    async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
+        self.inner.named(keys).await
+    }
+    async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {
+        self.inner.advance_progress(time).await
+    }
+    async fn progress(&self) -> Result<Option<DateTime<Utc>>, PortError> {
+        self.inner.progress().await
+    }
+}
+
+/// Another writer's leg c2, answered in the 10:00 interval of queue q1.
+fn late_filing() -> LegFiling {
+    let key = LegKey {
+        instance_id: "inst-1".into(),
+        contact_id: "c2".into(),
+    };
+    LegFiling {
+        key,
+        version: 1,
+        summary: Some(LegSummary {
+            instance_id: "inst-1".into(),
+            contact_id: "c2".into(),
+            queue_id: "q1".into(),
+            enqueued: at("2026-11-20T10:05:00Z"),
+            connected: Some(at("2026-11-20T10:05:10Z")),
+            disconnected: Some(at("2026-11-20T10:08:00Z")),
+            continued: false,
+            ctr: None,
+            newest: Some(at("2026-11-20T10:08:00Z")),
+        }),
+        intervals: vec![IntervalKey {
+            instance_id: "inst-1".into(),
+            queue_id: "q1".into(),
+            interval_start: at("2026-11-20T10:00:00Z"),
+        }],
+        left: Vec::new(),
+        waiting: None,
+    }
+}
+
+#[tokio::test]
+async fn a_leg_filed_while_a_record_is_written_is_in_it_at_once_after_the_end_and_at_the_close_before() {
+    const OBJECT: &str = "queue_interval/2026-11-20/stream/inst-1/q1/1000.json";
+    let handled = |sink: &MemoryFeedSink| {
+        serde_json::from_slice::<Value>(&sink.get(OBJECT).expect("the record")).unwrap()["handled"].clone()
+    };
+    let settings = Settings::default();
+    let c1 = answered(
+        "c1",
+        "2026-11-20T10:05:00.000Z",
+        "2026-11-20T10:05:20.000Z",
+        "2026-11-20T10:07:00.000Z",
+    );
+
+    // After the interval's end: the writer counts the filings again and writes the record again.
+    let (store, sink) = (LateFilingStore::default(), MemoryFeedSink::default());
+    *store.late.lock().unwrap() = Some(late_filing());
+    handle_sqs(
+        &sqs(&[&c1]),
+        &store,
+        &sink,
+        &settings,
+        Clock::At(at("2026-11-20T10:16:00Z")),
+        Utc::now(),
+    )
+    .await;
+    assert_eq!(handled(&sink), json!(2), "c1 and the racing writer's c2");
+
+    // Well before the end the record is provisional (no second count), and the interval's close
+    // writes it with every leg.
+    let (store, sink) = (LateFilingStore::default(), MemoryFeedSink::default());
+    *store.late.lock().unwrap() = Some(late_filing());
+    handle_sqs(
+        &sqs(&[&c1]),
+        &store,
+        &sink,
+        &settings,
+        Clock::At(at("2026-11-20T10:07:30Z")),
+        Utc::now(),
+    )
+    .await;
+    assert_eq!(handled(&sink), json!(1), "provisional: c1 only");
+    let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:15:30Z"))
+        .await
+        .unwrap();
+    assert_eq!(closed.closed, 1);
+    assert_eq!(handled(&sink), json!(2), "closed: c1 and c2");
 }
 
 #[tokio::test]

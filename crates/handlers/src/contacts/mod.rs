@@ -425,7 +425,12 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
     let results: Vec<_> = futures_util::stream::iter(closing.iter())
         .map(|key| {
             let names = &names;
-            async move { (key, write_record(key, store, sink, names, settings, clock).await) }
+            async move {
+                (
+                    key,
+                    write_record(key, store, sink, names, settings, clock, Recount::Always).await,
+                )
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
@@ -751,7 +756,12 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
     let results: Vec<_> = futures_util::stream::iter(interval_keys.iter())
         .map(|key| {
             let names = &names;
-            async move { (key, write_record(key, store, sink, names, settings, clock).await) }
+            async move {
+                (
+                    key,
+                    write_record(key, store, sink, names, settings, clock, Recount::UnlessProvisional).await,
+                )
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
@@ -981,7 +991,7 @@ async fn name_unnamed<S: ContactStore, F: FeedSink>(
         }
         let keys = store.unnamed(instance_id, queue_id).await?;
         for key in &keys {
-            write_record(key, store, sink, &names, settings, clock).await?;
+            write_record(key, store, sink, &names, settings, clock, Recount::Always).await?;
             written += 1;
         }
         if !keys.is_empty() {
@@ -1024,12 +1034,34 @@ struct Written {
     unnamed: bool,
 }
 
+/// Whether [`write_record`] may leave the record of an interval that has not ended as computed
+/// once, without counting its filings again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recount {
+    /// Always count again (the close of an ended interval, a queue's records named again).
+    Always,
+    /// Not for an interval that ends more than [`PROVISIONAL_MARGIN`] after the clock: the
+    /// caller puts every such interval it writes into the closing set.
+    UnlessProvisional,
+}
+
+/// How long before its end an interval's record is provisional: more than the contact-events
+/// function's timeout (60 s in template.yaml), so every write of a run whose clock is that far
+/// before the end lands before the end, and so before the close that writes the record again
+/// from every leg filed by then.
+const PROVISIONAL_MARGIN: TimeDelta = TimeDelta::seconds(120);
+
 /// Computes the record of `key` from the legs filed there and writes it over its feed object;
 /// again while other writers file legs there meanwhile (the number of filings moved: the last
 /// object written then holds every leg filed before it). When no leg is left but one was counted
 /// there once, the retraction ([`retracted_stream_queue_interval`]) overwrites the object
 /// written before, which would otherwise stand (the sink cannot remove objects); where no leg
 /// was ever counted nothing is written.
+///
+/// A record written well before its interval ends ([`Recount::UnlessProvisional`]) is not
+/// checked by counting the filings again (a Query saved per interval and batch): it is
+/// provisional, and the interval is in the closing set, whose close writes it again after the
+/// end, counting again. A racing writer's leg it misses shows until then at the latest.
 async fn write_record<S: ContactStore, F: FeedSink>(
     key: &IntervalKey,
     store: &S,
@@ -1037,8 +1069,10 @@ async fn write_record<S: ContactStore, F: FeedSink>(
     names: &QueueNames,
     settings: &Settings,
     clock: DateTime<Utc>,
+    recount: Recount,
 ) -> Result<Written, PortError> {
     let mut written = Written::default();
+    let provisional = key.end() - clock > PROVISIONAL_MARGIN;
     for _ in 0..RECORD_ATTEMPTS {
         let filed = store.interval_legs(key).await?;
         written.closing = filed.closing;
@@ -1057,6 +1091,9 @@ async fn write_record<S: ContactStore, F: FeedSink>(
         };
         sink.put(&record.feed_key(), feed::to_json_lines(&[record])).await?;
         written.wrote = true;
+        if provisional && (recount == Recount::UnlessProvisional || filed.closing) {
+            break;
+        }
         if store.interval_filings(key).await? == filed.filings {
             break;
         }
