@@ -302,13 +302,15 @@ async fn closing_writes_the_backlog_of_a_queue_where_contacts_only_wait() {
     assert!(store.closing().await.unwrap().is_empty());
 }
 
-/// A store whose first leg write loses a race (another writer stores the leg in between), and
-/// whose loads fail while `down` is set.
+/// A store whose first leg write loses a race (another writer stores the leg in between), whose
+/// loads fail while `down` is set, and where another writer files `late` just after this writer
+/// read an interval's filings, before it writes the record (a stale record in the making).
 #[derive(Default)]
 struct RacingStore {
     inner: MemoryContactStore,
     race_with: Mutex<Option<Leg>>,
     down: AtomicBool,
+    late: Mutex<Option<LegFiling>>,
 }
 
 impl ContactStore for RacingStore {
@@ -331,7 +333,12 @@ impl ContactStore for RacingStore {
         self.inner.mark(closing, unnamed).await
     }
     async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
-        self.inner.interval_legs(key).await
+        let read = self.inner.interval_legs(key).await;
+        let late = self.late.lock().unwrap().take();
+        if let Some(late) = late {
+            self.inner.file(&[late]).await?;
+        }
+        read
     }
     async fn interval_filings(&self, key: &IntervalKey) -> Result<usize, PortError> {
         self.inner.interval_filings(key).await
@@ -411,70 +418,6 @@ async fn a_racing_writer_and_a_transient_failure_lose_nothing_and_count_nothing_
     );
 }
 
-/// A store where another writer files a leg under an interval just after this writer read the
-/// interval's filings, before it writes the record: a stale record in the making.
-#[derive(Default)]
-struct LateFilingStore {
-    inner: MemoryContactStore,
-    late: Mutex<Option<LegFiling>>,
-}
-
-impl ContactStore for LateFilingStore {
-    async fn load(&self, legs: &[LegKey], queues: &[(String, String)], progress: bool) -> Result<Loaded, PortError> {
-        self.inner.load(legs, queues, progress).await
-    }
-    async fn store_leg(&self, stored: &StoredLeg, expected: Option<u64>) -> Result<LegWrite, PortError> {
-        self.inner.store_leg(stored, expected).await
-    }
-    async fn file(&self, filings: &[LegFiling]) -> Result<(), PortError> {
-        self.inner.file(filings).await
-    }
-    async fn mark(&self, closing: &[IntervalKey], unnamed: &[IntervalKey]) -> Result<(), PortError> {
-        self.inner.mark(closing, unnamed).await
-    }
-    async fn interval_legs(&self, key: &IntervalKey) -> Result<IntervalLegs, PortError> {
-        let read = self.inner.interval_legs(key).await;
-        let late = self.late.lock().unwrap().take();
-        if let Some(late) = late {
-            self.inner.file(&[late]).await?;
-        }
-        read
-    }
-    async fn interval_filings(&self, key: &IntervalKey) -> Result<usize, PortError> {
-        self.inner.interval_filings(key).await
-    }
-    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
-        self.inner.waiting().await
-    }
-    async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
-        self.inner.queue_names(queues).await
-    }
-    async fn queue_ids_by_name(&self, instance_id: &str, names: &[String]) -> Result<Vec<(String, String)>, PortError> {
-        self.inner.queue_ids_by_name(instance_id, names).await
-    }
-    async fn learn_queue_names(&self, names: &QueueNames) -> Result<(), PortError> {
-        self.inner.learn_queue_names(names).await
-    }
-    async fn closing(&self) -> Result<Vec<IntervalKey>, PortError> {
-        self.inner.closing().await
-    }
-    async fn closed(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
-        self.inner.closed(keys).await
-    }
-    async fn unnamed(&self, instance_id: &str, queue_id: &str) -> Result<Vec<IntervalKey>, PortError> {
-        self.inner.unnamed(instance_id, queue_id).await
-    }
-    async fn named(&self, keys: &[IntervalKey]) -> Result<(), PortError> {
-        self.inner.named(keys).await
-    }
-    async fn advance_progress(&self, time: DateTime<Utc>) -> Result<(), PortError> {
-        self.inner.advance_progress(time).await
-    }
-    async fn progress(&self) -> Result<Option<DateTime<Utc>>, PortError> {
-        self.inner.progress().await
-    }
-}
-
 /// Another writer's leg c2, answered in the 10:00 interval of queue q1.
 fn late_filing() -> LegFiling {
     let key = LegKey {
@@ -520,7 +463,7 @@ async fn a_leg_filed_while_a_record_is_written_is_in_it_at_once_after_the_end_an
     );
 
     // After the interval's end: the writer counts the filings again and writes the record again.
-    let (store, sink) = (LateFilingStore::default(), MemoryFeedSink::default());
+    let (store, sink) = (RacingStore::default(), MemoryFeedSink::default());
     *store.late.lock().unwrap() = Some(late_filing());
     handle_sqs(
         &sqs(&[&c1]),
@@ -535,7 +478,7 @@ async fn a_leg_filed_while_a_record_is_written_is_in_it_at_once_after_the_end_an
 
     // Well before the end the record is provisional (no second count), and the interval's close
     // writes it with every leg.
-    let (store, sink) = (LateFilingStore::default(), MemoryFeedSink::default());
+    let (store, sink) = (RacingStore::default(), MemoryFeedSink::default());
     *store.late.lock().unwrap() = Some(late_filing());
     handle_sqs(
         &sqs(&[&c1]),
