@@ -19,6 +19,7 @@ fn at(text: &str) -> DateTime<Utc> {
 fn agent(n: usize) -> AgentState {
     let agent_id = format!("00000000-0000-0000-0000-{n:012}");
     AgentState {
+        stream_newest: None,
         agent_arn: format!("arn:aws:connect:us-east-1:123456789012:instance/inst-1/agent/{agent_id}"),
         agent_id,
         instance_id: "inst-1".into(),

@@ -198,6 +198,7 @@ async fn the_index_holds_only_logged_in_agents_and_the_sweep_commits_unknown_onc
 
 fn state(agent: &str, state: &str, clock: &str) -> AgentState {
     AgentState {
+        stream_newest: None,
         agent_arn: agent_arn(agent),
         agent_id: agent.into(),
         instance_id: INSTANCE.into(),

@@ -222,6 +222,7 @@ fn at(clock: &str) -> DateTime<Utc> {
 fn agent(n: usize, logged_out: bool, clock: &str) -> AgentState {
     let id = format!("agent-{n:05}");
     AgentState {
+        stream_newest: None,
         agent_arn: format!("arn:aws:connect:us-east-1:123456789012:instance/{INSTANCE}/agent/{id}"),
         agent_id: id.clone(),
         instance_id: INSTANCE.into(),

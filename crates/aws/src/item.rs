@@ -28,6 +28,7 @@
 //! | `active_instance` | S | the instance id while the state is not `LOGOUT` (and the agent is inside the `agents` filter), absent otherwise: partition key of the sparse `active_by_instance` index the sweep queries |
 //! | `profile` | S | fingerprint of the last `agent_profile` written, 16 hex digits (absent before the first) |
 //! | `excluded` | BOOL | true while the agent is outside the mapping's `agents` filter (absent otherwise) |
+//! | `stream_newest` | S | the newest event time of the agent's instance in the batch that wrote the row: the instance's progress, which the sweep reads from the listed rows (absent in rows the sweep wrote before it was kept) |
 //!
 //! The same table holds one more item, key [`PROGRESS_KEY`]: per Connect instance, the newest
 //! event time processed (`progress_<instance id>`, N, epoch ms) and, while the sweep reports
@@ -87,13 +88,14 @@ const SEG_ID: &str = "seg_id";
 const SILENCED_SEG: &str = "silenced_seg";
 /// Fingerprint of the last `agent_profile` written: 16 hex digits.
 const PROFILE: &str = "profile";
+const STREAM_NEWEST: &str = "stream_newest";
 /// True while the agent is outside the mapping's `agents` filter (absent otherwise).
 const EXCLUDED: &str = "excluded";
 /// The instance id of an agent that is not logged out: partition key of the sparse
 /// `active_by_instance` index.
 pub const ACTIVE_INSTANCE: &str = "active_instance";
 /// The WFM state whose agents leave the `active_by_instance` index.
-pub const LOGGED_OUT_STATE: &str = "LOGOUT";
+pub const LOGGED_OUT_STATE: &str = connect_wfm_core::agent::LOGGED_OUT;
 /// Key (`agent_arn`) of the item holding every instance's progress and silence.
 pub const PROGRESS_KEY: &str = "#progress";
 
@@ -176,7 +178,7 @@ pub fn agent_state_to_item(state: &AgentState) -> Item {
         item.insert(AGENT_LOGIN.to_owned(), s(login));
     }
     // An agent outside the filter is passed by like one logged out.
-    if state.state != LOGGED_OUT_STATE && !state.excluded {
+    if state.is_listed() {
         item.insert(ACTIVE_INSTANCE.to_owned(), s(&state.instance_id));
     }
     if let Some(profile) = state.profile {
@@ -184,6 +186,9 @@ pub fn agent_state_to_item(state: &AgentState) -> Item {
     }
     if state.excluded {
         item.insert(EXCLUDED.to_owned(), AttributeValue::Bool(true));
+    }
+    if let Some(newest) = &state.stream_newest {
+        item.insert(STREAM_NEWEST.to_owned(), s(stored_time(newest)));
     }
     if let Some(since) = &state.silent_since {
         item.insert(SILENT_SINCE.to_owned(), s(stored_time(since)));
@@ -364,6 +369,7 @@ pub fn agent_state_from_item(table: &str, item: &Item) -> Result<AgentState, Ite
         return Err(r.error(WM_N, format!("disagrees with {WM_IDS} ({count} ids)")));
     }
     Ok(AgentState {
+        stream_newest: r.opt_time(STREAM_NEWEST)?,
         agent_arn: r.string(AGENT_ARN)?.to_owned(),
         agent_id: r.string(AGENT_ID)?.to_owned(),
         instance_id: r.string(INSTANCE_ID)?.to_owned(),
@@ -443,6 +449,7 @@ mod tests {
 
     fn sample() -> AgentState {
         AgentState {
+            stream_newest: Some(at("2026-01-02T03:05:00Z")),
             agent_arn: "arn:aws:connect:us-east-1:1:instance/i-1/agent/a-1".into(),
             agent_id: "a-1".into(),
             instance_id: "i-1".into(),

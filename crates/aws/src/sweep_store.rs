@@ -13,8 +13,7 @@ use crate::DynamoStateStore;
 use crate::batch::{Consistency, batch_get_as, query_index};
 use crate::error::port_error;
 use crate::item::{
-    ACTIVE_INSTANCE, AGENT_ARN, Item, LAST_SEEN, LOGGED_OUT_STATE, PROGRESS_KEY, agent_key, agent_state_from_item,
-    stored_time,
+    ACTIVE_INSTANCE, AGENT_ARN, Item, LAST_SEEN, PROGRESS_KEY, agent_key, agent_state_from_item, stored_time,
 };
 use crate::schema::ACTIVE_INDEX;
 
@@ -416,7 +415,7 @@ impl AgentDirectory for DynamoStateStore {
         let mut states = Vec::with_capacity(items.len());
         self.readable_states(&items, &mut states);
         // A row the index named but that changed meanwhile: judge only agents still active.
-        states.retain(|s| s.state != LOGGED_OUT_STATE && !s.excluded);
+        states.retain(AgentState::is_listed);
         states.sort_by(|a, b| a.agent_arn.cmp(&b.agent_arn));
         Ok(states)
     }

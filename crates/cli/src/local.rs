@@ -415,7 +415,7 @@ impl AgentDirectory for LocalStateStore {
         Ok(self
             .all()?
             .into_iter()
-            .filter(|s| s.instance_id == instance_id && s.state != "LOGOUT" && !s.excluded)
+            .filter(|s| s.instance_id == instance_id && s.is_listed())
             .collect())
     }
 

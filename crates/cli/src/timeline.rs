@@ -303,6 +303,7 @@ mod tests {
         for (i, (state, start)) in steps.iter().enumerate() {
             let until = steps.get(i + 1).map_or(end, |(_, s)| *s);
             let row = AgentState {
+                stream_newest: None,
                 agent_arn: format!("arn:aws:connect:us-east-1:1:instance/i-1/agent/{agent}"),
                 agent_id: agent.into(),
                 instance_id: "i-1".into(),

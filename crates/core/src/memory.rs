@@ -238,7 +238,7 @@ impl AgentDirectory for MemoryStateStore {
         Ok(self
             .all()
             .into_iter()
-            .filter(|s| s.instance_id == instance_id && s.state != "LOGOUT")
+            .filter(|s| s.instance_id == instance_id && s.is_listed())
             .collect())
     }
 

@@ -79,6 +79,8 @@ counts! {
         rejected_agents => counter "RejectedAgents",
         /// Instances whose progress (newest event time processed) was written.
         progressed,
+        /// Instances whose progress rode on the rows the batch committed (no write of its own).
+        progress_carried,
         /// `feed_health` `ok` records written (instances reported silent that sent again).
         recovered_instances,
         ;
@@ -198,7 +200,7 @@ where
         let arns: Vec<String> = groups.iter().map(|g| g.arn.clone()).collect();
         let (loaded, progress) = states.load_batch(&arns).await;
         let progress = progress_by_instance(progress);
-        process_agents(
+        let carried = process_agents(
             &mut groups,
             loaded,
             &progress,
@@ -210,7 +212,7 @@ where
             &mut stats,
         )
         .await;
-        record_progress(&groups, &progress, states, sink, &mut stats).await;
+        record_progress(&groups, &progress, &carried, states, sink, &mut stats).await;
         let mut set_aside = Vec::new();
         for group in &groups {
             match &group.failure {
@@ -253,13 +255,16 @@ fn progress_by_instance(progress: Result<Vec<InstanceProgress>, PortError>) -> H
 }
 
 /// Moves each instance's progress to the newest event of its agents that did not fail (one
-/// write per instance, none when the stored progress is already there, e.g. on a replay), and
+/// write per instance, none when the stored progress is already there, e.g. on a replay, or
+/// when a row the batch committed carries it: an instance in `carried`, known to the progress
+/// item, whose listed rows the sweep reads every minute), and
 /// writes the `ok` record of each instance reported silent that sent a new event, clearing its
 /// silence once the record is written. Failures here are logged, not retried: the next batch
 /// writes progress again, and a silence stays recorded until an `ok` is written.
 async fn record_progress<S: ProgressStore, F: FeedSink>(
     groups: &[AgentGroup],
     stored: &HashMap<String, InstanceProgress>,
+    carried: &BTreeSet<String>,
     states: &S,
     sink: &F,
     stats: &mut BatchStats,
@@ -280,8 +285,13 @@ async fn record_progress<S: ProgressStore, F: FeedSink>(
     }
     stats.newest_event = newest.values().max().copied();
     for (instance, at) in newest {
-        if stored.get(instance).is_some_and(|p| p.newest_event >= at) {
-            continue;
+        match stored.get(instance) {
+            Some(p) if p.newest_event >= at => continue,
+            Some(_) if carried.contains(instance) => {
+                stats.progress_carried += 1;
+                continue;
+            }
+            _ => {}
         }
         match states.advance_progress(instance, at).await {
             Ok(()) => stats.progressed += 1,
@@ -360,13 +370,13 @@ async fn process_agents<S: AgentStateStore + ProgressStore + RosterStore, F: Fee
     records: &[StreamRecord],
     now: DateTime<Utc>,
     stats: &mut BatchStats,
-) {
+) -> BTreeSet<String> {
     let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
             tracing::error!(agents = groups.len(), error = %e, retryable = e.retryable, "could not load agent states");
             groups.iter_mut().for_each(|g| g.fail(AgentFailure::from(&e)));
-            return;
+            return BTreeSet::new();
         }
     };
     stats.unreadable_states = loaded.unreadable.len();
@@ -385,7 +395,7 @@ async fn process_agents<S: AgentStateStore + ProgressStore + RosterStore, F: Fee
 
     // Each agent's last-known state (an unreadable row is absent from `states`: the agent
     // folds as first sight) and its fold.
-    let folds: Vec<(Option<&AgentState>, AgentFold)> = groups
+    let mut folds: Vec<(Option<&AgentState>, AgentFold)> = groups
         .iter()
         .map(|group| {
             let last = loaded.states.get(&group.arn);
@@ -462,6 +472,19 @@ async fn process_agents<S: AgentStateStore + ProgressStore + RosterStore, F: Fee
     write_profiles(groups, &folds, states, sink, records, stats).await;
     forget_excluded(groups, &folds, states).await;
 
+    // Each row written carries its instance's newest event time of the batch (of the agents
+    // not failed so far): the instance's progress, read by the sweep from the listed rows.
+    let mut newest: HashMap<&str, DateTime<Utc>> = HashMap::new();
+    for (_, event) in groups.iter().filter(|g| g.failure.is_none()).flat_map(|g| &g.events) {
+        let at = newest.entry(event.instance_id()).or_insert(event.event_timestamp);
+        *at = (*at).max(event.event_timestamp);
+    }
+    for (_, fold) in &mut folds {
+        if let Some(next) = fold.next.as_mut() {
+            next.stream_newest = newest.get(next.instance_id.as_str()).copied();
+        }
+    }
+
     let to_commit: Vec<(usize, &AgentState, Option<&UnreadableState>)> = folds
         .iter()
         .map(|(_, fold)| fold)
@@ -490,9 +513,15 @@ async fn process_agents<S: AgentStateStore + ProgressStore + RosterStore, F: Fee
         .collect()
         .await;
     let mut superseded = Vec::new();
+    let mut carried = BTreeSet::new();
     for (slot, result) in results {
         match result {
-            Ok(CommitOutcome::Committed) => stats.committed += 1,
+            Ok(CommitOutcome::Committed) => {
+                stats.committed += 1;
+                if let Some(next) = folds[slot].1.next.as_ref().filter(|next| next.is_listed()) {
+                    carried.insert(next.instance_id.clone());
+                }
+            }
             Ok(CommitOutcome::Superseded) => {
                 stats.superseded += 1;
                 superseded.push(slot);
@@ -504,6 +533,7 @@ async fn process_agents<S: AgentStateStore + ProgressStore + RosterStore, F: Fee
         }
     }
     retry_if_marked_unknown(groups, &superseded, states).await;
+    carried
 }
 
 /// Writes the pieces (record index, group slot, piece) before the commits, one object per

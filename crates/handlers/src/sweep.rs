@@ -265,6 +265,26 @@ async fn sweep_one<S, F, L>(
     };
     stats.active_agents += agents.len();
 
+    // The instance's progress: the progress item, or the newest event time a listed row
+    // carries when that is newer (agent-events writes the item only when no listed row of a
+    // batch carries it). Written back to the item, so it never goes back when the carrying rows
+    // leave the list (logged out) or the sweep's own UNKNOWN rows replace them.
+    let carried = agents.iter().filter_map(|a| a.stream_newest).max();
+    let effective;
+    let progress = match carried {
+        Some(newest) if newest > progress.newest_event => {
+            if let Err(e) = states.advance_progress(instance, newest).await {
+                tracing::warn!(instance, error = %e, "could not record the progress the rows carry; the next sweep tries");
+            }
+            effective = InstanceProgress {
+                newest_event: newest,
+                ..progress.clone()
+            };
+            &effective
+        }
+        _ => progress,
+    };
+
     // The records of silences committed in the last two minutes, and of those still owed to
     // the feed, written again: the UNKNOWN commit comes before its record (never a record for a
     // state a batch replaced), so a record write that fails after its commit is made good here,

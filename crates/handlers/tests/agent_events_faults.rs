@@ -88,7 +88,8 @@ struct RunResult {
     transitions: BTreeMap<String, Vec<Value>>,
     /// Reject inputs (`kinesis <shard> seq <n>`) → how many copies.
     rejects: BTreeMap<String, usize>,
-    /// Final states without the progress fields (watermark, last-seen), which depend on where
+    /// Final states without the progress fields (watermark, last-seen, the instance progress
+    /// the row carries), which depend on where
     /// batches were cut.
     states: Vec<AgentState>,
     invocations: usize,
@@ -100,6 +101,8 @@ fn without_progress(mut state: AgentState) -> AgentState {
     state.watermark.event_ids.clear();
     state.watermark.at = DateTime::<Utc>::UNIX_EPOCH;
     state.last_seen = DateTime::<Utc>::UNIX_EPOCH;
+    // The instance's progress the row carries: the newest event of the batch that wrote it.
+    state.stream_newest = None;
     state
 }
 

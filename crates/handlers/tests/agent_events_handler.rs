@@ -750,6 +750,7 @@ async fn a_newer_row_committed_between_load_and_commit_wins_and_the_batch_is_not
     // The batch loads no row for a; before its commit another writer stores a's state from a
     // later event (a racing batch, or a sweep), with a watermark past every event of the batch.
     let newer = AgentState {
+        stream_newest: None,
         agent_arn: agent_arn("a"),
         agent_id: "a".into(),
         instance_id: "11111111-2222-3333-4444-555555555555".into(),

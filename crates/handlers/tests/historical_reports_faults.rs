@@ -204,6 +204,7 @@ impl World {
         let at: DateTime<Utc> = "2026-11-20T07:00:00Z".parse().unwrap();
         for i in [1, 3, 5] {
             states.insert(AgentState {
+                stream_newest: None,
                 agent_arn: format!("arn:aws:connect:us-east-1:1:instance/i/agent/id-{i}"),
                 agent_id: format!("id-{i}"),
                 instance_id: "i".into(),

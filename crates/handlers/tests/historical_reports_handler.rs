@@ -281,6 +281,7 @@ async fn agent_ids_come_from_the_agent_state_store() {
     let world = World::new();
     let at: DateTime<Utc> = "2026-11-20T09:00:00Z".parse().unwrap();
     world.states.insert(AgentState {
+        stream_newest: None,
         agent_arn: "arn:aws:connect:us-east-1:1:instance/i/agent/id-jdoe".into(),
         agent_id: "id-jdoe".into(),
         instance_id: "i".into(),
@@ -320,6 +321,7 @@ async fn agent_ids_are_looked_up_by_instance_and_login() {
         ("i-west", "id-west", at + chrono::Duration::hours(1)),
     ] {
         world.states.insert(AgentState {
+            stream_newest: None,
             agent_arn: format!("arn:aws:connect:us-east-1:1:instance/{instance}/agent/{id}"),
             agent_id: id.into(),
             instance_id: instance.into(),

@@ -359,7 +359,11 @@ async fn a_whole_instance_silent_and_back_with_a_second_instance_unaffected() {
         })
     );
     assert_eq!(store.progress_of("i-1").unwrap().silence, None);
-    assert_eq!(store.progress_of("i-1").unwrap().newest_event, t("10:20:00.250"));
+    // The progress rides on a's row (the batch commits it, listed): no write of the progress
+    // item; the next sweep writes it there.
+    let carrier = store.all().into_iter().find(|s| s.agent_id == "a").unwrap();
+    assert_eq!(carrier.stream_newest, Some(t("10:20:00.250")));
+    assert_eq!(store.progress_of("i-1").unwrap().newest_event, t("10:00:30"));
     let last = transitions(&sink).pop().unwrap();
     assert_eq!(last, row("a", "Available", "UNKNOWN", "HEART_BEAT"));
     // i-2 was never touched.
@@ -373,6 +377,55 @@ async fn a_whole_instance_silent_and_back_with_a_second_instance_unaffected() {
     .await;
     let after = sweep(&store, &sink, "10:20:30").await;
     assert_eq!((after.silent_instances, after.silent_agents), (0, 0));
+    assert_eq!(store.progress_of("i-1").unwrap().newest_event, t("10:20:00.250"));
+}
+
+#[tokio::test]
+async fn the_progress_the_rows_carry_keeps_a_busy_instance_from_looking_silent() {
+    let (store, sink) = (MemoryStateStore::default(), MemoryFeedSink::default());
+    let first = feed(
+        &store,
+        &sink,
+        &[
+            event("a", "a0", "10:00:00", "STATE_CHANGE", "Available"),
+            event("b", "b0", "10:00:00", "STATE_CHANGE", "Available"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (first.progressed, first.progress_carried),
+        (1, 0),
+        "a new instance: the item"
+    );
+    // a changes state every two minutes; b falls silent. Each batch commits a's row, which
+    // carries the instance's progress: the progress item is not written again.
+    for (i, (clock, status)) in [
+        ("10:02:00", "Break"),
+        ("10:04:00", "Available"),
+        ("10:06:00", "Break"),
+        ("10:08:00", "Available"),
+        ("10:10:00", "Break"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let stats = feed(
+            &store,
+            &sink,
+            &[event("a", &format!("a{}", i + 1), clock, "STATE_CHANGE", status)],
+        )
+        .await;
+        assert_eq!((stats.progressed, stats.progress_carried), (0, 1), "batch at {clock}");
+    }
+    assert_eq!(store.progress_of("i-1").unwrap().newest_event, t("10:00:00"));
+    // At 10:10:30 the item says 10:00:00, the rows 10:10:00: the instance is not silent (a
+    // sweep reading only the item would report it so), b is (judged against 10:10:00).
+    let stats = sweep(&store, &sink, "10:10:30").await;
+    assert_eq!((stats.silent_instances, stats.silent_agents), (0, 1));
+    assert!(sink.lines("feed_health/").is_empty());
+    let silenced: Vec<_> = unknowns(&sink).iter().map(|r| r["agent_id"].clone()).collect();
+    assert_eq!(silenced, [json!("b")]);
+    assert_eq!(store.progress_of("i-1").unwrap().newest_event, t("10:10:00"));
 }
 
 #[tokio::test]

@@ -233,6 +233,7 @@ mod tests {
 
     fn agent(state: &str, start: &str) -> AgentState {
         AgentState {
+            stream_newest: None,
             agent_arn: "arn:aws:connect:eu-west-1:1:instance/i-1/agent/a-1".into(),
             agent_id: "a-1".into(),
             instance_id: "i-1".into(),

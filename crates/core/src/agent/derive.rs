@@ -210,6 +210,7 @@ mod tests {
 
     fn last_state(contact: Option<ContactRef>) -> AgentState {
         AgentState {
+            stream_newest: None,
             agent_arn: "arn".into(),
             agent_id: "a-1".into(),
             instance_id: "i-1".into(),

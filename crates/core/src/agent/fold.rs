@@ -254,6 +254,7 @@ fn first_sight(event: &AgentEvent, mapping: &AgentStateMapping) -> Option<(Agent
     let record = record(event, None, &derived, None);
     let at = event.event_timestamp;
     let state = AgentState {
+        stream_newest: None,
         agent_arn: event.agent_arn.clone(),
         agent_id: event.agent_id().to_owned(),
         instance_id: event.instance_id().to_owned(),
@@ -419,6 +420,7 @@ mod tests {
 
     fn known(state: &str, clock: &str) -> AgentState {
         AgentState {
+            stream_newest: None,
             agent_arn: AGENT.into(),
             agent_id: "a-1".into(),
             instance_id: "i-1".into(),
@@ -957,6 +959,7 @@ mod tests {
         assert_eq!(
             next,
             AgentState {
+                stream_newest: None,
                 agent_arn: AGENT.into(),
                 agent_id: "a-1".into(),
                 instance_id: "i-1".into(),

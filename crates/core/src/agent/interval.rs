@@ -328,6 +328,7 @@ mod tests {
 
     fn open_agent(agent: &str, state: &str, start: &str, segment: &str) -> AgentState {
         AgentState {
+            stream_newest: None,
             agent_arn: format!("arn:aws:connect:eu-west-1:1:instance/i-1/agent/{agent}"),
             agent_id: agent.into(),
             instance_id: "i-1".into(),

@@ -45,4 +45,4 @@ pub use silence::{
     is_logged_out, is_logged_out_state, is_silent_at, silence_agent, silence_pieces, silence_record, silence_rewrites,
     snapshot_records, snapshot_slot, sweep_instance, throttle_fits_silence,
 };
-pub use state::{Activity, AgentState, ContactRef, Watermark, instance_id_of_agent_arn};
+pub use state::{Activity, AgentState, ContactRef, LOGGED_OUT, Watermark, instance_id_of_agent_arn};

@@ -336,6 +336,7 @@ mod tests {
 
     fn agent(id: &str, state: &str, last_seen: &str) -> AgentState {
         AgentState {
+            stream_newest: None,
             agent_arn: format!("arn:aws:connect:eu-west-1:1:instance/i-1/agent/{id}"),
             agent_id: id.into(),
             instance_id: "i-1".into(),

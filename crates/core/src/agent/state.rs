@@ -126,6 +126,12 @@ pub struct AgentState {
     /// sweep passes it by, and its state here is only what it was when it left the filter.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub excluded: bool,
+    /// The newest event time of the agent's instance in the batch that wrote the row: the
+    /// instance's progress, carried by the rows a batch writes anyway instead of a write of the
+    /// progress item per batch. The sweep reads the listed rows ([`AgentState::is_listed`])
+    /// every minute and takes the newest of these with the progress item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_newest: Option<DateTime<Utc>>,
 }
 
 impl AgentState {
@@ -152,7 +158,16 @@ impl AgentState {
     pub fn is_silent(&self) -> bool {
         self.silent_since.is_some()
     }
+
+    /// True while the row is among the instance's agents the sweep reads (every store's
+    /// `active_agents`): not `LOGOUT` and inside the `agents` filter.
+    pub fn is_listed(&self) -> bool {
+        self.state != LOGGED_OUT && !self.excluded
+    }
 }
+
+/// `LOGOUT`: the stores leave rows in this state out of the agents they list.
+pub const LOGGED_OUT: &str = "LOGOUT";
 
 /// The instance id inside an agent ARN
 /// (`arn:aws:connect:<region>:<account>:instance/<instance id>/agent/<agent id>`); None when
