@@ -4,7 +4,8 @@
 //! WFM on 127.0.0.1 that implements Calabrio's contract (support/wfm.rs). A WFM down for a
 //! while then back (nothing lost, each agent's states in order), a refused state (kept under
 //! rejects with the WFM's message, the others delivered), a redelivered batch and a crashed run
-//! (nothing twice, nothing reordered), a snapshot slot (one IsSnapshot call). And the wfm-push
+//! (nothing twice, nothing reordered), a snapshot slot (one IsSnapshot call), a snapshot of
+//! 3,000 agents (one compressed message, one IsSnapshot call per 1,000 states). And the wfm-push
 //! binary itself, run as Lambda runs it: a fresh process starts with the delivered states the
 //! last one kept in the feed bucket.
 
@@ -363,6 +364,47 @@ async fn a_snapshot_slot_goes_whole_as_one_snapshot_call() {
         taken_per_agent(&stack.wfm),
         per_agent(&stack.feed_records("agent_state").await)
     );
+}
+
+#[tokio::test]
+async fn a_snapshot_of_thousands_of_agents_is_one_message_and_one_snapshot_call_per_thousand_states() {
+    let stack = Stack::new(30).await;
+    let lines: String = (0..3000)
+        .map(|n| {
+            json!({"kind":"agent_snapshot","schema":1,"instance_id":"i-1","agent_id":format!("a-{n:05}"),"agent_login":null,
+                "state":"Available","reason":"Available","activity":"Idle","since":"2026-11-20T09:00:00.000Z","contact":null,
+                "last_seen":"2026-11-20T10:14:00.000Z","as_of":"2026-11-20T10:15:00.000Z"})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    assert!(lines.len() > 256 * 1024, "{} bytes as written", lines.len());
+    stack
+        .sink()
+        .put(
+            "agent_snapshot/2026-11-20/slot.jsonl",
+            FeedBody::parse(lines.into_bytes()).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stack.messages_left().await, 1, "one message, compressed");
+
+    let stats = stack.run(3).await;
+    assert_eq!((stats.records_pushed, stats.refused), (3000, 0), "{stats:?}");
+    let calls: Vec<usize> = stack
+        .wfm
+        .taken()
+        .iter()
+        .map(|t| {
+            assert_eq!(t.body["IsSnapshot"], true);
+            t.body["States"].as_array().unwrap().len()
+        })
+        .collect();
+    assert_eq!(calls, [1000, 1000, 1000]);
+    let agents: Vec<String> = stack.wfm.states().into_iter().map(|(user, _, _)| user).collect();
+    let expected: Vec<String> = (0..3000).map(|n| format!("a-{n:05}")).collect();
+    assert_eq!(agents, expected, "every agent once, in order");
+    assert_eq!(stack.messages_left().await, 0);
 }
 
 /// The wfm-push binary as Lambda runs it (support::lambda_command), for the stack's target
