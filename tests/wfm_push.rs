@@ -1,7 +1,7 @@
 //! The push output end to end on the AWS emulator: the agent-events and sweep handlers write
 //! the feed through [`FeedOutputs`] with the push queue output (an SQS FIFO queue, grouped by
 //! agent, de-duplicated by event_id); the wfm-push handler ([`run_queue`]) takes the queue to a
-//! WFM on 127.0.0.1 that implements Calabrio's contract (support/wfm.rs). A WFM down for a
+//! WFM on 127.0.0.1 that implements Calabrio's contract (connect-wfm-test-wfm). A WFM down for a
 //! while then back (nothing lost, each agent's states in order), a refused state (kept under
 //! rejects with the WFM's message, the others delivered), a redelivered batch and a crashed run
 //! (nothing twice, nothing reordered), a snapshot slot (one IsSnapshot call), a snapshot of
@@ -28,8 +28,8 @@ use connect_wfm_handlers::agent_events::{KinesisBatch, Settings as AgentSettings
 use connect_wfm_handlers::push::{RunSettings, RunStats, Settings, run_queue};
 use connect_wfm_handlers::sweep::{SweepSettings, sweep_agents};
 use connect_wfm_http::HttpWfmApi;
+use connect_wfm_test_wfm::{Contract, KEY, Wfm};
 use serde_json::{Value, json};
-use support::wfm::{Contract, KEY, Wfm};
 
 fn events_file(name: &str) -> KinesisBatch {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
