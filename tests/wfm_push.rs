@@ -1,10 +1,13 @@
 //! The push output end to end on the AWS emulator: the agent-events and sweep handlers write
 //! the feed through [`FeedOutputs`] with the push queue output (an SQS FIFO queue, grouped by
 //! agent, de-duplicated by event_id); the wfm-push handler ([`run_queue`]) takes the queue to a
-//! WFM on 127.0.0.1 that implements Calabrio's contract (support/wfm.rs). A WFM down for a
+//! WFM on 127.0.0.1 that implements Calabrio's contract (connect-wfm-test-wfm). A WFM down for a
 //! while then back (nothing lost, each agent's states in order), a refused state (kept under
 //! rejects with the WFM's message, the others delivered), a redelivered batch and a crashed run
-//! (nothing twice, nothing reordered), a snapshot slot (one IsSnapshot call).
+//! (nothing twice, nothing reordered), a snapshot slot (one IsSnapshot call), a snapshot of
+//! 3,000 agents (one compressed message, one IsSnapshot call per 1,000 states). And the wfm-push
+//! binary itself, run as Lambda runs it: a fresh process starts with the delivered states the
+//! last one kept in the feed bucket.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,8 +28,8 @@ use connect_wfm_handlers::agent_events::{KinesisBatch, Settings as AgentSettings
 use connect_wfm_handlers::push::{RunSettings, RunStats, Settings, run_queue};
 use connect_wfm_handlers::sweep::{SweepSettings, sweep_agents};
 use connect_wfm_http::HttpWfmApi;
+use connect_wfm_test_wfm::{Contract, KEY, Wfm};
 use serde_json::{Value, json};
-use support::wfm::{Contract, KEY, Wfm};
 
 fn events_file(name: &str) -> KinesisBatch {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
@@ -361,6 +364,158 @@ async fn a_snapshot_slot_goes_whole_as_one_snapshot_call() {
         taken_per_agent(&stack.wfm),
         per_agent(&stack.feed_records("agent_state").await)
     );
+}
+
+#[tokio::test]
+async fn a_snapshot_of_thousands_of_agents_is_one_message_and_one_snapshot_call_per_thousand_states() {
+    let stack = Stack::new(30).await;
+    let lines: String = (0..3000)
+        .map(|n| {
+            json!({"kind":"agent_snapshot","schema":1,"instance_id":"i-1","agent_id":format!("a-{n:05}"),"agent_login":null,
+                "state":"Available","reason":"Available","activity":"Idle","since":"2026-11-20T09:00:00.000Z","contact":null,
+                "last_seen":"2026-11-20T10:14:00.000Z","as_of":"2026-11-20T10:15:00.000Z"})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    assert!(lines.len() > 256 * 1024, "{} bytes as written", lines.len());
+    stack
+        .sink()
+        .put(
+            "agent_snapshot/2026-11-20/slot.jsonl",
+            FeedBody::parse(lines.into_bytes()).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stack.messages_left().await, 1, "one message, compressed");
+
+    let stats = stack.run(3).await;
+    assert_eq!((stats.records_pushed, stats.refused), (3000, 0), "{stats:?}");
+    let calls: Vec<usize> = stack
+        .wfm
+        .taken()
+        .iter()
+        .map(|t| {
+            assert_eq!(t.body["IsSnapshot"], true);
+            t.body["States"].as_array().unwrap().len()
+        })
+        .collect();
+    assert_eq!(calls, [1000, 1000, 1000]);
+    let agents: Vec<String> = stack.wfm.states().into_iter().map(|(user, _, _)| user).collect();
+    let expected: Vec<String> = (0..3000).map(|n| format!("a-{n:05}")).collect();
+    assert_eq!(agents, expected, "every agent once, in order");
+    assert_eq!(stack.messages_left().await, 0);
+}
+
+/// The wfm-push binary as Lambda runs it (support::lambda_command), for the stack's target
+/// (Calabrio, `UserCode` = agent id), runs of two seconds; its key from Secrets Manager.
+async fn wfm_push_process(stack: &Stack, secret_id: &str) -> (support::RuntimeApi, tokio::process::Child) {
+    let runtime = support::RuntimeApi::start().await;
+    let function = support::lambda_command("wfm-push", &runtime)
+        .env("FEED_BUCKET", &stack.bucket)
+        .env("FEED_PREFIX", "wfm")
+        .env("WFM_TARGET", "calabrio")
+        .env("WFM_URL", &stack.wfm.url)
+        .env("WFM_SECRET_ID", secret_id)
+        .env("WFM_SOURCE_ID", "7")
+        .env("WFM_USER_CODE", "id")
+        .env("WFM_PUSH_QUEUE_URL", &stack.queue_url)
+        .env("RUN_SECONDS", "2")
+        .spawn()
+        .expect("spawn wfm-push");
+    (runtime, function)
+}
+
+/// One scheduled invocation of a wfm-push process: its answer.
+async fn invoke_push(runtime: &support::RuntimeApi) -> Value {
+    let (outcome, response) = runtime.invoke(json!({}), Duration::from_secs(60)).await;
+    assert_eq!(outcome, "response", "{response}");
+    response
+}
+
+#[tokio::test]
+async fn a_fresh_wfm_push_process_sends_a_snapshot_with_the_newer_state_the_last_one_delivered() {
+    let stack = Stack::new(30).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&stack.config);
+    let secret_id = support::unique("calabrio-key");
+    secrets
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(KEY)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "create secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        });
+    let now = Utc::now();
+    let at =
+        |seconds_ago: i64| connect_wfm_core::timefmt::feed_timestamp(&(now - chrono::TimeDelta::seconds(seconds_ago)));
+    let day = now.date_naive();
+    let put = |key: String, lines: Vec<Value>| {
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let sink = stack.sink();
+        async move {
+            sink.put(&key, FeedBody::parse(body.into_bytes()).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+
+    // The sweep read a-1's row (Available since ten minutes ago); a-1 went on Break just after,
+    // and agent-events wrote that first: the first process delivers it and keeps its memory.
+    put(
+        format!("agent_state/{day}/break.jsonl"),
+        vec![
+            json!({"kind":"agent_state","schema":1,"instance_id":"i-1","agent_id":"a-1","agent_login":null,
+            "state":"Break","since":at(60),"event_id":"a-1-9","event_time":at(60)}),
+        ],
+    )
+    .await;
+    let (runtime, mut first) = wfm_push_process(&stack, &secret_id).await;
+    let response = invoke_push(&runtime).await;
+    assert_eq!(
+        (&response["records_pushed"], &response["memory_kept"]),
+        (&json!(1), &json!(true)),
+        "{response}"
+    );
+    first.kill().await.expect("stop the first wfm-push process");
+    let kept: Value = serde_json::from_slice(
+        &support::get_object(&stack.s3, &stack.bucket, "wfm/_push/calabrio/delivered.json").await,
+    )
+    .unwrap();
+    assert_eq!(kept["agents"]["a-1"]["state"], "Break", "{kept}");
+
+    // The snapshot of that sweep, which still shows a-1 Available, reaches a second process
+    // (a cold start): the WFM gets a-1's Break in it, and a-2's state as written.
+    put(
+        format!("agent_snapshot/{day}/slot.jsonl"),
+        ["a-1", "a-2"]
+            .iter()
+            .zip(["Available", "Lunch"])
+            .map(|(agent, state)| {
+                json!({"kind":"agent_snapshot","schema":1,"instance_id":"i-1","agent_id":agent,"agent_login":null,
+                    "state":state,"since":at(600),"as_of":at(90)})
+            })
+            .collect(),
+    )
+    .await;
+    let (runtime, mut second) = wfm_push_process(&stack, &secret_id).await;
+    let response = invoke_push(&runtime).await;
+    assert_eq!(response["records_pushed"], json!(2), "{response}");
+    second.kill().await.expect("stop the second wfm-push process");
+    let own = |agent: &str, state: &str, snapshot: bool| (agent.to_owned(), state.to_owned(), snapshot);
+    assert_eq!(
+        stack.wfm.states(),
+        [
+            own("a-1", "Break", false),
+            own("a-1", "Break", true),
+            own("a-2", "Lunch", true)
+        ]
+    );
+    assert_eq!(stack.messages_left().await, 0);
 }
 
 /// Figures (printed, not asserted): `scripts/test -p connect-wfm-e2e --test wfm_push -- --ignored

@@ -8,7 +8,6 @@
 
 pub mod pricing;
 pub mod proxy;
-pub mod wfm;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

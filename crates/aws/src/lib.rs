@@ -12,6 +12,8 @@
 //!   every record on the event bus).
 //! - [`push_queue`]: the push output's SQS FIFO queues (records in per agent, the wfm-push
 //!   function's queue out).
+//! - [`push_memory`]: the wfm-push function's memory of delivered states, one S3 object per
+//!   target.
 //! - [`reload`]: listing report objects and re-queueing their notifications (`connect-wfm reload`).
 //! - [`schema`]: the table definitions, in one place, for tests and local set-up.
 //! - [`config`]: environment variables, SDK configuration and the mapping file.
@@ -40,6 +42,7 @@ pub mod live_mapping;
 pub mod memory;
 pub mod metrics;
 pub mod notifications;
+pub mod push_memory;
 pub mod push_queue;
 pub mod reload;
 pub mod roster_store;

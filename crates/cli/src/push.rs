@@ -111,6 +111,7 @@ pub async fn run(args: PushArgs) -> Result<ExitCode, String> {
     }
     let api = HttpWfmApi::new(connect_wfm_http::DEFAULT_TIMEOUT)
         .map_err(|e| format!("no root certificates for HTTPS: {e}"))?;
+    // One process: its memory of delivered states (for snapshots) lives and ends with it.
     let settings = Settings::default().with_rate(args.rate);
     let outcome = push(&records, &target, &api, &settings, Utc::now).await;
     for (index, reason) in &outcome.refused {

@@ -1,15 +1,13 @@
 //! `connect-wfm push` against a WFM on 127.0.0.1 that implements each target's documented
-//! contract (support/wfm.rs): what `replay` prints goes in as it is, in order; a WFM that
+//! contract (connect-wfm-test-wfm): what `replay` prints goes in as it is, in order; a WFM that
 //! throttles and is down for a while loses nothing; one state it refuses is found, kept out and
 //! reported, the rest delivered; the webhook's calls verify with the receiver's three lines.
-
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use connect_wfm_test_wfm::{Contract, KEY, SECRET, Wfm};
 use serde_json::{Value, json};
-use support::wfm::{Contract, KEY, SECRET, Wfm};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -15,6 +15,7 @@ use crate::ports::{
     AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
     ObjectReader, ObjectSource, PortError, ProgressStore, ResponseSender, Roster, RosterStore, UnreadableState,
 };
+use crate::push::recent::{DeliveredStates, DeliveredStore};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panicking test thread must not hide the data from the assertions that follow.
@@ -414,6 +415,50 @@ impl ObjectSource for MemoryObjectSource {
                 false,
             )),
         }
+    }
+}
+
+/// A kept memory of delivered states, in its stored form ([`DeliveredStates::to_json`]), so a
+/// test's "next process" reads what a real one would; counts loads and saves, and fails every
+/// call while `failing` is set.
+#[derive(Debug, Default)]
+pub struct MemoryDeliveredStore {
+    stored: Mutex<Option<Vec<u8>>>,
+    pub loads: AtomicUsize,
+    pub saves: AtomicUsize,
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryDeliveredStore {
+    /// The stored form, if anything was saved.
+    pub fn stored(&self) -> Option<Vec<u8>> {
+        lock(&self.stored).clone()
+    }
+
+    fn check(&self, operation: &str) -> Result<(), PortError> {
+        if self.failing.load(Ordering::Relaxed) {
+            return Err(PortError::new(operation, "the store is failing (test)", true));
+        }
+        Ok(())
+    }
+}
+
+impl DeliveredStore for MemoryDeliveredStore {
+    async fn load(&self) -> Result<DeliveredStates, PortError> {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        self.check("load the delivered states")?;
+        match lock(&self.stored).as_deref() {
+            Some(bytes) => DeliveredStates::from_json(bytes)
+                .map_err(|e| PortError::new("load the delivered states", e.to_string(), false)),
+            None => Ok(DeliveredStates::default()),
+        }
+    }
+
+    async fn save(&self, delivered: &DeliveredStates, now: DateTime<Utc>) -> Result<(), PortError> {
+        self.saves.fetch_add(1, Ordering::Relaxed);
+        self.check("save the delivered states")?;
+        *lock(&self.stored) = Some(delivered.to_json(now));
+        Ok(())
     }
 }
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use connect_wfm_core::feed::{self, RejectRecord};
 use connect_wfm_core::ports::FeedSink;
 use connect_wfm_core::push::queue::{PushQueue, Received, records_of};
-use connect_wfm_core::push::recent::DeliveredStates;
+use connect_wfm_core::push::recent::{DeliveredStates, DeliveredStore, KEPT_FOR};
 use connect_wfm_core::push::{PushRecord, Target, Verdict, WfmApi};
 use connect_wfm_core::retry::Backoff;
 
@@ -39,8 +39,9 @@ pub struct Settings {
     /// records are left pending instead.
     pub deadline: Option<tokio::time::Instant>,
     /// The states this process delivered, per agent (shared by the clones of these settings,
-    /// so a warm function remembers them between runs): a snapshot never shows an agent's
-    /// state older than one delivered ([`DeliveredStates`]).
+    /// so a warm function remembers them between runs; a cold one starts with what the last
+    /// process kept: [`Settings::recalling`], [`keep_delivered`]): a snapshot never shows an
+    /// agent's state older than one delivered ([`DeliveredStates`]).
     pub delivered: Arc<Mutex<DeliveredStates>>,
 }
 
@@ -64,6 +65,53 @@ impl Settings {
     pub fn with_rate(mut self, rate: f64) -> Self {
         self.min_interval = Duration::from_secs_f64(1.0 / rate.max(0.01));
         self
+    }
+
+    /// These settings with the memory of delivered states `store` kept (a cold start): an
+    /// absent memory is an empty one, and one that cannot be read is logged and left empty (the
+    /// snapshots of this process then go as written until it delivers states of its own).
+    pub async fn recalling<D: DeliveredStore>(self, store: &D) -> Self {
+        let delivered = match store.load().await {
+            Ok(delivered) => {
+                tracing::info!(agents = delivered.len(), "delivered states recalled");
+                delivered
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the delivered states could not be recalled; starting without them");
+                DeliveredStates::default()
+            }
+        };
+        Self {
+            delivered: Arc::new(Mutex::new(delivered)),
+            ..self
+        }
+    }
+}
+
+/// After a run: keeps the memory of delivered states in `store` for the next cold start, when
+/// the run delivered something (at most one write a run). A failure is logged, never the run's:
+/// the next process then only misses this run's deliveries. True when it was kept.
+pub async fn keep_delivered<D: DeliveredStore>(
+    store: &D,
+    settings: &Settings,
+    stats: &RunStats,
+    now: DateTime<Utc>,
+) -> bool {
+    if stats.records_pushed == 0 {
+        return false;
+    }
+    // A copy, so no lock is held across the write.
+    let delivered = settings
+        .delivered
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    match store.save(&delivered, now).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, agents = delivered.len(), "the delivered states could not be kept for the next cold start");
+            false
+        }
     }
 }
 
@@ -132,7 +180,7 @@ pub async fn push<A: WfmApi>(
         .collect();
     let delivered = &settings.delivered;
     let memory = || delivered.lock().unwrap_or_else(PoisonError::into_inner);
-    memory().forget_before(now() - chrono::Duration::hours(2));
+    memory().forget_before(now() - KEPT_FOR);
     while let Some((part, snapshot)) = parts.pop_front() {
         // A snapshot's agents get the state delivered after the snapshot's, if any.
         let patched: Vec<Option<PushRecord>> = {
@@ -435,6 +483,7 @@ impl<A: WfmApi> Caller<'_, A> {
 mod tests {
     use std::sync::Mutex;
 
+    use connect_wfm_core::ports::PortError;
     use connect_wfm_core::push::calabrio::{Calabrio, UserCode};
     use connect_wfm_core::push::webhook::Webhook;
     use connect_wfm_core::push::{Answer, HttpRequest, Secret};
@@ -678,6 +727,113 @@ mod tests {
         let fresh = FakeRta::default();
         push(&[snap("a", "Available")], &calabrio(1000), &fresh, &fast(), clock).await;
         assert_eq!(fresh.taken.lock().unwrap().clone(), [own("a", "Available", true)]);
+    }
+
+    /// A push queue in memory: one message per line given; a receive takes them all (or, when
+    /// none is left, waits as long polling does).
+    struct Queue(Mutex<Vec<Received>>);
+
+    impl Queue {
+        fn of(lines: &[String]) -> Self {
+            let messages = lines
+                .iter()
+                .enumerate()
+                .map(|(n, line)| Received {
+                    message_id: format!("m-{n}"),
+                    receipt: format!("r-{n}"),
+                    body: line.clone(),
+                    sent_at: None,
+                })
+                .collect();
+            Self(Mutex::new(messages))
+        }
+    }
+
+    impl PushQueue for Queue {
+        async fn receive(&self, _max: usize, wait: Duration) -> Result<Vec<Received>, PortError> {
+            let taken = std::mem::take(&mut *self.0.lock().unwrap());
+            if taken.is_empty() {
+                tokio::time::sleep(wait).await;
+            }
+            Ok(taken)
+        }
+
+        async fn delete(&self, _receipts: &[String]) -> Result<(), PortError> {
+            Ok(())
+        }
+
+        async fn release(&self, _receipts: &[String]) -> Result<(), PortError> {
+            Ok(())
+        }
+    }
+
+    /// One run of the function over `lines`, with `settings` (its memory included).
+    async fn run_over(lines: &[String], rta: &FakeRta, settings: &Settings) -> RunStats {
+        let run = RunSettings {
+            until: tokio::time::Instant::now() + Duration::from_secs(1),
+            wait: Duration::from_millis(100),
+        };
+        let rejects = connect_wfm_core::memory::MemoryFeedSink::default();
+        run_queue(&Queue::of(lines), &calabrio(1000), rta, &rejects, settings, &run, clock).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fresh_process_recalls_what_the_last_one_delivered_and_its_snapshot_gets_the_newer_state() {
+        use connect_wfm_core::memory::MemoryDeliveredStore;
+        use std::sync::atomic::Ordering;
+
+        let store = MemoryDeliveredStore::default();
+        let snapshot = json!({"kind":"agent_snapshot","instance_id":"i","agent_id":"a","state":"Available",
+                "since":"2026-11-20T10:00:00.000Z","as_of":"2026-11-20T10:15:00.000Z"})
+        .to_string();
+        let own = |s: &str| ("a".to_owned(), s.to_owned(), true);
+
+        // The first process (cold: nothing kept yet) delivers a's Break, written after the
+        // sweep read a's row, and keeps its memory.
+        let first = fast().recalling(&store).await;
+        let rta = FakeRta::default();
+        let break_line = json!({"kind":"agent_state","instance_id":"i","agent_id":"a","state":"Break","event_id":"a-9",
+                "since":"2026-11-20T10:15:06.000Z","event_time":"2026-11-20T10:15:06.000Z"})
+        .to_string();
+        let stats = run_over(&[break_line], &rta, &first).await;
+        assert_eq!(stats.records_pushed, 1);
+        assert!(keep_delivered(&store, &first, &stats, clock()).await);
+        // A run that delivered nothing writes nothing.
+        let idle = run_over(&[], &rta, &first).await;
+        assert!(!keep_delivered(&store, &first, &idle, clock()).await);
+        assert_eq!(store.saves.load(Ordering::Relaxed), 1);
+
+        // The process ends; a fresh one (new settings, its memory from the store) takes the
+        // 10:15 snapshot that still shows a Available since 10:00: the WFM gets Break.
+        let fresh = fast().recalling(&store).await;
+        let rta = FakeRta::default();
+        run_over(std::slice::from_ref(&snapshot), &rta, &fresh).await;
+        assert_eq!(rta.taken.lock().unwrap().clone(), [own("Break")]);
+
+        // Without the store's memory the snapshot goes as written, as before.
+        let forgetful = fast().recalling(&MemoryDeliveredStore::default()).await;
+        let rta = FakeRta::default();
+        run_over(std::slice::from_ref(&snapshot), &rta, &forgetful).await;
+        assert_eq!(rta.taken.lock().unwrap().clone(), [own("Available")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_fails_costs_the_memory_never_the_run() {
+        use connect_wfm_core::memory::MemoryDeliveredStore;
+        use std::sync::atomic::Ordering;
+
+        let store = MemoryDeliveredStore::default();
+        store.failing.store(true, Ordering::Relaxed);
+        let settings = fast().recalling(&store).await;
+        let rta = FakeRta::default();
+        let stats = run_over(&[state("a", "Break", 1).line], &rta, &settings).await;
+        assert_eq!((stats.records_pushed, stats.failures), (1, 0));
+        assert!(!keep_delivered(&store, &settings, &stats, clock()).await);
+        assert_eq!(
+            (store.loads.load(Ordering::Relaxed), store.saves.load(Ordering::Relaxed)),
+            (1, 1)
+        );
+        assert_eq!(store.stored(), None);
     }
 
     #[tokio::test]

@@ -1,5 +1,7 @@
-//! Lambda entry point of the wfm-push function: read the target's secret and build the clients
-//! once, then on every scheduled invocation deliver from the push queue for `RUN_SECONDS`.
+//! Lambda entry point of the wfm-push function: read the target's secret, the memory of
+//! delivered states the last process kept, and build the clients once; then on every scheduled
+//! invocation deliver from the push queue for `RUN_SECONDS`, and keep the memory again when the
+//! run delivered something.
 
 #![forbid(unsafe_code)]
 
@@ -7,12 +9,13 @@ mod config;
 
 use chrono::Utc;
 use connect_wfm_aws::lambda::Start;
+use connect_wfm_aws::push_memory::S3DeliveredStore;
 use connect_wfm_aws::push_queue::SqsPushQueue;
 use connect_wfm_aws::secrets::read_secret;
 use connect_wfm_core::push::Target;
 use connect_wfm_core::push::calabrio::Calabrio;
 use connect_wfm_core::push::webhook::Webhook;
-use connect_wfm_handlers::push::{RunSettings, Settings, run_queue};
+use connect_wfm_handlers::push::{RunSettings, Settings, keep_delivered, run_queue};
 use connect_wfm_http::HttpWfmApi;
 use lambda_runtime::{Error, LambdaEvent};
 
@@ -71,8 +74,19 @@ async fn main() -> Result<(), Error> {
         connect_wfm_aws::config::sqs_client(&start.sdk),
         config.queue_url.clone(),
     );
-    let settings = Settings::default().with_rate(config.rate);
-    let (targets, api, queue, rejects, settings, run) = (&targets, &api, &queue, &rejects, &settings, config.run);
+    let target_name = match config.target {
+        TargetConfig::Calabrio { .. } => "calabrio",
+        TargetConfig::Webhook => "webhook",
+    };
+    let memory = S3DeliveredStore::new(
+        start.s3(),
+        config.feed.feed_bucket.clone(),
+        &config.feed.feed_prefix,
+        target_name,
+    );
+    let settings = Settings::default().with_rate(config.rate).recalling(&memory).await;
+    let (targets, api, queue, rejects, memory, settings, run) =
+        (&targets, &api, &queue, &rejects, &memory, &settings, config.run);
     start
         .serve(move |_event: LambdaEvent<serde_json::Value>| async move {
             let target = targets.current(Utc::now()).await;
@@ -86,6 +100,7 @@ async fn main() -> Result<(), Error> {
                 ..settings.clone()
             };
             let stats = run_queue(queue, &target, api, rejects, &settings, &run, Utc::now).await;
+            let kept = keep_delivered(memory, &settings, &stats, Utc::now()).await;
             stats.record_counts();
             stats.log_counts("push run");
             Ok::<_, Error>(serde_json::json!({
@@ -97,6 +112,7 @@ async fn main() -> Result<(), Error> {
                 "pending": stats.pending,
                 "failures": stats.failures,
                 "unavailable": stats.unavailable,
+                "memory_kept": kept,
             }))
         })
         .await

@@ -6,13 +6,19 @@
 //! **de-duplication id = the record's `event_id`**, so a feed write that is retried (a replayed
 //! Kinesis batch, a repeated sweep) within SQS's 5-minute window adds nothing. An
 //! `agent_snapshot` object goes as one message of its own group (`snapshot-<instance>`), so the
-//! pusher gets a slot whole and sends it as `IsSnapshot` batches. A FIFO queue hands out no
+//! pusher gets a slot whole and sends it as `IsSnapshot` batches; a snapshot too large for one
+//! message as it is goes compressed ([`COMPRESSED`]), and is split only when it is too large even
+//! so. A FIFO queue hands out no
 //! later message of a group while an earlier one is in flight or back in the queue, so an
 //! agent's states leave in the order they were written, whatever the retries; other agents'
 //! groups flow meanwhile.
 
+use std::borrow::Cow;
 use std::future::Future;
+use std::io::{Read as _, Write as _};
 use std::time::Duration;
+
+use base64::Engine as _;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
@@ -21,8 +27,17 @@ use super::{Kinds, NotARecord, PushRecord};
 use crate::feed::FeedBody;
 use crate::ports::PortError;
 
-/// The largest message body sent (SQS takes 256 KiB; a larger snapshot is split).
+/// The largest message body sent (SQS takes 256 KiB; a larger snapshot is compressed, and split
+/// if it must be).
 pub const MAX_MESSAGE_BYTES: usize = 250 * 1024;
+
+/// The mark of a compressed body: `gz:`, then the base64 of the gzip of its lines. A plain body
+/// is feed lines, which begin with `{`.
+pub const COMPRESSED: &str = "gz:";
+
+/// The most bytes a compressed body may expand to (a snapshot of thousands of agents is a few
+/// MB): more is not a body this project wrote.
+const MAX_PLAIN_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One message for a push queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,38 +85,84 @@ pub fn messages_of(body: &FeedBody, kinds: &Kinds) -> Vec<QueueMessage> {
             body: record.line,
         });
     }
-    // A snapshot object holds one slot of one instance; split by size if it must be.
-    let mut part = String::new();
-    let mut first: Option<String> = None;
-    let mut flush = |part: &mut String, first: &mut Option<String>, last: &PushRecord| {
-        if part.is_empty() {
-            return;
-        }
-        let instance = last.instance_id.clone().unwrap_or_default();
-        messages.push(QueueMessage {
-            group_id: fifo_id(&format!("snapshot-{instance}")),
-            dedup_id: fifo_id(first.as_deref().unwrap_or_default()),
-            body: std::mem::take(part),
-        });
-        *first = None;
-    };
-    for (n, record) in snapshot.iter().enumerate() {
-        if !part.is_empty() && part.len() + record.line.len() + 1 > MAX_MESSAGE_BYTES {
-            flush(&mut part, &mut first, &snapshot[n - 1]);
-        }
-        first.get_or_insert_with(|| record.key());
-        part.push_str(&record.line);
-        part.push('\n');
-    }
-    if let Some(last) = snapshot.last() {
-        flush(&mut part, &mut first, last);
+    // A snapshot object holds one slot of one instance.
+    if let Some(first) = snapshot.first() {
+        let group = fifo_id(&format!(
+            "snapshot-{}",
+            first.instance_id.as_deref().unwrap_or_default()
+        ));
+        let mut parts = Vec::new();
+        snapshot_parts(&snapshot, &mut parts);
+        messages.extend(parts.into_iter().map(|(first, body)| QueueMessage {
+            group_id: group.clone(),
+            dedup_id: fifo_id(&snapshot[first].key()),
+            body,
+        }));
     }
     messages
 }
 
-/// The records of a message body (one line, or a snapshot's lines); a line that is not a
-/// record is the error, with its 1-based number.
+/// The bodies of a snapshot's `records`, each with the index of its first record, in order:
+/// the lines as they are when they fit in a message, else compressed when that fits (or when
+/// there is only one record left), else the halves of `records`, each the same way.
+fn snapshot_parts(records: &[PushRecord], parts: &mut Vec<(usize, String)>) {
+    fn cut(records: &[PushRecord], offset: usize, parts: &mut Vec<(usize, String)>) {
+        let plain: String = records.iter().flat_map(|r| [r.line.as_str(), "\n"]).collect();
+        if plain.len() <= MAX_MESSAGE_BYTES {
+            parts.push((offset, plain));
+            return;
+        }
+        let compressed = compress(&plain);
+        if compressed.len() <= MAX_MESSAGE_BYTES || records.len() == 1 {
+            parts.push((offset, compressed));
+            return;
+        }
+        let half = records.len() / 2;
+        cut(&records[..half], offset, parts);
+        cut(&records[half..], offset + half, parts);
+    }
+    cut(records, 0, parts);
+}
+
+/// `body` as a compressed body: [`COMPRESSED`], then the base64 of its gzip.
+fn compress(body: &str) -> String {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(body.as_bytes()).expect("writing to memory");
+    let bytes = gzip.finish().expect("writing to memory");
+    let mut compressed = String::with_capacity(COMPRESSED.len() + bytes.len().div_ceil(3) * 4);
+    compressed.push_str(COMPRESSED);
+    base64::engine::general_purpose::STANDARD.encode_string(&bytes, &mut compressed);
+    compressed
+}
+
+/// The lines of a message body: a plain body as it is, a compressed one ([`COMPRESSED`])
+/// expanded.
+fn body_lines(body: &str) -> Result<Cow<'_, str>, NotARecord> {
+    let Some(encoded) = body.strip_prefix(COMPRESSED) else {
+        return Ok(Cow::Borrowed(body));
+    };
+    let unreadable = |what: &str, e: &dyn std::fmt::Display| NotARecord(format!("a compressed body that {what}: {e}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim_end())
+        .map_err(|e| unreadable("is not base64", &e))?;
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(bytes.as_slice())
+        .take(MAX_PLAIN_BYTES + 1)
+        .read_to_string(&mut plain)
+        .map_err(|e| unreadable("does not expand to text", &e))?;
+    if plain.len() as u64 > MAX_PLAIN_BYTES {
+        return Err(NotARecord(format!(
+            "a compressed body that expands to more than {MAX_PLAIN_BYTES} bytes"
+        )));
+    }
+    Ok(Cow::Owned(plain))
+}
+
+/// The records of a message body (one line, or a snapshot's lines, plain or compressed); a line
+/// that is not a record is the error, with its 1-based number (0: the body itself cannot be
+/// read, e.g. a compressed body that does not expand).
 pub fn records_of(body: &str) -> Result<Vec<PushRecord>, (usize, NotARecord)> {
+    let body = body_lines(body).map_err(|e| (0, e))?;
     body.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
@@ -201,18 +262,110 @@ mod tests {
         assert_eq!(records_of(&messages[0].body).unwrap().len(), 3);
     }
 
+    /// Hex digits that do not repeat (a generator's), for ids and pads that compress as real
+    /// ones do.
+    fn hex(seed: u64, len: usize) -> String {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from_digit((x % 16) as u32, 16).unwrap()
+            })
+            .collect()
+    }
+
+    /// A snapshot record as the sweep writes it (feed.md), with an agent id like Connect's.
+    fn snapshot_line(n: u64) -> String {
+        let agent = format!(
+            "{}-{}-{}-{}-{}",
+            hex(n, 8),
+            hex(n + 1, 4),
+            hex(n + 2, 4),
+            hex(n + 3, 4),
+            hex(n + 4, 12)
+        );
+        let (state, activity) = [
+            ("Available", "Idle"),
+            ("Break", "Closed"),
+            ("VOICE-INBOUND-CONNECTED", "Handling"),
+        ][n as usize % 3];
+        format!(
+            r#"{{"kind":"agent_snapshot","schema":1,"instance_id":"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","agent_id":"{agent}","agent_login":"agent.{n:05}","state":"{state}","reason":"{state}","activity":"{activity}","since":"2026-11-20T09:{:02}:{:02}.{:03}Z","contact":null,"last_seen":"2026-11-20T10:14:{:02}.{:03}Z","as_of":"2026-11-20T10:15:00.000Z"}}"#,
+            n % 60,
+            (n * 7) % 60,
+            (n * 13) % 1000,
+            (n * 11) % 60,
+            (n * 17) % 1000
+        )
+    }
+
     #[test]
-    fn a_snapshot_too_large_for_one_message_is_split() {
-        let pad = "x".repeat(1000);
+    fn a_snapshot_of_thousands_of_agents_is_one_compressed_message_that_reads_back_the_same() {
+        let lines: Vec<String> = (0..3000).map(snapshot_line).collect();
+        let plain: usize = lines.iter().map(|l| l.len() + 1).sum();
+        assert!(plain > 3 * MAX_MESSAGE_BYTES, "{plain} bytes as written");
+        let messages = messages_of(&body(&lines), &Kinds::default());
+        assert_eq!(
+            messages.len(),
+            1,
+            "one message, so one IsSnapshot call per 1,000 states"
+        );
+        let message = &messages[0];
+        assert!(message.body.starts_with(COMPRESSED));
+        assert!(message.body.len() <= MAX_MESSAGE_BYTES, "{} bytes", message.body.len());
+        assert_eq!(message.group_id, "snapshot-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d");
+        let records = records_of(&message.body).unwrap();
+        let expected: Vec<PushRecord> = lines.iter().map(|l| PushRecord::parse(l).unwrap()).collect();
+        assert_eq!(records, expected, "the same records, in order");
+        assert_eq!(message.dedup_id, fifo_id(&expected[0].key()));
+    }
+
+    #[test]
+    fn a_snapshot_that_fits_as_written_goes_as_written() {
+        let lines: Vec<String> = (0..500).map(snapshot_line).collect();
+        let messages = messages_of(&body(&lines), &Kinds::default());
+        assert_eq!(messages.len(), 1);
+        let written: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        assert_eq!(messages[0].body, written, "plain: the lines as written");
+        assert_eq!(records_of(&messages[0].body).unwrap().len(), 500);
+    }
+
+    #[test]
+    fn a_snapshot_too_large_even_compressed_is_split_in_order() {
+        // Pads of hex digits compress to about half: 600 KB of them is more than one message.
         let lines: Vec<String> = (0..600)
-            .map(|n| format!(r#"{{"kind":"agent_snapshot","instance_id":"i-1","agent_id":"a-{n}","state":"Available","as_of":"2026-11-20T10:15:00.000Z","pad":"{pad}"}}"#))
+            .map(|n| format!(r#"{{"kind":"agent_snapshot","instance_id":"i-1","agent_id":"a-{n}","state":"Available","as_of":"2026-11-20T10:15:00.000Z","pad":"{}"}}"#, hex(n, 1000)))
             .collect();
         let messages = messages_of(&body(&lines), &Kinds::default());
-        assert_eq!(messages.len(), 3);
+        assert!(messages.len() >= 2, "{} messages", messages.len());
         assert!(messages.iter().all(|m| m.body.len() <= MAX_MESSAGE_BYTES));
-        let total: usize = messages.iter().map(|m| records_of(&m.body).unwrap().len()).sum();
-        assert_eq!(total, 600);
-        assert_ne!(messages[0].dedup_id, messages[1].dedup_id);
+        assert!(messages.iter().all(|m| m.group_id == "snapshot-i-1"));
+        let agents: Vec<String> = messages
+            .iter()
+            .flat_map(|m| records_of(&m.body).unwrap())
+            .map(|r| r.agent_id.unwrap())
+            .collect();
+        let expected: Vec<String> = (0..600).map(|n| format!("a-{n}")).collect();
+        assert_eq!(agents, expected, "every record once, in order");
+        let ids: std::collections::BTreeSet<&String> = messages.iter().map(|m| &m.dedup_id).collect();
+        assert_eq!(ids.len(), messages.len(), "each part its own de-duplication id");
+    }
+
+    #[test]
+    fn a_compressed_body_that_does_not_expand_is_refused_as_a_whole() {
+        let (line, error) = records_of("gz:not base64!").unwrap_err();
+        assert_eq!(line, 0);
+        assert!(error.0.contains("not base64"), "{error}");
+        let (line, _) = records_of("gz:aGVsbG8=").unwrap_err();
+        assert_eq!(line, 0, "base64, but not gzip");
+        let body = compress("{\"kind\":\"agent_snapshot\"}\n{oops\n");
+        assert_eq!(
+            records_of(&body).unwrap_err().0,
+            2,
+            "a bad line inside is named by its number"
+        );
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //!
 //! `down(n)` answers the next n calls with 503 (a WFM that is down); `throttle(n)` with 429 and
 //! `Retry-After: 1`.
+//!
+//! One crate for the CLI's tests (`connect-wfm push`) and the end-to-end tests of the wfm-push
+//! function, so both test against the same WFM.
+
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
