@@ -2,9 +2,10 @@
 //!
 //! - [`PushQueueOutput`]: an output after the S3 feed ([`RecordOutput`]): the records of each
 //!   feed object, of the kinds a queue takes, sent to that queue (SendMessageBatch, group = the
-//!   agent, de-duplication id = the `event_id`). Entries SQS does not take are sent again with
-//!   backoff; entries still failing fail the feed write, retryable, so the input is delivered
-//!   again (the de-duplication id drops what the queue already has).
+//!   agent, de-duplication id = the `event_id`; calls one after the other, no agent twice in a
+//!   call: [`send_calls`]). Entries SQS does not take are sent again with backoff before the next
+//!   call; entries still failing fail the feed write, retryable, so the input is delivered again
+//!   (the de-duplication id drops what the queue already has).
 //! - [`SqsPushQueue`]: the [`PushQueue`] the wfm-push function takes its records from.
 
 use std::time::Duration;
@@ -15,7 +16,7 @@ use aws_sdk_sqs::types::{
 use chrono::{DateTime, Utc};
 use connect_wfm_core::feed::FeedBody;
 use connect_wfm_core::ports::PortError;
-use connect_wfm_core::push::queue::{PushQueue, QueueMessage, QueueRoute, Received, messages_of};
+use connect_wfm_core::push::queue::{PushQueue, QueueMessage, QueueRoute, Received, messages_of, send_calls};
 use connect_wfm_core::retry::Backoff;
 use futures_util::future::BoxFuture;
 
@@ -49,22 +50,10 @@ impl PushQueueOutput {
     }
 
     async fn send_all(&self, url: &str, messages: &[QueueMessage], what: &str) -> Result<(), PortError> {
-        let mut calls: Vec<Vec<usize>> = Vec::new();
-        let mut bytes = 0;
-        for (n, message) in messages.iter().enumerate() {
-            match calls.last_mut() {
-                Some(call) if call.len() < MAX_ENTRIES && bytes + message.body.len() <= MAX_CALL_BYTES => {
-                    call.push(n);
-                    bytes += message.body.len();
-                }
-                _ => {
-                    calls.push(vec![n]);
-                    bytes = message.body.len();
-                }
-            }
-        }
-        // One call after the other: a FIFO queue keeps a group's order across calls only if
-        // they are made in order.
+        // No agent twice in one call (SQS may fail one entry and take a later one of the same
+        // call), and the calls one after the other: a FIFO queue keeps a group's order across
+        // calls only if they are made in order.
+        let calls = send_calls(messages, MAX_ENTRIES, MAX_CALL_BYTES);
         for call in calls {
             let mut pending = call;
             let mut delays = self.backoff.delays();

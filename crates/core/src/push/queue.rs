@@ -48,6 +48,34 @@ pub struct QueueMessage {
     pub body: String,
 }
 
+/// Cuts `messages` into send calls of at most `max_entries` entries and `max_bytes` of bodies,
+/// sent one after the other, so that no message group has two entries in one call: SQS may fail
+/// one entry of a call and take a later one, and a failed entry sent again after a later entry
+/// of its agent would reach the WFM after it. Each message goes into the first call with room
+/// after the call of its group's previous message, so the order within every group is the order
+/// given (message indices).
+pub fn send_calls(messages: &[QueueMessage], max_entries: usize, max_bytes: usize) -> Vec<Vec<usize>> {
+    let mut calls: Vec<(Vec<usize>, usize)> = Vec::new();
+    let mut group_call: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (n, message) in messages.iter().enumerate() {
+        let earliest = group_call.get(message.group_id.as_str()).map_or(0, |c| c + 1);
+        let fits = |(entries, bytes): &(Vec<usize>, usize)| {
+            entries.len() < max_entries && (entries.is_empty() || bytes + message.body.len() <= max_bytes)
+        };
+        let slot = match (earliest..calls.len()).find(|c| fits(&calls[*c])) {
+            Some(slot) => slot,
+            None => {
+                calls.push((Vec::new(), 0));
+                calls.len() - 1
+            }
+        };
+        calls[slot].0.push(n);
+        calls[slot].1 += message.body.len();
+        group_call.insert(message.group_id.as_str(), slot);
+    }
+    calls.into_iter().map(|(entries, _)| entries).collect()
+}
+
 /// A FIFO id (group or de-duplication): at most 128 of `[A-Za-z0-9!-/:-@[-`{-~]`; a longer or
 /// other id becomes its SHA-256 (hex).
 pub fn fifo_id(id: &str) -> String {
@@ -219,6 +247,54 @@ pub fn parse_routes(value: &str) -> Vec<QueueRoute> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn message(group: &str, bytes: usize) -> QueueMessage {
+        QueueMessage {
+            group_id: group.into(),
+            dedup_id: format!("{group}-{bytes}"),
+            body: "x".repeat(bytes),
+        }
+    }
+
+    #[test]
+    fn send_calls_never_put_one_group_twice_in_a_call_and_keep_each_groups_order() {
+        // a has three records in a row, b and c one each: a's go into three calls, b and c
+        // fill the first.
+        let messages = [
+            message("a", 1),
+            message("a", 1),
+            message("b", 1),
+            message("a", 1),
+            message("c", 1),
+        ];
+        let calls = send_calls(&messages, 10, 1000);
+        assert_eq!(calls, vec![vec![0, 2, 4], vec![1], vec![3]]);
+        // Every group: at most one entry a call, its entries in order across the calls.
+        let messages: Vec<QueueMessage> = (0..200).map(|n| message(&format!("g{}", n % 7), 10 + n % 13)).collect();
+        let calls = send_calls(&messages, 10, 100);
+        let mut seen = vec![usize::MAX; messages.len()];
+        for (c, call) in calls.iter().enumerate() {
+            assert!(call.len() <= 10 && call.iter().map(|n| messages[*n].body.len()).sum::<usize>() <= 100);
+            let groups: std::collections::BTreeSet<&str> =
+                call.iter().map(|n| messages[*n].group_id.as_str()).collect();
+            assert_eq!(groups.len(), call.len(), "call {c} holds a group twice");
+            for n in call {
+                seen[*n] = c;
+            }
+        }
+        for g in 0..7 {
+            let order: Vec<usize> = (0..messages.len()).filter(|n| n % 7 == g).map(|n| seen[n]).collect();
+            assert!(
+                order.windows(2).all(|w| w[0] < w[1]),
+                "group g{g} out of order: {order:?}"
+            );
+        }
+        // A body larger than the call's bytes still goes, alone.
+        assert_eq!(
+            send_calls(&[message("a", 500), message("b", 1)], 10, 100),
+            vec![vec![0], vec![1]]
+        );
+    }
     use crate::feed::FeedBody;
 
     fn body(lines: &[String]) -> FeedBody {
