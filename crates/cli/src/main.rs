@@ -784,10 +784,10 @@ async fn agent_day(
     let (mut pieces, mut records) = (Vec::new(), Vec::new());
     for progress in states.load_progress().await.map_err(|e| e.to_string())? {
         let instance = progress.instance_id.as_str();
-        let clock = progress.newest_event;
+        let agents = states.active_agents(instance).await.map_err(|e| e.to_string())?;
+        let clock = progress.newest_with(&agents);
         let last = connect_wfm_core::contact::interval_start(clock) - step;
         let first = connect_wfm_core::contact::interval_start(clock - chrono::Duration::days(30));
-        let agents = states.active_agents(instance).await.map_err(|e| e.to_string())?;
         let alias = sweep::instance_alias(settings, instance);
         for interval in activity
             .intervals(instance, first, clock + step)

@@ -150,3 +150,27 @@ fn the_sample_shift_gives_pieces_that_tile_the_logged_in_time_and_its_interval_r
     assert!(again.iter().all(|r| r["kind"] != "agent_interval"), "{again:?}");
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// The newest event time that `agent-intervals` judges ended intervals by is the instance's
+/// progress as the sweep sees it: the progress item, or the newest a row carries (a replay that
+/// commits an agent's state lets the row carry it instead of writing the item).
+#[test]
+fn agent_intervals_end_by_the_newest_event_the_rows_carry() {
+    let state = temp_state("carried");
+    std::fs::create_dir_all(&state).unwrap();
+    let shift = std::fs::read_to_string(repo().join("events/agent-shift.jsonl")).unwrap();
+    let shift: Vec<&str> = shift.lines().collect();
+    // The login and the first minutes, then the shift up to 10:35:20 (a state change; no logout).
+    let (first, second) = (state.join("first.jsonl"), state.join("second.jsonl"));
+    std::fs::write(&first, shift[..10].join("\n")).unwrap();
+    std::fs::write(&second, shift[10..56].join("\n")).unwrap();
+    run(&["replay", first.to_str().unwrap()], &state);
+    run(&["replay", second.to_str().unwrap()], &state);
+    let intervals = lines(&run(&["agent-intervals"], &state));
+    let last = intervals.last().unwrap()["interval_start"].as_str().unwrap().to_owned();
+    assert_eq!(
+        last, "2026-11-20T10:15:00Z",
+        "ended by 10:35:20, not by the first replay's 09:12:30"
+    );
+    assert_eq!(intervals.len(), 7);
+}

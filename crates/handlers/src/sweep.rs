@@ -269,10 +269,10 @@ async fn sweep_one<S, F, L>(
     // carries when that is newer (agent-events writes the item only when no listed row of a
     // batch carries it). Written back to the item, so it never goes back when the carrying rows
     // leave the list (logged out) or the sweep's own UNKNOWN rows replace them.
-    let carried = agents.iter().filter_map(|a| a.stream_newest).max();
+    let newest = progress.newest_with(&agents);
     let effective;
-    let progress = match carried {
-        Some(newest) if newest > progress.newest_event => {
+    let progress = match newest {
+        newest if newest > progress.newest_event => {
             if let Err(e) = states.advance_progress(instance, newest).await {
                 tracing::warn!(instance, error = %e, "could not record the progress the rows carry; the next sweep tries");
             }

@@ -102,6 +102,18 @@ pub struct InstanceProgress {
     pub changed_intervals: Vec<DateTime<Utc>>,
 }
 
+impl InstanceProgress {
+    /// The instance's newest event time processed: the progress item's, or the newest a listed
+    /// row carries when that is later (agent-events lets the rows a batch commits carry it
+    /// instead of writing the item: [`AgentState::stream_newest`]).
+    pub fn newest_with(&self, listed: &[AgentState]) -> DateTime<Utc> {
+        listed
+            .iter()
+            .filter_map(|a| a.stream_newest)
+            .fold(self.newest_event, DateTime::max)
+    }
+}
+
 /// True when the agent's state is `LOGOUT` (as the mapping names it): such an agent is never
 /// judged silent, whatever heartbeats follow its logout.
 ///
