@@ -113,6 +113,47 @@ async fn units_of_agent_events() {
         bill.total_read_units() / per
     );
     print_breakdown(&bill, per, "event");
+
+    // The same workload in a stream already running: the next 1,000 events of the same agents
+    // (known rows, profiles written, indexes holding them), billed alone.
+    let table = support::create_state_table(&support::dynamodb(&config)).await;
+    let roster = support::create_roster_table(&support::dynamodb(&config)).await;
+    let proxy = PricingProxy::start(&support::endpoint()).await;
+    let function = Function::start(
+        "agent-events",
+        Some(&proxy),
+        &[
+            ("STATE_TABLE", &table),
+            ("ROSTER_TABLE", &roster),
+            ("FEED_BUCKET", &bucket),
+            ("FEED_PREFIX", "steady"),
+        ],
+    )
+    .await;
+    let stream = agent_event_stream(&StreamSpec {
+        seed: 25,
+        agents: 50,
+        records: 2 * EVENTS,
+        bad_permille: 0,
+        verbose: true,
+        ..StreamSpec::default()
+    });
+    for (n, chunk) in stream.chunks(EVENTS / 10).enumerate() {
+        if n == 10 {
+            proxy.reset();
+        }
+        let event = json!({ "Records": kinesis_records(chunk, "shardId-000000000000", 1 + (n * 100) as u64) });
+        let response = function.invoke(event).await;
+        assert_eq!(response["batchItemFailures"], json!([]), "batch {n}");
+    }
+    let bill = proxy.bill();
+    println!(
+        "  steady state (the next {EVENTS} events of the same agents, billed alone): {:.3} requests/event, {:.3} write units/event, {:.3} read units/event",
+        bill.dynamodb_requests() as f64 / per,
+        bill.total_write_units() / per,
+        bill.total_read_units() / per
+    );
+    print_breakdown(&bill, per, "event");
 }
 
 /// The contacts of a simulated hour (contact events from the EventBridge queue, CTRs from their
