@@ -65,21 +65,16 @@ fn print_breakdown(bill: &Bill, per: f64, unit: &str) {
     }
 }
 
-/// 1,000 agent events of 50 agents in 10 Kinesis batches (full Connect records, about 2 KB each,
-/// with Kinesis's duplicates and late re-deliveries), a workload like the peer comparison's.
-#[tokio::test]
-#[ignore = "a measurement for scripts/bench units (release binary)"]
-async fn units_of_agent_events() {
-    const EVENTS: usize = 1_000;
+/// The agent-events binary with the roster, as the stack deploys it, on fresh tables: fed
+/// `records` events of 50 agents (full Connect records, Kinesis's duplicates and late copies) in
+/// batches of 100, billed from batch `billed_from` on.
+async fn bill_agent_events(records: usize, billed_from: usize, prefix: &str) -> Bill {
     let config = support::sdk_config().await;
     let s3 = support::s3(&config);
     let table = support::create_state_table(&support::dynamodb(&config)).await;
     let roster = support::create_roster_table(&support::dynamodb(&config)).await;
     let bucket = support::create_bucket(&s3, "feed").await;
     let proxy = PricingProxy::start(&support::endpoint()).await;
-    // As the stack deploys it: with the roster, so every agent's first profile is in the bill
-    // (50 agents first seen in 1,000 events: the worst case; a known agent whose configuration
-    // stays the same costs nothing more).
     let function = Function::start(
         "agent-events",
         Some(&proxy),
@@ -87,25 +82,40 @@ async fn units_of_agent_events() {
             ("STATE_TABLE", &table),
             ("ROSTER_TABLE", &roster),
             ("FEED_BUCKET", &bucket),
-            ("FEED_PREFIX", "wfm"),
+            ("FEED_PREFIX", prefix),
         ],
     )
     .await;
     let stream = agent_event_stream(&StreamSpec {
         seed: 25,
         agents: 50,
-        records: EVENTS,
+        records,
         bad_permille: 0,
         verbose: true,
         ..StreamSpec::default()
     });
-    for (n, chunk) in stream.chunks(EVENTS / 10).enumerate() {
+    for (n, chunk) in stream.chunks(100).enumerate() {
+        if n == billed_from {
+            proxy.reset();
+        }
         let event = json!({ "Records": kinesis_records(chunk, "shardId-000000000000", 1 + (n * 100) as u64) });
         let response = function.invoke(event).await;
         assert_eq!(response["batchItemFailures"], json!([]), "batch {n}");
     }
-    let bill = proxy.bill();
+    proxy.bill()
+}
+
+/// 1,000 agent events of 50 agents in 10 Kinesis batches (full Connect records, about 2 KB each,
+/// with Kinesis's duplicates and late re-deliveries), a workload like the peer comparison's.
+#[tokio::test]
+#[ignore = "a measurement for scripts/bench units (release binary)"]
+async fn units_of_agent_events() {
+    const EVENTS: usize = 1_000;
     let per = EVENTS as f64;
+    // From empty tables, with the roster: every agent's first profile is in the bill (50 agents
+    // first seen in 1,000 events: the worst case; a known agent whose configuration stays the
+    // same costs nothing more).
+    let bill = bill_agent_events(EVENTS, 0, "wfm").await;
     println!(
         "units agent-events: {:.3} requests/event, {:.3} write units/event, {:.3} read units/event",
         bill.dynamodb_requests() as f64 / per,
@@ -116,37 +126,7 @@ async fn units_of_agent_events() {
 
     // The same workload in a stream already running: the next 1,000 events of the same agents
     // (known rows, profiles written, indexes holding them), billed alone.
-    let table = support::create_state_table(&support::dynamodb(&config)).await;
-    let roster = support::create_roster_table(&support::dynamodb(&config)).await;
-    let proxy = PricingProxy::start(&support::endpoint()).await;
-    let function = Function::start(
-        "agent-events",
-        Some(&proxy),
-        &[
-            ("STATE_TABLE", &table),
-            ("ROSTER_TABLE", &roster),
-            ("FEED_BUCKET", &bucket),
-            ("FEED_PREFIX", "steady"),
-        ],
-    )
-    .await;
-    let stream = agent_event_stream(&StreamSpec {
-        seed: 25,
-        agents: 50,
-        records: 2 * EVENTS,
-        bad_permille: 0,
-        verbose: true,
-        ..StreamSpec::default()
-    });
-    for (n, chunk) in stream.chunks(EVENTS / 10).enumerate() {
-        if n == 10 {
-            proxy.reset();
-        }
-        let event = json!({ "Records": kinesis_records(chunk, "shardId-000000000000", 1 + (n * 100) as u64) });
-        let response = function.invoke(event).await;
-        assert_eq!(response["batchItemFailures"], json!([]), "batch {n}");
-    }
-    let bill = proxy.bill();
+    let bill = bill_agent_events(2 * EVENTS, EVENTS / 100, "steady").await;
     println!(
         "  steady state (the next {EVENTS} events of the same agents, billed alone): {:.3} requests/event, {:.3} write units/event, {:.3} read units/event",
         bill.dynamodb_requests() as f64 / per,

@@ -462,33 +462,21 @@ async fn a_leg_filed_while_a_record_is_written_is_in_it_at_once_after_the_end_an
         "2026-11-20T10:07:00.000Z",
     );
 
+    // c1 handled at `clock` while another writer files c2 in the same interval.
+    let handle_at = async |clock: &str| {
+        let (store, sink) = (RacingStore::default(), MemoryFeedSink::default());
+        *store.late.lock().unwrap() = Some(late_filing());
+        handle_sqs(&sqs(&[&c1]), &store, &sink, &settings, Clock::At(at(clock)), Utc::now()).await;
+        (store, sink)
+    };
+
     // After the interval's end: the writer counts the filings again and writes the record again.
-    let (store, sink) = (RacingStore::default(), MemoryFeedSink::default());
-    *store.late.lock().unwrap() = Some(late_filing());
-    handle_sqs(
-        &sqs(&[&c1]),
-        &store,
-        &sink,
-        &settings,
-        Clock::At(at("2026-11-20T10:16:00Z")),
-        Utc::now(),
-    )
-    .await;
+    let (_, sink) = handle_at("2026-11-20T10:16:00Z").await;
     assert_eq!(handled(&sink), json!(2), "c1 and the racing writer's c2");
 
     // Well before the end the record is provisional (no second count), and the interval's close
     // writes it with every leg.
-    let (store, sink) = (RacingStore::default(), MemoryFeedSink::default());
-    *store.late.lock().unwrap() = Some(late_filing());
-    handle_sqs(
-        &sqs(&[&c1]),
-        &store,
-        &sink,
-        &settings,
-        Clock::At(at("2026-11-20T10:07:30Z")),
-        Utc::now(),
-    )
-    .await;
+    let (store, sink) = handle_at("2026-11-20T10:07:30Z").await;
     assert_eq!(handled(&sink), json!(1), "provisional: c1 only");
     let closed = close_intervals(&store, &sink, &settings, at("2026-11-20T10:15:30Z"))
         .await
