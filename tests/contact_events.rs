@@ -615,3 +615,84 @@ async fn a_late_event_retracts_a_waiting_only_record_it_disproves() {
         (&json!(false), &json!(0), &json!(0), &Value::Null)
     );
 }
+
+#[tokio::test]
+async fn a_batch_hints_its_waiting_legs_in_one_item_and_the_sweep_takes_out_hints_of_legs_that_stopped_waiting() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = stack().await;
+    let settings = Settings::default();
+    let at = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
+    let clock = at("2026-11-20T10:02:00Z");
+    // A hint of one leg as earlier versions wrote it, whose leg is gone.
+    stack
+        .store
+        .client
+        .put_item()
+        .table_name(&stack.store.table)
+        .item("pk", AttributeValue::S("waiting".into()))
+        .item("sk", AttributeValue::S("e2e-latency#gone".into()))
+        .send()
+        .await
+        .unwrap();
+    let queued: Vec<String> = ["h1", "h2", "h3"]
+        .iter()
+        .map(|c| event(c, "QUEUED", "2026-11-20T10:01:05.000Z", json!({})))
+        .collect();
+    let bodies: Vec<&str> = queued.iter().map(String::as_str).collect();
+    let (stack, settings) = (&stack, &settings);
+    let handle = |batch: SqsBatch| async move {
+        let outcome = handle_sqs(&batch, &stack.store, &stack.sink, settings, Clock::At(clock), clock).await;
+        assert!(outcome.response.batch_item_failures.is_empty(), "{:?}", outcome.stats);
+    };
+    handle(sqs(&bodies, 0)).await;
+    let items = || async {
+        let page = stack
+            .store
+            .client
+            .query()
+            .table_name(&stack.store.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S("waiting".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        page.items.unwrap_or_default()
+    };
+    assert_eq!(items().await.len(), 2, "the three waiting legs are hinted in one item");
+    let mut hinted: Vec<String> = stack
+        .store
+        .waiting()
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|h| h.legs)
+        .map(|k| k.contact_id)
+        .collect();
+    hinted.sort();
+    assert_eq!(hinted, ["gone", "h1", "h2", "h3"]);
+
+    // h1 and h2 are answered: the batch writes no hint (nor takes one out).
+    let agent = json!({ "agentInfo": { "agentArn": format!("{INSTANCE}/agent/a"), "connectedToAgentTimestamp": "2026-11-20T10:01:30.000Z" } });
+    let connected: Vec<String> = ["h1", "h2"]
+        .iter()
+        .map(|c| event(c, "CONNECTED_TO_AGENT", "2026-11-20T10:01:30.000Z", agent.clone()))
+        .collect();
+    let bodies: Vec<&str> = connected.iter().map(String::as_str).collect();
+    handle(sqs(&bodies, 3)).await;
+    assert_eq!(items().await.len(), 2);
+
+    // The sweep takes out the hint whose leg is gone, and keeps the batch's: h3 still waits.
+    let closed = close_intervals(&stack.store, &stack.sink, settings, at("2026-11-20T10:03:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(closed.hints_forgotten, 1);
+    assert_eq!(items().await.len(), 1);
+    let h3 = event("h3", "CONNECTED_TO_AGENT", "2026-11-20T10:01:40.000Z", agent.clone());
+    handle(sqs(&[&h3], 5)).await;
+    let closed = close_intervals(&stack.store, &stack.sink, settings, at("2026-11-20T10:04:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(closed.hints_forgotten, 1);
+    assert!(items().await.is_empty(), "no hint is left once no leg waits");
+}

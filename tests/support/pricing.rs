@@ -39,6 +39,8 @@ pub struct Bill {
     pub index_writes: BTreeMap<String, usize>,
     /// Size in bytes of every item written (after the write), for the average.
     pub item_bytes: Vec<usize>,
+    /// Base-table write units by kind of item ([`item_kind`]): the profile of a bill.
+    pub write_units_by_kind: BTreeMap<String, f64>,
 }
 
 impl Bill {
@@ -77,6 +79,14 @@ impl Bill {
                 "items written: {} bytes on average",
                 self.item_bytes.iter().sum::<usize>() / self.item_bytes.len()
             ));
+        }
+        if !self.write_units_by_kind.is_empty() {
+            let kinds: Vec<String> = self
+                .write_units_by_kind
+                .iter()
+                .map(|(kind, units)| format!("{kind} {:.3}", units / per))
+                .collect();
+            lines.push(format!("write units/{unit} by item: {}", kinds.join(", ")));
         }
         lines
     }
@@ -201,13 +211,9 @@ async fn priced(shared: &Shared, operation: &str, request: &super::ReceivedReque
             // A failed condition costs the size of the item found; other errors cost nothing.
             if failed_conditions.get(n).copied().unwrap_or(false) {
                 let units = write_units(old.as_ref().map_or(0, item_size)) * factor;
-                *shared
-                    .bill
-                    .lock()
-                    .unwrap()
-                    .write_units
-                    .entry(table.clone())
-                    .or_default() += units;
+                let mut bill = shared.bill.lock().unwrap();
+                *bill.write_units.entry(table.clone()).or_default() += units;
+                *bill.write_units_by_kind.entry(item_kind(&writes[n].1)).or_default() += units;
             }
             continue;
         }
@@ -215,6 +221,7 @@ async fn priced(shared: &Shared, operation: &str, request: &super::ReceivedReque
         let size = old.as_ref().map_or(0, item_size).max(new.as_ref().map_or(0, item_size));
         let mut bill = shared.bill.lock().unwrap();
         *bill.write_units.entry(table.clone()).or_default() += write_units(size) * factor;
+        *bill.write_units_by_kind.entry(item_kind(&writes[n].1)).or_default() += write_units(size) * factor;
         if let Some(item) = &new {
             bill.item_bytes.push(item_size(item));
         }
@@ -377,6 +384,37 @@ fn write_units(bytes: usize) -> f64 {
 
 fn read_units(bytes: usize) -> f64 {
     bytes.div_ceil(4096).max(1) as f64
+}
+
+/// What kind of item a key names, for the profile: the partition key's text up to its first
+/// `#` (`leg`, `iv`, `waiting`...; `agent` for an agent ARN; the roster's member kind), and for an interval's partition
+/// what the sort key holds (`iv/filing`, `iv/#closing`).
+pub fn item_kind(key: &Map<String, Value>) -> String {
+    let text = |name: &str| {
+        key.get(name)
+            .and_then(|v| v["S"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // The key attribute that tells the kind: the contact table's `pk`, the roster's `member`.
+    let pk = ["pk", "member", "agent_arn", "claim_id"]
+        .iter()
+        .find_map(|name| key.get(*name).and_then(|v| v["S"].as_str()))
+        .unwrap_or_default();
+    let kind = if pk.starts_with("arn:") {
+        "agent".to_owned()
+    } else {
+        pk.split('#').next().unwrap_or_default().to_owned()
+    };
+    if kind == "iv" {
+        let sk = text("sk");
+        return if sk.starts_with("c#") {
+            "iv/filing".into()
+        } else {
+            format!("iv/{sk}")
+        };
+    }
+    kind
 }
 
 fn object(value: &Value) -> Map<String, Value> {
@@ -610,5 +648,30 @@ mod tests {
         assert_eq!(write_units(1024), 1.0);
         assert_eq!(write_units(1025), 2.0);
         assert_eq!(read_units(4097), 2.0);
+    }
+
+    #[test]
+    fn item_kinds_name_the_item() {
+        let key = |pairs: Value| object(&pairs);
+        assert_eq!(
+            item_kind(&key(json!({ "pk": { "S": "leg#i#c" }, "sk": { "S": "leg" } }))),
+            "leg"
+        );
+        assert_eq!(
+            item_kind(&key(json!({ "pk": { "S": "iv#i#q#1" }, "sk": { "S": "c#c1#2" } }))),
+            "iv/filing"
+        );
+        assert_eq!(
+            item_kind(&key(json!({ "pk": { "S": "iv#i#q#1" }, "sk": { "S": "#closing" } }))),
+            "iv/#closing"
+        );
+        assert_eq!(
+            item_kind(&key(json!({ "pk": { "S": "waiting" }, "sk": { "S": "i#c" } }))),
+            "waiting"
+        );
+        assert_eq!(
+            item_kind(&key(json!({ "agent_arn": { "S": "arn:aws:connect:x" } }))),
+            "agent"
+        );
     }
 }

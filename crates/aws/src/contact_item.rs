@@ -271,7 +271,7 @@ pub(crate) fn decode_leg(key: &LegKey, text: &str) -> Result<Leg, String> {
 }
 
 /// A filing in its stored form: `i` and `l` the intervals as `[queue id, start epoch s]`, `w`
-/// waiting, `p` the version before waited.
+/// waiting (`p`, whether the version before waited, written by earlier versions, is ignored).
 #[derive(Default, Serialize, Deserialize)]
 struct CompactFiling {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -280,8 +280,6 @@ struct CompactFiling {
     l: Vec<(String, i64)>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     w: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    p: bool,
 }
 
 /// The filing in its stored form (`None` when there is nothing to say).
@@ -298,7 +296,6 @@ pub(crate) fn encode_filing(filing: &Filing) -> Option<String> {
         i: pairs(&filing.intervals),
         l: pairs(&filing.left),
         w: filing.waiting,
-        p: filing.was_waiting,
     };
     Some(serde_json::to_string(&compact).expect("a filing serialises"))
 }
@@ -322,7 +319,6 @@ pub(crate) fn decode_filing(instance_id: &str, text: &str) -> Result<Filing, Str
         intervals: keys(compact.i)?,
         left: keys(compact.l)?,
         waiting: compact.w,
-        was_waiting: compact.p,
     })
 }
 
@@ -413,7 +409,6 @@ mod tests {
                 intervals: leg.intervals(clock),
                 left: leg.intervals(clock),
                 waiting: true,
-                was_waiting: true,
             };
             let stored = encode_filing(&filing).unwrap();
             assert_eq!(decode_filing(&leg.instance_id, &stored).unwrap(), filing);

@@ -10,7 +10,8 @@
 //! | `leg#<instance id>#<contact id>` | `leg` | `v` (N, version), `leg` (S, the leg), `f` (S, its filing; absent when empty) |
 //! | `iv#<instance id>#<queue id>#<interval start, epoch s>` | `c#<contact id>#<version>` | `s` (S, the leg's summary; absent: a tombstone) |
 //! | the same | `#closing`, `#unnamed` | (the interval is in the closing, the unnamed set: read with its filings) |
-//! | `waiting` | `<instance id>#<contact id>` | (a hint: the leg waits in its queue) |
+//! | `waiting` | `g#<hint id>` | `legs` (L of S, `<instance id>#<contact id>`: the legs of one batch that wait in their queue, at most [`HINT_LEGS`]) |
+//! | `waiting` | `<instance id>#<contact id>` | (a hint of one leg, as earlier versions wrote it: read, and taken out by the sweep) |
 //! | `closing` | `<instance id>#<queue id>#<interval start, epoch s>` | `instance_id`, `queue_id`, `interval_start` (N) |
 //! | `unnamed#<instance id>#<queue id>` | `<interval start, epoch s>` | intervals written while the queue's name was unknown |
 //! | `queue#<instance id>#<queue id>` | `name` | `name` (S), `stamp_ms` (N), `stamp_id` (S) |
@@ -18,7 +19,9 @@
 //! | `progress` | `progress` | `t_ms` (N): the newest input time processed (replays only) |
 //!
 //! Requests of a batch: one BatchGetItem (legs, queue names), one conditional PutItem per leg
-//! the batch changes, one BatchWriteItem (per 25 writes: filings, waiting hints), and per
+//! the batch changes, one BatchWriteItem (per 25 writes: filings, the batch's waiting legs in one
+//! hint per [`HINT_LEGS`]; a batch never deletes a hint, the sweep does once none of its legs
+//! waits), and per
 //! interval written a Query of its filings and a Query counting them after the record is
 //! written; the first batch to write an interval before its end (or while its queue's name is
 //! unknown) adds it to the closing (unnamed) set: two more BatchWriteItems, once. Conditions: a leg is written only over the version it was read
@@ -31,7 +34,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, Select, WriteRequest};
 use chrono::{DateTime, TimeDelta, Utc};
 use connect_wfm_core::contact::store::{
-    ContactStore, Filing, IntervalLegs, LegFiling, LegWrite, Loaded, StoredLeg, counted_legs,
+    ContactStore, Filing, IntervalLegs, LegFiling, LegWrite, Loaded, StoredLeg, WaitingHint, counted_legs, hint_id,
 };
 use connect_wfm_core::contact::{Fact, IntervalKey, Leg, LegKey, LegSummary, QueueNames, Stamp};
 use connect_wfm_core::ports::PortError;
@@ -56,6 +59,11 @@ const LEG: &str = "leg";
 const FILING: &str = "f";
 /// Attribute of a filing: the leg's summary (absent: a tombstone).
 const SUMMARY: &str = "s";
+/// Legs hinted in one item of the waiting set: a batch's waiting legs cost one write unit per
+/// item, not one each (73 bytes a leg: 12 keep the item under 1 KB).
+pub const HINT_LEGS: usize = 12;
+/// Attribute of a waiting hint: its legs.
+const HINT_LEGS_ATTRIBUTE: &str = "legs";
 /// Sort key of the marker in an interval's partition: the interval is in the closing set.
 const CLOSING_MARKER: &str = "#closing";
 /// Sort key of the marker in an interval's partition: the interval is in the unnamed set.
@@ -365,16 +373,19 @@ impl ContactStore for DynamoContactStore {
                 item.insert(EXPIRES_AT.into(), self.expires_at());
                 add(interval_pk(key), sk.clone(), Self::put(item));
             }
-            let hint = Self::key("waiting".into(), waiting_sk(&filing.key));
-            match filing.waiting {
-                Some(true) => {
-                    let mut item = hint;
-                    item.insert(EXPIRES_AT.into(), self.expires_at());
-                    add("waiting".into(), waiting_sk(&filing.key), Self::put(item));
-                }
-                Some(false) => add("waiting".into(), waiting_sk(&filing.key), Self::delete(hint)),
-                None => {}
-            }
+        }
+        // The batch's waiting legs, a few per item: sorted, so the same legs make the same
+        // items (and ids) when the batch is written again.
+        let mut hinted: Vec<LegKey> = filings.iter().filter(|f| f.hint).map(|f| f.key.clone()).collect();
+        hinted.sort();
+        hinted.dedup();
+        for legs in hinted.chunks(HINT_LEGS) {
+            let sk = format!("g#{}", hint_id(legs));
+            let mut item = Self::key("waiting".into(), sk.clone());
+            let legs = legs.iter().map(|k| s(waiting_sk(k))).collect();
+            item.insert(HINT_LEGS_ATTRIBUTE.into(), AttributeValue::L(legs));
+            item.insert(EXPIRES_AT.into(), self.expires_at());
+            add("waiting".into(), sk, Self::put(item));
         }
         if requests.is_empty() {
             return Ok(());
@@ -465,18 +476,39 @@ impl ContactStore for DynamoContactStore {
         Ok(self.query_partition(&interval_pk(key), true).await?.1)
     }
 
-    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+    async fn waiting(&self) -> Result<Vec<WaitingHint>, PortError> {
         let (items, _) = self.query_partition("waiting", false).await?;
-        Ok(items
-            .iter()
-            .filter_map(|item| {
-                let (instance_id, contact_id) = text(item, SK)?.split_once('#')?;
-                Some(LegKey {
-                    instance_id: instance_id.to_owned(),
-                    contact_id: contact_id.to_owned(),
-                })
+        let leg = |text: &str| {
+            let (instance_id, contact_id) = text.split_once('#')?;
+            Some(LegKey {
+                instance_id: instance_id.to_owned(),
+                contact_id: contact_id.to_owned(),
             })
-            .collect())
+        };
+        let mut hints = Vec::new();
+        for item in &items {
+            let Some(sk) = text(item, SK) else { continue };
+            let legs = match item.get(HINT_LEGS_ATTRIBUTE) {
+                Some(AttributeValue::L(legs)) => {
+                    legs.iter().filter_map(|v| v.as_s().ok().and_then(|t| leg(t))).collect()
+                }
+                // A hint of one leg, as earlier versions wrote it.
+                _ => leg(sk).into_iter().collect(),
+            };
+            hints.push(WaitingHint {
+                id: sk.to_owned(),
+                legs,
+            });
+        }
+        Ok(hints)
+    }
+
+    async fn forget_waiting(&self, ids: &[String]) -> Result<(), PortError> {
+        let requests = ids
+            .iter()
+            .map(|id| Self::delete(Self::key("waiting".into(), id.clone())))
+            .collect();
+        self.batch_write(requests, "stale waiting hints").await
     }
 
     async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::{DateTime, Utc};
 
 use crate::agent::{AgentState, InstanceProgress, InstanceSilence};
-use crate::contact::store::{ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, StoredLeg};
+use crate::contact::store::{ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, StoredLeg, WaitingHint};
 use crate::contact::{IntervalKey, LegKey, QueueNames};
 use crate::ports::{
     AgentDirectory, AgentStateStore, ClaimOutcome, ClaimStore, CommitOutcome, FeedSink, KnownAgent, LoadedStates,
@@ -432,8 +432,13 @@ impl<C: ContactStore> ContactStore for FaultyContactStore<'_, C> {
         faulty(self.plan, operation, self.inner.interval_filings(key)).await
     }
 
-    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+    async fn waiting(&self) -> Result<Vec<WaitingHint>, PortError> {
         faulty(self.plan, || "read the waiting legs".to_owned(), self.inner.waiting()).await
+    }
+
+    async fn forget_waiting(&self, ids: &[String]) -> Result<(), PortError> {
+        let operation = || format!("forget {} waiting hints", ids.len());
+        faulty(self.plan, operation, self.inner.forget_waiting(ids)).await
     }
 
     async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {

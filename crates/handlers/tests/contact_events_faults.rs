@@ -383,10 +383,16 @@ fn a_leg_stored_but_not_filed_is_filed_right_by_its_retry() {
             "its waiting hint is still there"
         );
 
-        // The queue delivers it again: c1 leaves the waiting set (the leg stored is unchanged by
-        // the retry: only the filing stored with it says the version before waited).
+        // The queue delivers it again; a batch never takes a hint out: the sweep, which reads
+        // the hinted legs, takes it out now c1 no longer waits.
         let outcome = handle_sqs(&batch("m2", connected), &store, &sink, &settings, clock, Utc::now()).await;
         assert!(outcome.response.batch_item_failures.is_empty());
+        assert_eq!(store.waiting().await.unwrap().len(), 1);
+        let Clock::At(now) = clock else { unreachable!() };
+        let closed = close_intervals_since(&store, &sink, &settings, None, now)
+            .await
+            .unwrap();
+        assert_eq!(closed.hints_forgotten, 1);
         assert!(
             store.waiting().await.unwrap().is_empty(),
             "no stale waiting hint is left"

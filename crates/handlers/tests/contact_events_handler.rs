@@ -10,7 +10,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use connect_wfm_core::contact::sim::{SliceSpec, simulate};
 use connect_wfm_core::contact::store::{
-    ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, MemoryContactStore, StoredLeg,
+    ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, MemoryContactStore, StoredLeg, WaitingHint,
 };
 use connect_wfm_core::contact::{
     ContactInput, IntervalKey, Leg, LegBook, LegKey, LegSummary, QueueNames, decode_contact_input,
@@ -343,8 +343,11 @@ impl ContactStore for RacingStore {
     async fn interval_filings(&self, key: &IntervalKey) -> Result<usize, PortError> {
         self.inner.interval_filings(key).await
     }
-    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+    async fn waiting(&self) -> Result<Vec<WaitingHint>, PortError> {
         self.inner.waiting().await
+    }
+    async fn forget_waiting(&self, ids: &[String]) -> Result<(), PortError> {
+        self.inner.forget_waiting(ids).await
     }
     async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
         self.inner.queue_names(queues).await
@@ -444,7 +447,7 @@ fn late_filing() -> LegFiling {
             interval_start: at("2026-11-20T10:00:00Z"),
         }],
         left: Vec::new(),
-        waiting: None,
+        hint: false,
     }
 }
 

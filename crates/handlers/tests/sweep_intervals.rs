@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use connect_wfm_core::contact::store::MemoryContactStore;
-use connect_wfm_core::contact::store::{ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, StoredLeg};
+use connect_wfm_core::contact::store::{
+    ContactStore, IntervalLegs, LegFiling, LegWrite, Loaded, StoredLeg, WaitingHint,
+};
 use connect_wfm_core::contact::{IntervalKey, LegKey, QueueNames};
 use connect_wfm_core::faults::{Fault, FaultPlan, FaultyStateStore};
 use connect_wfm_core::memory::{MemoryFeedSink, MemoryStateStore};
@@ -305,7 +307,10 @@ impl ContactStore for DownContactStore {
     async fn interval_filings(&self, _: &IntervalKey) -> Result<usize, PortError> {
         Err(down())
     }
-    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
+    async fn waiting(&self) -> Result<Vec<WaitingHint>, PortError> {
+        Err(down())
+    }
+    async fn forget_waiting(&self, _: &[String]) -> Result<(), PortError> {
         Err(down())
     }
     async fn queue_names(&self, _: &[(String, String)]) -> Result<QueueNames, PortError> {

@@ -23,8 +23,11 @@
 //!   so their number tells whether the interval changed: a writer counts them again after
 //!   writing the record and computes it again if another writer filed meanwhile, so the last
 //!   object written holds every leg filed before it;
-//! - legs waiting in a queue have a hint in the waiting set, taken out when they stop waiting;
-//!   the sweep reads the hinted legs themselves, so a stale hint costs nothing but its removal;
+//! - legs waiting in a queue have a hint in the waiting set ([`WaitingHint`]: a store may hint
+//!   the legs of one batch in one item). The sweep reads the hinted legs themselves each minute,
+//!   and takes out a hint none of whose legs waits any more ([`ContactStore::forget_waiting`]):
+//!   a batch never takes a hint out, so a leg that stops waiting costs no write there, and a
+//!   stale hint costs one sweep's read of its legs and its removal;
 //! - intervals written before their end wait in the closing set until a run at or after their
 //!   end ([`crate::contact::IntervalKey::end`]) writes them with their backlog; intervals
 //!   written while their queue's name was unknown wait in the unnamed set until the name is
@@ -72,10 +75,6 @@ pub struct Filing {
     /// This version waits in its queue (hinted in the waiting set).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub waiting: bool,
-    /// The version before it waited (its hint is taken out when this one does not). Older
-    /// hints a failure left behind are taken out by the sweep, which reads the legs.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub was_waiting: bool,
 }
 
 /// What a versioned leg write did.
@@ -100,9 +99,36 @@ pub struct LegFiling {
     pub intervals: Vec<IntervalKey>,
     /// Intervals earlier versions were counted in: a tombstone of this version is filed there.
     pub left: Vec<IntervalKey>,
-    /// `Some(true)`: hint it in the waiting set; `Some(false)`: take the hint out; `None`:
-    /// leave the waiting set as it is.
-    pub waiting: Option<bool>,
+    /// Hint it in the waiting set (a leg that stops waiting is not un-hinted here: the sweep
+    /// takes out hints whose legs no longer wait).
+    pub hint: bool,
+}
+
+/// One hint of the waiting set: legs that waited in their queue when it was written. A store
+/// may hint several legs in one hint (the DynamoDB store hints a batch's legs in one item).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingHint {
+    /// Names the hint to [`ContactStore::forget_waiting`].
+    pub id: String,
+    /// The legs it hints.
+    pub legs: Vec<LegKey>,
+}
+
+/// A stable id of a hint of `legs` (in any order): the same legs give the same id in every
+/// process and version, so a batch written again rewrites its hints instead of adding some.
+pub fn hint_id(legs: &[LegKey]) -> String {
+    use std::hash::Hasher as _;
+    let mut keys: Vec<&LegKey> = legs.iter().collect();
+    keys.sort();
+    keys.dedup();
+    let mut hasher = fnv::FnvHasher::default();
+    for key in keys {
+        hasher.write(key.instance_id.as_bytes());
+        hasher.write(b"#");
+        hasher.write(key.contact_id.as_bytes());
+        hasher.write(b"\n");
+    }
+    format!("{:016x}", hasher.finish())
 }
 
 /// What [`ContactStore::load`] read.
@@ -171,8 +197,11 @@ pub trait ContactStore: Send + Sync {
     /// How many filings `key` has now ([`IntervalLegs::filings`]).
     fn interval_filings(&self, key: &IntervalKey) -> impl Future<Output = Result<usize, PortError>> + Send;
 
-    /// The legs hinted in the waiting set.
-    fn waiting(&self) -> impl Future<Output = Result<Vec<LegKey>, PortError>> + Send;
+    /// The hints of the waiting set.
+    fn waiting(&self) -> impl Future<Output = Result<Vec<WaitingHint>, PortError>> + Send;
+
+    /// Takes hints out of the waiting set (none of their legs waits any more). Idempotent.
+    fn forget_waiting(&self, ids: &[String]) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// The stored names of these (instance id, queue id) pairs.
     fn queue_names(&self, queues: &[(String, String)]) -> impl Future<Output = Result<QueueNames, PortError>> + Send;
@@ -412,14 +441,8 @@ impl ContactStore for MemoryContactStore {
                 let filed = inner.intervals.entry(key.clone()).or_default();
                 filed.insert((id.clone(), filing.version), None);
             }
-            match filing.waiting {
-                Some(true) => {
-                    inner.waiting.insert(filing.key.clone());
-                }
-                Some(false) => {
-                    inner.waiting.remove(&filing.key);
-                }
-                None => {}
+            if filing.hint {
+                inner.waiting.insert(filing.key.clone());
             }
         }
         Ok(())
@@ -456,8 +479,24 @@ impl ContactStore for MemoryContactStore {
         Ok(self.lock().intervals.get(key).map_or(0, BTreeMap::len))
     }
 
-    async fn waiting(&self) -> Result<Vec<LegKey>, PortError> {
-        Ok(self.lock().waiting.iter().cloned().collect())
+    /// One hint per leg, named by its [`hint_id`].
+    async fn waiting(&self) -> Result<Vec<WaitingHint>, PortError> {
+        Ok(self
+            .lock()
+            .waiting
+            .iter()
+            .map(|key| WaitingHint {
+                id: hint_id(std::slice::from_ref(key)),
+                legs: vec![key.clone()],
+            })
+            .collect())
+    }
+
+    async fn forget_waiting(&self, ids: &[String]) -> Result<(), PortError> {
+        self.lock()
+            .waiting
+            .retain(|key| !ids.contains(&hint_id(std::slice::from_ref(key))));
+        Ok(())
     }
 
     async fn queue_names(&self, queues: &[(String, String)]) -> Result<QueueNames, PortError> {
@@ -557,5 +596,56 @@ mod tests {
         assert_eq!(legs, vec![a]);
         // Tombstones alone: nothing was ever counted there.
         assert_eq!(counted_legs([("c", 4, None)]), (Vec::new(), false));
+    }
+
+    fn leg(contact: &str) -> LegKey {
+        LegKey {
+            instance_id: "i".into(),
+            contact_id: contact.into(),
+        }
+    }
+
+    #[test]
+    fn a_hint_id_names_its_legs_in_any_order_and_only_them() {
+        let id = hint_id(&[leg("a"), leg("b")]);
+        assert_eq!(id, hint_id(&[leg("b"), leg("a"), leg("b")]));
+        assert_ne!(id, hint_id(&[leg("a")]));
+        assert_ne!(id, hint_id(&[leg("a"), leg("c")]));
+        // Stable across processes and versions: a batch written again rewrites its hint.
+        assert_eq!(hint_id(&[leg("a")]).len(), 16);
+        assert_eq!(hint_id(&[leg("a")]), hint_id(&[leg("a")]));
+    }
+
+    fn block_on<T>(f: impl Future<Output = T>) -> T {
+        // The memory store never waits: one poll finishes it.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::pin!(f).poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the memory store does not wait"),
+        }
+    }
+
+    #[test]
+    fn forgotten_hints_leave_the_waiting_set() {
+        block_on(forget_hints());
+    }
+
+    async fn forget_hints() {
+        let store = MemoryContactStore::default();
+        let filing = |contact: &str| LegFiling {
+            key: leg(contact),
+            version: 1,
+            summary: None,
+            intervals: Vec::new(),
+            left: Vec::new(),
+            hint: true,
+        };
+        store.file(&[filing("a"), filing("b")]).await.unwrap();
+        let hints = store.waiting().await.unwrap();
+        assert_eq!(hints.len(), 2);
+        let a = hints.iter().find(|h| h.legs == [leg("a")]).unwrap().id.clone();
+        store.forget_waiting(&[a]).await.unwrap();
+        let left: Vec<Vec<LegKey>> = store.waiting().await.unwrap().into_iter().map(|h| h.legs).collect();
+        assert_eq!(left, [vec![leg("b")]]);
     }
 }

@@ -332,6 +332,8 @@ pub struct CloseOutcome {
     pub closed: usize,
     /// Intervals that could not be closed now (they stay in the closing set), with the reason.
     pub failed: Vec<(IntervalKey, String)>,
+    /// Waiting hints taken out: none of their legs waits any more.
+    pub hints_forgotten: usize,
 }
 
 /// Closes the intervals that have ended by `clock`: files every waiting leg under the
@@ -359,25 +361,30 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
     clock: DateTime<Utc>,
 ) -> Result<CloseOutcome, PortError> {
     let mut outcome = CloseOutcome::default();
-    // The hinted legs themselves, not the hints, say who waits: a hint whose leg moved on is
-    // taken out.
-    let hinted = store.waiting().await?;
+    // The hinted legs themselves, not the hints, say who waits: a hint none of whose legs
+    // waits is taken out (the batches never take hints out).
+    let hints = store.waiting().await?;
+    let hinted: Vec<LegKey> = hints
+        .iter()
+        .flat_map(|h| h.legs.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut filings = Vec::new();
     let mut due = BTreeSet::new();
+    let mut stale = Vec::new();
     if !hinted.is_empty() {
         let loaded = store.load(&hinted, &[], false).await?;
         let legs: BTreeMap<LegKey, StoredLeg> = loaded.legs.into_iter().map(|s| (s.leg.key(), s)).collect();
+        let waits = |key: &LegKey| legs.get(key).is_some_and(|s| is_waiting(&s.leg));
+        stale = hints
+            .iter()
+            .filter(|h| !h.legs.iter().any(waits))
+            .map(|h| h.id.clone())
+            .collect();
         for key in hinted {
             let summary = legs.get(&key).and_then(|s| s.leg.summary());
             let Some(summary) = summary.filter(LegSummary::is_waiting) else {
-                filings.push(LegFiling {
-                    key,
-                    version: 0,
-                    summary: None,
-                    intervals: Vec::new(),
-                    left: Vec::new(),
-                    waiting: Some(false),
-                });
                 continue;
             };
             // Only the interval ends of the window: earlier ones were filed by earlier sweeps,
@@ -399,12 +406,19 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
                 summary: Some(summary),
                 intervals,
                 left: Vec::new(),
-                waiting: None,
+                hint: false,
             });
         }
     }
     if !filings.is_empty() {
         store.file(&filings).await?;
+    }
+    if !stale.is_empty() {
+        match store.forget_waiting(&stale).await {
+            Ok(()) => outcome.hints_forgotten = stale.len(),
+            // Read again by the next sweep, and taken out then.
+            Err(e) => tracing::warn!(hints = stale.len(), error = %e, "could not take stale waiting hints out"),
+        }
     }
     // The closing set's intervals that have ended, and those the waiting legs were just filed
     // under.
@@ -858,7 +872,7 @@ async fn store_leg<S: ContactStore>(
         // the one filed before (a fact no record reads changed): then only those it newly
         // contributes to (the earlier version's filing, the same summary, stands elsewhere).
         let mut refile: Option<Vec<IntervalKey>> = None;
-        let (version, filing, was_waiting) = match &stored {
+        let (version, filing) = match &stored {
             Some(s) if !changed => {
                 // Filed again where it contributes now (more interval ends may have passed
                 // since it was written: its waiting ones) and tombstoned where it left.
@@ -868,7 +882,7 @@ async fn store_leg<S: ContactStore>(
                         filing.intervals.push(interval);
                     }
                 }
-                (s.version, filing, s.filing.was_waiting)
+                (s.version, filing)
             }
             _ => {
                 // Left: where the stored version was counted (as written, or as the sweep filed
@@ -894,7 +908,6 @@ async fn store_leg<S: ContactStore>(
                     intervals,
                     left,
                     waiting: is_waiting(&leg),
-                    was_waiting: stored.as_ref().is_some_and(|s| s.filing.waiting),
                 };
                 let version = expected.unwrap_or(0) + 1;
                 let candidate = StoredLeg {
@@ -915,7 +928,6 @@ async fn store_leg<S: ContactStore>(
                         continue;
                     }
                 }
-                let was_waiting = filing.was_waiting;
                 if let Some(s) = &stored {
                     // A part held by the stored leg: this batch may be a retry (see above).
                     let settled = !parts.iter().any(|part| s.leg.holds(part));
@@ -930,16 +942,12 @@ async fn store_leg<S: ContactStore>(
                         );
                     }
                 }
-                (version, filing, was_waiting)
+                (version, filing)
             }
         };
-        let waiting = match (filing.waiting, was_waiting) {
-            // Hinted already by the version with the same summary (or by its retry).
-            (true, _) if refile.is_some() => None,
-            (true, _) => Some(true),
-            (false, true) => Some(false),
-            (false, false) => None,
-        };
+        // Not hinted again when the version with the same summary was (or its retry is): a
+        // leg that stops waiting keeps its hint until the sweep takes it out.
+        let hint = filing.waiting && refile.is_none();
         return Ok(Stored {
             changed,
             conflicts,
@@ -949,7 +957,7 @@ async fn store_leg<S: ContactStore>(
                 summary: leg.summary(),
                 intervals: refile.unwrap_or(filing.intervals),
                 left: filing.left,
-                waiting,
+                hint,
             },
         });
     }
