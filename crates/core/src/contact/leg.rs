@@ -282,6 +282,22 @@ impl Leg {
         changed
     }
 
+    /// Whether this leg says nothing a record reads: not queued, connected or disconnected as
+    /// far as it tells, no contact record, no successor — the patch of an `INITIATED` event
+    /// (its initiation facts are repeated by every later event of the contact, which Connect
+    /// sends with every timestamp known so far). A record reads a leg's [`LegSummary`] only.
+    ///
+    /// [`LegSummary`]: super::LegSummary
+    pub fn is_bare(&self) -> bool {
+        let e = &self.events;
+        self.ctr.is_none()
+            && self.successors.is_empty()
+            && e.queue_arn.is_none()
+            && e.enqueued.is_none()
+            && e.connected.is_none()
+            && e.disconnected.is_none()
+    }
+
     /// Whether this leg already holds everything `other` says (merging it would change
     /// nothing): an input whose patch a stored leg holds was merged into it before, by this
     /// input's earlier delivery or by newer inputs that say the same and more.
@@ -776,6 +792,32 @@ mod tests {
             .into_iter()
             .map(ContactInput::Event)
             .collect()
+    }
+
+    #[test]
+    fn only_an_initiated_events_patch_is_bare_and_leaving_it_out_changes_no_summary() {
+        let inputs = answered_events();
+        let bare: Vec<bool> = inputs
+            .iter()
+            .map(|i| i.leg_patches().iter().all(Leg::is_bare))
+            .collect();
+        assert_eq!(bare, [true, false, false, false]);
+        let merged = |inputs: &[ContactInput]| {
+            let mut leg = Leg::new(inputs[0].leg_patches()[0].key());
+            for patch in inputs.iter().flat_map(ContactInput::leg_patches) {
+                leg.merge(&patch);
+            }
+            leg
+        };
+        assert_eq!(merged(&inputs).summary(), merged(&inputs[1..]).summary());
+        assert!(merged(&inputs).summary().is_some());
+        // A callback's INITIATED event names its predecessor: that patch is not bare.
+        let mut callback = event("e5", "2026-11-20T10:20:00Z", ContactEventType::Initiated);
+        callback.contact_id = "c2".into();
+        callback.initiation_method = Some("CALLBACK".into());
+        callback.previous_contact_id = Some("c1".into());
+        let patches = ContactInput::Event(callback).leg_patches();
+        assert_eq!(patches.iter().map(Leg::is_bare).collect::<Vec<_>>(), [true, false]);
     }
 
     fn ctr(last_update: &str, talk: i64) -> ContactRecord {
