@@ -9,11 +9,11 @@
 //!
 //! - agent-events, per batch: 1 invocation; 1 BatchGetItem of the batch's agents; 1 PutItem per
 //!   changed agent; 1 S3 PUT of the feed object (all transitions of a batch share one object per
-//!   UTC date); the instance's progress (1 GetItem, 1 UpdateItem) for the sweep. Duration: CPU
-//!   time (decoding at the measured rate, plus [`REQUEST_CPU_S`] per request) at the memory
-//!   size's share of a core (Lambda gives 1 vCPU at 1,769 MB, proportionally less below) plus
-//!   the round trips (BatchGetItem and progress read, the PUT, the commits in
-//!   parallel, the progress update), taken as 15 ms each.
+//!   UTC date); the instance's progress (read with the agents; carried by the rows committed, so
+//!   no write of its own). Duration: CPU time (decoding at the measured rate, plus
+//!   [`REQUEST_CPU_S`] per request) at the memory size's share of a core (Lambda gives 1 vCPU at
+//!   1,769 MB, proportionally less below) plus the round trips (BatchGetItem, the PUT, the
+//!   commits in parallel), taken as 15 ms each. DynamoDB is priced by units, not requests.
 //! - historical-reports, per file: 1 SQS-triggered invocation; 1 S3 GET of the report; the claim
 //!   (2 conditional writes: IN_PROGRESS, COMPLETED); 1 S3 PUT per 1,000 records; 4 round trips.
 
@@ -70,14 +70,15 @@ fn lambda_cost(duration_s: f64, memory_mb: f64) -> f64 {
 
 fn agent_batch(events_per_core_second: f64, memory_mb: f64) -> Cost {
     let cpu_share = (memory_mb / FULL_CORE_MB).min(1.0);
-    // BatchGetItem, progress GetItem, PutItem per changed agent, progress UpdateItem, S3 PUT.
-    let requests_made = 4.0 + CHANGED_AGENTS;
+    // BatchGetItem (agents and progress), PutItem per changed agent, S3 PUT.
+    let requests_made = 2.0 + CHANGED_AGENTS;
     let cpu_s = BATCH_RECORDS / events_per_core_second + requests_made * REQUEST_CPU_S;
-    let duration_s = cpu_s / cpu_share + 4.0 * ROUND_TRIP_S;
-    // Agent rows are under 1 KB: one write unit per PutItem; BatchGetItem reads are eventually
-    // consistent, half a read unit per item under 4 KB. The progress item: the same.
-    let commits = CHANGED_AGENTS * PRICES.dynamodb_write_unit + CHANGED_AGENTS * 0.5 * PRICES.dynamodb_read_unit;
-    let progress = PRICES.dynamodb_write_unit + 0.5 * PRICES.dynamodb_read_unit;
+    let duration_s = cpu_s / cpu_share + 3.0 * ROUND_TRIP_S;
+    // Agent rows are under 1 KB: one write unit per PutItem; BatchGetItem reads are strongly
+    // consistent (a batch must see the one before it), one read unit per item under 4 KB (the
+    // progress item among them).
+    let commits = CHANGED_AGENTS * PRICES.dynamodb_write_unit + CHANGED_AGENTS * PRICES.dynamodb_read_unit;
+    let progress = PRICES.dynamodb_read_unit;
     let requests = commits + progress + PRICES.s3_put;
     Cost {
         lambda: lambda_cost(duration_s, memory_mb),
