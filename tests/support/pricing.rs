@@ -404,7 +404,11 @@ pub fn item_kind(key: &Map<String, Value>) -> String {
     let kind = if pk.starts_with("arn:") {
         "agent".to_owned()
     } else {
-        pk.split('#').next().unwrap_or_default().to_owned()
+        // `#progress` (the agent table's progress item) is `progress`.
+        pk.split('#')
+            .find(|part| !part.is_empty())
+            .unwrap_or_default()
+            .to_owned()
     };
     if kind == "iv" {
         let sk = text("sk");

@@ -498,6 +498,7 @@ pub async fn close_intervals_since<S: ContactStore, F: FeedSink>(
         written = outcome.written,
         closed = outcome.closed,
         failed = outcome.failed.len(),
+        hints_forgotten = outcome.hints_forgotten,
         "stream-basis intervals closed"
     );
     Ok(outcome)
