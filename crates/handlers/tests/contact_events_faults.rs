@@ -268,12 +268,14 @@ fn a_permanent_fault_keeps_the_inputs_it_hits_under_rejects() {
     let (objects, rejects, _) = run(&inputs, &plan, &FaultPlan::none());
     assert!(objects.is_empty());
     // Each input with something to store; an INITIATED event's says nothing a record reads
-    // (`Leg::is_bare`) and is stored nowhere, with or without a store.
+    // (`ContactInput::stored_patches`) and is stored nowhere, with or without a store.
     let stored = inputs
         .iter()
         .filter(|i| {
-            let input = decode_contact_input(i.1.as_bytes()).unwrap();
-            input.leg_patches().iter().any(|p| !p.is_bare())
+            !decode_contact_input(i.1.as_bytes())
+                .unwrap()
+                .stored_patches()
+                .is_empty()
         })
         .count();
     assert!(stored < inputs.len() && stored > inputs.len() / 2);

@@ -283,9 +283,8 @@ impl Leg {
     }
 
     /// Whether this leg says nothing a record reads: not queued, connected or disconnected as
-    /// far as it tells, no contact record, no successor — the patch of an `INITIATED` event
-    /// (its initiation facts are repeated by every later event of the contact, which Connect
-    /// sends with every timestamp known so far). A record reads a leg's [`LegSummary`] only.
+    /// far as it tells, no contact record, no successor (a record reads a leg's
+    /// [`LegSummary`] only). See [`ContactInput::stored_patches`].
     ///
     /// [`LegSummary`]: super::LegSummary
     pub fn is_bare(&self) -> bool {
@@ -470,6 +469,21 @@ impl ContactInput {
                 predecessor.successors.insert(contact_id.clone(), successor_at);
                 patches.push(predecessor);
             }
+        }
+        patches
+    }
+
+    /// The patches a store keeps: [`ContactInput::leg_patches`] without the bare own patch of an
+    /// `INITIATED` event ([`Leg::is_bare`]: the contact not yet queued). Nothing a record reads
+    /// is lost — its initiation facts are repeated by every later event of the contact, which
+    /// Connect sends with every timestamp known so far, and INITIATED is the contact's first
+    /// event, so its time is never the newest a record's `as_of` takes — and a write per contact
+    /// is saved. (Other events are kept whole: a CONTACT_DATA_UPDATED may be a contact's newest.)
+    pub fn stored_patches(&self) -> Vec<Leg> {
+        let initiated = matches!(self, ContactInput::Event(e) if e.event_type == super::ContactEventType::Initiated);
+        let mut patches = self.leg_patches();
+        if initiated {
+            patches.retain(|p| !p.is_bare());
         }
         patches
     }
@@ -795,13 +809,22 @@ mod tests {
     }
 
     #[test]
-    fn only_an_initiated_events_patch_is_bare_and_leaving_it_out_changes_no_summary() {
+    fn an_initiated_events_bare_patch_is_not_stored_and_leaving_it_out_changes_no_summary() {
         let inputs = answered_events();
         let bare: Vec<bool> = inputs
             .iter()
             .map(|i| i.leg_patches().iter().all(Leg::is_bare))
             .collect();
         assert_eq!(bare, [true, false, false, false]);
+        let stored: Vec<usize> = inputs.iter().map(|i| i.stored_patches().len()).collect();
+        assert_eq!(stored, [0, 1, 1, 1]);
+        // Only an INITIATED event's bare patch is left out: a bare CONTACT_DATA_UPDATED is kept
+        // (it may be the contact's newest input, which a record's as_of reads).
+        let mut updated = event("e9", "2026-11-20T10:30:00Z", ContactEventType::ContactDataUpdated);
+        updated.initiation_method = None;
+        let updated = ContactInput::Event(updated);
+        assert!(updated.leg_patches()[0].is_bare());
+        assert_eq!(updated.stored_patches().len(), 1);
         let merged = |inputs: &[ContactInput]| {
             let mut leg = Leg::new(inputs[0].leg_patches()[0].key());
             for patch in inputs.iter().flat_map(ContactInput::leg_patches) {
@@ -816,8 +839,10 @@ mod tests {
         callback.contact_id = "c2".into();
         callback.initiation_method = Some("CALLBACK".into());
         callback.previous_contact_id = Some("c1".into());
-        let patches = ContactInput::Event(callback).leg_patches();
+        let callback = ContactInput::Event(callback);
+        let patches = callback.leg_patches();
         assert_eq!(patches.iter().map(Leg::is_bare).collect::<Vec<_>>(), [true, false]);
+        assert_eq!(callback.stored_patches(), patches[1..]);
     }
 
     fn ctr(last_update: &str, talk: i64) -> ContactRecord {

@@ -93,8 +93,8 @@ counts! {
         contact_records => counter "ContactRecords",
         /// Inputs kept under rejects (bad input, or a permanent storage failure).
         rejected => counter "Rejects",
-        /// Inputs that carry nothing the stream basis reads (an unknown event type, or an event
-        /// before the contact reached a queue, such as INITIATED: [`Leg::is_bare`]).
+        /// Inputs that carry nothing the stream basis reads (an unknown event type, or the
+        /// INITIATED event of a contact: [`ContactInput::stored_patches`]).
         ignored,
         /// Inputs more than [`CLOSE_WINDOW`] older than the batch's clock: they arrive after
         /// the sweep wrote their interval, whose record they now rewrite.
@@ -625,9 +625,9 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
             continue;
         }
         newest = newest.max(Some(d.input.time()));
-        // A bare patch (an INITIATED event's) says nothing a record reads: not stored, a write
-        // per contact saved. Its input is counted as ignored, like an unknown event type.
-        let patches: Vec<Leg> = patches.into_iter().filter(|p| !p.is_bare()).collect();
+        // An INITIATED event's own patch says nothing a record reads: not stored, a write per
+        // contact saved. Its input is counted as ignored, like an unknown event type.
+        let patches = d.input.stored_patches();
         if patches.is_empty() {
             stats.ignored += 1;
         }
