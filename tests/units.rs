@@ -144,57 +144,74 @@ async fn units_of_agent_events() {
 #[ignore = "a measurement for scripts/bench units (release binary)"]
 async fn units_of_contacts() {
     for (label, contacts, sqs_batch, kinesis_batch) in [("full", 150, 10, 100), ("trickle", 40, 1, 1)] {
-        let config = support::sdk_config().await;
-        let s3 = support::s3(&config);
-        let table = support::create_contact_table(&support::dynamodb(&config)).await;
-        let bucket = support::create_bucket(&s3, "feed").await;
-        let proxy = PricingProxy::start(&support::endpoint()).await;
-        let function = Function::start(
-            "contact-events",
-            Some(&proxy),
-            &[
-                ("CONTACT_TABLE", &table),
-                ("FEED_BUCKET", &bucket),
-                ("FEED_PREFIX", "wfm"),
-            ],
-        )
-        .await;
-        // From the next interval on: the binary's clock is the wall clock, and inputs older
-        // than it by more than two minutes are late (their interval already written), which a
-        // stream delivering in real time does not make. Here every input is on time.
-        let start = Utc::now().duration_trunc(TimeDelta::minutes(15)).expect("a time") + TimeDelta::minutes(15);
-        let slice = simulate(&SliceSpec {
-            seed: 8,
-            start,
-            intervals: 4,
-            contacts,
-            ..SliceSpec::default()
-        });
-        let time = |input: &str| -> DateTime<Utc> { decode_contact_input(input.as_bytes()).expect("an input").time() };
-        // Each source fills its own batches, in time order (the queue's events in batches of
-        // `sqs_batch`, the stream's CTRs in batches of `kinesis_batch`), and a batch is delivered
-        // when its last input has arrived: the two sources interleave by those times. (Cutting
-        // one merged timeline into runs by source would make most batches far from full.)
-        let batches = |inputs: &[String], size: usize, is_event: bool| -> Vec<(DateTime<Utc>, bool, Vec<String>)> {
-            let mut inputs: Vec<(DateTime<Utc>, &String)> = inputs.iter().map(|i| (time(i), i)).collect();
-            inputs.sort_by_key(|(t, _)| *t);
-            inputs
-                .chunks(size)
-                .map(|chunk| {
-                    (
-                        chunk[chunk.len() - 1].0,
-                        is_event,
-                        chunk.iter().map(|(_, i)| (*i).clone()).collect(),
-                    )
-                })
-                .collect()
-        };
-        let mut deliveries = batches(&slice.events, sqs_batch, true);
-        deliveries.extend(batches(&slice.records, kinesis_batch, false));
-        deliveries.sort_by_key(|(t, is_event, _)| (*t, !*is_event));
-        let mut seq = 0usize;
-        for (_, is_event, batch) in &deliveries {
-            let records: Vec<Value> = batch
+        bill_contacts(label, contacts, 4, sqs_batch, kinesis_batch).await;
+    }
+}
+
+/// The same in full batches at a busy center's density: about 625 contacts per 15 minutes (the
+/// issue's 60,000 a day), two intervals. Not in `scripts/bench units` (about five minutes more);
+/// `scripts/bench` runs it.
+#[tokio::test]
+#[ignore = "a measurement for scripts/bench (release binary, about five minutes)"]
+async fn units_of_contacts_at_a_busy_centers_density() {
+    bill_contacts("busy", 1000, 2, 10, 100).await;
+}
+
+/// Runs `contacts` simulated contacts over `intervals` intervals through the contact-events
+/// binary behind the pricing proxy, in batches of `sqs_batch` events and `kinesis_batch` CTRs,
+/// and prints the `units contacts <label>` line and its breakdown.
+async fn bill_contacts(label: &str, contacts: usize, intervals: u32, sqs_batch: usize, kinesis_batch: usize) {
+    let config = support::sdk_config().await;
+    let s3 = support::s3(&config);
+    let table = support::create_contact_table(&support::dynamodb(&config)).await;
+    let bucket = support::create_bucket(&s3, "feed").await;
+    let proxy = PricingProxy::start(&support::endpoint()).await;
+    let function = Function::start(
+        "contact-events",
+        Some(&proxy),
+        &[
+            ("CONTACT_TABLE", &table),
+            ("FEED_BUCKET", &bucket),
+            ("FEED_PREFIX", "wfm"),
+        ],
+    )
+    .await;
+    // From the next interval on: the binary's clock is the wall clock, and inputs older
+    // than it by more than two minutes are late (their interval already written), which a
+    // stream delivering in real time does not make. Here every input is on time.
+    let start = Utc::now().duration_trunc(TimeDelta::minutes(15)).expect("a time") + TimeDelta::minutes(15);
+    let slice = simulate(&SliceSpec {
+        seed: 8,
+        start,
+        intervals,
+        contacts,
+        ..SliceSpec::default()
+    });
+    let time = |input: &str| -> DateTime<Utc> { decode_contact_input(input.as_bytes()).expect("an input").time() };
+    // Each source fills its own batches, in time order (the queue's events in batches of
+    // `sqs_batch`, the stream's CTRs in batches of `kinesis_batch`), and a batch is delivered
+    // when its last input has arrived: the two sources interleave by those times. (Cutting
+    // one merged timeline into runs by source would make most batches far from full.)
+    let batches = |inputs: &[String], size: usize, is_event: bool| -> Vec<(DateTime<Utc>, bool, Vec<String>)> {
+        let mut inputs: Vec<(DateTime<Utc>, &String)> = inputs.iter().map(|i| (time(i), i)).collect();
+        inputs.sort_by_key(|(t, _)| *t);
+        inputs
+            .chunks(size)
+            .map(|chunk| {
+                (
+                    chunk[chunk.len() - 1].0,
+                    is_event,
+                    chunk.iter().map(|(_, i)| (*i).clone()).collect(),
+                )
+            })
+            .collect()
+    };
+    let mut deliveries = batches(&slice.events, sqs_batch, true);
+    deliveries.extend(batches(&slice.records, kinesis_batch, false));
+    deliveries.sort_by_key(|(t, is_event, _)| (*t, !*is_event));
+    let mut seq = 0usize;
+    for (_, is_event, batch) in &deliveries {
+        let records: Vec<Value> = batch
                 .iter()
                 .map(|body| {
                     seq += 1;
@@ -211,34 +228,33 @@ async fn units_of_contacts() {
                     }
                 })
                 .collect();
-            let response = function.invoke(json!({ "Records": records })).await;
-            assert_eq!(response["batchItemFailures"], json!([]), "{label}: {response}");
-        }
-        let bill = proxy.bill();
-        let per = slice.contacts.len() as f64;
-        // A batch never takes a waiting hint out; the sweep deletes each hint item once none of
-        // its legs waits, at the units of its put (items under 1 KB): billed to the contacts
-        // here. (Its deletes are batched, 25 a request, in a run that happens anyway.)
-        let hints = bill.write_units_by_kind.get("waiting").copied().unwrap_or_default();
-        println!(
-            "units contacts {label}: {:.3} requests/contact, {:.3} write units/contact",
-            bill.dynamodb_requests() as f64 / per,
-            (bill.total_write_units() + hints) / per
-        );
-        println!(
-            "  of which {:.3} write units/contact the sweep spends taking the waiting hints out",
-            hints / per
-        );
-        println!(
-            "  {} contacts, {} events, {} CTRs in {} invocations (SQS batches of {sqs_batch}, Kinesis batches of {kinesis_batch}); {:.3} read units/contact",
-            slice.contacts.len(),
-            slice.events.len(),
-            slice.records.len(),
-            deliveries.len(),
-            bill.total_read_units() / per
-        );
-        print_breakdown(&bill, per, "contact");
+        let response = function.invoke(json!({ "Records": records })).await;
+        assert_eq!(response["batchItemFailures"], json!([]), "{label}: {response}");
     }
+    let bill = proxy.bill();
+    let per = slice.contacts.len() as f64;
+    // A batch never takes a waiting hint out; the sweep deletes each hint item once none of
+    // its legs waits, at the units of its put (items under 1 KB): billed to the contacts
+    // here. (Its deletes are batched, 25 a request, in a run that happens anyway.)
+    let hints = bill.write_units_by_kind.get("waiting").copied().unwrap_or_default();
+    println!(
+        "units contacts {label}: {:.3} requests/contact, {:.3} write units/contact",
+        bill.dynamodb_requests() as f64 / per,
+        (bill.total_write_units() + hints) / per
+    );
+    println!(
+        "  of which {:.3} write units/contact the sweep spends taking the waiting hints out",
+        hints / per
+    );
+    println!(
+        "  {} contacts, {} events, {} CTRs in {} invocations (SQS batches of {sqs_batch}, Kinesis batches of {kinesis_batch}); {:.3} read units/contact",
+        slice.contacts.len(),
+        slice.events.len(),
+        slice.records.len(),
+        deliveries.len(),
+        bill.total_read_units() / per
+    );
+    print_breakdown(&bill, per, "contact");
 }
 
 const INSTANCE: &str = "5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
