@@ -480,9 +480,13 @@ impl ContactInput {
     /// event, so its time is never the newest a record's `as_of` takes — and a write per contact
     /// is saved. (Other events are kept whole: a CONTACT_DATA_UPDATED may be a contact's newest.)
     pub fn stored_patches(&self) -> Vec<Leg> {
-        let initiated = matches!(self, ContactInput::Event(e) if e.event_type == super::ContactEventType::Initiated);
-        let mut patches = self.leg_patches();
-        if initiated {
+        self.stored_of(self.leg_patches())
+    }
+
+    /// [`ContactInput::stored_patches`] of this input's `patches` ([`ContactInput::leg_patches`]),
+    /// for a caller that has them already.
+    pub fn stored_of(&self, mut patches: Vec<Leg>) -> Vec<Leg> {
+        if matches!(self, ContactInput::Event(e) if e.event_type == super::ContactEventType::Initiated) {
             patches.retain(|p| !p.is_bare());
         }
         patches

@@ -627,7 +627,7 @@ async fn process_inputs<S: ContactStore, F: FeedSink>(
         newest = newest.max(Some(d.input.time()));
         // An INITIATED event's own patch says nothing a record reads: not stored, a write per
         // contact saved. Its input is counted as ignored, like an unknown event type.
-        let patches = d.input.stored_patches();
+        let patches = d.input.stored_of(patches);
         if patches.is_empty() {
             stats.ignored += 1;
         }
